@@ -1,0 +1,1 @@
+"""The domain core: pure logic on plain values, standard library only."""

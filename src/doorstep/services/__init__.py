@@ -1,0 +1,1 @@
+"""Use cases. They take a session, flush and never commit: the entry point commits."""

@@ -1,0 +1,517 @@
+"""Ingest a lender's files: validate every row, then upsert the batch idempotently.
+
+A batch with any bad row is rejected whole: every problem (file, line, column, value,
+reason) is reported and saved as CSV, and nothing is written. A good batch is applied in
+one transaction: new rows are inserted, changed rows updated with their before and after
+kept in `ingest_changes`, unchanged rows left alone, so the same files twice change nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from sqlalchemy import Connection, Table, insert
+from sqlalchemy.orm import Session
+
+from doorstep.domain.contact import initial_confidence
+from doorstep.domain.errors import IngestRejected
+from doorstep.domain.schedule import build_schedule
+from doorstep.services.ingest.contracts import ORDER, SPECS
+from doorstep.services.ingest.validate import LINE, Problem, validate_file
+from doorstep.store.models import ContactPoint, Customer, ImportBatch, Installment, Loan, Payment
+from doorstep.store.models.ingest import IngestChange
+from doorstep.store.repositories import staging
+
+Progress = Callable[[str, int, int], None]
+SUFFIXES = (".csv", ".parquet")
+SCHEDULE_FIELDS = ("principal", "annual_rate", "term_months", "method", "first_due_on")
+
+
+@dataclass
+class IngestReport:
+    batch_id: int | None
+    files: list[dict[str, Any]]
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return any(c["inserted"] or c["updated"] or c["deleted"] for c in self.counts.values())
+
+
+class BatchRejected(IngestRejected):
+    def __init__(self, problems: list[Problem], report_path: Path | None) -> None:
+        super().__init__(len(problems), str(report_path) if report_path else None)
+        self.problems = problems
+
+
+def discover(paths: Sequence[Path]) -> tuple[dict[str, Path], list[Problem]]:
+    """Map entity -> file from folders and files; a file is named after its entity."""
+    found: dict[str, Path] = {}
+    problems: list[Problem] = []
+    candidates: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            candidates += sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+        elif path.exists():
+            candidates.append(path)
+        else:
+            problems.append(Problem(str(path), None, "", "", "no such file or folder"))
+    for path in candidates:
+        entity = path.stem.lower()
+        if entity not in SPECS:
+            if path.parent not in paths:  # named explicitly: say why it is not read
+                problems.append(
+                    Problem(
+                        path.name,
+                        None,
+                        "",
+                        "",
+                        "unknown file name; expected " + ", ".join(f"{e}.csv" for e in ORDER),
+                    )
+                )
+            continue
+        if entity in found:
+            problems.append(Problem(path.name, None, "", "", f"a second {entity} file"))
+            continue
+        found[entity] = path
+    if not found and not problems:
+        problems.append(Problem("", None, "", "", "no ingest files found"))
+    return found, problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_problem_report(problems: Sequence[Problem], folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"ingest-rejected-{stamp}.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "line", "column", "value", "reason"])
+        for p in problems:
+            writer.writerow([p.file, "" if p.line is None else p.line, p.column, p.value, p.reason])
+    return path
+
+
+# --- checks that need other files or the database -------------------------------------
+
+
+def _parent_keys(
+    connection: Connection,
+    frames: dict[str, pl.DataFrame],
+    entity: str,
+    key: str,
+    wanted: pl.Series,
+    table: Table,
+) -> pl.DataFrame:
+    """Parent rows for `wanted` keys: from this batch, else from the database."""
+    batch = frames[entity] if entity in frames else None
+    in_batch = set(batch[key].to_list()) if batch is not None else set()
+    outside = sorted(set(wanted.drop_nulls().to_list()) - in_batch)
+    columns = [key] + (["principal", "term_months", "disbursed_on"] if entity == "loans" else [])
+    stored = staging.fetch_by_keys(connection, table, key, outside, columns)
+    parts = []
+    if batch is not None:
+        parts.append(batch.select(columns))
+    if stored:
+        parts.append(
+            pl.DataFrame(stored)
+            .select(columns)
+            .cast(batch.select(columns).schema if batch is not None else {})
+        )
+    if not parts:
+        return pl.DataFrame({c: [] for c in columns})
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def cross_file_problems(
+    connection: Connection, frames: dict[str, pl.DataFrame], files: dict[str, Path]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    parents_of = {
+        "customers": (Customer.__table__, "customer_id"),
+        "loans": (Loan.__table__, "loan_id"),
+    }
+    cache: dict[str, pl.DataFrame] = {}
+    for entity, frame in frames.items():
+        for column, parent in SPECS[entity].references.items():
+            table, key = parents_of[parent]
+            if parent not in cache or entity == parent:
+                cache[parent] = _parent_keys(connection, frames, parent, key, frame[column], table)
+            known = cache[parent]
+            orphans = frame.join(known.select(pl.col(key).alias(column)), on=column, how="anti")
+            problems += [
+                Problem(files[entity].name, line, column, value, f"unknown {parent[:-1]} {value!r}")
+                for line, value in orphans.select(LINE, column).iter_rows()
+            ]
+    if "payments" in frames:
+        loans = cache.get("loans")
+        if loans is not None and "disbursed_on" in loans.columns:
+            early = (
+                frames["payments"]
+                .join(loans.select("loan_id", "disbursed_on"), on="loan_id")
+                .filter(pl.col("paid_on") < pl.col("disbursed_on"))
+            )
+            problems += [
+                Problem(
+                    files["payments"].name,
+                    line,
+                    "paid_on",
+                    str(day),
+                    f"before the loan was disbursed ({start})",
+                )
+                for line, day, start in early.select(LINE, "paid_on", "disbursed_on").iter_rows()
+            ]
+    if "installments" in frames and "loans" in cache:
+        problems += _schedule_problems(
+            frames["installments"], cache["loans"], files["installments"].name
+        )
+    return problems
+
+
+def _schedule_problems(
+    installments: pl.DataFrame, loans: pl.DataFrame, file_name: str
+) -> list[Problem]:
+    """A given schedule must be seq 1..term with principal parts summing to the principal."""
+    summary = (
+        installments.group_by("loan_id")
+        .agg(
+            pl.len().alias("rows"),
+            pl.col("seq").min().alias("first"),
+            pl.col("seq").max().alias("last"),
+            pl.col("principal_due").sum().alias("principal_sum"),
+            pl.col(LINE).min().alias(LINE),
+        )
+        .join(loans.select("loan_id", "principal", "term_months"), on="loan_id")
+    )
+    bad = summary.filter(
+        (pl.col("rows") != pl.col("term_months"))
+        | (pl.col("first") != 1)
+        | (pl.col("last") != pl.col("rows"))
+    )
+    problems = [
+        Problem(
+            file_name, line, "seq", str(rows), f"schedule of loan {loan} must have seq 1..{term}"
+        )
+        for loan, rows, term, line in bad.select("loan_id", "rows", "term_months", LINE).iter_rows()
+    ]
+    unbalanced = summary.filter(pl.col("principal_sum") != pl.col("principal"))
+    problems += [
+        Problem(
+            file_name,
+            line,
+            "principal_due",
+            str(total),
+            f"principal parts of loan {loan} sum to {total} fen, the loan is {principal} fen",
+        )
+        for loan, total, principal, line in unbalanced.select(
+            "loan_id", "principal_sum", "principal", LINE
+        ).iter_rows()
+    ]
+    return problems
+
+
+# --- shaping the batch for the tables -------------------------------------------------
+
+
+def _contact_points(frames: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
+    parts = []
+    for entity, channel, value in (
+        ("contacts", "phone", "value"),
+        ("addresses", "address", "text"),
+    ):
+        if entity not in frames:
+            continue
+        frame = frames[entity]
+        located = ["province", "city", "district", "lat", "lng"]
+        parts.append(
+            frame.select(
+                "customer_id",
+                pl.lit(channel).alias("channel"),
+                "kind",
+                pl.col(value).alias("value"),
+                pl.col(value)
+                .map_elements(
+                    lambda v: hashlib.sha256(v.encode()).hexdigest(), return_dtype=pl.Utf8
+                )
+                .alias("value_hash"),
+                (
+                    pl.col("relation") if "relation" in frame.columns else pl.lit(None, pl.Utf8)
+                ).alias("relation"),
+                *((pl.col(c) if c in frame.columns else pl.lit(None)).alias(c) for c in located),
+                "source",
+                "observed_at",
+                "status",
+                pl.struct("source", "status")
+                .map_elements(
+                    lambda r: initial_confidence(r["source"], r["status"] or "unverified"),
+                    return_dtype=pl.Float64,
+                )
+                .alias("confidence"),
+                "extra",
+                LINE,
+            ).with_columns(
+                pl.col("lat").cast(pl.Float64),
+                pl.col("lng").cast(pl.Float64),
+                pl.col("province").cast(pl.Utf8),
+                pl.col("city").cast(pl.Utf8),
+                pl.col("district").cast(pl.Utf8),
+            )
+        )
+    return pl.concat(parts) if parts else None
+
+
+def generated_schedules(loans: pl.DataFrame) -> pl.DataFrame:
+    """Installments from the domain's schedule maths for loans that came without them."""
+    rows: dict[str, list[Any]] = {
+        k: [] for k in ("loan_id", "seq", "due_on", "principal_due", "interest_due", "fee_due")
+    }
+    for loan_id, principal, rate, term, method, first_due in loans.select(
+        "loan_id", "principal", "annual_rate", "term_months", "method", "first_due_on"
+    ).iter_rows():
+        for item in build_schedule(principal, Decimal(rate), term, method, first_due):
+            rows["loan_id"].append(loan_id)
+            rows["seq"].append(item.seq)
+            rows["due_on"].append(item.due_on)
+            rows["principal_due"].append(item.principal_due)
+            rows["interest_due"].append(item.interest_due)
+            rows["fee_due"].append(item.fee_due)
+    return pl.DataFrame(
+        rows,
+        schema={
+            "loan_id": pl.Utf8,
+            "seq": pl.Int64,
+            "due_on": pl.Date,
+            "principal_due": pl.Int64,
+            "interest_due": pl.Int64,
+            "fee_due": pl.Int64,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    table: Table
+    key: tuple[str, ...]
+    compare: tuple[str, ...]
+    keep_when_null: tuple[str, ...] = ()
+    insert_defaults: dict[str, Any] = field(default_factory=dict)
+
+
+PLANS = {
+    "customers": TablePlan(
+        Customer.__table__,
+        ("customer_id",),
+        ("name", "id_number", "gender", "birth_date", "employer", "extra"),
+    ),
+    "contact_points": TablePlan(
+        ContactPoint.__table__,
+        ("customer_id", "channel", "kind", "value_hash", "source"),
+        (
+            "relation",
+            "province",
+            "city",
+            "district",
+            "lat",
+            "lng",
+            "observed_at",
+            "status",
+            "extra",
+        ),
+        keep_when_null=("status",),
+        insert_defaults={"status": "unverified"},
+    ),
+    "loans": TablePlan(
+        Loan.__table__,
+        ("loan_id",),
+        (
+            "customer_id",
+            "product",
+            "principal",
+            "annual_rate",
+            "term_months",
+            "method",
+            "disbursed_on",
+            "first_due_on",
+            "penalty_rate_daily",
+            "schedule_source",
+            "extra",
+        ),
+    ),
+    "installments": TablePlan(
+        Installment.__table__,
+        ("loan_id", "seq"),
+        ("due_on", "principal_due", "interest_due", "fee_due"),
+    ),
+    "payments": TablePlan(
+        Payment.__table__, ("payment_id",), ("loan_id", "paid_on", "amount", "channel", "extra")
+    ),
+}
+
+
+def _apply(
+    connection: Connection,
+    name: str,
+    frame: pl.DataFrame,
+    now: datetime,
+    changes: list[IngestChange],
+    counts: dict[str, dict[str, int]],
+) -> staging.UpsertResult:
+    plan = PLANS[name]
+    columns = [c for c in frame.columns if c != LINE]
+    stage = staging.create_stage(connection, plan.table, columns)
+    try:
+        staging.bulk_insert(connection, stage, frame)
+        result = staging.upsert_from_stage(
+            connection,
+            plan.table,
+            stage,
+            key=plan.key,
+            compare=plan.compare,
+            keep_when_null=plan.keep_when_null,
+            insert_defaults=plan.insert_defaults,
+            now=now,
+        )
+        if name == "installments":
+            result.deleted = staging.delete_missing_children(
+                connection, plan.table, stage, parent="loan_id", key=plan.key
+            )
+    finally:
+        staging.drop_stage(connection, stage)
+    counts[name] = {
+        "inserted": result.inserted,
+        "updated": result.updated,
+        "unchanged": result.unchanged,
+        "deleted": result.deleted,
+    }
+    changes += [
+        IngestChange(entity=name, entity_key=k, before=b, after=a)
+        for k, b, a in result.changes or []
+    ]
+    return result
+
+
+def ingest_files(
+    session: Session,
+    paths: Sequence[Path],
+    *,
+    zone: ZoneInfo,
+    reports_dir: Path,
+    actor: str = "cli",
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Validate and apply one batch; raises BatchRejected with every problem found."""
+    started = datetime.now(UTC)
+    notify = progress or (lambda stage, done, total: None)
+    files, problems = discover(paths)
+    frames: dict[str, pl.DataFrame] = {}
+    for step, entity in enumerate(e for e in ORDER if e in files):
+        notify(f"validate {files[entity].name}", step, len(files))
+        frame, found = validate_file(files[entity], SPECS[entity], zone)
+        problems += found
+        if frame is not None:
+            frames[entity] = frame
+    connection = session.connection()
+    if not problems:
+        problems += cross_file_problems(connection, frames, files)
+    if problems:
+        raise BatchRejected(problems, write_problem_report(problems, reports_dir))
+
+    file_info = [
+        {"entity": e, "name": p.name, "sha256": _sha256(p), "rows": frames[e].height}
+        for e, p in files.items()
+    ]
+    report = IngestReport(batch_id=None, files=file_info)
+    changes: list[IngestChange] = []
+    steps = ["customers", "contact_points", "loans", "installments", "payments"]
+
+    def step(name: str, frame: pl.DataFrame | None) -> None:
+        notify(f"write {name}", steps.index(name), len(steps))
+        if frame is not None and frame.height:
+            _apply(connection, name, frame, started, changes, report.counts)
+
+    step("customers", frames.get("customers"))
+    step("contact_points", _contact_points(frames))
+    schedules = []
+    if "loans" in frames:
+        loans = frames["loans"].with_columns(
+            pl.when(
+                pl.col("loan_id").is_in(frames["installments"]["loan_id"].implode())
+                if "installments" in frames
+                else pl.lit(False)
+            )
+            .then(pl.lit("file"))
+            .otherwise(pl.lit("generated"))
+            .alias("schedule_source")
+        )
+        stage = staging.create_stage(
+            connection, Loan.__table__, [c for c in loans.columns if c != LINE]
+        )
+        staging.bulk_insert(connection, stage, loans)
+        needing = staging.new_or_changed_keys(
+            connection, Loan.__table__, stage, key="loan_id", compare=SCHEDULE_FIELDS
+        )
+        staging.drop_stage(connection, stage)
+        step("loans", loans)
+        todo = loans.filter(
+            pl.col("loan_id").is_in(needing) & (pl.col("schedule_source") == "generated")
+        )
+        if todo.height:
+            notify("build schedules", 0, todo.height)
+            schedules.append(
+                generated_schedules(todo).with_columns(pl.lit(None, pl.Int64).alias(LINE))
+            )
+    if "installments" in frames:
+        given = frames["installments"].with_columns(pl.col("fee_due").fill_null(0))
+        schedules.append(
+            given.select(
+                "loan_id", "seq", "due_on", "principal_due", "interest_due", "fee_due", LINE
+            )
+        )
+    step("installments", pl.concat(schedules) if schedules else None)
+    step("payments", frames.get("payments"))
+    notify("done", len(steps), len(steps))
+
+    if report.changed:
+        batch = ImportBatch(
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            files=file_info,
+            counts=report.counts,
+            actor=actor,
+        )
+        session.add(batch)
+        session.flush()
+        for change in changes:
+            change.batch_id = batch.id
+        if changes:
+            session.execute(
+                insert(IngestChange.__table__),
+                [
+                    {
+                        "batch_id": batch.id,
+                        "entity": c.entity,
+                        "entity_key": c.entity_key,
+                        "before": c.before,
+                        "after": c.after,
+                    }
+                    for c in changes
+                ],
+            )
+        report.batch_id = batch.id
+    return report

@@ -1,0 +1,1 @@
+"""Persistence: engine and transactions, column types, ORM models, repositories, migrations."""

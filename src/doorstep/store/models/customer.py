@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from doorstep.store.models.base import Base, Timestamped
+from doorstep.store.types import JSONDocument, UTCDateTime
+
+
+class Customer(Timestamped, Base):
+    """The borrower, keyed by the lender's own customer id."""
+
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    id_number: Mapped[str] = mapped_column(String(18))
+    gender: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[date] = mapped_column(Date)
+    employer: Mapped[str | None] = mapped_column(String(200))
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+
+
+class ContactPoint(Timestamped, Base):
+    """A phone or an address of a customer, with where it came from and how far to trust it."""
+
+    __tablename__ = "contact_points"
+    __table_args__ = (UniqueConstraint("customer_id", "channel", "kind", "value_hash", "source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(8))  # phone | address
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    value_hash: Mapped[str] = mapped_column(String(64))
+    relation: Mapped[str | None] = mapped_column(String(32))
+    province: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32))
+    district: Mapped[str | None] = mapped_column(String(32))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(32))
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="unverified")
+    confidence: Mapped[float] = mapped_column(Float)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
