@@ -1,0 +1,130 @@
+"""Small lender books written as ingest files, for tests: valid by default, easy to break."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from doorstep.domain.identity import id_check_digit
+
+HEADERS = {
+    "customers": ["customer_id", "name", "id_number", "gender", "birth_date", "employer"],
+    "contacts": ["customer_id", "kind", "value", "relation", "source", "observed_at"],
+    "addresses": [
+        "customer_id",
+        "kind",
+        "text",
+        "province",
+        "city",
+        "district",
+        "lat",
+        "lng",
+        "source",
+        "observed_at",
+    ],
+    "loans": [
+        "loan_id",
+        "customer_id",
+        "product",
+        "principal",
+        "annual_rate",
+        "term_months",
+        "method",
+        "disbursed_on",
+        "first_due_on",
+        "penalty_rate_daily",
+    ],
+    "payments": ["payment_id", "loan_id", "paid_on", "amount", "channel"],
+}
+
+
+def national_id(region: str = "110105", birth: str = "19900307", seq: str = "123") -> str:
+    first17 = region + birth + seq
+    return first17 + id_check_digit(first17)
+
+
+@dataclass
+class Book:
+    rows: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+
+    def write(self, folder: Path, entities: Sequence[str] | None = None) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        for entity, rows in self.rows.items():
+            if entities is not None and entity not in entities:
+                continue
+            header = list(HEADERS.get(entity, []))
+            for row in rows:
+                header += [k for k in row if k not in header]
+            with (folder / f"{entity}.csv").open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=header)
+                writer.writeheader()
+                writer.writerows(rows)
+        return folder
+
+
+def small_book(customers: int = 3) -> Book:
+    """`customers` customers, each with a mobile, an address and one 12-month loan that
+    paid its first installment."""
+    book = Book({k: [] for k in HEADERS})
+    for n in range(1, customers + 1):
+        cid, lid = f"C{n:04d}", f"L{n:04d}"
+        book.rows["customers"].append(
+            {
+                "customer_id": cid,
+                "name": f"客户{n}",
+                "id_number": national_id(seq=f"{n % 500 * 2 + 1:03d}"),
+                "gender": "M",
+                "birth_date": "1990-03-07",
+                "employer": "示例公司",
+            }
+        )
+        book.rows["contacts"].append(
+            {
+                "customer_id": cid,
+                "kind": "mobile",
+                "value": f"1381234{n:04d}",
+                "relation": "",
+                "source": "application",
+                "observed_at": "2024-01-01T10:00:00+08:00",
+            }
+        )
+        book.rows["addresses"].append(
+            {
+                "customer_id": cid,
+                "kind": "residence",
+                "text": f"北京市朝阳区建国路{n}号",
+                "province": "北京市",
+                "city": "北京市",
+                "district": "朝阳区",
+                "lat": "39.9",
+                "lng": "116.44",
+                "source": "application",
+                "observed_at": "2024-01-01T10:00:00+08:00",
+            }
+        )
+        book.rows["loans"].append(
+            {
+                "loan_id": lid,
+                "customer_id": cid,
+                "product": "consumer_cash",
+                "principal": "12000.00",
+                "annual_rate": "0.12",
+                "term_months": "12",
+                "method": "equal_installment",
+                "disbursed_on": "2024-01-10",
+                "first_due_on": "2024-02-10",
+                "penalty_rate_daily": "0.0005",
+            }
+        )
+        book.rows["payments"].append(
+            {
+                "payment_id": f"P{n:04d}",
+                "loan_id": lid,
+                "paid_on": "2024-02-10",
+                "amount": "1066.19",
+                "channel": "alipay",
+            }
+        )
+    return book
