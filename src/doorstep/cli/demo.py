@@ -42,7 +42,8 @@ def demo(
     with progress_bar() as progress:
         made = generate_book(folder, customers=customers, seed=seed, as_of=day, progress=progress)
     console.print(
-        f"demo book: {made.customers} customers, {made.loans} loans, {made.payments} payments in {folder}"
+        f"demo book: {made.customers} customers, {made.loans} loans, "
+        f"{made.payments} payments in {folder}"
     )
     engine = ready_engine(config)
     print_ingest(run_ingest(engine, config, [folder]))

@@ -220,7 +220,8 @@ def schedule(
 
 def print_delinquency(summary: DelinquencySummary, bucket_order: list[str]) -> None:
     table = Table(
-        title=f"delinquency on {summary.as_of}: {summary.loans} loans, {summary.overdue_loans} overdue"
+        title=f"delinquency on {summary.as_of}: {summary.loans} loans, "
+        f"{summary.overdue_loans} overdue"
     )
     table.add_column("bucket")
     table.add_column("loans", justify="right")
@@ -279,6 +280,6 @@ def export_delinquency(
     console.print(f"{frame.height} loans written to {target}")
 
 
-from doorstep.cli import demo as _demo  # noqa: E402  (registers `doorstep demo`)
+from doorstep.cli import demo as _demo  # noqa: E402, F401  (registers `doorstep demo`)
 
 __all__ = ["app"]

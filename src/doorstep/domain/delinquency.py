@@ -87,8 +87,10 @@ class BucketScheme:
 
 
 DEFAULT_BUCKETS = BucketScheme(
-    tuple(Bucket(f"M{n}", 30 * (n - 1) + 1, 30 * n) for n in range(1, 7))
-    + (Bucket("M7+", 181, None),)
+    (
+        *(Bucket(f"M{n}", 30 * (n - 1) + 1, 30 * n) for n in range(1, 7)),
+        Bucket("M7+", 181, None),
+    )
 )
 
 

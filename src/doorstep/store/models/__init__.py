@@ -1,13 +1,21 @@
 """ORM models, one module per noun; importing this package registers every table."""
 
+from doorstep.store.models.audit import AuditEvent
 from doorstep.store.models.base import Base
+from doorstep.store.models.case import Case, ContactAttempt
 from doorstep.store.models.customer import ContactPoint, Customer
 from doorstep.store.models.delinquency import DelinquencySnapshot
 from doorstep.store.models.ingest import ImportBatch, IngestChange
 from doorstep.store.models.loan import Installment, Loan, Payment
+from doorstep.store.models.user import ApiToken, Assignment, LoginFailure, Team, TeamMember, User
 
 __all__ = [
+    "ApiToken",
+    "Assignment",
+    "AuditEvent",
     "Base",
+    "Case",
+    "ContactAttempt",
     "ContactPoint",
     "Customer",
     "DelinquencySnapshot",
@@ -15,5 +23,9 @@ __all__ = [
     "IngestChange",
     "Installment",
     "Loan",
+    "LoginFailure",
     "Payment",
+    "Team",
+    "TeamMember",
+    "User",
 ]

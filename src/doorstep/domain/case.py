@@ -1,0 +1,146 @@
+"""The verification case (核实案件) and its state machine (DESIGN §3).
+
+    new → confirming → ready → scheduled → visiting → visited → closed
+    any state before visited → cancelled (cured, paid, complaint, dispute, deceased)
+    scheduled → ready (visit missed or rescheduled)
+
+A hold (complaint, dispute, vulnerability, ...) is not a state: it sits beside the state
+and blocks every step that leads towards a visit until it is released. Each transition
+is an explicit function that refuses an illegal move with `IllegalTransition` and returns
+the event to audit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from doorstep.domain.errors import IllegalTransition
+
+
+class CaseState(StrEnum):
+    NEW = "new"
+    CONFIRMING = "confirming"
+    READY = "ready"
+    SCHEDULED = "scheduled"
+    VISITING = "visiting"
+    VISITED = "visited"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class CancelReason(StrEnum):
+    CURED = "cured"
+    PAID = "paid"
+    COMPLAINT = "complaint"
+    DISPUTE = "dispute"
+    DECEASED = "deceased"
+    OTHER = "other"
+
+
+class HoldReason(StrEnum):
+    COMPLAINT = "complaint"
+    DISPUTE = "dispute"
+    VULNERABILITY = "vulnerability"
+    HARDSHIP_REPORTED = "hardship_reported"
+    DECEASED_OR_INCAPACITATED = "deceased_or_incapacitated"
+    OTHER = "other"
+
+
+S = CaseState
+TRANSITIONS: dict[str, tuple[frozenset[CaseState], CaseState]] = {
+    "start_confirmation": (frozenset({S.NEW}), S.CONFIRMING),
+    "mark_ready": (frozenset({S.NEW, S.CONFIRMING}), S.READY),
+    "schedule": (frozenset({S.READY}), S.SCHEDULED),
+    "unschedule": (frozenset({S.SCHEDULED}), S.READY),
+    "start_visit": (frozenset({S.SCHEDULED}), S.VISITING),
+    "record_visit": (frozenset({S.VISITING}), S.VISITED),
+    "close": (frozenset({S.VISITED}), S.CLOSED),
+    "cancel": (frozenset({S.NEW, S.CONFIRMING, S.READY, S.SCHEDULED, S.VISITING}), S.CANCELLED),
+}
+"""action -> (states it may start from, state it leads to)."""
+
+TOWARDS_VISIT = frozenset({"mark_ready", "schedule", "start_visit"})
+"""Actions a hold forbids: nothing may move a held case closer to a visit."""
+
+OPEN_STATES = frozenset(S) - {S.CLOSED, S.CANCELLED}
+
+
+@dataclass(frozen=True, slots=True)
+class CaseView:
+    """What the rules need to know of a case."""
+
+    state: CaseState
+    hold: HoldReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEvent:
+    action: str
+    before: CaseState
+    after: CaseState
+    hold_before: HoldReason | None
+    hold_after: HoldReason | None
+    reason: str | None = None
+
+
+def allowed_actions(case: CaseView) -> list[str]:
+    """The transitions a case may take now (for the page's buttons)."""
+    actions = [
+        action
+        for action, (sources, _) in TRANSITIONS.items()
+        if case.state in sources and not (case.hold and action in TOWARDS_VISIT)
+    ]
+    if case.state in OPEN_STATES:
+        actions.append("release" if case.hold else "hold")
+    return actions
+
+
+def transition(
+    case: CaseView, action: str, reason: str | None = None
+) -> tuple[CaseView, CaseEvent]:
+    """Apply `action`; raises IllegalTransition when the state or a hold forbids it."""
+    if action not in TRANSITIONS:
+        raise IllegalTransition(
+            f"unknown case action {action!r}", message_zh=f"未知的案件操作 {action!r}"
+        )
+    sources, target = TRANSITIONS[action]
+    if case.state not in sources:
+        raise IllegalTransition(
+            f"a case in state {case.state.value} cannot {action}",
+            message_zh=f"状态为 {case.state.value} 的案件不能执行 {action}",
+        )
+    if case.hold and action in TOWARDS_VISIT:
+        raise IllegalTransition(
+            f"the case is on hold ({case.hold.value}): no visit may be prepared",
+            message_zh=f"案件已暂停（{case.hold.value}），不得安排外访",
+        )
+    if action == "cancel" and not reason:
+        raise IllegalTransition("a cancellation needs a reason", message_zh="取消案件需要原因")
+    after = replace(case, state=target)
+    return after, CaseEvent(action, case.state, target, case.hold, case.hold, reason)
+
+
+def hold(case: CaseView, why: HoldReason, note: str | None = None) -> tuple[CaseView, CaseEvent]:
+    """Put an open case on hold. A scheduled case goes back to ready: its visit is off."""
+    if case.state not in OPEN_STATES:
+        raise IllegalTransition(
+            f"a {case.state.value} case cannot be held",
+            message_zh=f"{case.state.value} 状态的案件不能暂停",
+        )
+    if case.hold:
+        raise IllegalTransition(
+            f"the case is already on hold ({case.hold.value})", message_zh="案件已处于暂停状态"
+        )
+    state = S.READY if case.state is S.SCHEDULED else case.state
+    after = CaseView(state, why)
+    return after, CaseEvent("hold", case.state, state, None, why, note or why.value)
+
+
+def release(case: CaseView, note: str) -> tuple[CaseView, CaseEvent]:
+    if not case.hold:
+        raise IllegalTransition("the case is not on hold", message_zh="案件未暂停")
+    if not note:
+        raise IllegalTransition("lifting a hold needs a reason", message_zh="解除暂停需要原因")
+    after = CaseView(case.state, None)
+    return after, CaseEvent("release", case.state, case.state, case.hold, None, note)

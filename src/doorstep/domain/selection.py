@@ -1,0 +1,88 @@
+"""Which overdue customers get a verification case, and in what order (分案策略).
+
+The policy is a set of named rules with parameters; every decision lists the rules that
+failed so an operator can see why a customer was or was not selected. The priority is a
+placeholder for the model score (scoring issue): overdue amount × bucket weight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from doorstep.domain.money import Fen
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    customer_id: str
+    max_dpd: int
+    worst_bucket: str
+    overdue_amount: Fen
+    best_address_confidence: float  # after decay; 0 when the customer has no usable address
+    best_address_region: str | None  # city of that address
+    on_hold: bool = False
+    last_visit_on: date | None = None
+    has_open_case: bool = False
+
+
+DEFAULT_BUCKET_WEIGHTS = {"M1": 1, "M2": 3, "M3": 4, "M4": 4, "M5": 3, "M6": 2, "M7+": 1}
+"""M2–M4 are where a visit changes most: early enough to cure, late enough that calls failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionPolicy:
+    min_dpd: int = 31
+    min_overdue: Fen = 50_000  # 500 yuan
+    min_address_confidence: float = 0.5
+    served_regions: frozenset[str] | None = None  # None: every region is served
+    visit_gap_days: int = 14
+    bucket_weights: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BUCKET_WEIGHTS))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    customer_id: str
+    selected: bool
+    failed: tuple[str, ...]
+    priority: int
+    skip_trace: bool  # overdue enough for a visit but no address good enough
+
+
+def decide(candidate: Candidate, policy: SelectionPolicy, as_of: date) -> Decision:
+    failed = []
+    if candidate.max_dpd < policy.min_dpd:
+        failed.append("min_dpd")
+    if candidate.overdue_amount < policy.min_overdue:
+        failed.append("min_overdue")
+    address_ok = candidate.best_address_confidence >= policy.min_address_confidence
+    if not address_ok:
+        failed.append("address_confidence")
+    if (
+        policy.served_regions is not None
+        and candidate.best_address_region not in policy.served_regions
+    ):
+        failed.append("served_region")
+    if candidate.on_hold:
+        failed.append("on_hold")
+    if candidate.last_visit_on and (as_of - candidate.last_visit_on).days < policy.visit_gap_days:
+        failed.append("recent_visit")
+    if candidate.has_open_case:
+        failed.append("open_case")
+    weight = policy.bucket_weights.get(candidate.worst_bucket, 1)
+    money_and_time_ok = not ({"min_dpd", "min_overdue", "on_hold"} & set(failed))
+    return Decision(
+        customer_id=candidate.customer_id,
+        selected=not failed,
+        failed=tuple(failed),
+        priority=candidate.overdue_amount * weight,
+        skip_trace=money_and_time_ok and not address_ok,
+    )
+
+
+def rank(decisions: list[Decision], capacity: int) -> tuple[list[Decision], list[Decision]]:
+    """(selected within capacity by priority, selected but over capacity)."""
+    chosen = sorted(
+        (d for d in decisions if d.selected), key=lambda d: (-d.priority, d.customer_id)
+    )
+    return chosen[:capacity], chosen[capacity:]

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from doorstep.store.models.base import Base, Timestamped, utcnow
+from doorstep.store.types import UTCDateTime
+
+
+class Case(Timestamped, Base):
+    """One field-verification effort for one customer, covering all their overdue loans."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_state_priority", "state", "priority"),
+        Index("ix_cases_city_district", "city", "district"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    hold_reason: Mapped[str | None] = mapped_column(String(32))
+    cancel_reason: Mapped[str | None] = mapped_column(String(32))
+    opened_on: Mapped[date] = mapped_column(Date)
+    as_of: Mapped[date] = mapped_column(Date)  # the delinquency date its figures come from
+    max_dpd: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[str] = mapped_column(String(16))
+    overdue_amount: Mapped[int] = mapped_column(BigInteger)  # fen
+    priority: Mapped[int] = mapped_column(BigInteger)
+    city: Mapped[str | None] = mapped_column(String(32))
+    district: Mapped[str | None] = mapped_column(String(32))
+    skip_trace: Mapped[bool] = mapped_column(default=False)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": version}
+
+
+class ContactAttempt(Base):
+    """One try to confirm a contact point, and what came of it."""
+
+    __tablename__ = "contact_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_point_id: Mapped[int] = mapped_column(ForeignKey("contact_points.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
