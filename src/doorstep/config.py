@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     )
     waterfall: str = Field("fee,penalty,interest,principal", description="allocation order")
     waterfall_by_installment: bool = Field(True, description="settle oldest installment first")
+    data_keys: str = Field(
+        "", description="Fernet keys for personal data, comma-separated, the first encrypts; "
+        "empty: keys kept in var_dir/secrets (single-office installs and the demo)"
+    )
+    lookup_key: str = Field("", description="HMAC key for searching personal data")
+    session_secret: str = Field("", description="signs web sessions; empty: kept in var_dir/secrets")
 
     @field_validator("timezone")
     @classmethod
@@ -59,6 +65,10 @@ class Settings(BaseSettings):
     @cached_property
     def waterfall_rule(self) -> Waterfall:
         return Waterfall.parse(self.waterfall, by_installment=self.waterfall_by_installment)
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.var_dir / "secrets"
 
     @property
     def reports_dir(self) -> Path:

@@ -1,6 +1,6 @@
 """ORM models, one module per noun; importing this package registers every table."""
 
-from doorstep.store.models.audit import AuditEvent
+from doorstep.store.models.audit import AuditEvent, AuditHead
 from doorstep.store.models.base import Base
 from doorstep.store.models.case import Case, ContactAttempt
 from doorstep.store.models.customer import ContactPoint, Customer
@@ -13,6 +13,7 @@ __all__ = [
     "ApiToken",
     "Assignment",
     "AuditEvent",
+    "AuditHead",
     "Base",
     "Case",
     "ContactAttempt",

@@ -10,6 +10,17 @@ from doorstep.store.models.base import Base
 from doorstep.store.types import JSONDocument, UTCDateTime
 
 
+class AuditHead(Base):
+    """The chain's single head row: updating it first serialises writers on every database,
+    so two transactions can never both extend the chain from the same event."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    events: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AuditEvent(Base):
     """Append-only, hash-chained record of a write or a reveal of personal data."""
 

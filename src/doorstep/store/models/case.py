@@ -33,6 +33,7 @@ class Case(Timestamped, Base):
     city: Mapped[str | None] = mapped_column(String(32))
     district: Mapped[str | None] = mapped_column(String(32))
     skip_trace: Mapped[bool] = mapped_column(default=False)
+    visited_on: Mapped[date | None] = mapped_column(Date)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": version}

@@ -17,7 +17,10 @@ class Customer(Timestamped, Base):
 
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    id_number: Mapped[str] = mapped_column(String(18))
+    # Personal data: ciphertext, a keyed hash to find it, and the masked form to show it.
+    id_number: Mapped[str] = mapped_column(Text)
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True, default="")
+    id_number_masked: Mapped[str] = mapped_column(String(18), default="")
     gender: Mapped[str] = mapped_column(String(1))
     birth_date: Mapped[date] = mapped_column(Date)
     employer: Mapped[str | None] = mapped_column(String(200))
@@ -36,8 +39,9 @@ class ContactPoint(Timestamped, Base):
     )
     channel: Mapped[str] = mapped_column(String(8))  # phone | address
     kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(Text)
-    value_hash: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)  # ciphertext
+    value_hash: Mapped[str] = mapped_column(String(64), index=True)  # keyed hash (HMAC)
+    value_masked: Mapped[str] = mapped_column(String(64), default="")
     relation: Mapped[str | None] = mapped_column(String(32))
     province: Mapped[str | None] = mapped_column(String(32))
     city: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,1 @@
+"""Adapters to the outside world, each implementing a port of domain/ports.py."""

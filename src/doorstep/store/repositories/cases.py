@@ -1,0 +1,178 @@
+"""Queries about cases: candidates for selection, the filtered case list, a case's facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from doorstep.domain.access import Actor, Role
+from doorstep.domain.case import OPEN_STATES
+from doorstep.store.models import (
+    Assignment,
+    Case,
+    ContactAttempt,
+    ContactPoint,
+    Customer,
+    DelinquencySnapshot,
+    Installment,
+    Loan,
+    Payment,
+)
+
+
+def overdue_by_customer(connection: Connection, as_of: date) -> pl.DataFrame:
+    """Per customer on `as_of`: worst DPD, overdue total (fen) and loans past due."""
+    s = DelinquencySnapshot
+    overdue = s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty
+    rows = connection.execute(
+        select(Loan.customer_id, func.max(s.dpd), func.sum(overdue), func.sum(
+            func.cast(s.dpd > 0, type_=s.dpd.type)))
+        .join(Loan, Loan.loan_id == s.loan_id).where(s.as_of == as_of).group_by(Loan.customer_id)
+    ).all()
+    return pl.DataFrame(rows, schema={"customer_id": pl.Utf8, "max_dpd": pl.Int64,
+                                      "overdue_amount": pl.Int64, "loans_past_due": pl.Int64},
+                        orient="row")
+
+
+def open_cases(connection: Connection) -> pl.DataFrame:
+    rows = connection.execute(
+        select(Case.id, Case.customer_id, Case.state, Case.hold_reason)
+        .where(Case.state.in_([s.value for s in OPEN_STATES]))
+    ).all()
+    return pl.DataFrame(rows, schema={"id": pl.Int64, "customer_id": pl.Utf8, "state": pl.Utf8,
+                                      "hold_reason": pl.Utf8}, orient="row")
+
+
+def last_visits(connection: Connection) -> dict[str, date]:
+    rows = connection.execute(
+        select(Case.customer_id, func.max(Case.visited_on)).where(Case.visited_on.is_not(None))
+        .group_by(Case.customer_id)
+    ).all()
+    return {customer: day for customer, day in rows}
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    states: tuple[str, ...] = ()
+    buckets: tuple[str, ...] = ()
+    city: str | None = None
+    district: str | None = None
+    min_dpd: int | None = None
+    max_dpd: int | None = None
+    min_amount: int | None = None  # fen
+    max_amount: int | None = None
+    on_hold: bool | None = None
+    skip_trace: bool | None = None
+    customer_id: str | None = None
+
+
+def live_assignment(team_ids: frozenset[int], now: datetime) -> Any:
+    return exists().where(
+        Assignment.case_id == Case.id,
+        Assignment.team_id.in_(team_ids),
+        Assignment.revoked_at.is_(None),
+        Assignment.starts_at <= now,
+        or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+    )
+
+
+def visible_to(statement: Select[Any], actor: Actor, now: datetime | None = None) -> Select[Any]:
+    """Row-level access: verifiers see cases live-assigned to their teams; managers their
+    regions; everyone else with read access, everything."""
+    now = now or datetime.now(UTC)
+    if actor.role is Role.VERIFIER:
+        if not actor.team_ids:
+            return statement.where(False)  # noqa: FBT003
+        return statement.where(live_assignment(actor.team_ids, now))
+    if actor.role is Role.MANAGER and actor.regions is not None:
+        return statement.where(Case.city.in_(actor.regions))
+    return statement
+
+
+def filtered(statement: Select[Any], f: CaseFilter) -> Select[Any]:
+    conditions = []
+    if f.states:
+        conditions.append(Case.state.in_(f.states))
+    if f.buckets:
+        conditions.append(Case.bucket.in_(f.buckets))
+    if f.city:
+        conditions.append(Case.city == f.city)
+    if f.district:
+        conditions.append(Case.district == f.district)
+    if f.min_dpd is not None:
+        conditions.append(Case.max_dpd >= f.min_dpd)
+    if f.max_dpd is not None:
+        conditions.append(Case.max_dpd <= f.max_dpd)
+    if f.min_amount is not None:
+        conditions.append(Case.overdue_amount >= f.min_amount)
+    if f.max_amount is not None:
+        conditions.append(Case.overdue_amount <= f.max_amount)
+    if f.on_hold is not None:
+        conditions.append(Case.hold_reason.is_not(None) if f.on_hold else Case.hold_reason.is_(None))
+    if f.skip_trace is not None:
+        conditions.append(Case.skip_trace.is_(f.skip_trace))
+    if f.customer_id:
+        conditions.append(Case.customer_id == f.customer_id)
+    return statement.where(and_(*conditions)) if conditions else statement
+
+
+def list_cases(
+    session: Session, actor: Actor, f: CaseFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[Case], int]:
+    """One page of cases by priority, and how many match in all."""
+    base = filtered(visible_to(select(Case), actor), f)
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.scalars(
+        base.order_by(Case.priority.desc(), Case.id).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return list(rows), total
+
+
+def get_visible(session: Session, actor: Actor, case_id: int) -> Case | None:
+    return session.scalar(visible_to(select(Case).where(Case.id == case_id), actor))
+
+
+def customer(session: Session, customer_id: str) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
+def loans_of(session: Session, customer_id: str) -> list[Loan]:
+    return list(session.scalars(select(Loan).where(Loan.customer_id == customer_id).order_by(Loan.loan_id)))
+
+
+def installments_of(session: Session, loan_ids: list[str]) -> list[Installment]:
+    return list(session.scalars(select(Installment).where(Installment.loan_id.in_(loan_ids))
+                                .order_by(Installment.loan_id, Installment.seq)))
+
+
+def payments_of(session: Session, loan_ids: list[str]) -> list[Payment]:
+    return list(session.scalars(select(Payment).where(Payment.loan_id.in_(loan_ids))
+                                .order_by(Payment.paid_on, Payment.payment_id)))
+
+
+def snapshots_of(session: Session, loan_ids: list[str], limit: int = 400) -> list[DelinquencySnapshot]:
+    return list(session.scalars(
+        select(DelinquencySnapshot).where(DelinquencySnapshot.loan_id.in_(loan_ids))
+        .order_by(DelinquencySnapshot.as_of.desc(), DelinquencySnapshot.loan_id).limit(limit)
+    ))
+
+
+def contact_points_of(session: Session, customer_id: str) -> list[ContactPoint]:
+    return list(session.scalars(select(ContactPoint).where(ContactPoint.customer_id == customer_id)
+                                .order_by(ContactPoint.channel, ContactPoint.confidence.desc())))
+
+
+def attempts_of(session: Session, contact_point_ids: list[int]) -> list[ContactAttempt]:
+    return list(session.scalars(select(ContactAttempt)
+                                .where(ContactAttempt.contact_point_id.in_(contact_point_ids))
+                                .order_by(ContactAttempt.attempted_at.desc())))
+
+
+def last_attempt_at(session: Session, contact_point_id: int) -> datetime | None:
+    return session.scalar(select(func.max(ContactAttempt.attempted_at))
+                          .where(ContactAttempt.contact_point_id == contact_point_id))
