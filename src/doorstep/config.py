@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     )
     lookup_key: str = Field("", description="HMAC key for searching personal data")
     session_secret: str = Field("", description="signs web sessions; empty: kept in var_dir/secrets")
+    secure_cookies: bool = Field(False, description="send cookies over HTTPS only (behind TLS)")
 
     @field_validator("timezone")
     @classmethod

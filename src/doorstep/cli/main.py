@@ -280,6 +280,7 @@ def export_delinquency(
     console.print(f"{frame.height} loans written to {target}")
 
 
+from doorstep.cli import admin as _admin  # noqa: E402, F401  (registers its commands)
 from doorstep.cli import demo as _demo  # noqa: E402, F401  (registers `doorstep demo`)
 
 __all__ = ["app"]

@@ -70,3 +70,12 @@ def local_keys(folder: Path) -> tuple[list[str], str]:
             path.chmod(0o600)
     keys = [k.strip() for k in data.read_text(encoding="ascii").split() if k.strip()]
     return keys, lookup.read_text(encoding="ascii").strip()
+
+
+def local_secret(path: Path) -> str:
+    """A random secret kept in `path` (created owner-only on first use)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode("ascii") + "\n")
+        path.chmod(0o600)
+    return path.read_text(encoding="ascii").strip()

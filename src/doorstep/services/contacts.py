@@ -82,8 +82,8 @@ def record_attempt(
     session.add(ContactAttempt(contact_point_id=point.id, case_id=case_id, channel=channel.value,
                                result=result.value, note=note, actor_id=actor.user_id))
     session.flush()
-    audit.record(session, actor, "contact.attempt", "contact_point", point.id,
-                 {"case_id": case_id, "channel": channel.value, "result": result.value,
+    audit.record(session, actor, "contact.attempt", "case", case_id,
+                 {"contact_point": point.id, "channel": channel.value, "result": result.value,
                   "status": [before[0], status.value], "confidence": [before[1], confidence]})
     return point
 
@@ -106,12 +106,13 @@ def reveal(
     if field == "id_number":
         customer = session.get(Customer, case.customer_id)
         assert customer is not None
-        value, object_type, object_id = cipher.decrypt(customer.id_number), "customer", customer.customer_id
+        value = cipher.decrypt(customer.id_number)
     elif field == "contact_point" and point_id is not None:
-        point = _point_in_case(session, actor, case_id, point_id)
-        value, object_type, object_id = cipher.decrypt(point.value), "contact_point", str(point.id)
+        value = cipher.decrypt(_point_in_case(session, actor, case_id, point_id).value)
     else:
         raise DoorstepError(f"cannot reveal {field!r}")
-    audit.record(session, actor, "personal_data.reveal", object_type, object_id,
-                 {"case_id": case_id, "field": field}, reason=reason.strip(), request_id=request_id)
+    # Filed under the case, so the case's timeline shows who saw what and why.
+    audit.record(session, actor, "personal_data.reveal", "case", case_id,
+                 {"customer_id": case.customer_id, "field": field, "contact_point": point_id},
+                 reason=reason.strip(), request_id=request_id)
     return value

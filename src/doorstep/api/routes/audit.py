@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from doorstep.domain.access import Permission
+from doorstep.http.context import CurrentActor, DbSession
+from doorstep.services import audit
+from doorstep.services.cases import Forbidden
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+class ChainReport(BaseModel):
+    events: int
+    intact: bool
+    broken_at: int | None
+    reason: str | None
+
+
+@router.get("/verify", response_model=ChainReport)
+def verify(actor: CurrentActor, session: DbSession) -> ChainReport:
+    if not actor.can(Permission.READ_AUDIT):
+        raise Forbidden("your role cannot read the audit trail", message_zh="您的角色无权查看审计记录")
+    count, broken = audit.verify(session)
+    return ChainReport(events=count, intact=broken is None,
+                       broken_at=broken.event_id if broken else None,
+                       reason=broken.reason if broken else None)

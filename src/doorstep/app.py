@@ -1,0 +1,43 @@
+"""The web application: JSON API under /api, pages elsewhere, one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from doorstep.api.routes import audit as audit_api
+from doorstep.api.routes import cases as cases_api
+from doorstep.api.routes import me as me_api
+from doorstep.config import Settings
+from doorstep.http import errors
+from doorstep.http.context import AppState
+from doorstep.integrations.crypto import local_secret
+from doorstep.integrations.keys import personal_data_keys
+from doorstep.store import migrate
+from doorstep.store.db import make_engine
+from doorstep.web.routes import auth as auth_pages
+from doorstep.web.routes import cases as case_pages
+from doorstep.web.security import check_csrf
+
+
+def create_app(settings: Settings | None = None, *, migrate_schema: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.resolved_database_url)
+    if migrate_schema:
+        migrate.upgrade(engine)
+    cipher, hasher = personal_data_keys(settings)
+    app = FastAPI(title="doorstep", version="0.1.0",
+                  description="Home-visit verification of overdue consumer loans.")
+    app.state.doorstep = AppState(settings, engine, cipher, hasher)
+    secret = settings.session_secret or local_secret(settings.secrets_dir / "session.key")
+    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="doorstep_session",
+                       max_age=12 * 3600, same_site="lax", https_only=settings.secure_cookies)
+    errors.install(app)
+    for router in (cases_api.router, audit_api.router, me_api.router, auth_pages.router,
+                   case_pages.router):
+        app.include_router(router, dependencies=[Depends(check_csrf)])
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    return app

@@ -1,0 +1,166 @@
+"""Commands for users, the audit chain, case selection, keys and the web server."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from doorstep.cli.main import (
+    AsOf,
+    app,
+    batch_app,
+    console,
+    error_console,
+    fail,
+    parse_day,
+    ready_engine,
+    settings,
+)
+from doorstep.domain.access import SYSTEM, Role
+from doorstep.domain.errors import DoorstepError
+from doorstep.domain.selection import SelectionPolicy
+from doorstep.services import audit, users
+from doorstep.services.cases import select_cases
+from doorstep.store.db import transaction
+
+users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+keys_app = typer.Typer(help="Personal-data encryption keys.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="admin, manager, verifier, analyst or auditor")],
+    name: Annotated[str | None, typer.Option(help="display name")] = None,
+    regions: Annotated[str | None, typer.Option(help="cities a manager runs, comma-separated")] = None,
+    badge: Annotated[str | None, typer.Option(help="badge number shown to borrowers")] = None,
+    password: Annotated[str | None, typer.Option(help="omit to be asked")] = None,
+) -> None:
+    """Add a user (the password is asked for unless given)."""
+    secret = password or getpass.getpass("password: ")
+    config = settings()
+    try:
+        with transaction(ready_engine(config)) as session:
+            user = users.add_user(session, SYSTEM, users.NewUser(
+                username, name or username, role, secret,
+                [r.strip() for r in regions.split(",")] if regions else None, badge))
+            console.print(f"added {user.username} ({user.role})")
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+
+
+@users_app.command("list")
+def users_list() -> None:
+    config = settings()
+    with transaction(ready_engine(config)) as session:
+        table = Table("username", "name", "role", "regions", "badge", "active")
+        for user in users.list_users(session):
+            table.add_row(user.username, user.display_name, user.role, ",".join(user.regions or []),
+                          user.badge_number or "", "yes" if user.active else "no")
+    console.print(table)
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable a user: no sign-in, API tokens revoked."""
+    config = settings()
+    try:
+        with transaction(ready_engine(config)) as session:
+            users.set_active(session, SYSTEM, username, False)
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    console.print(f"disabled {username}")
+
+
+@users_app.command("token")
+def users_token(username: str, label: Annotated[str, typer.Option()] = "cli") -> None:
+    """Issue an API bearer token for a user (printed once)."""
+    config = settings()
+    with transaction(ready_engine(config)) as session:
+        user = next((u for u in users.list_users(session) if u.username == username), None)
+        if user is None:
+            raise fail(f"no user {username!r}")
+        token = users.issue_token(session, SYSTEM, user, label)
+    console.print(token)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; report the first broken link (exit 1) or that it holds."""
+    config = settings()
+    with transaction(ready_engine(config)) as session:
+        count, broken = audit.verify(session)
+    if broken:
+        error_console.print(f"[red]audit chain broken at event {broken.event_id}: {broken.reason}[/red]"
+                            f" ({count} events read)")
+        raise typer.Exit(code=1)
+    console.print(f"audit chain intact: {count} events")
+
+
+@batch_app.command("select")
+def batch_select(
+    as_of: AsOf,
+    teams: Annotated[int, typer.Option(help="teams in the field")] = 20,
+    visits_per_team: Annotated[int, typer.Option(help="visits one team makes a day")] = 6,
+    min_dpd: Annotated[int, typer.Option()] = 31,
+    min_overdue: Annotated[str, typer.Option(help="yuan")] = "500.00",
+) -> None:
+    """Open cases for the customers the policy selects; the best `teams × visits` go ready."""
+    from doorstep.domain.money import parse_yuan
+
+    config = settings()
+    policy = SelectionPolicy(min_dpd=min_dpd, min_overdue=parse_yuan(min_overdue))
+    try:
+        with transaction(ready_engine(config)) as session:
+            report = select_cases(session, SYSTEM, parse_day(as_of), policy=policy,
+                                  capacity=teams * visits_per_team, buckets=config.bucket_scheme)
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    print_selection(report)
+
+
+def print_selection(report: object) -> None:
+    table = Table(title=f"selection on {getattr(report, 'as_of')}")
+    table.add_column("figure")
+    table.add_column("count", justify="right")
+    for name in ("overdue_customers", "eligible", "opened", "made_ready", "over_capacity",
+                 "skip_trace", "updated", "cancelled_cured"):
+        table.add_row(name.replace("_", " "), str(getattr(report, name)))
+    for rule, count in sorted(getattr(report, "failed_rules").items()):
+        table.add_row(f"not selected: {rule}", str(count))
+    console.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every personal-data value under the first configured key. Put the new key
+    first in DOORSTEP_DATA_KEYS, run this, then drop the old key."""
+    from doorstep.integrations.keys import personal_data_keys
+    from doorstep.services.personal_data import rotate_all
+
+    config = settings()
+    cipher, _ = personal_data_keys(config)
+    with transaction(ready_engine(config)) as session:
+        count = rotate_all(session, cipher)
+        audit.record(session, SYSTEM, "keys.rotate", "system", "personal_data", {"values": count})
+    console.print(f"re-encrypted {count} values")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the web app (pages and the JSON API; OpenAPI at /docs)."""
+    import uvicorn
+
+    from doorstep.app import create_app
+
+    uvicorn.run(create_app(settings()), host=host, port=port, log_level="info")

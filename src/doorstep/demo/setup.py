@@ -1,0 +1,66 @@
+"""Demo people: one user per role, two verifier teams, and today's assignments."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from doorstep.domain.access import SYSTEM, Role
+from doorstep.domain.case import CaseState
+from doorstep.services import teams, users
+from doorstep.store.models import Case, User
+
+DEMO_USERS = [
+    ("admin", "系统管理员", Role.ADMIN, None),
+    ("manager", "王经理", Role.MANAGER, ["北京市", "上海市", "广州市"]),
+    ("verifier", "李外访", Role.VERIFIER, None),
+    ("verifier2", "赵外访", Role.VERIFIER, None),
+    ("verifier3", "陈外访", Role.VERIFIER, None),
+    ("verifier4", "周外访", Role.VERIFIER, None),
+    ("analyst", "刘分析", Role.ANALYST, None),
+    ("auditor", "孙审计", Role.AUDITOR, None),
+]
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: str
+    password: str
+
+
+def create_people(session: Session, as_of: date, zone: ZoneInfo, per_team: int = 6) -> list[DemoLogin]:
+    """Users with fresh random passwords (printed once), two teams, and the best ready
+    cases of each team's city assigned to it for the day. Existing demo users are kept."""
+    logins = []
+    made: dict[str, User] = {}
+    for n, (username, name, role, regions) in enumerate(DEMO_USERS):
+        existing = session.scalar(select(User).where(User.username == username))
+        if existing is not None:
+            made[username] = existing
+            continue
+        password = secrets.token_urlsafe(9)
+        badge = f"WF-{1000 + n}" if role is Role.VERIFIER else None
+        made[username] = users.add_user(session, SYSTEM, users.NewUser(
+            username, name, role, password, regions, badge))
+        logins.append(DemoLogin(username, role.value, password))
+    if not teams.teams(session):
+        # Live from the book date's midnight for two days, so the demo works at any hour.
+        day_start = datetime.combine(as_of, time(0), tzinfo=zone)
+        for name, members in (("北京一组", ("verifier", "verifier2")),
+                              ("上海一组", ("verifier3", "verifier4"))):
+            city = name[:2] + "市"
+            team = teams.create_team(session, SYSTEM, name, city, [made[m] for m in members])
+            ready = session.scalars(
+                select(Case).where(Case.state == CaseState.READY.value, Case.city == city)
+                .order_by(Case.priority.desc()).limit(per_team)
+            ).all()
+            for case in ready:
+                teams.assign(session, SYSTEM, case.id, team.id, day_start,
+                             day_start + timedelta(days=2))
+    return logins

@@ -1,0 +1,79 @@
+"""What a request needs: the app's services, a database session, and the actor."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from doorstep.config import Settings
+from doorstep.domain.access import Actor
+from doorstep.domain.errors import DoorstepError
+from doorstep.integrations.crypto import FernetCipher, HmacHasher
+from doorstep.services import users
+
+
+class NotSignedIn(DoorstepError):
+    code = "not_signed_in"
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    cipher: FernetCipher
+    hasher: HmacHasher
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.doorstep
+    return state
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A session per request. Handlers that write call `session.commit()` themselves, so a
+    failed commit is an error response and never a success that did not happen."""
+    session = Session(app_state(request).engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+State = Annotated[AppState, Depends(app_state)]
+
+
+def request_id(request: Request) -> str:
+    return request.headers.get("x-request-id") or secrets.token_hex(8)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def current_actor(request: Request, session: DbSession) -> Actor:
+    """The signed-in user: a bearer token (API clients) or the session cookie (pages)."""
+    header = request.headers.get("authorization", "")
+    user = None
+    if header.lower().startswith("bearer "):
+        user = users.user_for_token(session, header[7:].strip())
+    elif "user_id" in request.session:
+        from doorstep.store.models import User
+
+        candidate = session.get(User, request.session["user_id"])
+        if candidate is not None and candidate.active and \
+                request.session.get("login_version") == candidate.password_hash[-16:]:
+            user = candidate
+    if user is None:
+        raise NotSignedIn("sign in first", message_zh="请先登录")
+    return users.actor_for(session, user)
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

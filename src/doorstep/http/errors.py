@@ -1,0 +1,55 @@
+"""Domain errors to HTTP: RFC 9457 problem details for the API, the same codes for pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+
+from doorstep.domain.errors import DoorstepError
+
+STATUS = {
+    "not_found": 404,
+    "forbidden": 403,
+    "conflict": 409,
+    "illegal_transition": 409,
+    "login_refused": 401,
+    "not_signed_in": 401,
+    "login_throttled": 429,
+    "csrf_failed": 403,
+}
+
+
+def problem(status: int, code: str, title: str, detail: str, request: Request,
+            **extra: object) -> JSONResponse:
+    body = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
+            "code": code, "instance": str(request.url.path), **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def wants_page(request: Request) -> bool:
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(DoorstepError)
+    async def domain_error(request: Request, exc: DoorstepError) -> Response:
+        status = STATUS.get(exc.code, 422)
+        if status == 401 and wants_page(request) and exc.code == "not_signed_in":
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        language = request.cookies.get("lang", "zh_CN")
+        detail = exc.message_zh if language.startswith("zh") else exc.message
+        return problem(status, exc.code, exc.code.replace("_", " "), detail, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return problem(422, "invalid_request", "invalid request",
+                       "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
+                       request, errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return problem(exc.status_code, f"http_{exc.status_code}", str(exc.detail), str(exc.detail),
+                       request)

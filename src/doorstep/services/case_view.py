@@ -1,0 +1,61 @@
+"""Everything a case page or the API shows about one case, gathered in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from doorstep.domain.access import Actor
+from doorstep.services import audit
+from doorstep.services.cases import actions_for, get_case
+from doorstep.services.contacts import RankedContact, best, ranked
+from doorstep.store.models import (
+    AuditEvent,
+    Case,
+    ContactAttempt,
+    Customer,
+    DelinquencySnapshot,
+    Installment,
+    Loan,
+    Payment,
+)
+from doorstep.store.repositories import cases as repo
+
+
+@dataclass
+class CaseFacts:
+    case: Case
+    customer: Customer
+    loans: list[Loan]
+    latest: dict[str, DelinquencySnapshot]
+    history: list[DelinquencySnapshot]
+    installments: list[Installment]
+    payments: list[Payment]
+    contacts: list[RankedContact]
+    best_phone: RankedContact | None
+    best_address: RankedContact | None
+    attempts: list[ContactAttempt]
+    timeline: list[AuditEvent]
+    actions: list[str]
+
+
+def case_facts(session: Session, actor: Actor, case_id: int) -> CaseFacts:
+    case = get_case(session, actor, case_id)
+    customer = repo.customer(session, case.customer_id)
+    assert customer is not None
+    loans = repo.loans_of(session, case.customer_id)
+    loan_ids = [loan.loan_id for loan in loans]
+    history = repo.snapshots_of(session, loan_ids)
+    latest: dict[str, DelinquencySnapshot] = {}
+    for snap in history:  # newest first
+        latest.setdefault(snap.loan_id, snap)
+    contacts = ranked(session, case.customer_id)
+    return CaseFacts(
+        case=case, customer=customer, loans=loans, latest=latest, history=history,
+        installments=repo.installments_of(session, loan_ids),
+        payments=repo.payments_of(session, loan_ids), contacts=contacts,
+        best_phone=best(contacts, "phone"), best_address=best(contacts, "address"),
+        attempts=repo.attempts_of(session, [c.point.id for c in contacts]),
+        timeline=audit.timeline(session, "case", case.id), actions=actions_for(case),
+    )

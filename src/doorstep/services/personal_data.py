@@ -1,0 +1,45 @@
+"""Personal data at rest: encrypt, hash for lookup, mask for display, rotate keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from doorstep.domain.identity import mask_id_number, mask_phone
+from doorstep.domain.ports import Cipher
+from doorstep.store.models import ContactPoint, Customer
+
+
+def mask_address(text: str, province: str | None, city: str | None, district: str | None) -> str:
+    """The region only: '北京市朝阳区****'."""
+    region = "".join(dict.fromkeys(p for p in (province, city, district) if p))
+    return (region or text[:3]) + "****"
+
+
+def mask_contact(channel: str, value: str, province: str | None = None, city: str | None = None,
+                 district: str | None = None) -> str:
+    return mask_phone(value) if channel == "phone" else mask_address(value, province, city, district)
+
+
+__all__ = ["mask_address", "mask_contact", "mask_id_number", "rotate_all"]
+
+
+def rotate_all(session: Session, cipher: Cipher, batch: int = 2000) -> int:
+    """Re-encrypt every stored value under the cipher's primary key, in batches."""
+    count = 0
+    for table, key, column in ((Customer, Customer.customer_id, Customer.id_number),
+                               (ContactPoint, ContactPoint.id, ContactPoint.value)):
+        last = None
+        while True:
+            query = select(key, column).order_by(key).limit(batch)
+            if last is not None:
+                query = query.where(key > last)
+            rows = session.execute(query).all()
+            if not rows:
+                break
+            for row_key, token in rows:
+                session.execute(update(table).where(key == row_key).values({column.key: cipher.rotate(token)}))
+            count += len(rows)
+            last = rows[-1][0]
+    session.flush()
+    return count

@@ -1,0 +1,37 @@
+"""zh_CN and en text for the pages: gettext catalogs (.po) read with Babel at start-up."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from starlette.requests import Request
+
+LOCALES = Path(__file__).with_name("locales")
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+DEFAULT = "zh_CN"
+
+
+@cache
+def translations(language: str) -> Translations:
+    """The catalog of `language`; English is the source text, so it needs none."""
+    path = LOCALES / language / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return Translations()
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    result = Translations()
+    for message in catalog:
+        if message.id and message.string:
+            result._catalog[message.id] = message.string  # noqa: SLF001
+    return result
+
+
+def language_of(request: Request) -> str:
+    chosen = request.cookies.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    accept = request.headers.get("accept-language", "")
+    return "en" if accept.lower().startswith("en") else DEFAULT

@@ -1,0 +1,119 @@
+"""Manager pages: the case list with filters and paging, a case, its actions."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from doorstep.domain.case import CaseState, HoldReason
+from doorstep.domain.contact import AttemptChannel, AttemptResult
+from doorstep.domain.delinquency import DEFAULT_BUCKETS
+from doorstep.domain.errors import DoorstepError
+from doorstep.domain.money import parse_yuan
+from doorstep.http.context import CurrentActor, DbSession, State, request_id
+from doorstep.services import cases, contacts
+from doorstep.services.case_view import case_facts
+from doorstep.store.repositories.cases import CaseFilter, list_cases
+from doorstep.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+PER_PAGE = 50
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text not in (None, "") and str(text).lstrip("-").isdigit() else None
+
+
+def _fen(text: str | None) -> int | None:
+    try:
+        return parse_yuan(text) if text else None
+    except DoorstepError:
+        return None
+
+
+def _flag(text: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(text or "")
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def case_list(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: Annotated[list[str] | None, Query()] = None,
+    bucket: Annotated[list[str] | None, Query()] = None,
+    city: str | None = None,
+    district: str | None = None,
+    min_dpd: str | None = None,
+    max_dpd: str | None = None,
+    min_amount: str | None = None,
+    max_amount: str | None = None,
+    on_hold: str | None = None,
+    skip_trace: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> HTMLResponse:
+    request.state.actor = actor
+    f = CaseFilter(tuple(s for s in state or () if s), tuple(b for b in bucket or () if b),
+                   city or None, district or None, _int(min_dpd), _int(max_dpd), _fen(min_amount),
+                   _fen(max_amount), _flag(on_hold), _flag(skip_trace))
+    rows, total = list_cases(session, actor, f, page=page, per_page=PER_PAGE)
+    query = request.url.query
+    template = "cases/_table.html" if request.headers.get("hx-request") else "cases/list.html"
+    return render(request, template, cases=rows, total=total, page=page,
+                  pages=max(1, math.ceil(total / PER_PAGE)), filters=request.query_params,
+                  states=[s.value for s in CaseState], buckets=DEFAULT_BUCKETS.names[1:],
+                  query=query)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(case_id: int, request: Request, actor: CurrentActor, session: DbSession) -> HTMLResponse:
+    request.state.actor = actor
+    facts = case_facts(session, actor, case_id)
+    return render(request, "cases/detail.html", f=facts, hold_reasons=[h.value for h in HoldReason],
+                  channels=[c.value for c in AttemptChannel], results=[r.value for r in AttemptResult])
+
+
+@router.post("/cases/{case_id}/actions")
+def case_action(
+    case_id: int, request: Request, actor: CurrentActor, session: DbSession,
+    action: Annotated[str, Form()], reason: Annotated[str | None, Form(max_length=500)] = None,
+    hold_reason: Annotated[str | None, Form()] = None, version: Annotated[int | None, Form()] = None,
+) -> Response:
+    cases.act(session, actor, case_id, action, reason=reason or None, hold_reason=hold_reason,
+              expected_version=version)
+    session.commit()
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}/attempts")
+def case_attempt(
+    case_id: int, actor: CurrentActor, session: DbSession,
+    point_id: Annotated[int, Form()], channel: Annotated[AttemptChannel, Form()],
+    result: Annotated[AttemptResult, Form()], note: Annotated[str | None, Form(max_length=500)] = None,
+) -> Response:
+    contacts.record_attempt(session, actor, case_id, point_id, channel, result, note or None)
+    session.commit()
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}/reveal", response_class=HTMLResponse)
+def case_reveal(
+    case_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State,
+    field: Annotated[str, Form()], reason: Annotated[str, Form(max_length=300)],
+    point_id: Annotated[int | None, Form()] = None,
+) -> HTMLResponse:
+    request.state.actor = actor
+    try:
+        value = contacts.reveal(session, actor, state.cipher, case_id, field=field,
+                                point_id=point_id, reason=reason, request_id=request_id(request))
+    except DoorstepError as exc:
+        if exc.code in ("not_found", "forbidden"):
+            raise
+        zh = request.cookies.get("lang", "zh_CN").startswith("zh")
+        return render(request, "cases/_revealed.html", status_code=422, value=None,
+                      error=exc.message_zh if zh else exc.message)
+    session.commit()
+    return render(request, "cases/_revealed.html", value=value, error=None)
