@@ -57,6 +57,9 @@ class BucketScheme:
                 if bucket.max_dpd < bucket.min_dpd:
                     raise InvalidValue(f"bucket {bucket.name} ends before it starts")
                 expected = bucket.max_dpd + 1
+        names = [b.name for b in self.buckets] + [self.current_name]
+        if len(set(names)) != len(names):
+            raise InvalidValue(f"bucket names must differ: {names}")
         if not self.buckets or self.buckets[-1].max_dpd is not None:
             raise InvalidValue("the last bucket must be open-ended")
 

@@ -14,18 +14,20 @@ from doorstep.domain.errors import InvalidValue
 Fen = int
 FEN_PER_YUAN = 100
 
-_YUAN = re.compile(r"^-?\d+(\.\d{1,2})?$")
+# ASCII digits only (\d would accept full-width and other scripts' digits); commas only as
+# thousands separators.
+_YUAN = re.compile(r"^-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.[0-9]{1,2})?$")
 
 
 def parse_yuan(text: str) -> Fen:
     """'1234.56' -> 123456. At most two decimals: a third would be a lost fraction of a fen."""
-    cleaned = text.strip().replace(",", "")
+    cleaned = text.strip()
     if not _YUAN.match(cleaned):
         raise InvalidValue(
             f"not an amount in yuan with at most 2 decimals: {text!r}",
             message_zh=f"金额格式错误（最多两位小数）：{text!r}",
         )
-    return int(Decimal(cleaned) * FEN_PER_YUAN)
+    return int(Decimal(cleaned.replace(",", "")) * FEN_PER_YUAN)
 
 
 def format_yuan(fen: Fen) -> str:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 
 from doorstep.domain.calendar import add_months
 from doorstep.domain.errors import InvalidValue
-from doorstep.domain.money import Fen, round_fen
+from doorstep.domain.money import Fen
 
 MONTHS_PER_YEAR = 12
 
@@ -57,14 +58,16 @@ def month_interest(balance: Fen, annual_rate: Decimal) -> Fen:
 
 
 def level_payment(principal: Fen, annual_rate: Decimal, months: int) -> Fen:
-    """The 等额本息 monthly payment in fen: P·r·(1+r)^n / ((1+r)^n − 1), rounded half up."""
-    rate = monthly_rate(annual_rate)
-    if rate == 0:
-        return round_fen(Decimal(principal) / months)
-    with localcontext() as ctx:
-        ctx.prec = 40
-        growth = (1 + rate) ** months
-        return round_fen(Decimal(principal) * rate * growth / (growth - 1))
+    """The 等额本息 monthly payment in fen: P·r·(1+r)^n / ((1+r)^n − 1), rounded half up.
+
+    Computed in exact fractions: any rounding before the last step can turn an exact half
+    fen into 0.4999… and round it the wrong way.
+    """
+    rate = Fraction(annual_rate) / MONTHS_PER_YEAR
+    exact = Fraction(principal, months) if rate == 0 else (
+        principal * rate * (1 + rate) ** months / ((1 + rate) ** months - 1)
+    )
+    return (2 * exact.numerator + exact.denominator) // (2 * exact.denominator)
 
 
 def build_schedule(
@@ -84,7 +87,7 @@ def build_schedule(
         raise InvalidValue("annual rate must not be negative", message_zh="年利率不能为负")
 
     payment = level_payment(principal, annual_rate, months)
-    regular_principal = round_fen(Decimal(principal) / months)
+    regular_principal = (2 * principal + months) // (2 * months)  # P / n, half up
     balance = principal
     rows: list[Installment] = []
     for seq in range(1, months + 1):
