@@ -75,3 +75,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep(
             "!", f"tests needing ../shared/ SKIPPED: {SHARED} absent", yellow=True
         )
+
+
+@pytest.fixture(scope="session")
+def keys() -> tuple[object, object]:
+    """(cipher, hasher) for personal data in tests."""
+    from tests.factories.book import make_keys
+
+    return make_keys()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from doorstep.api.routes import audit as audit_api
@@ -23,9 +24,11 @@ from doorstep.web.routes import cases as case_pages
 from doorstep.web.security import check_csrf
 
 
-def create_app(settings: Settings | None = None, *, migrate_schema: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, migrate_schema: bool = True
+) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = engine or make_engine(settings.resolved_database_url)
     if migrate_schema:
         migrate.upgrade(engine)
     cipher, hasher = personal_data_keys(settings)

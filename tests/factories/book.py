@@ -128,3 +128,10 @@ def small_book(customers: int = 3) -> Book:
             }
         )
     return book
+
+
+def make_keys() -> tuple[object, object]:
+    """A throwaway cipher and lookup hasher for tests."""
+    from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
+
+    return FernetCipher([new_data_key()]), HmacHasher("test-lookup-key")

@@ -19,7 +19,7 @@ from doorstep.services.delinquency import delinquency_table, run_delinquency
 from doorstep.services.ingest import ingest_files
 from doorstep.store.db import transaction
 from doorstep.store.models import DelinquencySnapshot
-from tests.factories.book import Book, national_id
+from tests.factories.book import Book, make_keys, national_id
 from tests.strategies.loans import LoanCase, loan_cases
 
 pytestmark = pytest.mark.db
@@ -118,7 +118,15 @@ def test_batch_equals_domain_on_generated_book(engine: Engine, tmp_path: Path) -
     cases = random_cases(1500, seed=7)
     folder = book_of(cases).write(tmp_path / "book")
     with transaction(engine) as session:
-        ingest_files(session, [folder], zone=ZONE, reports_dir=tmp_path / "reports")
+        cipher, hasher = make_keys()
+        ingest_files(
+            session,
+            [folder],
+            zone=ZONE,
+            reports_dir=tmp_path / "reports",
+            cipher=cipher,
+            hasher=hasher,
+        )
     for _ in range(2):
         with transaction(engine) as session:
             summary = run_delinquency(
@@ -146,7 +154,15 @@ def test_export_without_batch_computes_same_figures(
     as_of = date(2023, 3, 1) + timedelta(days=offset)
     folder = book_of(cases).write(tmp_path_factory.mktemp("book"))
     with transaction(engine) as session:
-        ingest_files(session, [folder], zone=ZONE, reports_dir=folder / "reports")
+        cipher, hasher = make_keys()
+        ingest_files(
+            session,
+            [folder],
+            zone=ZONE,
+            reports_dir=folder / "reports",
+            cipher=cipher,
+            hasher=hasher,
+        )
         table = delinquency_table(
             session, as_of, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS
         )

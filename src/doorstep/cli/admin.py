@@ -39,7 +39,9 @@ def users_add(
     username: str,
     role: Annotated[Role, typer.Option(help="admin, manager, verifier, analyst or auditor")],
     name: Annotated[str | None, typer.Option(help="display name")] = None,
-    regions: Annotated[str | None, typer.Option(help="cities a manager runs, comma-separated")] = None,
+    regions: Annotated[
+        str | None, typer.Option(help="cities a manager runs, comma-separated")
+    ] = None,
     badge: Annotated[str | None, typer.Option(help="badge number shown to borrowers")] = None,
     password: Annotated[str | None, typer.Option(help="omit to be asked")] = None,
 ) -> None:
@@ -48,9 +50,18 @@ def users_add(
     config = settings()
     try:
         with transaction(ready_engine(config)) as session:
-            user = users.add_user(session, SYSTEM, users.NewUser(
-                username, name or username, role, secret,
-                [r.strip() for r in regions.split(",")] if regions else None, badge))
+            user = users.add_user(
+                session,
+                SYSTEM,
+                users.NewUser(
+                    username,
+                    name or username,
+                    role,
+                    secret,
+                    [r.strip() for r in regions.split(",")] if regions else None,
+                    badge,
+                ),
+            )
             console.print(f"added {user.username} ({user.role})")
     except DoorstepError as exc:
         raise fail(exc.message) from None
@@ -62,8 +73,14 @@ def users_list() -> None:
     with transaction(ready_engine(config)) as session:
         table = Table("username", "name", "role", "regions", "badge", "active")
         for user in users.list_users(session):
-            table.add_row(user.username, user.display_name, user.role, ",".join(user.regions or []),
-                          user.badge_number or "", "yes" if user.active else "no")
+            table.add_row(
+                user.username,
+                user.display_name,
+                user.role,
+                ",".join(user.regions or []),
+                user.badge_number or "",
+                "yes" if user.active else "no",
+            )
     console.print(table)
 
 
@@ -98,8 +115,10 @@ def audit_verify() -> None:
     with transaction(ready_engine(config)) as session:
         count, broken = audit.verify(session)
     if broken:
-        error_console.print(f"[red]audit chain broken at event {broken.event_id}: {broken.reason}[/red]"
-                            f" ({count} events read)")
+        error_console.print(
+            f"[red]audit chain broken at event {broken.event_id}: {broken.reason}[/red]"
+            f" ({count} events read)"
+        )
         raise typer.Exit(code=1)
     console.print(f"audit chain intact: {count} events")
 
@@ -119,8 +138,14 @@ def batch_select(
     policy = SelectionPolicy(min_dpd=min_dpd, min_overdue=parse_yuan(min_overdue))
     try:
         with transaction(ready_engine(config)) as session:
-            report = select_cases(session, SYSTEM, parse_day(as_of), policy=policy,
-                                  capacity=teams * visits_per_team, buckets=config.bucket_scheme)
+            report = select_cases(
+                session,
+                SYSTEM,
+                parse_day(as_of),
+                policy=policy,
+                capacity=teams * visits_per_team,
+                buckets=config.bucket_scheme,
+            )
     except DoorstepError as exc:
         raise fail(exc.message) from None
     print_selection(report)
@@ -130,8 +155,16 @@ def print_selection(report: object) -> None:
     table = Table(title=f"selection on {getattr(report, 'as_of')}")
     table.add_column("figure")
     table.add_column("count", justify="right")
-    for name in ("overdue_customers", "eligible", "opened", "made_ready", "over_capacity",
-                 "skip_trace", "updated", "cancelled_cured"):
+    for name in (
+        "overdue_customers",
+        "eligible",
+        "opened",
+        "made_ready",
+        "over_capacity",
+        "skip_trace",
+        "updated",
+        "cancelled_cured",
+    ):
         table.add_row(name.replace("_", " "), str(getattr(report, name)))
     for rule, count in sorted(getattr(report, "failed_rules").items()):
         table.add_row(f"not selected: {rule}", str(count))

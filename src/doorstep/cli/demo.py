@@ -1,4 +1,5 @@
-"""`doorstep demo`: a synthetic lender book through the normal ingest and batch path."""
+"""`doorstep demo`: a synthetic lender book through the normal ingest and batch path, then
+people, case selection and the web app."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from doorstep.cli.main import (
     run_ingest,
     settings,
 )
+from doorstep.domain.access import SYSTEM
 from doorstep.domain.money import format_yuan
+from doorstep.domain.selection import SelectionPolicy
+from doorstep.services.cases import select_cases
 from doorstep.services.delinquency import run_delinquency
 from doorstep.services.reports import overdue_by_city
 from doorstep.store.db import transaction
@@ -32,9 +36,15 @@ def demo(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="book date YYYY-MM-DD (default today)")
     ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="start the web app after")
+    ] = True,
+    port: Annotated[int, typer.Option(help="web app port")] = 8000,
 ) -> None:
-    """Build a synthetic lender book, ingest it, run the delinquency batch, summarise."""
+    """Build a synthetic lender book, ingest it, compute delinquency, open cases, create
+    demo users and teams, and start the web app on 127.0.0.1."""
     from doorstep.demo.generate import generate_book  # Faker is slow to import: only here
+    from doorstep.demo.setup import create_people
 
     config = settings()
     day = parse_day(as_of) if as_of else datetime.now(config.zone).date()
@@ -72,3 +82,31 @@ def demo(
             str(row["m3_plus"]),
         )
     console.print(table)
+
+    from doorstep.cli.admin import print_selection
+
+    with transaction(engine) as session:
+        report = select_cases(
+            session,
+            SYSTEM,
+            day,
+            policy=SelectionPolicy(),
+            capacity=120,
+            buckets=config.bucket_scheme,
+        )
+        logins = create_people(session, day, config.zone)
+    print_selection(report)
+    people = Table(title="demo users (passwords are shown once)")
+    for column in ("username", "role", "password"):
+        people.add_column(column)
+    for login in logins:
+        people.add_row(login.username, login.role, login.password)
+    if logins:
+        console.print(people)
+    else:
+        console.print("demo users exist already (reset one with `doorstep users add`).")
+    if serve:
+        from doorstep.cli.admin import serve as run_server
+
+        console.print(f"web app: http://127.0.0.1:{port}/ (Ctrl-C to stop)")
+        run_server(host="127.0.0.1", port=port)

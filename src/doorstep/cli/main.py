@@ -21,6 +21,7 @@ from doorstep.config import Settings
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.domain.schedule import RepaymentMethod, build_schedule, remaining_balances
+from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.delinquency import DelinquencySummary, delinquency_table, run_delinquency
 from doorstep.services.ingest import BatchRejected, IngestReport, ingest_files
 from doorstep.store import migrate
@@ -137,8 +138,15 @@ def print_problems(exc: BatchRejected, limit: int = 50) -> None:
 
 def run_ingest(engine: Engine, config: Settings, paths: list[Path]) -> IngestReport:
     with progress_bar() as progress, transaction(engine) as session:
+        cipher, hasher = personal_data_keys(config)
         return ingest_files(
-            session, paths, zone=config.zone, reports_dir=config.reports_dir, progress=progress
+            session,
+            paths,
+            zone=config.zone,
+            reports_dir=config.reports_dir,
+            cipher=cipher,
+            hasher=hasher,
+            progress=progress,
         )
 
 

@@ -163,6 +163,18 @@ def _apply(session: Session, actor: Actor, case: Case, action: str, reason: str 
                  {"from": event.before.value, "to": event.after.value}, reason=reason)
 
 
+def list_visible(
+    session: Session, actor: Actor, f: repo.CaseFilter, *, page: int = 1, per_page: int = 50
+) -> tuple[list[Case], int]:
+    """One page of the cases the actor may see, highest priority first, and the total."""
+    if not actor.can(Permission.READ_CASES):
+        raise Forbidden("your role cannot read cases", message_zh="您的角色无权查看案件")
+    return repo.list_cases(session, actor, f, page=page, per_page=per_page)
+
+
+CaseFilter = repo.CaseFilter
+
+
 def get_case(session: Session, actor: Actor, case_id: int) -> Case:
     """A case the actor may see; 404 (not 403) for one they may not, so ids do not leak."""
     if not actor.can(Permission.READ_CASES):

@@ -15,13 +15,11 @@ from doorstep.api.schemas.cases import (
     RevealIn,
     RevealOut,
 )
-from doorstep.domain.access import Permission
 from doorstep.domain.money import format_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
 from doorstep.services import cases, contacts
 from doorstep.services.case_view import case_facts
-from doorstep.services.cases import Forbidden
-from doorstep.store.repositories.cases import CaseFilter, list_cases
+from doorstep.services.cases import CaseFilter
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
@@ -49,11 +47,9 @@ def list_(
     page: Annotated[int, Query(ge=1)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
-    if not actor.can(Permission.READ_CASES):
-        raise Forbidden("your role cannot read cases", message_zh="您的角色无权查看案件")
     f = CaseFilter(tuple(state or ()), tuple(bucket or ()), city, district, min_dpd, max_dpd,
                    yuan_to_fen(min_amount), yuan_to_fen(max_amount), on_hold, skip_trace)
-    rows, total = list_cases(session, actor, f, page=page, per_page=per_page)
+    rows, total = cases.list_visible(session, actor, f, page=page, per_page=per_page)
     return CasePage(items=[CaseOut.of(c) for c in rows], total=total, page=page, per_page=per_page)
 
 

@@ -23,10 +23,13 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.orm import Session
 
 from doorstep.domain.contact import initial_confidence
+from doorstep.domain.identity import mask_id_number
+from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.errors import IngestRejected
 from doorstep.domain.schedule import build_schedule
 from doorstep.services.ingest.contracts import ORDER, SPECS
 from doorstep.services.ingest.validate import LINE, Problem, validate_file
+from doorstep.services.personal_data import mask_contact
 from doorstep.store.models import ContactPoint, Customer, ImportBatch, Installment, Loan, Payment
 from doorstep.store.models.ingest import IngestChange
 from doorstep.store.repositories import staging
@@ -229,7 +232,39 @@ def _schedule_problems(
 # --- shaping the batch for the tables -------------------------------------------------
 
 
-def _contact_points(frames: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
+def _protect(frame: pl.DataFrame, column: str, cipher: Cipher, hasher: KeyedHasher) -> pl.DataFrame:
+    """Replace a clear column by its ciphertext and add its keyed hash."""
+    return frame.with_columns(
+        pl.col(column).map_elements(hasher.digest, return_dtype=pl.Utf8).alias(f"{column}_hash"),
+        pl.col(column).map_elements(cipher.encrypt, return_dtype=pl.Utf8),
+    )
+
+
+def _customers(frame: pl.DataFrame, cipher: Cipher, hasher: KeyedHasher) -> pl.DataFrame:
+    masked = frame.with_columns(
+        pl.col("id_number").str.to_uppercase(),
+    ).with_columns(
+        pl.col("id_number")
+        .map_elements(mask_id_number, return_dtype=pl.Utf8)
+        .alias("id_number_masked")
+    )
+    return _protect(masked, "id_number", cipher, hasher)
+
+
+def _masked(frame: pl.DataFrame, channel: str, value: str) -> pl.Expr:
+    """What a page shows of a phone (138****5678) or an address (its region only)."""
+    region = [c for c in ("province", "city", "district") if c in frame.columns]
+    return pl.struct(value, *region).map_elements(
+        lambda r: mask_contact(
+            channel, r[value], r.get("province"), r.get("city"), r.get("district")
+        ),
+        return_dtype=pl.Utf8,
+    )
+
+
+def _contact_points(
+    frames: dict[str, pl.DataFrame], cipher: Cipher, hasher: KeyedHasher
+) -> pl.DataFrame | None:
     parts = []
     for entity, channel, value in (
         ("contacts", "phone", "value"),
@@ -244,12 +279,9 @@ def _contact_points(frames: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
                 "customer_id",
                 pl.lit(channel).alias("channel"),
                 "kind",
-                pl.col(value).alias("value"),
-                pl.col(value)
-                .map_elements(
-                    lambda v: hashlib.sha256(v.encode()).hexdigest(), return_dtype=pl.Utf8
-                )
-                .alias("value_hash"),
+                pl.col(value).map_elements(cipher.encrypt, return_dtype=pl.Utf8).alias("value"),
+                pl.col(value).map_elements(hasher.digest, return_dtype=pl.Utf8).alias("value_hash"),
+                _masked(frame, channel, value).alias("value_masked"),
                 (
                     pl.col("relation") if "relation" in frame.columns else pl.lit(None, pl.Utf8)
                 ).alias("relation"),
@@ -311,13 +343,15 @@ class TablePlan:
     compare: tuple[str, ...]
     keep_when_null: tuple[str, ...] = ()
     insert_defaults: dict[str, Any] = field(default_factory=dict)
+    carry: tuple[str, ...] = ()
 
 
 PLANS = {
     "customers": TablePlan(
         Customer.__table__,
         ("customer_id",),
-        ("name", "id_number", "gender", "birth_date", "employer", "extra"),
+        ("name", "id_number_hash", "id_number_masked", "gender", "birth_date", "employer", "extra"),
+        carry=("id_number",),
     ),
     "contact_points": TablePlan(
         ContactPoint.__table__,
@@ -386,6 +420,7 @@ def _apply(
             keep_when_null=plan.keep_when_null,
             insert_defaults=plan.insert_defaults,
             now=now,
+            carry=plan.carry,
         )
         if name == "installments":
             result.deleted = staging.delete_missing_children(
@@ -412,6 +447,8 @@ def ingest_files(
     *,
     zone: ZoneInfo,
     reports_dir: Path,
+    cipher: Cipher,
+    hasher: KeyedHasher,
     actor: str = "cli",
     progress: Progress | None = None,
 ) -> IngestReport:
@@ -445,8 +482,9 @@ def ingest_files(
         if frame is not None and frame.height:
             _apply(connection, name, frame, started, changes, report.counts)
 
-    step("customers", frames.get("customers"))
-    step("contact_points", _contact_points(frames))
+    customers = frames.get("customers")
+    step("customers", _customers(customers, cipher, hasher) if customers is not None else None)
+    step("contact_points", _contact_points(frames, cipher, hasher))
     schedules = []
     if "loans" in frames:
         loans = frames["loans"].with_columns(

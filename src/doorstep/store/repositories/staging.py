@@ -144,9 +144,12 @@ def upsert_from_stage(
     constants: dict[str, Any] | None = None,
     now: datetime | None = None,
     insert_defaults: dict[str, Any] | None = None,
+    carry: Sequence[str] = (),
 ) -> UpsertResult:
     """Insert new rows, update changed ones; `keep_when_null` columns keep the stored value
-    when the batch has none. `constants` are fixed values of extra target columns."""
+    when the batch has none. `constants` are fixed values of extra target columns. `carry`
+    columns are written with a changed row but never compared (ciphertext: a fresh nonce
+    makes equal values look different, so their keyed hash is compared instead)."""
     constants = constants or {}
     insert_defaults = insert_defaults or {}
     staged_names = [c.name for c in stage.columns if c.name != LINE]
@@ -187,7 +190,7 @@ def upsert_from_stage(
         changes.append((entity_key, {n: before[n] for n in diff}, {n: after[n] for n in diff}))
 
     if changed_rows:
-        values = {name: incoming(name) for name in compare}
+        values = {name: incoming(name) for name in (*compare, *carry)}
         if has_timestamps:
             values["updated_at"] = now
         connection.execute(
@@ -218,7 +221,9 @@ def upsert_from_stage(
         selected += [literal(now, target.c.created_at.type), literal(now, target.c.updated_at.type)]
     new_rows = select(*selected).where(~exists().where(_same_key(target, stage, key)))
     # Counted before the insert: psycopg reports no rowcount for INSERT ... SELECT.
-    inserted = connection.execute(select(func.count()).select_from(new_rows.subquery())).scalar_one()
+    inserted = connection.execute(
+        select(func.count()).select_from(new_rows.subquery())
+    ).scalar_one()
     if inserted:
         connection.execute(insert(target).from_select(insert_columns, new_rows))
     staged = connection.execute(select(func.count()).select_from(stage)).scalar_one()

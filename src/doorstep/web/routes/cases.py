@@ -16,7 +16,7 @@ from doorstep.domain.money import parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
 from doorstep.services import cases, contacts
 from doorstep.services.case_view import case_facts
-from doorstep.store.repositories.cases import CaseFilter, list_cases
+from doorstep.services.cases import CaseFilter
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -59,7 +59,7 @@ def case_list(
     f = CaseFilter(tuple(s for s in state or () if s), tuple(b for b in bucket or () if b),
                    city or None, district or None, _int(min_dpd), _int(max_dpd), _fen(min_amount),
                    _fen(max_amount), _flag(on_hold), _flag(skip_trace))
-    rows, total = list_cases(session, actor, f, page=page, per_page=PER_PAGE)
+    rows, total = cases.list_visible(session, actor, f, page=page, per_page=PER_PAGE)
     query = request.url.query
     template = "cases/_table.html" if request.headers.get("hx-request") else "cases/list.html"
     return render(request, template, cases=rows, total=total, page=page,
