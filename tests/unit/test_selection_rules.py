@@ -95,8 +95,9 @@ def test_confirmation_moves_confidence_by_the_documented_rule() -> None:
         "unverified", 0.6, AttemptChannel.CALL, AttemptResult.NO_ANSWER
     )
     assert status is ContactStatus.UNVERIFIED and confidence == pytest.approx(0.51)
-    assert effective_confidence(0.8, 180) == pytest.approx(0.4)
     assert effective_confidence(0.8, 0) == 0.8
+    assert effective_confidence(0.8, 90) == 0.8
+    assert effective_confidence(0.8, 90 + 365) == pytest.approx(0.4)
     assert initial_confidence("third_party", "unverified") < initial_confidence(
         "call", "unverified"
     )

@@ -34,7 +34,9 @@ class DemoLogin:
     password: str
 
 
-def create_people(session: Session, as_of: date, zone: ZoneInfo, per_team: int = 6) -> list[DemoLogin]:
+def create_people(
+    session: Session, as_of: date, zone: ZoneInfo, per_team: int = 6
+) -> list[DemoLogin]:
     """Users with fresh random passwords (printed once), two teams, and the best ready
     cases of each team's city assigned to it for the day. Existing demo users are kept."""
     logins = []
@@ -46,21 +48,27 @@ def create_people(session: Session, as_of: date, zone: ZoneInfo, per_team: int =
             continue
         password = secrets.token_urlsafe(9)
         badge = f"WF-{1000 + n}" if role is Role.VERIFIER else None
-        made[username] = users.add_user(session, SYSTEM, users.NewUser(
-            username, name, role, password, regions, badge))
+        made[username] = users.add_user(
+            session, SYSTEM, users.NewUser(username, name, role, password, regions, badge)
+        )
         logins.append(DemoLogin(username, role.value, password))
     if not teams.teams(session):
         # Live from the book date's midnight for two days, so the demo works at any hour.
         day_start = datetime.combine(as_of, time(0), tzinfo=zone)
-        for name, members in (("北京一组", ("verifier", "verifier2")),
-                              ("上海一组", ("verifier3", "verifier4"))):
+        for name, members in (
+            ("北京一组", ("verifier", "verifier2")),
+            ("上海一组", ("verifier3", "verifier4")),
+        ):
             city = name[:2] + "市"
             team = teams.create_team(session, SYSTEM, name, city, [made[m] for m in members])
             ready = session.scalars(
-                select(Case).where(Case.state == CaseState.READY.value, Case.city == city)
-                .order_by(Case.priority.desc()).limit(per_team)
+                select(Case)
+                .where(Case.state == CaseState.READY.value, Case.city == city)
+                .order_by(Case.priority.desc())
+                .limit(per_team)
             ).all()
             for case in ready:
-                teams.assign(session, SYSTEM, case.id, team.id, day_start,
-                             day_start + timedelta(days=2))
+                teams.assign(
+                    session, SYSTEM, case.id, team.id, day_start, day_start + timedelta(days=2)
+                )
     return logins

@@ -58,8 +58,10 @@ CHANNEL_STRENGTH = {
 NO_ANSWER_FACTOR = 0.85
 """Each unanswered attempt costs 15%: one miss means little, a week of misses a lot."""
 INVALID_CONFIDENCE = 0.05
-HALF_LIFE_DAYS = 180
-"""Evidence halves in value every six months: people move and change numbers."""
+GRACE_DAYS = 90
+HALF_LIFE_DAYS = 365
+"""Evidence keeps its value for a quarter, then halves every year: people move and change
+numbers, but most do not within months."""
 
 
 def after_attempt(
@@ -79,4 +81,4 @@ def after_attempt(
 
 def effective_confidence(confidence: float, age_days: float) -> float:
     """Confidence decayed by the age of the last evidence (observation or attempt)."""
-    return confidence * 0.5 ** (max(age_days, 0.0) / HALF_LIFE_DAYS)
+    return float(confidence * 0.5 ** (max(age_days - GRACE_DAYS, 0.0) / HALF_LIFE_DAYS))

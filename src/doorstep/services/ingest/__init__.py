@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -23,14 +23,22 @@ from sqlalchemy import Connection, Table, insert
 from sqlalchemy.orm import Session
 
 from doorstep.domain.contact import initial_confidence
+from doorstep.domain.errors import IngestRejected
 from doorstep.domain.identity import mask_id_number
 from doorstep.domain.ports import Cipher, KeyedHasher
-from doorstep.domain.errors import IngestRejected
 from doorstep.domain.schedule import build_schedule
 from doorstep.services.ingest.contracts import ORDER, SPECS
 from doorstep.services.ingest.validate import LINE, Problem, validate_file
 from doorstep.services.personal_data import mask_contact
-from doorstep.store.models import ContactPoint, Customer, ImportBatch, Installment, Loan, Payment
+from doorstep.store.models import (
+    Base,
+    ContactPoint,
+    Customer,
+    ImportBatch,
+    Installment,
+    Loan,
+    Payment,
+)
 from doorstep.store.models.ingest import IngestChange
 from doorstep.store.repositories import staging
 
@@ -99,6 +107,23 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+SENSITIVE = {("customers", "id_number"), ("contacts", "value"), ("addresses", "text")}
+
+
+def _masked_problem(problem: Problem, files: dict[str, Path]) -> Problem:
+    """Reports are files that travel: they show personal data masked, like the pages."""
+    entity = next((e for e, p in files.items() if p.name == problem.file), None)
+    if (entity, problem.column) not in SENSITIVE or not problem.value:
+        return problem
+    value = problem.value
+    masked = (
+        mask_id_number(value)
+        if problem.column == "id_number"
+        else mask_contact("address" if entity == "addresses" else "phone", value)
+    )
+    return replace(problem, value=masked)
+
+
 def write_problem_report(problems: Sequence[Problem], folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -111,88 +136,112 @@ def write_problem_report(problems: Sequence[Problem], folder: Path) -> Path:
     return path
 
 
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
 # --- checks that need other files or the database -------------------------------------
 
 
-def _parent_keys(
-    connection: Connection,
-    frames: dict[str, pl.DataFrame],
-    entity: str,
-    key: str,
-    wanted: pl.Series,
-    table: Table,
+@dataclass(frozen=True)
+class _Parent:
+    table: Table
+    key: str
+    schema: pl.Schema  # the key and the columns the checks need
+
+
+PARENTS = {
+    "customers": _Parent(_table(Customer), "customer_id", pl.Schema({"customer_id": pl.Utf8()})),
+    "loans": _Parent(
+        _table(Loan),
+        "loan_id",
+        pl.Schema(
+            {
+                "loan_id": pl.Utf8(),
+                "principal": pl.Int64(),
+                "term_months": pl.Int64(),
+                "disbursed_on": pl.Date(),
+            }
+        ),
+    ),
+}
+
+
+def _parents(
+    connection: Connection, frames: dict[str, pl.DataFrame], entity: str, wanted: set[str]
 ) -> pl.DataFrame:
-    """Parent rows for `wanted` keys: from this batch, else from the database."""
-    batch = frames[entity] if entity in frames else None
-    in_batch = set(batch[key].to_list()) if batch is not None else set()
-    outside = sorted(set(wanted.drop_nulls().to_list()) - in_batch)
-    columns = [key] + (["principal", "term_months", "disbursed_on"] if entity == "loans" else [])
-    stored = staging.fetch_by_keys(connection, table, key, outside, columns)
-    parts = []
-    if batch is not None:
-        parts.append(batch.select(columns))
-    if stored:
-        parts.append(
-            pl.DataFrame(stored)
-            .select(columns)
-            .cast(batch.select(columns).schema if batch is not None else {})
+    """The batch's rows of a parent entity, and the `wanted` keys it lacks from the database."""
+    parent = PARENTS[entity]
+    key, names = parent.key, parent.schema.names()
+    batch = pl.DataFrame(schema=parent.schema)
+    if entity in frames:
+        batch = (
+            frames[entity]
+            .select(names)
+            .filter(pl.col(key).is_not_null())
+            .unique(key, keep="first", maintain_order=True)
         )
-    if not parts:
-        return pl.DataFrame({c: [] for c in columns})
-    return pl.concat(parts, how="vertical_relaxed")
+    outside = sorted(wanted - set(batch[key].to_list()))
+    stored = staging.fetch_by_keys(connection, parent.table, key, outside, names)
+    return pl.concat([batch, pl.DataFrame(stored, schema=parent.schema)])
 
 
 def cross_file_problems(
     connection: Connection, frames: dict[str, pl.DataFrame], files: dict[str, Path]
 ) -> list[Problem]:
-    problems: list[Problem] = []
-    parents_of = {
-        "customers": (Customer.__table__, "customer_id"),
-        "loans": (Loan.__table__, "loan_id"),
-    }
-    cache: dict[str, pl.DataFrame] = {}
+    """Unknown parents, payments before disbursement, given schedules that do not fit the
+    loan. A parent whose file is in the batch but unreadable is not checked against."""
+    wanted: dict[str, set[str]] = {}
     for entity, frame in frames.items():
         for column, parent in SPECS[entity].references.items():
-            table, key = parents_of[parent]
-            if parent not in cache or entity == parent:
-                cache[parent] = _parent_keys(connection, frames, parent, key, frame[column], table)
-            known = cache[parent]
-            orphans = frame.join(known.select(pl.col(key).alias(column)), on=column, how="anti")
+            wanted.setdefault(parent, set()).update(frame[column].drop_nulls().to_list())
+    parents = {
+        parent: _parents(connection, frames, parent, keys)
+        for parent, keys in wanted.items()
+        if parent in frames or parent not in files
+    }
+    problems: list[Problem] = []
+    for entity, frame in frames.items():
+        for column, parent in SPECS[entity].references.items():
+            if parent not in parents:
+                continue
+            known = parents[parent].select(pl.col(PARENTS[parent].key).alias(column))
+            orphans = frame.filter(pl.col(column).is_not_null()).join(known, on=column, how="anti")
             problems += [
                 Problem(files[entity].name, line, column, value, f"unknown {parent[:-1]} {value!r}")
                 for line, value in orphans.select(LINE, column).iter_rows()
             ]
-    if "payments" in frames:
-        loans = cache.get("loans")
-        if loans is not None and "disbursed_on" in loans.columns:
-            early = (
-                frames["payments"]
-                .join(loans.select("loan_id", "disbursed_on"), on="loan_id")
-                .filter(pl.col("paid_on") < pl.col("disbursed_on"))
-            )
-            problems += [
-                Problem(
-                    files["payments"].name,
-                    line,
-                    "paid_on",
-                    str(day),
-                    f"before the loan was disbursed ({start})",
-                )
-                for line, day, start in early.select(LINE, "paid_on", "disbursed_on").iter_rows()
-            ]
-    if "installments" in frames and "loans" in cache:
-        problems += _schedule_problems(
-            frames["installments"], cache["loans"], files["installments"].name
+    loans = parents.get("loans")
+    if "payments" in frames and loans is not None:
+        early = (
+            frames["payments"]
+            .join(loans.select("loan_id", "disbursed_on"), on="loan_id")
+            .filter(pl.col("paid_on") < pl.col("disbursed_on"))
         )
+        problems += [
+            Problem(
+                files["payments"].name,
+                line,
+                "paid_on",
+                str(day),
+                f"before the loan was disbursed ({start})",
+            )
+            for line, day, start in early.select(LINE, "paid_on", "disbursed_on").iter_rows()
+        ]
+    if "installments" in frames and loans is not None:
+        problems += _schedule_problems(frames["installments"], loans, files["installments"].name)
     return problems
 
 
 def _schedule_problems(
     installments: pl.DataFrame, loans: pl.DataFrame, file_name: str
 ) -> list[Problem]:
-    """A given schedule must be seq 1..term with principal parts summing to the principal."""
+    """A given schedule must be seq 1..term with principal parts summing to the principal.
+    Schedules with a bad seq or principal part are left out: those rows are reported."""
+    incomplete = installments.filter(pl.col("seq").is_null() | pl.col("principal_due").is_null())
     summary = (
-        installments.group_by("loan_id")
+        installments.filter(~pl.col("loan_id").is_in(incomplete["loan_id"].implode()))
+        .group_by("loan_id")
         .agg(
             pl.len().alias("rows"),
             pl.col("seq").min().alias("first"),
@@ -348,13 +397,13 @@ class TablePlan:
 
 PLANS = {
     "customers": TablePlan(
-        Customer.__table__,
+        _table(Customer),
         ("customer_id",),
         ("name", "id_number_hash", "id_number_masked", "gender", "birth_date", "employer", "extra"),
         carry=("id_number",),
     ),
     "contact_points": TablePlan(
-        ContactPoint.__table__,
+        _table(ContactPoint),
         ("customer_id", "channel", "kind", "value_hash", "source"),
         (
             "relation",
@@ -371,7 +420,7 @@ PLANS = {
         insert_defaults={"status": "unverified"},
     ),
     "loans": TablePlan(
-        Loan.__table__,
+        _table(Loan),
         ("loan_id",),
         (
             "customer_id",
@@ -386,14 +435,15 @@ PLANS = {
             "schedule_source",
             "extra",
         ),
+        keep_when_null=("schedule_source",),
     ),
     "installments": TablePlan(
-        Installment.__table__,
+        _table(Installment),
         ("loan_id", "seq"),
         ("due_on", "principal_due", "interest_due", "fee_due"),
     ),
     "payments": TablePlan(
-        Payment.__table__, ("payment_id",), ("loan_id", "paid_on", "amount", "channel", "extra")
+        _table(Payment), ("payment_id",), ("loan_id", "paid_on", "amount", "channel", "extra")
     ),
 }
 
@@ -457,16 +507,16 @@ def ingest_files(
     notify = progress or (lambda stage, done, total: None)
     files, problems = discover(paths)
     frames: dict[str, pl.DataFrame] = {}
-    for step, entity in enumerate(e for e in ORDER if e in files):
-        notify(f"validate {files[entity].name}", step, len(files))
+    for done, entity in enumerate(e for e in ORDER if e in files):
+        notify(f"validate {files[entity].name}", done, len(files))
         frame, found = validate_file(files[entity], SPECS[entity], zone)
         problems += found
         if frame is not None:
             frames[entity] = frame
     connection = session.connection()
-    if not problems:
-        problems += cross_file_problems(connection, frames, files)
+    problems += cross_file_problems(connection, frames, files)
     if problems:
+        problems = [_masked_problem(p, files) for p in problems]
         raise BatchRejected(problems, write_problem_report(problems, reports_dir))
 
     file_info = [
@@ -487,28 +537,30 @@ def ingest_files(
     step("contact_points", _contact_points(frames, cipher, hasher))
     schedules = []
     if "loans" in frames:
-        loans = frames["loans"].with_columns(
-            pl.when(
-                pl.col("loan_id").is_in(frames["installments"]["loan_id"].implode())
-                if "installments" in frames
-                else pl.lit(False)
-            )
-            .then(pl.lit("file"))
-            .otherwise(pl.lit("generated"))
-            .alias("schedule_source")
-        )
+        loans = frames["loans"]
         stage = staging.create_stage(
-            connection, Loan.__table__, [c for c in loans.columns if c != LINE]
+            connection, _table(Loan), [c for c in loans.columns if c != LINE]
         )
         staging.bulk_insert(connection, stage, loans)
         needing = staging.new_or_changed_keys(
-            connection, Loan.__table__, stage, key="loan_id", compare=SCHEDULE_FIELDS
+            connection, _table(Loan), stage, key="loan_id", compare=SCHEDULE_FIELDS
         )
         staging.drop_stage(connection, stage)
-        step("loans", loans)
-        todo = loans.filter(
-            pl.col("loan_id").is_in(needing) & (pl.col("schedule_source") == "generated")
+        with_schedule = pl.Series(
+            frames["installments"]["loan_id"] if "installments" in frames else [], dtype=pl.Utf8
         )
+        # A loan keeps its stored schedule and source unless one comes with it, or it is new
+        # or its terms changed (then it is generated); null keeps the stored source.
+        loans = loans.with_columns(
+            pl.when(pl.col("loan_id").is_in(with_schedule.implode()))
+            .then(pl.lit("file"))
+            .when(pl.col("loan_id").is_in(pl.Series(needing, dtype=pl.Utf8).implode()))
+            .then(pl.lit("generated"))
+            .otherwise(pl.lit(None, pl.Utf8))
+            .alias("schedule_source")
+        )
+        step("loans", loans)
+        todo = loans.filter(pl.col("schedule_source") == "generated")
         if todo.height:
             notify("build schedules", 0, todo.height)
             schedules.append(
@@ -539,7 +591,7 @@ def ingest_files(
             change.batch_id = batch.id
         if changes:
             session.execute(
-                insert(IngestChange.__table__),
+                insert(_table(IngestChange)),
                 [
                     {
                         "batch_id": batch.id,

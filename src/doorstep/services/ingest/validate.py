@@ -21,13 +21,15 @@ from doorstep.domain.money import parse_rate
 from doorstep.services.ingest.contracts import Column, FileSpec, Kind
 
 LINE = "_line"
-PROBLEM_SCHEMA = {
-    "file": pl.Utf8,
-    "line": pl.Int64,
-    "column": pl.Utf8,
-    "value": pl.Utf8,
-    "reason": pl.Utf8,
-}
+PROBLEM_SCHEMA = pl.Schema(
+    {
+        "file": pl.Utf8(),
+        "line": pl.Int64(),
+        "column": pl.Utf8(),
+        "value": pl.Utf8(),
+        "reason": pl.Utf8(),
+    }
+)
 MONEY_TEXT = r"^\d+(\.\d{1,2})?$"
 
 
@@ -47,12 +49,16 @@ def read_table(path: Path) -> pl.DataFrame:
         frame = frame.select(pl.all().cast(pl.Utf8))
         first_line = 1
     else:
-        frame = pl.read_csv(
-            path, infer_schema=False, encoding="utf8"
-        )
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
         first_line = 2  # line 1 is the header
     frame = frame.with_columns(pl.all().str.strip_chars().replace("", None))
-    return frame.with_row_index(LINE, offset=first_line).with_columns(pl.col(LINE).cast(pl.Int64))
+    numbered = frame.with_row_index(LINE, offset=first_line).with_columns(
+        pl.col(LINE).cast(pl.Int64)
+    )
+    if not frame.width:
+        return numbered
+    # A wholly blank line (trailing newlines, a spreadsheet's empty rows) is not a record.
+    return numbered.filter(~pl.all_horizontal(pl.exclude(LINE).is_null()))
 
 
 def _problems(
@@ -280,21 +286,30 @@ def check_rows(frame: pl.DataFrame, spec: FileSpec) -> list[pl.DataFrame]:
 
 
 def duplicate_keys(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
-    """Every row whose key repeats an earlier row of the same file."""
-    repeated = pl.struct(list(spec.key)).is_first_distinct().not_()
+    """Every row whose key repeats an earlier row of the same file (a missing key part is
+    reported as missing, not as a repeat)."""
+    key = list(spec.key)
+    complete = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
+    repeated = complete & pl.struct(key).is_first_distinct().not_()
+    # The first line is found before `_problems` filters the repeats out of the frame.
+    first = frame.with_columns(pl.col(LINE).min().over(key).alias("_first_line"))
     return _problems(
-        frame,
+        first,
         repeated,
         spec.key[-1],
         pl.lit("duplicate key (" + ", ".join(spec.key) + ") already on line ")
-        + pl.col(LINE).min().over(list(spec.key)).cast(pl.Utf8),
+        + pl.col("_first_line").cast(pl.Utf8),
     )
 
 
 def validate_file(
     path: Path, spec: FileSpec, zone: ZoneInfo
 ) -> tuple[pl.DataFrame | None, list[Problem]]:
-    """(typed frame with the contract's columns, `extra` JSON and line; problems)."""
+    """(typed frame with the contract's columns, `extra` JSON and line; problems).
+
+    The frame is returned even when rows have problems (their bad values are null), so
+    the checks across files can still report every bad row; it is None only when the
+    file cannot be read or lacks a required column."""
     try:
         frame = read_table(path)
     except (pl.exceptions.ComputeError, OSError, UnicodeDecodeError) as exc:
@@ -321,11 +336,8 @@ def validate_file(
         .with_columns(pl.lit(path.name).alias("file"))
         .sort("line", "column")
     )
-    if problems.height:
-        return None, [Problem(**row) for row in problems.iter_rows(named=True)]
-
     known = {c.name for c in spec.columns} | {LINE}
     extra_names = [name for name in frame.columns if name not in known]
     extra = pl.struct(extra_names).struct.json_encode() if extra_names else pl.lit(None, pl.Utf8)
     typed_frame = frame.select(*typed_columns, extra.alias("extra"), pl.col(LINE))
-    return typed_frame, []
+    return typed_frame, [Problem(**row) for row in problems.iter_rows(named=True)]

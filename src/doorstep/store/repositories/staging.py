@@ -29,7 +29,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.types import Date, DateTime, TypeDecorator
+from sqlalchemy.types import Date, DateTime
 
 from doorstep.store.types import ExactDecimal, UTCDateTime
 
@@ -70,9 +70,7 @@ def _storage_frame(frame: pl.DataFrame, table: Table, dialect: str) -> pl.DataFr
         if isinstance(column_type, UTCDateTime):
             fmt = SQLITE_DATETIME if dialect == "sqlite" else "%Y-%m-%dT%H:%M:%S.%6f+00:00"
             conversions.append(value.dt.convert_time_zone("UTC").dt.strftime(fmt))
-        elif isinstance(column_type, Date | DateTime) and not isinstance(
-            column_type, TypeDecorator
-        ):
+        elif isinstance(column_type, Date | DateTime):
             conversions.append(value.dt.strftime("%Y-%m-%d"))
         elif isinstance(column_type, ExactDecimal):
             conversions.append(value.map_elements(_canonical_decimal, return_dtype=pl.Utf8))
@@ -97,10 +95,12 @@ def bulk_insert(connection: Connection, table: Table, frame: pl.DataFrame) -> No
     raw = connection.connection.driver_connection
     if dialect == "postgresql":
         quoted = ", ".join(f'"{n}"' for n in names)
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-                for row in frame.iter_rows():
-                    copy.write_row(row)
+        with (
+            raw.cursor() as cursor,  # type: ignore[union-attr]
+            cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy,
+        ):
+            for row in frame.iter_rows():
+                copy.write_row(row)
         return
     placeholders = ", ".join("?" for _ in names)
     quoted = ", ".join(f'"{n}"' for n in names)
