@@ -73,10 +73,10 @@ def record(
 
 def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]:
     """(events checked, first broken link or None), streaming the table in id order."""
-    checked = 0
+    checked, last_hash = 0, GENESIS
 
     def rows():  # type: ignore[no-untyped-def]
-        nonlocal checked
+        nonlocal checked, last_hash
         last_id = 0
         while True:
             events = session.scalars(
@@ -86,6 +86,7 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]
                 return
             for event in events:
                 checked += 1
+                last_hash = event.hash
                 yield event.id, event.prev_hash, event.hash, event_content(event)
             last_id = events[-1].id
             session.expunge_all()
@@ -94,6 +95,10 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]
     head = session.get(AuditHead, 1)
     if broken is None and head is not None and head.events != checked:
         broken = BrokenLink(0, f"the head counts {head.events} events, the table holds {checked}")
+    if broken is None and head is not None and head.last_hash != last_hash:
+        # A dropped tail with the counter lowered to match: the head still holds the
+        # hash of the last event it extended the chain with.
+        broken = BrokenLink(0, "the head's last hash is not the last event's: events dropped")
     return checked, broken
 
 

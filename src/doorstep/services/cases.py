@@ -26,7 +26,7 @@ from doorstep.domain.case import (
 )
 from doorstep.domain.contact import effective_confidence
 from doorstep.domain.delinquency import BucketScheme
-from doorstep.domain.errors import DoorstepError, NotFound
+from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.selection import Candidate, SelectionPolicy, decide, rank
 from doorstep.services import audit
 from doorstep.services.reports import best_address_region
@@ -62,7 +62,10 @@ def _addresses_with_trust(session: Session, as_of: date) -> pl.DataFrame:
     addresses = book.read_addresses(session.connection())
     day_end = datetime.combine(as_of, datetime.max.time(), tzinfo=UTC)
     ages = [(day_end - seen).total_seconds() / 86400 for seen in addresses["observed_at"].to_list()]
-    trust = [effective_confidence(c, a) for c, a in zip(addresses["confidence"].to_list(), ages, strict=True)]
+    trust = [
+        effective_confidence(c, a)
+        for c, a in zip(addresses["confidence"].to_list(), ages, strict=True)
+    ]
     return addresses.with_columns(pl.Series("confidence", trust, dtype=pl.Float64))
 
 
@@ -80,15 +83,23 @@ def select_cases(
     connection = session.connection()
     overdue = repo.overdue_by_customer(connection, as_of)
     if overdue.height == 0:
-        raise DoorstepError(f"no delinquency snapshots on {as_of}: run the delinquency batch first",
-                            message_zh=f"{as_of} 没有逾期快照：请先运行逾期计算")
+        raise DoorstepError(
+            f"no delinquency snapshots on {as_of}: run the delinquency batch first",
+            message_zh=f"{as_of} 没有逾期快照：请先运行逾期计算",
+        )
     report = SelectionReport(as_of)
     addresses = _addresses_with_trust(session, as_of)
     region = best_address_region(addresses)
-    trust = (addresses.filter(pl.col("status") != "invalid").group_by("customer_id")
-             .agg(pl.col("confidence").max().alias("trust")))
-    facts = (overdue.join(region, on="customer_id", how="left")
-             .join(trust, on="customer_id", how="left").with_columns(pl.col("trust").fill_null(0.0)))
+    trust = (
+        addresses.filter(pl.col("status") != "invalid")
+        .group_by("customer_id")
+        .agg(pl.col("confidence").max().alias("trust"))
+    )
+    facts = (
+        overdue.join(region, on="customer_id", how="left")
+        .join(trust, on="customer_id", how="left")
+        .with_columns(pl.col("trust").fill_null(0.0))
+    )
     open_now = {row["customer_id"]: row for row in repo.open_cases(connection).to_dicts()}
     visits = repo.last_visits(connection)
 
@@ -124,7 +135,11 @@ def select_cases(
             case = session.get(Case, existing["id"])
             assert case is not None
             case.max_dpd, case.bucket = candidate.max_dpd, candidate.worst_bucket
-            case.overdue_amount, case.priority, case.as_of = row["overdue_amount"], decision.priority, as_of
+            case.overdue_amount, case.priority, case.as_of = (
+                row["overdue_amount"],
+                decision.priority,
+                as_of,
+            )
             report.updated += 1
             continue
         decisions.append((decision, candidate, row))
@@ -135,15 +150,34 @@ def select_cases(
     for decision, candidate, row in decisions:
         if not (decision.selected or decision.skip_trace):
             continue
-        case = Case(customer_id=candidate.customer_id, state=CaseState.NEW.value, opened_on=as_of,
-                    as_of=as_of, max_dpd=candidate.max_dpd, bucket=candidate.worst_bucket,
-                    overdue_amount=candidate.overdue_amount, priority=decision.priority,
-                    city=row["city"], district=row["district"], skip_trace=decision.skip_trace)
+        case = Case(
+            customer_id=candidate.customer_id,
+            state=CaseState.NEW.value,
+            opened_on=as_of,
+            as_of=as_of,
+            max_dpd=candidate.max_dpd,
+            bucket=candidate.worst_bucket,
+            overdue_amount=candidate.overdue_amount,
+            priority=decision.priority,
+            city=row["city"],
+            district=row["district"],
+            skip_trace=decision.skip_trace,
+        )
         session.add(case)
         session.flush()
-        audit.record(session, actor, "case.open", "case", case.id,
-                     {"customer_id": case.customer_id, "dpd": case.max_dpd,
-                      "overdue": case.overdue_amount, "skip_trace": case.skip_trace})
+        audit.record(
+            session,
+            actor,
+            "case.open",
+            "case",
+            case.id,
+            {
+                "customer_id": case.customer_id,
+                "dpd": case.max_dpd,
+                "overdue": case.overdue_amount,
+                "skip_trace": case.skip_trace,
+            },
+        )
         report.opened += 1
         if decision.skip_trace:
             _apply(session, actor, case, "start_confirmation", "no address good enough: skip-trace")
@@ -156,11 +190,20 @@ def select_cases(
 
 
 def _apply(session: Session, actor: Actor, case: Case, action: str, reason: str | None) -> None:
-    view = CaseView(CaseState(case.state), HoldReason(case.hold_reason) if case.hold_reason else None)
+    view = CaseView(
+        CaseState(case.state), HoldReason(case.hold_reason) if case.hold_reason else None
+    )
     after, event = transition(view, action, reason)
     case.state = after.state.value
-    audit.record(session, actor, f"case.{action}", "case", case.id,
-                 {"from": event.before.value, "to": event.after.value}, reason=reason)
+    audit.record(
+        session,
+        actor,
+        f"case.{action}",
+        "case",
+        case.id,
+        {"from": event.before.value, "to": event.after.value},
+        reason=reason,
+    )
 
 
 def list_visible(
@@ -186,18 +229,33 @@ def get_case(session: Session, actor: Actor, case_id: int) -> Case:
 
 
 def act(
-    session: Session, actor: Actor, case_id: int, action: str, *, reason: str | None = None,
-    hold_reason: str | None = None, expected_version: int | None = None,
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    action: str,
+    *,
+    reason: str | None = None,
+    hold_reason: str | None = None,
+    cancel_reason: str | None = None,
+    expected_version: int | None = None,
 ) -> Case:
     """Run one case action for a user: transition, hold or release."""
     if not actor.can(Permission.CHANGE_CASES):
         raise Forbidden("your role cannot change cases", message_zh="您的角色无权变更案件")
     case = get_case(session, actor, case_id)
     if expected_version is not None and case.version != expected_version:
-        raise Conflict("the case was changed by someone else: reload it",
-                       message_zh="案件已被他人修改，请刷新")
-    view = CaseView(CaseState(case.state), HoldReason(case.hold_reason) if case.hold_reason else None)
+        raise Conflict(
+            "the case was changed by someone else: reload it", message_zh="案件已被他人修改，请刷新"
+        )
+    view = CaseView(
+        CaseState(case.state), HoldReason(case.hold_reason) if case.hold_reason else None
+    )
+    reason = (reason or "").strip() or None  # a blank reason is no reason
     if action == "hold":
+        if hold_reason and hold_reason not in {h.value for h in HoldReason}:
+            raise InvalidValue(
+                f"unknown hold reason {hold_reason!r}", message_zh=f"未知的暂停原因 {hold_reason!r}"
+            )
         after, event = hold(view, HoldReason(hold_reason or HoldReason.OTHER), reason)
     elif action == "release":
         after, event = release(view, reason or "")
@@ -206,20 +264,38 @@ def act(
     case.state = after.state.value
     case.hold_reason = after.hold.value if after.hold else None
     if action == "cancel":
-        case.cancel_reason = CancelReason.OTHER.value
+        if cancel_reason and cancel_reason not in {c.value for c in CancelReason}:
+            raise InvalidValue(
+                f"unknown cancel reason {cancel_reason!r}",
+                message_zh=f"未知的取消原因 {cancel_reason!r}",
+            )
+        case.cancel_reason = cancel_reason or CancelReason.OTHER.value
     try:
         session.flush()
     except StaleDataError:
-        raise Conflict("the case was changed by someone else: reload it",
-                       message_zh="案件已被他人修改，请刷新") from None
-    audit.record(session, actor, f"case.{action}", "case", case.id,
-                 {"from": event.before.value, "to": event.after.value,
-                  "hold": after.hold.value if after.hold else None}, reason=event.reason)
+        raise Conflict(
+            "the case was changed by someone else: reload it", message_zh="案件已被他人修改，请刷新"
+        ) from None
+    audit.record(
+        session,
+        actor,
+        f"case.{action}",
+        "case",
+        case.id,
+        {
+            "from": event.before.value,
+            "to": event.after.value,
+            "hold": after.hold.value if after.hold else None,
+        },
+        reason=event.reason,
+    )
     return case
 
 
 def actions_for(case: Case) -> list[str]:
-    view = CaseView(CaseState(case.state), HoldReason(case.hold_reason) if case.hold_reason else None)
+    view = CaseView(
+        CaseState(case.state), HoldReason(case.hold_reason) if case.hold_reason else None
+    )
     return allowed_actions(view)
 
 
@@ -230,6 +306,7 @@ def case_ids_of(session: Session, customer_id: str) -> list[int]:
 def summary_counts(session: Session, actor: Actor) -> dict[str, Any]:
     from sqlalchemy import func
 
-    rows = session.execute(repo.visible_to(select(Case.state, func.count()).group_by(Case.state),
-                                           actor)).all()
+    rows = session.execute(
+        repo.visible_to(select(Case.state, func.count()).group_by(Case.state), actor)
+    ).all()
     return {state: count for state, count in rows}

@@ -57,7 +57,7 @@ def best(ranked_points: list[RankedContact], channel: str) -> RankedContact | No
 
 def _point_in_case(session: Session, actor: Actor, case_id: int, point_id: int) -> ContactPoint:
     case = get_case(session, actor, case_id)
-    point = session.get(ContactPoint, point_id)
+    point = session.get(ContactPoint, point_id) if 0 < point_id <= repo.MAX_ID else None
     if point is None or point.customer_id != case.customer_id:
         raise NotFound(f"no contact point {point_id} in case {case_id}",
                        message_zh=f"案件 {case_id} 中没有联系方式 {point_id}")

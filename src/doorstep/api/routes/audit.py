@@ -21,8 +21,13 @@ class ChainReport(BaseModel):
 @router.get("/verify", response_model=ChainReport)
 def verify(actor: CurrentActor, session: DbSession) -> ChainReport:
     if not actor.can(Permission.READ_AUDIT):
-        raise Forbidden("your role cannot read the audit trail", message_zh="您的角色无权查看审计记录")
+        raise Forbidden(
+            "your role cannot read the audit trail", message_zh="您的角色无权查看审计记录"
+        )
     count, broken = audit.verify(session)
-    return ChainReport(events=count, intact=broken is None,
-                       broken_at=broken.event_id if broken else None,
-                       reason=broken.reason if broken else None)
+    return ChainReport(
+        events=count,
+        intact=broken is None,
+        broken_at=broken.event_id if broken else None,
+        reason=broken.reason if broken else None,
+    )

@@ -24,10 +24,21 @@ from doorstep.services.cases import CaseFilter
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
+INT32 = 2**31 - 1
+"""Bounds for numbers that reach an INTEGER column (or an OFFSET): past them the database
+driver fails, a 500 instead of a 422."""
+
+
 def yuan_to_fen(text: str | None) -> int | None:
+    from doorstep.domain.errors import InvalidValue
     from doorstep.domain.money import parse_yuan
 
-    return None if text in (None, "") else parse_yuan(text)  # type: ignore[arg-type]
+    if not text:
+        return None
+    fen = parse_yuan(text)
+    if abs(fen) >= 2**63:
+        raise InvalidValue(f"amount out of range: {text!r}", message_zh=f"金额超出范围：{text!r}")
+    return fen
 
 
 @router.get("", response_model=CasePage)
@@ -38,17 +49,27 @@ def list_(
     bucket: Annotated[list[str] | None, Query()] = None,
     city: str | None = None,
     district: str | None = None,
-    min_dpd: int | None = None,
-    max_dpd: int | None = None,
+    min_dpd: Annotated[int | None, Query(ge=0, le=INT32)] = None,
+    max_dpd: Annotated[int | None, Query(ge=0, le=INT32)] = None,
     min_amount: Annotated[str | None, Query(description="yuan")] = None,
     max_amount: Annotated[str | None, Query(description="yuan")] = None,
     on_hold: bool | None = None,
     skip_trace: bool | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=INT32)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
-    f = CaseFilter(tuple(state or ()), tuple(bucket or ()), city, district, min_dpd, max_dpd,
-                   yuan_to_fen(min_amount), yuan_to_fen(max_amount), on_hold, skip_trace)
+    f = CaseFilter(
+        tuple(state or ()),
+        tuple(bucket or ()),
+        city,
+        district,
+        min_dpd,
+        max_dpd,
+        yuan_to_fen(min_amount),
+        yuan_to_fen(max_amount),
+        on_hold,
+        skip_trace,
+    )
     rows, total = cases.list_visible(session, actor, f, page=page, per_page=per_page)
     return CasePage(items=[CaseOut.of(c) for c in rows], total=total, page=page, per_page=per_page)
 
@@ -59,55 +80,121 @@ def detail(case_id: int, actor: CurrentActor, session: DbSession) -> CaseDetail:
     loans = []
     for loan in facts.loans:
         snap = facts.latest.get(loan.loan_id)
-        overdue = (snap.overdue_principal + snap.overdue_interest + snap.overdue_fee
-                   + snap.overdue_penalty) if snap else None
-        loans.append(LoanOut(
-            loan_id=loan.loan_id, product=loan.product, principal=format_yuan(loan.principal),
-            annual_rate=str(loan.annual_rate), term_months=loan.term_months, method=loan.method,
-            disbursed_on=loan.disbursed_on, dpd=snap.dpd if snap else None,
-            bucket=snap.bucket if snap else None,
-            overdue_total=format_yuan(overdue) if overdue is not None else None,
-            outstanding_principal=format_yuan(snap.outstanding_principal) if snap else None))
-    points = [ContactPointOut(
-        id=r.point.id, channel=r.point.channel, kind=r.point.kind, masked=r.point.value_masked,
-        source=r.point.source, status=r.point.status, confidence=r.point.confidence,
-        trust=round(r.trust, 4), why=r.why, observed_at=r.point.observed_at, city=r.point.city,
-        district=r.point.district) for r in facts.contacts]
+        overdue = (
+            (
+                snap.overdue_principal
+                + snap.overdue_interest
+                + snap.overdue_fee
+                + snap.overdue_penalty
+            )
+            if snap
+            else None
+        )
+        loans.append(
+            LoanOut(
+                loan_id=loan.loan_id,
+                product=loan.product,
+                principal=format_yuan(loan.principal),
+                annual_rate=str(loan.annual_rate),
+                term_months=loan.term_months,
+                method=loan.method,
+                disbursed_on=loan.disbursed_on,
+                dpd=snap.dpd if snap else None,
+                bucket=snap.bucket if snap else None,
+                overdue_total=format_yuan(overdue) if overdue is not None else None,
+                outstanding_principal=format_yuan(snap.outstanding_principal) if snap else None,
+            )
+        )
+    points = [
+        ContactPointOut(
+            id=r.point.id,
+            channel=r.point.channel,
+            kind=r.point.kind,
+            masked=r.point.value_masked,
+            source=r.point.source,
+            status=r.point.status,
+            confidence=r.point.confidence,
+            trust=round(r.trust, 4),
+            why=r.why,
+            observed_at=r.point.observed_at,
+            city=r.point.city,
+            district=r.point.district,
+        )
+        for r in facts.contacts
+    ]
     return CaseDetail(
-        case=CaseOut.of(facts.case), customer_name=facts.customer.name,
-        id_number_masked=facts.customer.id_number_masked, loans=loans, contact_points=points,
+        case=CaseOut.of(facts.case),
+        customer_name=facts.customer.name,
+        id_number_masked=facts.customer.id_number_masked,
+        loans=loans,
+        contact_points=points,
         best_phone_id=facts.best_phone.point.id if facts.best_phone else None,
         best_address_id=facts.best_address.point.id if facts.best_address else None,
-        actions=facts.actions)
+        actions=facts.actions,
+    )
 
 
 @router.post("/{case_id}/actions", response_model=CaseOut)
 def act(case_id: int, body: ActionIn, actor: CurrentActor, session: DbSession) -> CaseOut:
-    case = cases.act(session, actor, case_id, body.action, reason=body.reason,
-                     hold_reason=body.hold_reason, expected_version=body.version)
+    case = cases.act(
+        session,
+        actor,
+        case_id,
+        body.action,
+        reason=body.reason,
+        hold_reason=body.hold_reason,
+        cancel_reason=body.cancel_reason,
+        expected_version=body.version,
+    )
     session.commit()
     return CaseOut.of(case)
 
 
 @router.post("/{case_id}/contact-points/{point_id}/attempts", response_model=ContactPointOut)
-def attempt(case_id: int, point_id: int, body: AttemptIn, actor: CurrentActor,
-            session: DbSession) -> ContactPointOut:
+def attempt(
+    case_id: int, point_id: int, body: AttemptIn, actor: CurrentActor, session: DbSession
+) -> ContactPointOut:
     contacts.record_attempt(session, actor, case_id, point_id, body.channel, body.result, body.note)
     session.commit()
-    ranked = {r.point.id: r for r in contacts.ranked(session, cases.get_case(session, actor, case_id).customer_id)}
+    ranked = {
+        r.point.id: r
+        for r in contacts.ranked(session, cases.get_case(session, actor, case_id).customer_id)
+    }
     r = ranked[point_id]
     return ContactPointOut(
-        id=r.point.id, channel=r.point.channel, kind=r.point.kind, masked=r.point.value_masked,
-        source=r.point.source, status=r.point.status, confidence=r.point.confidence,
-        trust=round(r.trust, 4), why=r.why, observed_at=r.point.observed_at, city=r.point.city,
-        district=r.point.district)
+        id=r.point.id,
+        channel=r.point.channel,
+        kind=r.point.kind,
+        masked=r.point.value_masked,
+        source=r.point.source,
+        status=r.point.status,
+        confidence=r.point.confidence,
+        trust=round(r.trust, 4),
+        why=r.why,
+        observed_at=r.point.observed_at,
+        city=r.point.city,
+        district=r.point.district,
+    )
 
 
 @router.post("/{case_id}/reveal", response_model=RevealOut)
-def reveal(case_id: int, body: RevealIn, request: Request, actor: CurrentActor,
-           session: DbSession, state: State) -> RevealOut:
-    value = contacts.reveal(session, actor, state.cipher, case_id, field=body.field,
-                            point_id=body.point_id, reason=body.reason,
-                            request_id=request_id(request))
+def reveal(
+    case_id: int,
+    body: RevealIn,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+) -> RevealOut:
+    value = contacts.reveal(
+        session,
+        actor,
+        state.cipher,
+        case_id,
+        field=body.field,
+        point_id=body.point_id,
+        reason=body.reason,
+        request_id=request_id(request),
+    )
     session.commit()
     return RevealOut(value=value)

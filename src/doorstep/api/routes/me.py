@@ -17,6 +17,9 @@ class Me(BaseModel):
 
 @router.get("/me", response_model=Me)
 def me(actor: CurrentActor) -> Me:
-    return Me(username=actor.username, role=actor.role.value,
-              regions=sorted(actor.regions) if actor.regions is not None else None,
-              teams=sorted(actor.team_ids))
+    return Me(
+        username=actor.username,
+        role=actor.role.value,
+        regions=sorted(actor.regions) if actor.regions is not None else None,
+        teams=sorted(actor.team_ids),
+    )

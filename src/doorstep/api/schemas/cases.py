@@ -30,11 +30,22 @@ class CaseOut(BaseModel):
 
     @classmethod
     def of(cls, case: Case) -> CaseOut:
-        return cls(id=case.id, customer_id=case.customer_id, state=case.state,
-                   hold_reason=case.hold_reason, max_dpd=case.max_dpd, bucket=case.bucket,
-                   overdue_amount=format_yuan(case.overdue_amount), priority=case.priority,
-                   city=case.city, district=case.district, skip_trace=case.skip_trace,
-                   opened_on=case.opened_on, as_of=case.as_of, version=case.version)
+        return cls(
+            id=case.id,
+            customer_id=case.customer_id,
+            state=case.state,
+            hold_reason=case.hold_reason,
+            max_dpd=case.max_dpd,
+            bucket=case.bucket,
+            overdue_amount=format_yuan(case.overdue_amount),
+            priority=case.priority,
+            city=case.city,
+            district=case.district,
+            skip_trace=case.skip_trace,
+            opened_on=case.opened_on,
+            as_of=case.as_of,
+            version=case.version,
+        )
 
 
 class CasePage(BaseModel):
@@ -87,7 +98,8 @@ class CaseDetail(BaseModel):
 class ActionIn(BaseModel):
     action: str = Field(examples=["mark_ready", "hold", "release", "cancel"])
     reason: str | None = Field(default=None, max_length=500)
-    hold_reason: str | None = None
+    hold_reason: str | None = Field(default=None, description="with hold: complaint, dispute, ...")
+    cancel_reason: str | None = Field(default=None, description="with cancel: cured, paid, ...")
     version: int | None = Field(default=None, description="optimistic lock: the version you saw")
 
 

@@ -133,7 +133,14 @@ def list_cases(
     return list(rows), total
 
 
+MAX_ID = 2**31 - 1
+"""Integer keys are 32-bit on PostgreSQL: a larger id names no row (and the driver would
+refuse to bind it, a 500 instead of a 404)."""
+
+
 def get_visible(session: Session, actor: Actor, case_id: int) -> Case | None:
+    if not 0 < case_id <= MAX_ID:
+        return None
     return session.scalar(visible_to(select(Case).where(Case.id == case_id), actor))
 
 

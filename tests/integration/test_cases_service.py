@@ -1,0 +1,300 @@
+"""Cases over a real database: selection under capacity, reruns, cures, holds, contact
+attempts and skip-trace."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import Engine, func, select, update
+
+from doorstep.domain.access import SYSTEM, Actor, Role
+from doorstep.domain.allocation import DEFAULT_WATERFALL
+from doorstep.domain.case import OPEN_STATES
+from doorstep.domain.contact import AttemptChannel, AttemptResult
+from doorstep.domain.delinquency import DEFAULT_BUCKETS
+from doorstep.domain.errors import DoorstepError, IllegalTransition
+from doorstep.domain.selection import SelectionPolicy
+from doorstep.services import audit, cases, contacts, users
+from doorstep.services.cases import SelectionReport, select_cases
+from doorstep.services.delinquency import run_delinquency
+from doorstep.services.ingest import ingest_files
+from doorstep.store.db import transaction
+from doorstep.store.models import Case, ContactPoint, User
+from tests.factories.book import Book, small_book
+from tests.factories.world import AS_OF, build_world
+
+pytestmark = pytest.mark.db
+ZONE = ZoneInfo("Asia/Shanghai")
+RECENT = "2024-05-20T10:00:00+08:00"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
+
+
+def load(engine: Engine, book: Book, folder: Path, keys: tuple[Any, Any]) -> None:
+    cipher, hasher = keys
+    with transaction(engine) as session:
+        ingest_files(
+            session,
+            [book.write(folder)],
+            zone=ZONE,
+            reports_dir=folder / "r",
+            cipher=cipher,
+            hasher=hasher,
+        )
+
+
+def batch(engine: Engine, as_of: date, capacity: int = 100) -> SelectionReport:
+    """The day's delinquency, then selection, as the nightly batch runs them."""
+    with transaction(engine) as session:
+        run_delinquency(session, as_of, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
+    with transaction(engine) as session:
+        return select_cases(
+            session,
+            SYSTEM,
+            as_of,
+            policy=SelectionPolicy(),
+            capacity=capacity,
+            buckets=DEFAULT_BUCKETS,
+        )
+
+
+def field_book(customers: int = 8) -> Book:
+    """Everyone overdue with an address our own staff saw last month (trusted: ~0.8),
+    except the last customer, whose addresses are all below 0.5: a stale vendor record
+    already found invalid, and an unverified vendor address (0.45)."""
+    book = small_book(customers)
+    for row in book.rows["addresses"]:
+        row.update(source="field", observed_at=RECENT, status="")
+    last = book.rows["addresses"][-1]
+    last.update(source="third_party", status="invalid")
+    book.rows["addresses"].append(
+        {**last, "kind": "other", "text": "北京市海淀区某小区8号", "status": ""}
+    )
+    return book
+
+
+def states(engine: Engine) -> dict[str, tuple[str, bool]]:
+    with transaction(engine) as session:
+        rows = session.execute(select(Case.customer_id, Case.state, Case.skip_trace)).all()
+    return {customer: (state, skip) for customer, state, skip in rows}
+
+
+def test_selection_under_capacity_and_rerun(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    load(engine, field_book(8), tmp_path / "book", keys)
+    report = batch(engine, AS_OF, capacity=3)
+    assert report.overdue_customers == 8
+    assert (report.eligible, report.made_ready, report.over_capacity) == (7, 3, 4)
+    assert (report.opened, report.skip_trace) == (8, 1)  # 7 selected + 1 for skip-trace
+    assert report.failed_rules == {"address_confidence": 1}
+    opened = states(engine)
+    assert (
+        sorted(state for state, _ in opened.values())
+        == ["confirming"] + ["new"] * 4 + ["ready"] * 3
+    )
+    assert opened["C0008"] == ("confirming", True)  # skip-trace: no address good enough
+    assert [c for c, (state, _) in sorted(opened.items()) if state == "ready"] == [
+        "C0001",
+        "C0002",
+        "C0003",
+    ]  # equal priority: customer id breaks the tie
+
+    again = batch(engine, AS_OF, capacity=3)
+    assert (again.opened, again.made_ready, again.updated) == (0, 0, 8)
+    assert again.failed_rules["open_case"] == 8
+    with transaction(engine) as session:
+        per_customer = session.execute(
+            select(Case.customer_id, func.count()).group_by(Case.customer_id)
+        ).all()
+    assert sorted(n for _, n in per_customer) == [1] * 8
+    assert states(engine) == opened
+
+
+def test_customer_who_pays_everything_is_cancelled_as_cured(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = build_world(engine, tmp_path, keys)
+    with transaction(engine) as session:
+        case = session.scalar(select(Case).where(Case.customer_id == "C0001"))
+        assert case is not None and case.state in {s.value for s in OPEN_STATES}
+        case_id = case.id
+    payoff = Book(
+        {
+            "payments": [
+                {
+                    "payment_id": "P9001",
+                    "loan_id": "L0001",
+                    "paid_on": "2024-06-05",
+                    "amount": "13000.00",
+                    "channel": "bank_transfer",
+                }
+            ]
+        }
+    )
+    load(engine, payoff, tmp_path / "payoff", keys)
+    report = batch(engine, date(2024, 6, 5))
+    assert report.cancelled_cured == 1
+    assert report.opened == 0
+    with transaction(engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert (case.state, case.cancel_reason) == ("cancelled", "cured")
+        last = audit.timeline(session, "case", case_id)[-1]
+        assert (last.action, last.reason, last.actor) == ("case.cancel", "cured", "system")
+        others = session.scalars(select(Case.state).where(Case.id != case_id)).all()
+    assert "cancelled" not in others
+    assert len(others) == len(world.case_ids) - 1
+    assert batch(engine, date(2024, 6, 5)).cancelled_cured == 0  # already cancelled
+
+
+def manager(engine: Engine) -> Actor:
+    with transaction(engine) as session:
+        user = session.scalar(select(User).where(User.username == "manager"))
+        assert user is not None
+        return users.actor_for(session, user)
+
+
+def test_hold_blocks_schedule_and_is_audited(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = build_world(engine, tmp_path, keys)
+    boss, case_id = manager(engine), world.other_case
+    with transaction(engine) as session:
+        session.execute(update(Case).where(Case.id == case_id).values(state="confirming"))
+        cases.act(session, boss, case_id, "mark_ready", reason="address confirmed by phone")
+        held = cases.act(
+            session,
+            boss,
+            case_id,
+            "hold",
+            hold_reason="complaint",
+            reason="borrower filed a complaint",
+        )
+        assert (held.state, held.hold_reason) == ("ready", "complaint")
+        assert "schedule" not in cases.actions_for(held)
+    with pytest.raises(IllegalTransition), transaction(engine) as session:
+        cases.act(session, boss, case_id, "schedule")
+    with transaction(engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None and (case.state, case.hold_reason) == ("ready", "complaint")
+        events = [
+            (e.action, e.actor, e.reason, e.summary.get("hold"))
+            for e in audit.timeline(session, "case", case_id)
+        ]
+        assert events[-1] == ("case.hold", "manager", "borrower filed a complaint", "complaint")
+        assert not any(action == "case.schedule" for action, *_ in events)
+
+        cases.act(session, boss, case_id, "release", reason="complaint withdrawn")
+        scheduled = cases.act(session, boss, case_id, "schedule")
+        assert scheduled.state == "scheduled"
+        back = cases.act(session, boss, case_id, "hold", hold_reason="dispute", reason="disputed")
+        assert (back.state, back.hold_reason) == ("ready", "dispute")  # the visit is off
+
+
+def points_of(engine: Engine, case_id: int) -> dict[str, int]:
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(ContactPoint.channel, ContactPoint.id)
+            .join(Case, Case.customer_id == ContactPoint.customer_id)
+            .where(Case.id == case_id)
+        ).all()
+    return dict(rows)
+
+
+def test_contact_attempts_move_status_and_confidence(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = build_world(engine, tmp_path, keys)
+    boss = manager(engine)
+    first, second = (points_of(engine, c) for c in (world.assigned_case, world.other_case))
+    with transaction(engine) as session:
+        phone = contacts.record_attempt(
+            session,
+            boss,
+            world.assigned_case,
+            first["phone"],
+            AttemptChannel.CALL,
+            AttemptResult.REACHED,
+        )
+        assert (phone.status, phone.confidence) == ("confirmed", 0.9)  # was unverified, 0.6
+        wrong = contacts.record_attempt(
+            session,
+            boss,
+            world.other_case,
+            second["phone"],
+            AttemptChannel.CALL,
+            AttemptResult.WRONG_NUMBER,
+        )
+        assert (wrong.status, wrong.confidence) == ("invalid", 0.05)
+        gone = contacts.record_attempt(
+            session,
+            boss,
+            world.assigned_case,
+            first["address"],
+            AttemptChannel.FIELD,
+            AttemptResult.MOVED,
+        )
+        assert (gone.status, gone.confidence) == ("invalid", 0.05)
+        ranked = contacts.ranked(session, "C0001")
+        assert contacts.best(ranked, "address") is None  # the only address is invalid now
+        trail = audit.timeline(session, "case", world.assigned_case)
+        assert [e.summary["result"] for e in trail if e.action == "contact.attempt"] == [
+            "reached",
+            "moved",
+        ]
+    with pytest.raises(DoorstepError, match="addresses only"), transaction(engine) as session:
+        contacts.record_attempt(
+            session,
+            boss,
+            world.other_case,
+            second["phone"],
+            AttemptChannel.CALL,
+            AttemptResult.MOVED,
+        )
+    with pytest.raises(DoorstepError, match="phones only"), transaction(engine) as session:
+        contacts.record_attempt(
+            session,
+            boss,
+            world.other_case,
+            second["address"],
+            AttemptChannel.FIELD,
+            AttemptResult.WRONG_NUMBER,
+        )
+    analyst = Actor("analyst", Role.ANALYST)
+    with pytest.raises(cases.Forbidden), transaction(engine) as session:
+        contacts.record_attempt(
+            session,
+            analyst,
+            world.other_case,
+            second["phone"],
+            AttemptChannel.CALL,
+            AttemptResult.REACHED,
+        )
+
+
+def test_customer_without_a_good_address_is_flagged_for_skip_trace(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    load(engine, field_book(3), tmp_path / "book", keys)
+    report = batch(engine, AS_OF)
+    assert (report.opened, report.made_ready, report.skip_trace) == (3, 2, 1)
+    with transaction(engine) as session:
+        flagged = session.scalars(select(Case).where(Case.skip_trace.is_(True))).all()
+        assert [(c.customer_id, c.state) for c in flagged] == [("C0003", "confirming")]
+        trust = [r.trust for r in contacts.ranked(session, "C0003") if r.point.channel == "address"]
+        assert len(trust) == 2 and max(trust) < 0.5
+        reasons = [e.reason for e in audit.timeline(session, "case", flagged[0].id)]
+        assert "no address good enough: skip-trace" in reasons
+    hits = cases.list_visible
+    with transaction(engine) as session:
+        rows, total = hits(session, SYSTEM, cases.CaseFilter(skip_trace=True))
+    assert total == 1 and rows[0].customer_id == "C0003"

@@ -1,0 +1,219 @@
+"""Personal data (DESIGN §6): encrypted at rest, never in the logs, revealed only with a
+reason that is audited, found by its keyed hash, and re-encrypted when keys rotate."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from doorstep.app import create_app
+from doorstep.config import Settings
+from doorstep.domain.access import Actor, Role
+from doorstep.domain.errors import DoorstepError
+from doorstep.domain.identity import mask_id_number
+from doorstep.integrations.crypto import FernetCipher, HmacHasher, KeyError_, new_data_key
+from doorstep.services import audit, contacts, personal_data, users
+from doorstep.services.cases import Forbidden
+from doorstep.store.db import transaction
+from doorstep.store.models import ContactPoint, Customer, User
+from tests.factories.world import PASSWORD, World, build_world
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture(autouse=True)
+def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
+
+
+def secrets_of(world: World) -> list[str]:
+    values = [*world.id_numbers, *world.phones, *world.addresses]
+    assert len(values) == 24
+    return values
+
+
+def visit_pages(world: World, engine: Engine, tmp_path: Path) -> None:
+    """A manager signs in, lists cases, opens them as page and JSON, and reveals an ID."""
+    app = create_app(Settings(var_dir=tmp_path / "var"), engine=engine, migrate_schema=False)
+    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
+    with TestClient(app) as client:
+        login = client.get("/login").text
+        token = login.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        signed = client.post(
+            "/login",
+            data={"username": "manager", "password": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303
+        assert client.get("/cases").status_code == 200
+        for case_id in (world.assigned_case, world.other_case):
+            assert client.get(f"/cases/{case_id}").status_code == 200
+            assert client.get(f"/api/cases/{case_id}").status_code == 200
+        page = client.get("/cases").text
+        header = page.split('"X-CSRF-Token": "', 1)[1].split('"', 1)[0]
+        revealed = client.post(
+            f"/api/cases/{world.assigned_case}/reveal",
+            json={"field": "id_number", "reason": "identity check at the door"},
+            headers={"X-CSRF-Token": header},
+        )
+        assert revealed.status_code == 200
+        assert revealed.json()["value"] in world.id_numbers
+
+
+def stored_text(engine: Engine) -> Iterator[tuple[str, bytes]]:
+    """Everything the database holds, as bytes: the SQLite files after a checkpoint, or
+    every row of every table on PostgreSQL rendered as text."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        database = Path(engine.url.database or "")
+        for path in (database, database.with_name(database.name + "-wal")):
+            if path.exists():
+                yield path.name, path.read_bytes()
+        return
+    with engine.connect() as connection:
+        tables = connection.execute(
+            text(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            )
+        ).scalars()
+        for table in list(tables):
+            rows = connection.execute(text(f'SELECT t::text FROM "{table}" t')).scalars()
+            yield table, "\n".join(rows).encode("utf-8")
+
+
+def test_no_personal_data_in_clear_in_the_database(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = build_world(engine, tmp_path, keys)
+    visit_pages(world, engine, tmp_path)
+    chunks = list(stored_text(engine))
+    masked = mask_id_number(world.id_numbers[0]).encode("utf-8")
+    assert any(masked in data for _, data in chunks), "the scan does not see the stored rows"
+    leaks = [
+        f"{value!r} in {name}"
+        for value in secrets_of(world)
+        for name, data in chunks
+        if value.encode("utf-8") in data
+    ]
+    assert not leaks
+
+
+def test_no_personal_data_in_the_logs(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
+    engine.echo = "debug"  # statements, parameters and result rows
+    try:
+        world = build_world(engine, tmp_path, keys)
+        visit_pages(world, engine, tmp_path)
+    finally:
+        engine.echo = False
+    logged = caplog.text
+    assert "INSERT INTO contact_points" in logged or "stage_contact_points" in logged
+    assert "SELECT" in logged and "Row (" in logged  # the echo really captured rows
+    leaks = [value for value in secrets_of(world) if value in logged]
+    assert not leaks
+
+
+def actor(engine: Engine, username: str) -> Actor:
+    with transaction(engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        assert user is not None
+        return users.actor_for(session, user)
+
+
+def test_reveal_needs_a_reason_and_is_audited(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = build_world(engine, tmp_path, keys)
+    cipher: FernetCipher = world.cipher  # type: ignore[assignment]
+    verifier, case_id = actor(engine, "verifier"), world.assigned_case
+
+    def reveal(session: Session, who: Actor, field: str, reason: str, **more: Any) -> str:
+        return contacts.reveal(session, who, cipher, case_id, field=field, reason=reason, **more)
+
+    for short in ("", "why", "  ab  "):
+        with pytest.raises(DoorstepError, match="at least 4"), transaction(engine) as session:
+            reveal(session, verifier, "id_number", short)
+    with transaction(engine) as session:
+        value = reveal(session, verifier, "id_number", "核实身份", request_id="req-1")
+        customer = session.get(Customer, "C0001")
+        assert customer is not None
+        assert value == world.id_numbers[0] and customer.id_number != value
+        phone = session.scalar(
+            select(ContactPoint).where(
+                ContactPoint.customer_id == "C0001", ContactPoint.channel == "phone"
+            )
+        )
+        assert phone is not None
+        value = reveal(session, verifier, "contact_point", "call first", point_id=phone.id)
+        assert value == world.phones[0]
+    with transaction(engine) as session:
+        reveals = [
+            e
+            for e in audit.timeline(session, "case", case_id)
+            if e.action == "personal_data.reveal"
+        ]
+    assert [(e.actor, e.role, e.reason, e.summary["field"], e.request_id) for e in reveals] == [
+        ("verifier", "verifier", "核实身份", "id_number", "req-1"),
+        ("verifier", "verifier", "call first", "contact_point", None),
+    ]
+    for role in (Role.ANALYST, Role.AUDITOR):
+        with pytest.raises(Forbidden), transaction(engine) as session:
+            reveal(session, Actor(role.value, role), "id_number", "just curious")
+
+
+def test_keyed_hash_finds_a_customer_without_decrypting(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = build_world(engine, tmp_path, keys)
+    hasher: HmacHasher = world.hasher  # type: ignore[assignment]
+    wanted = world.id_numbers[4]
+    with transaction(engine) as session:
+        found = session.scalars(
+            select(Customer.customer_id).where(Customer.id_number_hash == hasher.digest(wanted))
+        ).all()
+        assert found == ["C0005"]
+        by_phone = session.scalars(
+            select(ContactPoint.customer_id).where(
+                ContactPoint.value_hash == hasher.digest(world.phones[2])
+            )
+        ).all()
+        assert by_phone == ["C0003"]
+        other_key = HmacHasher("another-lookup-key")
+        assert not session.scalars(
+            select(Customer.customer_id).where(Customer.id_number_hash == other_key.digest(wanted))
+        ).all()
+
+
+def test_key_rotation_re_encrypts_everything(engine: Engine, tmp_path: Path) -> None:
+    old, new = new_data_key(), new_data_key()
+    world = build_world(engine, tmp_path, (FernetCipher([old]), HmacHasher("lookup")))
+    with transaction(engine) as session:
+        rotated = personal_data.rotate_all(session, FernetCipher([new, old]), batch=5)
+    assert rotated == 8 + 16  # customers, then their phones and addresses
+    only_new, only_old = FernetCipher([new]), FernetCipher([old])
+    with transaction(engine) as session:
+        ids = session.scalars(select(Customer.id_number).order_by(Customer.customer_id)).all()
+        points = session.execute(
+            select(ContactPoint.channel, ContactPoint.value).order_by(ContactPoint.customer_id)
+        ).all()
+    assert [only_new.decrypt(token) for token in ids] == world.id_numbers
+    assert sorted(only_new.decrypt(v) for c, v in points if c == "phone") == sorted(world.phones)
+    assert sorted(only_new.decrypt(v) for c, v in points if c == "address") == sorted(
+        world.addresses
+    )
+    with pytest.raises(KeyError_):
+        only_old.decrypt(ids[0])
