@@ -32,15 +32,31 @@ def create_app(
     if migrate_schema:
         migrate.upgrade(engine)
     cipher, hasher = personal_data_keys(settings)
-    app = FastAPI(title="doorstep", version="0.1.0",
-                  description="Home-visit verification of overdue consumer loans.")
+    app = FastAPI(
+        title="doorstep",
+        version="0.1.0",
+        description="Home-visit verification of overdue consumer loans.",
+    )
     app.state.doorstep = AppState(settings, engine, cipher, hasher)
     secret = settings.session_secret or local_secret(settings.secrets_dir / "session.key")
-    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="doorstep_session",
-                       max_age=12 * 3600, same_site="lax", https_only=settings.secure_cookies)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie="doorstep_session",
+        max_age=12 * 3600,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
     errors.install(app)
-    for router in (cases_api.router, audit_api.router, me_api.router, auth_pages.router,
-                   case_pages.router):
+    for router in (
+        cases_api.router,
+        audit_api.router,
+        me_api.router,
+        auth_pages.router,
+        case_pages.router,
+    ):
         app.include_router(router, dependencies=[Depends(check_csrf)])
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
+    app.mount(
+        "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
+    )
     return app

@@ -26,11 +26,14 @@ class Settings(BaseSettings):
     waterfall: str = Field("fee,penalty,interest,principal", description="allocation order")
     waterfall_by_installment: bool = Field(True, description="settle oldest installment first")
     data_keys: str = Field(
-        "", description="Fernet keys for personal data, comma-separated, the first encrypts; "
-        "empty: keys kept in var_dir/secrets (single-office installs and the demo)"
+        "",
+        description="Fernet keys for personal data, comma-separated, the first encrypts; "
+        "empty: keys kept in var_dir/secrets (single-office installs and the demo)",
     )
     lookup_key: str = Field("", description="HMAC key for searching personal data")
-    session_secret: str = Field("", description="signs web sessions; empty: kept in var_dir/secrets")
+    session_secret: str = Field(
+        "", description="signs web sessions; empty: kept in var_dir/secrets"
+    )
     secure_cookies: bool = Field(False, description="send cookies over HTTPS only (behind TLS)")
 
     @field_validator("timezone")

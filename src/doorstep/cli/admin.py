@@ -152,7 +152,7 @@ def batch_select(
 
 
 def print_selection(report: object) -> None:
-    table = Table(title=f"selection on {getattr(report, 'as_of')}")
+    table = Table(title=f"selection on {report.as_of}")
     table.add_column("figure")
     table.add_column("count", justify="right")
     for name in (
@@ -166,7 +166,7 @@ def print_selection(report: object) -> None:
         "cancelled_cured",
     ):
         table.add_row(name.replace("_", " "), str(getattr(report, name)))
-    for rule, count in sorted(getattr(report, "failed_rules").items()):
+    for rule, count in sorted(report.failed_rules.items()):
         table.add_row(f"not selected: {rule}", str(count))
     console.print(table)
 

@@ -68,8 +68,11 @@ def current_actor(request: Request, session: DbSession) -> Actor:
         from doorstep.store.models import User
 
         candidate = session.get(User, request.session["user_id"])
-        if candidate is not None and candidate.active and \
-                request.session.get("login_version") == candidate.password_hash[-16:]:
+        if (
+            candidate is not None
+            and candidate.active
+            and request.session.get("login_version") == candidate.password_hash[-16:]
+        ):
             user = candidate
     if user is None:
         raise NotSignedIn("sign in first", message_zh="请先登录")

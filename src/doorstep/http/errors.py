@@ -22,22 +22,35 @@ STATUS = {
 }
 
 
-def problem(status: int, code: str, title: str, detail: str, request: Request,
-            **extra: object) -> JSONResponse:
-    body = {"type": f"about:blank#{code}", "title": title, "status": status, "detail": detail,
-            "code": code, "instance": str(request.url.path), **extra}
+def problem(
+    status: int, code: str, title: str, detail: str, request: Request, **extra: object
+) -> JSONResponse:
+    body = {
+        "type": f"about:blank#{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": str(request.url.path),
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
 def wants_page(request: Request) -> bool:
-    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get(
+        "accept", ""
+    )
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(DoorstepError)
     async def domain_error(request: Request, exc: DoorstepError) -> Response:
-        if exc.code == "csrf_failed" and request.url.path.startswith("/api") \
-                and "user_id" not in request.scope.get("session", {}):
+        if (
+            exc.code == "csrf_failed"
+            and request.url.path.startswith("/api")
+            and "user_id" not in request.scope.get("session", {})
+        ):
             # No signed-in session: no cookie authority to protect, the caller just did
             # not sign in (an API client without its token).
             exc = NotSignedIn("sign in first", message_zh="请先登录")
@@ -51,11 +64,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        return problem(422, "invalid_request", "invalid request",
-                       "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
-                       request, errors=errors)
+        return problem(
+            422,
+            "invalid_request",
+            "invalid request",
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors),
+            request,
+            errors=errors,
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        return problem(exc.status_code, f"http_{exc.status_code}", str(exc.detail), str(exc.detail),
-                       request)
+        return problem(
+            exc.status_code, f"http_{exc.status_code}", str(exc.detail), str(exc.detail), request
+        )

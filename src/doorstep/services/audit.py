@@ -44,7 +44,9 @@ def record(
     """Append one event to the chain (in the caller's transaction)."""
     # Lock the head first: concurrent writers queue here instead of forking the chain.
     locked = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(events=AuditHead.events + 1)
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(events=AuditHead.events + 1)
         .returning(AuditHead.last_hash)
     ).scalar_one_or_none()
     if locked is None:
@@ -80,7 +82,10 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]
         last_id = 0
         while True:
             events = session.scalars(
-                select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id).limit(batch)
+                select(AuditEvent)
+                .where(AuditEvent.id > last_id)
+                .order_by(AuditEvent.id)
+                .limit(batch)
             ).all()
             if not events:
                 return
@@ -103,7 +108,10 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]
 
 
 def timeline(session: Session, object_type: str, object_id: str | int) -> list[AuditEvent]:
-    return list(session.scalars(
-        select(AuditEvent).where(AuditEvent.object_type == object_type,
-                                 AuditEvent.object_id == str(object_id)).order_by(AuditEvent.id)
-    ))
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == str(object_id))
+            .order_by(AuditEvent.id)
+        )
+    )

@@ -52,10 +52,17 @@ def case_facts(session: Session, actor: Actor, case_id: int) -> CaseFacts:
         latest.setdefault(snap.loan_id, snap)
     contacts = ranked(session, case.customer_id)
     return CaseFacts(
-        case=case, customer=customer, loans=loans, latest=latest, history=history,
+        case=case,
+        customer=customer,
+        loans=loans,
+        latest=latest,
+        history=history,
         installments=repo.installments_of(session, loan_ids),
-        payments=repo.payments_of(session, loan_ids), contacts=contacts,
-        best_phone=best(contacts, "phone"), best_address=best(contacts, "address"),
+        payments=repo.payments_of(session, loan_ids),
+        contacts=contacts,
+        best_phone=best(contacts, "phone"),
+        best_address=best(contacts, "address"),
         attempts=repo.attempts_of(session, [c.point.id for c in contacts]),
-        timeline=audit.timeline(session, "case", case.id), actions=actions_for(case),
+        timeline=audit.timeline(session, "case", case.id),
+        actions=actions_for(case),
     )

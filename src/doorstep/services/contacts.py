@@ -43,9 +43,15 @@ def ranked(session: Session, customer_id: str, now: datetime | None = None) -> l
     for point in repo.contact_points_of(session, customer_id):
         seen = last_evidence(session, point)
         age = (now - seen).total_seconds() / 86400
-        trust = 0.0 if point.status == ContactStatus.INVALID else effective_confidence(point.confidence, age)
-        why = (f"{point.status}, source {point.source}, confidence {point.confidence:.2f}, "
-               f"last evidence {age:.0f} days ago → {trust:.2f}")
+        trust = (
+            0.0
+            if point.status == ContactStatus.INVALID
+            else effective_confidence(point.confidence, age)
+        )
+        why = (
+            f"{point.status}, source {point.source}, confidence {point.confidence:.2f}, "
+            f"last evidence {age:.0f} days ago → {trust:.2f}"
+        )
         out.append(RankedContact(point, trust, why))
     return sorted(out, key=lambda r: (r.point.channel, -r.trust))
 
@@ -59,32 +65,60 @@ def _point_in_case(session: Session, actor: Actor, case_id: int, point_id: int) 
     case = get_case(session, actor, case_id)
     point = session.get(ContactPoint, point_id) if 0 < point_id <= repo.MAX_ID else None
     if point is None or point.customer_id != case.customer_id:
-        raise NotFound(f"no contact point {point_id} in case {case_id}",
-                       message_zh=f"案件 {case_id} 中没有联系方式 {point_id}")
+        raise NotFound(
+            f"no contact point {point_id} in case {case_id}",
+            message_zh=f"案件 {case_id} 中没有联系方式 {point_id}",
+        )
     return point
 
 
 def record_attempt(
-    session: Session, actor: Actor, case_id: int, point_id: int, channel: AttemptChannel,
-    result: AttemptResult, note: str | None = None,
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    point_id: int,
+    channel: AttemptChannel,
+    result: AttemptResult,
+    note: str | None = None,
 ) -> ContactPoint:
     """Log one confirmation attempt and update the point's status and confidence."""
     if not actor.can(Permission.RECORD_ATTEMPTS):
         raise Forbidden("your role cannot record attempts", message_zh="您的角色无权登记联系结果")
     point = _point_in_case(session, actor, case_id, point_id)
     if result is AttemptResult.WRONG_NUMBER and point.channel != "phone":
-        raise DoorstepError("wrong number applies to phones only", message_zh="“号码错误”仅适用于电话")
+        raise DoorstepError(
+            "wrong number applies to phones only", message_zh="“号码错误”仅适用于电话"
+        )
     if result is AttemptResult.MOVED and point.channel != "address":
         raise DoorstepError("moved applies to addresses only", message_zh="“已搬离”仅适用于地址")
     before = (point.status, point.confidence)
     status, confidence = after_attempt(point.status, point.confidence, channel, result)
     point.status, point.confidence = status.value, confidence
-    session.add(ContactAttempt(contact_point_id=point.id, case_id=case_id, channel=channel.value,
-                               result=result.value, note=note, actor_id=actor.user_id))
+    session.add(
+        ContactAttempt(
+            contact_point_id=point.id,
+            case_id=case_id,
+            channel=channel.value,
+            result=result.value,
+            note=note,
+            actor_id=actor.user_id,
+        )
+    )
     session.flush()
-    audit.record(session, actor, "contact.attempt", "case", case_id,
-                 {"contact_point": point.id, "channel": channel.value, "result": result.value,
-                  "status": [before[0], status.value], "confidence": [before[1], confidence]})
+    audit.record(
+        session,
+        actor,
+        "contact.attempt",
+        "case",
+        case_id,
+        {
+            "contact_point": point.id,
+            "channel": channel.value,
+            "result": result.value,
+            "status": [before[0], status.value],
+            "confidence": [before[1], confidence],
+        },
+    )
     return point
 
 
@@ -92,16 +126,27 @@ REVEAL_ROLES = {Role.ADMIN, Role.MANAGER, Role.VERIFIER}
 
 
 def reveal(
-    session: Session, actor: Actor, cipher: Cipher, case_id: int, *, field: str,
-    point_id: int | None = None, reason: str, request_id: str | None = None,
+    session: Session,
+    actor: Actor,
+    cipher: Cipher,
+    case_id: int,
+    *,
+    field: str,
+    point_id: int | None = None,
+    reason: str,
+    request_id: str | None = None,
 ) -> str:
     """The clear value of a national ID or a contact point of a case the actor may see,
     for a stated reason; every reveal is an audit event."""
     if not actor.can(Permission.REVEAL_PERSONAL_DATA) or actor.role not in REVEAL_ROLES:
-        raise Forbidden("your role cannot reveal personal data", message_zh="您的角色无权查看个人信息")
+        raise Forbidden(
+            "your role cannot reveal personal data", message_zh="您的角色无权查看个人信息"
+        )
     if len(reason.strip()) < 4:
-        raise DoorstepError("say why you need to see it (at least 4 characters)",
-                            message_zh="请说明查看原因（至少 4 个字）")
+        raise DoorstepError(
+            "say why you need to see it (at least 4 characters)",
+            message_zh="请说明查看原因（至少 4 个字）",
+        )
     case = get_case(session, actor, case_id)
     if field == "id_number":
         customer = session.get(Customer, case.customer_id)
@@ -112,7 +157,14 @@ def reveal(
     else:
         raise DoorstepError(f"cannot reveal {field!r}")
     # Filed under the case, so the case's timeline shows who saw what and why.
-    audit.record(session, actor, "personal_data.reveal", "case", case_id,
-                 {"customer_id": case.customer_id, "field": field, "contact_point": point_id},
-                 reason=reason.strip(), request_id=request_id)
+    audit.record(
+        session,
+        actor,
+        "personal_data.reveal",
+        "case",
+        case_id,
+        {"customer_id": case.customer_id, "field": field, "contact_point": point_id},
+        reason=reason.strip(),
+        request_id=request_id,
+    )
     return value

@@ -16,9 +16,16 @@ def mask_address(text: str, province: str | None, city: str | None, district: st
     return (region or text[:3]) + "****"
 
 
-def mask_contact(channel: str, value: str, province: str | None = None, city: str | None = None,
-                 district: str | None = None) -> str:
-    return mask_phone(value) if channel == "phone" else mask_address(value, province, city, district)
+def mask_contact(
+    channel: str,
+    value: str,
+    province: str | None = None,
+    city: str | None = None,
+    district: str | None = None,
+) -> str:
+    return (
+        mask_phone(value) if channel == "phone" else mask_address(value, province, city, district)
+    )
 
 
 __all__ = ["mask_address", "mask_contact", "mask_id_number", "rotate_all"]
@@ -27,8 +34,10 @@ __all__ = ["mask_address", "mask_contact", "mask_id_number", "rotate_all"]
 def rotate_all(session: Session, cipher: Cipher, batch: int = 2000) -> int:
     """Re-encrypt every stored value under the cipher's primary key, in batches."""
     count = 0
-    for table, key, column in ((Customer, Customer.customer_id, Customer.id_number),
-                               (ContactPoint, ContactPoint.id, ContactPoint.value)):
+    for table, key, column in (
+        (Customer, Customer.customer_id, Customer.id_number),
+        (ContactPoint, ContactPoint.id, ContactPoint.value),
+    ):
         last = None
         while True:
             query = select(key, column).order_by(key).limit(batch)
@@ -38,7 +47,9 @@ def rotate_all(session: Session, cipher: Cipher, batch: int = 2000) -> int:
             if not rows:
                 break
             for row_key, token in rows:
-                session.execute(update(table).where(key == row_key).values({column.key: cipher.rotate(token)}))
+                session.execute(
+                    update(table).where(key == row_key).values({column.key: cipher.rotate(token)})
+                )
             count += len(rows)
             last = rows[-1][0]
     session.flush()

@@ -43,16 +43,32 @@ class NewUser:
 
 def add_user(session: Session, by: Actor, new: NewUser) -> User:
     if len(new.password) < 10:
-        raise DoorstepError("a password needs at least 10 characters", message_zh="密码至少 10 个字符")
+        raise DoorstepError(
+            "a password needs at least 10 characters", message_zh="密码至少 10 个字符"
+        )
     if session.scalar(select(User.id).where(User.username == new.username)):
-        raise DoorstepError(f"user {new.username!r} exists", message_zh=f"用户 {new.username!r} 已存在")
-    user = User(username=new.username, display_name=new.display_name, role=new.role.value,
-                password_hash=HASHER.hash(new.password), regions=new.regions,
-                badge_number=new.badge_number, active=True)
+        raise DoorstepError(
+            f"user {new.username!r} exists", message_zh=f"用户 {new.username!r} 已存在"
+        )
+    user = User(
+        username=new.username,
+        display_name=new.display_name,
+        role=new.role.value,
+        password_hash=HASHER.hash(new.password),
+        regions=new.regions,
+        badge_number=new.badge_number,
+        active=True,
+    )
     session.add(user)
     session.flush()
-    audit.record(session, by, "user.add", "user", user.id,
-                 {"username": user.username, "role": user.role, "regions": user.regions})
+    audit.record(
+        session,
+        by,
+        "user.add",
+        "user",
+        user.id,
+        {"username": user.username, "role": user.role, "regions": user.regions},
+    )
     return user
 
 
@@ -63,11 +79,18 @@ def set_active(session: Session, by: Actor, username: str, active: bool) -> User
     user.active = active
     if not active:
         session.execute(
-            ApiToken.__table__.update().where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            ApiToken.__table__.update()
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
         )
-    audit.record(session, by, "user.enable" if active else "user.disable", "user", user.id,
-                 {"username": username})
+    audit.record(
+        session,
+        by,
+        "user.enable" if active else "user.disable",
+        "user",
+        user.id,
+        {"username": username},
+    )
     return user
 
 
@@ -76,7 +99,9 @@ def list_users(session: Session) -> list[User]:
 
 
 def actor_for(session: Session, user: User) -> Actor:
-    teams = frozenset(session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id)))
+    teams = frozenset(
+        session.scalars(select(TeamMember.team_id).where(TeamMember.user_id == user.id))
+    )
     regions = frozenset(user.regions) if user.role == Role.MANAGER.value and user.regions else None
     return Actor(user.username, Role(user.role), user.id, regions, teams)
 
@@ -85,13 +110,23 @@ def authenticate(session: Session, username: str, password: str, address: str) -
     """The active user with this password; refuses when the account or the address has
     failed too often lately (the failure is recorded either way, in its own row)."""
     since = datetime.now(UTC) - WINDOW
-    by_account = session.scalar(select(func.count()).select_from(LoginFailure)
-                                .where(LoginFailure.username == username, LoginFailure.at >= since))
-    by_address = session.scalar(select(func.count()).select_from(LoginFailure)
-                                .where(LoginFailure.address == address, LoginFailure.at >= since))
-    if (by_account or 0) >= MAX_FAILURES_PER_ACCOUNT or (by_address or 0) >= MAX_FAILURES_PER_ADDRESS:
-        raise LoginThrottled("too many failed logins: try again in 15 minutes",
-                             message_zh="登录失败次数过多，请 15 分钟后再试")
+    by_account = session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.username == username, LoginFailure.at >= since)
+    )
+    by_address = session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.address == address, LoginFailure.at >= since)
+    )
+    if (by_account or 0) >= MAX_FAILURES_PER_ACCOUNT or (
+        by_address or 0
+    ) >= MAX_FAILURES_PER_ADDRESS:
+        raise LoginThrottled(
+            "too many failed logins: try again in 15 minutes",
+            message_zh="登录失败次数过多，请 15 分钟后再试",
+        )
     user = session.scalar(select(User).where(User.username == username))
     ok = False
     if user is not None and user.active:
@@ -122,9 +157,12 @@ def issue_token(session: Session, by: Actor, user: User, label: str) -> str:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.execute(
-        select(User).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None),
-               User.active.is_(True))
+    return session.execute(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == _token_hash(token),
+            ApiToken.revoked_at.is_(None),
+            User.active.is_(True),
+        )
     ).scalar_one_or_none()
-    return row

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, Date, Text, cast, delete, func, select
 
 from doorstep.store.models import DelinquencySnapshot, Installment, Loan, Payment
 from doorstep.store.repositories.staging import bulk_insert
 
 
-def _frame(
-    connection: Connection, statement: object, schema: dict[str, pl.DataType]
-) -> pl.DataFrame:
+def _frame(connection: Connection, statement: object, schema: dict[str, Any]) -> pl.DataFrame:
     rows = connection.execute(statement).all()  # type: ignore[call-overload]
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+def _driver_rows(connection: Connection, statement: Any) -> list[tuple[Any, ...]]:
+    """Every row of `statement` as the driver's own tuples: for bulk reads of plain text
+    and integer columns, where building SQLAlchemy rows would cost more than the query."""
+    result = connection.execute(statement)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
 def loan_id_ranges(connection: Connection, per_range: int) -> Iterator[tuple[str, str, int]]:
     """(first, last, count) loan-id ranges of at most `per_range` loans, in id order."""
-    ids = connection.execute(select(Loan.loan_id).order_by(Loan.loan_id)).scalars().all()
+    ids = [row[0] for row in _driver_rows(connection, select(Loan.loan_id).order_by(Loan.loan_id))]
     for start in range(0, len(ids), per_range):
         chunk = ids[start : start + per_range]
         yield chunk[0], chunk[-1], len(chunk)
@@ -31,45 +41,121 @@ def count_loans(connection: Connection) -> int:
     return connection.execute(select(func.count()).select_from(Loan)).scalar_one()
 
 
+SEP = "\x1f"  # joins a loan's values in one text; no id, date or number contains it
+Rows = list[tuple[Any, ...]]
+
+# The columns read per loan, in the order fetched, with their polars types.
+INSTALLMENT_COLUMNS: dict[str, pl.DataType] = {
+    "seq": pl.Int64(),
+    "due_on": pl.Date(),
+    "principal_due": pl.Int64(),
+    "interest_due": pl.Int64(),
+    "fee_due": pl.Int64(),
+}
+PAYMENT_COLUMNS: dict[str, pl.DataType] = {
+    "paid_on": pl.Date(),
+    "payment_id": pl.Utf8(),
+    "amount": pl.Int64(),
+}
+LOAN_SCHEMA = {"loan_id": pl.Utf8, "customer_id": pl.Utf8, "penalty_rate_daily": pl.Utf8}
+
+
+@dataclass(frozen=True)
+class RangeRows:
+    """What the database returned for one loan-id range, before it is parsed into frames
+    (which needs no connection, so it can run in another thread)."""
+
+    loans: Rows  # (loan_id, customer_id, penalty rate as text)
+    installments: Rows  # (loan_id, then each INSTALLMENT_COLUMNS joined by SEP)
+    payments: Rows  # (loan_id, then each PAYMENT_COLUMNS joined by SEP)
+
+
+def _as_text(column: Any, dialect: str) -> Any:
+    """A column as text the same way on every database (dates as YYYY-MM-DD). SQLite
+    stores dates as that text already and converts numbers itself when concatenating."""
+    if dialect == "sqlite":
+        return column
+    if isinstance(column.type, Date):
+        return func.to_char(column, "YYYY-MM-DD")
+    return cast(column, Text)
+
+
+def _per_loan(
+    connection: Connection, table: Any, first: str, last: str, columns: list[Any]
+) -> Rows:
+    """One row per loan of `table` with first <= loan_id <= last: the loan id, then each
+    column's values joined by SEP, so the driver builds a few Python objects per loan
+    instead of several per row. The values of a loan are aggregated in one scan, so the
+    columns stay aligned; their order inside a loan is not guaranteed (see `_explode`)."""
+    dialect = connection.dialect.name
+    statement = (
+        select(
+            table.c.loan_id,
+            *(func.aggregate_strings(_as_text(c, dialect), SEP) for c in columns),
+        )
+        .where(table.c.loan_id.between(first, last))
+        .group_by(table.c.loan_id)
+        .order_by(table.c.loan_id)
+    )
+    return _driver_rows(connection, statement)
+
+
+def fetch_range(connection: Connection, first: str, last: str) -> RangeRows:
+    """The rows of the loans with first <= loan_id <= last (see `read_range`)."""
+    loans = _driver_rows(
+        connection,
+        select(Loan.loan_id, Loan.customer_id, cast(Loan.penalty_rate_daily, Text))
+        .where(Loan.loan_id.between(first, last))
+        .order_by(Loan.loan_id),
+    )
+    i, p = Installment.__table__.c, Payment.__table__.c
+    installments = _per_loan(
+        connection,
+        Installment.__table__,
+        first,
+        last,
+        [i.seq, i.due_on, i.principal_due, i.interest_due, func.coalesce(i.fee_due, 0)],
+    )
+    payments = _per_loan(
+        connection, Payment.__table__, first, last, [p.paid_on, p.payment_id, p.amount]
+    )
+    return RangeRows(loans, installments, payments)
+
+
+def _explode(rows: Rows, columns: dict[str, pl.DataType], order: list[str]) -> pl.DataFrame:
+    """One row per value again, typed, sorted by loan (as fetched) then `order`."""
+    names = list(columns)
+    if not rows:
+        return pl.DataFrame(schema={"loan_id": pl.Utf8, **columns})
+    frame = (
+        pl.DataFrame(rows, schema=dict.fromkeys(["loan_id", *names], pl.Utf8), orient="row")
+        .with_row_index("_loan")
+        .with_columns(pl.col(names).str.split(SEP))
+        .explode(names)
+    )
+    typed = [
+        pl.col(n).str.to_date("%Y-%m-%d") if t == pl.Date else pl.col(n).cast(t)
+        for n, t in columns.items()
+    ]
+    return frame.with_columns(typed).sort(["_loan", *order]).drop("_loan")
+
+
+def range_frames(rows: RangeRows) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(loans, installments, payments) frames of fetched rows (see `read_range`)."""
+    loans = pl.DataFrame(rows.loans, schema=LOAN_SCHEMA, orient="row")
+    installments = _explode(rows.installments, INSTALLMENT_COLUMNS, ["seq"]).drop("seq")
+    payments = _explode(rows.payments, PAYMENT_COLUMNS, ["paid_on", "payment_id"])
+    return loans, installments, payments.drop("payment_id")
+
+
 def read_range(
     connection: Connection, first: str, last: str
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(loans, installments, payments) of the loans with first <= loan_id <= last, sorted
-    as the delinquency kernel wants them."""
-    loans = _frame(
-        connection,
-        select(Loan.loan_id, Loan.customer_id, Loan.penalty_rate_daily)
-        .where(Loan.loan_id.between(first, last))
-        .order_by(Loan.loan_id),
-        {"loan_id": pl.Utf8, "customer_id": pl.Utf8, "penalty_rate_daily": pl.Object},
-    )
-    installments = _frame(
-        connection,
-        select(
-            Installment.loan_id,
-            Installment.due_on,
-            Installment.principal_due,
-            Installment.interest_due,
-            Installment.fee_due,
-        )
-        .where(Installment.loan_id.between(first, last))
-        .order_by(Installment.loan_id, Installment.seq),
-        {
-            "loan_id": pl.Utf8,
-            "due_on": pl.Date,
-            "principal_due": pl.Int64,
-            "interest_due": pl.Int64,
-            "fee_due": pl.Int64,
-        },
-    )
-    payments = _frame(
-        connection,
-        select(Payment.loan_id, Payment.paid_on, Payment.amount)
-        .where(Payment.loan_id.between(first, last))
-        .order_by(Payment.loan_id, Payment.paid_on, Payment.payment_id),
-        {"loan_id": pl.Utf8, "paid_on": pl.Date, "amount": pl.Int64},
-    )
-    return loans, installments, payments
+    as the delinquency kernel wants them: loans by loan_id, installments by (loan_id,
+    seq), payments by (loan_id, paid_on, payment_id), ids compared as Python compares
+    them whatever the database's collation. The penalty rate is exact text."""
+    return range_frames(fetch_range(connection, first, last))
 
 
 def clear_snapshots(connection: Connection, as_of: date) -> int:

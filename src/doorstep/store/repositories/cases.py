@@ -30,27 +30,45 @@ def overdue_by_customer(connection: Connection, as_of: date) -> pl.DataFrame:
     s = DelinquencySnapshot
     overdue = s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty
     rows = connection.execute(
-        select(Loan.customer_id, func.max(s.dpd), func.sum(overdue), func.sum(
-            func.cast(s.dpd > 0, type_=s.dpd.type)))
-        .join(Loan, Loan.loan_id == s.loan_id).where(s.as_of == as_of).group_by(Loan.customer_id)
+        select(
+            Loan.customer_id,
+            func.max(s.dpd),
+            func.sum(overdue),
+            func.sum(func.cast(s.dpd > 0, type_=s.dpd.type)),
+        )
+        .join(Loan, Loan.loan_id == s.loan_id)
+        .where(s.as_of == as_of)
+        .group_by(Loan.customer_id)
     ).all()
-    return pl.DataFrame(rows, schema={"customer_id": pl.Utf8, "max_dpd": pl.Int64,
-                                      "overdue_amount": pl.Int64, "loans_past_due": pl.Int64},
-                        orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={
+            "customer_id": pl.Utf8,
+            "max_dpd": pl.Int64,
+            "overdue_amount": pl.Int64,
+            "loans_past_due": pl.Int64,
+        },
+        orient="row",
+    )
 
 
 def open_cases(connection: Connection) -> pl.DataFrame:
     rows = connection.execute(
-        select(Case.id, Case.customer_id, Case.state, Case.hold_reason)
-        .where(Case.state.in_([s.value for s in OPEN_STATES]))
+        select(Case.id, Case.customer_id, Case.state, Case.hold_reason).where(
+            Case.state.in_([s.value for s in OPEN_STATES])
+        )
     ).all()
-    return pl.DataFrame(rows, schema={"id": pl.Int64, "customer_id": pl.Utf8, "state": pl.Utf8,
-                                      "hold_reason": pl.Utf8}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"id": pl.Int64, "customer_id": pl.Utf8, "state": pl.Utf8, "hold_reason": pl.Utf8},
+        orient="row",
+    )
 
 
 def last_visits(connection: Connection) -> dict[str, date]:
     rows = connection.execute(
-        select(Case.customer_id, func.max(Case.visited_on)).where(Case.visited_on.is_not(None))
+        select(Case.customer_id, func.max(Case.visited_on))
+        .where(Case.visited_on.is_not(None))
         .group_by(Case.customer_id)
     ).all()
     return {customer: day for customer, day in rows}
@@ -87,7 +105,7 @@ def visible_to(statement: Select[Any], actor: Actor, now: datetime | None = None
     now = now or datetime.now(UTC)
     if actor.role is Role.VERIFIER:
         if not actor.team_ids:
-            return statement.where(False)  # noqa: FBT003
+            return statement.where(False)
         return statement.where(live_assignment(actor.team_ids, now))
     if actor.role is Role.MANAGER and actor.regions is not None:
         return statement.where(Case.city.in_(actor.regions))
@@ -113,7 +131,9 @@ def filtered(statement: Select[Any], f: CaseFilter) -> Select[Any]:
     if f.max_amount is not None:
         conditions.append(Case.overdue_amount <= f.max_amount)
     if f.on_hold is not None:
-        conditions.append(Case.hold_reason.is_not(None) if f.on_hold else Case.hold_reason.is_(None))
+        conditions.append(
+            Case.hold_reason.is_not(None) if f.on_hold else Case.hold_reason.is_(None)
+        )
     if f.skip_trace is not None:
         conditions.append(Case.skip_trace.is_(f.skip_trace))
     if f.customer_id:
@@ -149,37 +169,67 @@ def customer(session: Session, customer_id: str) -> Customer | None:
 
 
 def loans_of(session: Session, customer_id: str) -> list[Loan]:
-    return list(session.scalars(select(Loan).where(Loan.customer_id == customer_id).order_by(Loan.loan_id)))
+    return list(
+        session.scalars(select(Loan).where(Loan.customer_id == customer_id).order_by(Loan.loan_id))
+    )
 
 
 def installments_of(session: Session, loan_ids: list[str]) -> list[Installment]:
-    return list(session.scalars(select(Installment).where(Installment.loan_id.in_(loan_ids))
-                                .order_by(Installment.loan_id, Installment.seq)))
+    return list(
+        session.scalars(
+            select(Installment)
+            .where(Installment.loan_id.in_(loan_ids))
+            .order_by(Installment.loan_id, Installment.seq)
+        )
+    )
 
 
 def payments_of(session: Session, loan_ids: list[str]) -> list[Payment]:
-    return list(session.scalars(select(Payment).where(Payment.loan_id.in_(loan_ids))
-                                .order_by(Payment.paid_on, Payment.payment_id)))
+    return list(
+        session.scalars(
+            select(Payment)
+            .where(Payment.loan_id.in_(loan_ids))
+            .order_by(Payment.paid_on, Payment.payment_id)
+        )
+    )
 
 
-def snapshots_of(session: Session, loan_ids: list[str], limit: int = 400) -> list[DelinquencySnapshot]:
-    return list(session.scalars(
-        select(DelinquencySnapshot).where(DelinquencySnapshot.loan_id.in_(loan_ids))
-        .order_by(DelinquencySnapshot.as_of.desc(), DelinquencySnapshot.loan_id).limit(limit)
-    ))
+def snapshots_of(
+    session: Session, loan_ids: list[str], limit: int = 400
+) -> list[DelinquencySnapshot]:
+    return list(
+        session.scalars(
+            select(DelinquencySnapshot)
+            .where(DelinquencySnapshot.loan_id.in_(loan_ids))
+            .order_by(DelinquencySnapshot.as_of.desc(), DelinquencySnapshot.loan_id)
+            .limit(limit)
+        )
+    )
 
 
 def contact_points_of(session: Session, customer_id: str) -> list[ContactPoint]:
-    return list(session.scalars(select(ContactPoint).where(ContactPoint.customer_id == customer_id)
-                                .order_by(ContactPoint.channel, ContactPoint.confidence.desc())))
+    return list(
+        session.scalars(
+            select(ContactPoint)
+            .where(ContactPoint.customer_id == customer_id)
+            .order_by(ContactPoint.channel, ContactPoint.confidence.desc())
+        )
+    )
 
 
 def attempts_of(session: Session, contact_point_ids: list[int]) -> list[ContactAttempt]:
-    return list(session.scalars(select(ContactAttempt)
-                                .where(ContactAttempt.contact_point_id.in_(contact_point_ids))
-                                .order_by(ContactAttempt.attempted_at.desc())))
+    return list(
+        session.scalars(
+            select(ContactAttempt)
+            .where(ContactAttempt.contact_point_id.in_(contact_point_ids))
+            .order_by(ContactAttempt.attempted_at.desc())
+        )
+    )
 
 
 def last_attempt_at(session: Session, contact_point_id: int) -> datetime | None:
-    return session.scalar(select(func.max(ContactAttempt.attempted_at))
-                          .where(ContactAttempt.contact_point_id == contact_point_id))
+    return session.scalar(
+        select(func.max(ContactAttempt.attempted_at)).where(
+            ContactAttempt.contact_point_id == contact_point_id
+        )
+    )
