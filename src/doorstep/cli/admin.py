@@ -23,7 +23,7 @@ from doorstep.domain.access import SYSTEM, Role
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services import audit, users
-from doorstep.services.cases import select_cases
+from doorstep.services.cases import SelectionReport, select_cases
 from doorstep.store.db import transaction
 
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
@@ -151,7 +151,7 @@ def batch_select(
     print_selection(report)
 
 
-def print_selection(report: object) -> None:
+def print_selection(report: SelectionReport) -> None:
     table = Table(title=f"selection on {report.as_of}")
     table.add_column("figure")
     table.add_column("count", justify="right")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,7 +77,7 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]
     """(events checked, first broken link or None), streaming the table in id order."""
     checked, last_hash = 0, GENESIS
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[tuple[int, str, str, dict[str, Any]]]:
         nonlocal checked, last_hash
         last_id = 0
         while True:

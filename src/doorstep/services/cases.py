@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
 
 import polars as pl
 from sqlalchemy import select
@@ -301,12 +300,3 @@ def actions_for(case: Case) -> list[str]:
 
 def case_ids_of(session: Session, customer_id: str) -> list[int]:
     return list(session.scalars(select(Case.id).where(Case.customer_id == customer_id)))
-
-
-def summary_counts(session: Session, actor: Actor) -> dict[str, Any]:
-    from sqlalchemy import func
-
-    rows = session.execute(
-        repo.visible_to(select(Case.state, func.count()).group_by(Case.state), actor)
-    ).all()
-    return {state: count for state, count in rows}

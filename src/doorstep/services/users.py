@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Role
@@ -79,7 +79,7 @@ def set_active(session: Session, by: Actor, username: str, active: bool) -> User
     user.active = active
     if not active:
         session.execute(
-            ApiToken.__table__.update()
+            update(ApiToken)
             .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
         )

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -36,7 +35,8 @@ class Case(Timestamped, Base):
     visited_on: Mapped[date | None] = mapped_column(Date)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     version: Mapped[int] = mapped_column(Integer, default=1)
-    __mapper_args__: ClassVar[dict[str, object]] = {"version_id_col": version}
+    # Optimistic locking: every UPDATE checks and bumps the version.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class ContactAttempt(Base):

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Role
@@ -71,7 +71,7 @@ def last_visits(connection: Connection) -> dict[str, date]:
         .where(Case.visited_on.is_not(None))
         .group_by(Case.customer_id)
     ).all()
-    return {customer: day for customer, day in rows}
+    return {customer: day for customer, day in rows if day is not None}
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def visible_to(statement: Select[Any], actor: Actor, now: datetime | None = None
     now = now or datetime.now(UTC)
     if actor.role is Role.VERIFIER:
         if not actor.team_ids:
-            return statement.where(False)
+            return statement.where(false())
         return statement.where(live_assignment(actor.team_ids, now))
     if actor.role is Role.MANAGER and actor.regions is not None:
         return statement.where(Case.city.in_(actor.regions))
@@ -113,7 +113,7 @@ def visible_to(statement: Select[Any], actor: Actor, now: datetime | None = None
 
 
 def filtered(statement: Select[Any], f: CaseFilter) -> Select[Any]:
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if f.states:
         conditions.append(Case.state.in_(f.states))
     if f.buckets:
@@ -161,7 +161,8 @@ refuse to bind it, a 500 instead of a 404)."""
 def get_visible(session: Session, actor: Actor, case_id: int) -> Case | None:
     if not 0 < case_id <= MAX_ID:
         return None
-    return session.scalar(visible_to(select(Case).where(Case.id == case_id), actor))
+    case: Case | None = session.scalar(visible_to(select(Case).where(Case.id == case_id), actor))
+    return case
 
 
 def customer(session: Session, customer_id: str) -> Customer | None:
