@@ -23,9 +23,10 @@ def translations(language: str) -> Translations:
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=language)
     result = Translations()
-    for message in catalog:
-        if message.id and message.string:
-            result._catalog[message.id] = message.string  # noqa: SLF001
+    for message in catalog:  # plural entries (tuples) are not used by the templates
+        if isinstance(message.id, str) and isinstance(message.string, str) \
+                and message.id and message.string:
+            result._catalog[message.id] = message.string
     return result
 
 

@@ -16,6 +16,7 @@ class Case(Timestamped, Base):
     __table_args__ = (
         Index("ix_cases_state_priority", "state", "priority"),
         Index("ix_cases_city_district", "city", "district"),
+        Index("ix_cases_city_max_dpd", "city", "max_dpd"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -37,6 +38,10 @@ class Case(Timestamped, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Optimistic locking: every UPDATE checks and bumps the version.
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+# The case list's order, covering the usual filters, so a deep page needs no sort.
+Index("ix_cases_list_order", Case.priority.desc(), Case.id, Case.city, Case.max_dpd)
 
 
 class ContactAttempt(Base):

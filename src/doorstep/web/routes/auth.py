@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import DbSession, client_address
 from doorstep.services import audit, users
-from doorstep.web.i18n import LANGUAGES
+from doorstep.web.i18n import LANGUAGES, language_of
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +29,7 @@ def home() -> RedirectResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
     return render(request, "login.html", next=safe_next(next), error=None)
 
 
@@ -39,13 +39,13 @@ def login(
     session: DbSession,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
-    next: Annotated[str | None, Form()] = None,  # noqa: A002
+    next: Annotated[str | None, Form()] = None,
 ) -> Response:
     try:
         user = users.authenticate(session, username, password, client_address(request))
     except DoorstepError as exc:
         session.commit()  # keep the failure count even though the login failed
-        zh = request.cookies.get("lang", "zh_CN").startswith("zh")
+        zh = language_of(request).startswith("zh")
         status = 429 if exc.code == "login_throttled" else 401
         return render(request, "login.html", status_code=status, next=safe_next(next),
                       error=exc.message_zh if zh else exc.message)
@@ -65,7 +65,8 @@ def logout(request: Request) -> RedirectResponse:
 
 @router.get("/lang/{code}")
 def switch_language(code: str, request: Request) -> RedirectResponse:
-    back = safe_next(request.headers.get("referer", "/cases").split(str(request.base_url).rstrip("/"), 1)[-1])
+    referer = request.headers.get("referer", "/cases")
+    back = safe_next(referer.split(str(request.base_url).rstrip("/"), 1)[-1])
     response = RedirectResponse(back, status_code=303)
     if code in LANGUAGES:
         response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax", httponly=True)

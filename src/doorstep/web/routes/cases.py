@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,9 +15,11 @@ from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
+from doorstep.http.errors import STATUS
 from doorstep.services import cases, contacts
 from doorstep.services.case_view import case_facts
 from doorstep.services.cases import CaseFilter
+from doorstep.web.i18n import language_of
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,6 +39,17 @@ def _fen(text: str | None) -> int | None:
 
 def _flag(text: str | None) -> bool | None:
     return {"yes": True, "no": False}.get(text or "")
+
+
+def _message(request: Request, exc: DoorstepError) -> str:
+    return exc.message_zh if language_of(request).startswith("zh") else exc.message
+
+
+def error_page(request: Request, exc: DoorstepError, back: str = "/cases") -> HTMLResponse:
+    """A page (not a JSON problem) for a refused page request: same status, a way back."""
+    status = STATUS.get(exc.code, 422)
+    return render(request, "error.html", status_code=status, status=status, code=exc.code,
+                  message=_message(request, exc), back=back)
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -60,41 +74,67 @@ def case_list(
                    city or None, district or None, _int(min_dpd), _int(max_dpd), _fen(min_amount),
                    _fen(max_amount), _flag(on_hold), _flag(skip_trace))
     rows, total = cases.list_visible(session, actor, f, page=page, per_page=PER_PAGE)
-    query = request.url.query
-    template = "cases/_table.html" if request.headers.get("hx-request") else "cases/list.html"
-    return render(request, template, cases=rows, total=total, page=page,
-                  pages=max(1, math.ceil(total / PER_PAGE)), filters=request.query_params,
-                  states=[s.value for s in CaseState], buckets=DEFAULT_BUCKETS.names[1:],
-                  query=query)
+    # The filters without the page and the empty fields: the pager links add their page.
+    query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "page" and v])
+    # htmx asks for the table alone, except when it restores a page from history (it sends
+    # HX-Request then too, and swaps the whole body).
+    partial = bool(request.headers.get("hx-request")) and \
+        not request.headers.get("hx-history-restore-request")
+    response = render(request, "cases/_table.html" if partial else "cases/list.html",
+                      cases=rows, total=total, page=page, pages=max(1, math.ceil(total / PER_PAGE)),
+                      filters=request.query_params, states=[s.value for s in CaseState],
+                      buckets=DEFAULT_BUCKETS.names[1:], query=query)
+    # One URL, two bodies: caches (and the browser's back button) must tell them apart.
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(case_id: int, request: Request, actor: CurrentActor, session: DbSession) -> HTMLResponse:
+def case_page(
+    case_id: int, request: Request, actor: CurrentActor, session: DbSession
+) -> HTMLResponse:
     request.state.actor = actor
-    facts = case_facts(session, actor, case_id)
-    return render(request, "cases/detail.html", f=facts, hold_reasons=[h.value for h in HoldReason],
-                  channels=[c.value for c in AttemptChannel], results=[r.value for r in AttemptResult])
+    try:
+        facts = case_facts(session, actor, case_id)
+    except DoorstepError as exc:
+        return error_page(request, exc)
+    return render(request, "cases/detail.html", f=facts,
+                  hold_reasons=[h.value for h in HoldReason],
+                  channels=[c.value for c in AttemptChannel],
+                  results=[r.value for r in AttemptResult])
 
 
 @router.post("/cases/{case_id}/actions")
 def case_action(
     case_id: int, request: Request, actor: CurrentActor, session: DbSession,
     action: Annotated[str, Form()], reason: Annotated[str | None, Form(max_length=500)] = None,
-    hold_reason: Annotated[str | None, Form()] = None, version: Annotated[int | None, Form()] = None,
+    hold_reason: Annotated[HoldReason | None, Form()] = None,
+    version: Annotated[int | None, Form()] = None,
 ) -> Response:
-    cases.act(session, actor, case_id, action, reason=reason or None, hold_reason=hold_reason,
-              expected_version=version)
+    request.state.actor = actor
+    try:
+        cases.act(session, actor, case_id, action, reason=reason or None,
+                  hold_reason=hold_reason, expected_version=version)
+    except DoorstepError as exc:  # a stale form, a cancel without a reason, ...
+        session.rollback()
+        return error_page(request, exc, back=f"/cases/{case_id}")
     session.commit()
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
 @router.post("/cases/{case_id}/attempts")
 def case_attempt(
-    case_id: int, actor: CurrentActor, session: DbSession,
+    case_id: int, request: Request, actor: CurrentActor, session: DbSession,
     point_id: Annotated[int, Form()], channel: Annotated[AttemptChannel, Form()],
-    result: Annotated[AttemptResult, Form()], note: Annotated[str | None, Form(max_length=500)] = None,
+    result: Annotated[AttemptResult, Form()],
+    note: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
-    contacts.record_attempt(session, actor, case_id, point_id, channel, result, note or None)
+    request.state.actor = actor
+    try:
+        contacts.record_attempt(session, actor, case_id, point_id, channel, result, note or None)
+    except DoorstepError as exc:  # e.g. "moved" for a phone
+        session.rollback()
+        return error_page(request, exc, back=f"/cases/{case_id}")
     session.commit()
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
@@ -112,8 +152,7 @@ def case_reveal(
     except DoorstepError as exc:
         if exc.code in ("not_found", "forbidden"):
             raise
-        zh = request.cookies.get("lang", "zh_CN").startswith("zh")
         return render(request, "cases/_revealed.html", status_code=422, value=None,
-                      error=exc.message_zh if zh else exc.message)
+                      error=_message(request, exc))
     session.commit()
     return render(request, "cases/_revealed.html", value=value, error=None)
