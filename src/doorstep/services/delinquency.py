@@ -3,7 +3,9 @@ with the vectorised kernel and written in bulk (replacing that date's earlier sn
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -54,6 +56,15 @@ def _days(column: pl.Series) -> np.ndarray:
     return (column.cast(pl.Date).cast(pl.Int64)).to_numpy()
 
 
+def _rate_units(rates: pl.Series) -> np.ndarray:
+    """Daily penalty rates (exact text or Decimal) as integers of 1e-8, each distinct
+    value converted once."""
+    if rates.dtype == pl.Object:
+        rates = pl.Series([str(r) for r in rates.to_list()], dtype=pl.Utf8)
+    units = {text: rate_to_units(Decimal(text)) for text in rates.unique().to_list()}
+    return rates.replace_strict(units, return_dtype=pl.Int64).to_numpy()
+
+
 def compute_range(
     loans: pl.DataFrame,
     installments: pl.DataFrame,
@@ -72,10 +83,7 @@ def compute_range(
     pays = payments.join(index, on="loan_id", how="inner", maintain_order="left")
     arrays = BookArrays(
         loans=loans.height,
-        rate_units=np.array(
-            [rate_to_units(Decimal(r)) for r in loans["penalty_rate_daily"].to_list()],
-            dtype=np.int64,
-        ),
+        rate_units=_rate_units(loans["penalty_rate_daily"]),
         inst_loan=inst["position"].to_numpy(),
         inst_due=_days(inst["due_on"]),
         inst_principal=inst["principal_due"].to_numpy(),
@@ -90,9 +98,9 @@ def compute_range(
         {
             "loan_id": loans["loan_id"],
             "customer_id": loans["customer_id"],
-            "as_of": pl.Series([as_of] * loans.height, dtype=pl.Date),
+            "as_of": pl.repeat(as_of, loans.height, dtype=pl.Date, eager=True),
             "dpd": result.dpd,
-            "bucket": pl.Series(result.bucket.tolist(), dtype=pl.Utf8),
+            "bucket": pl.Series(result.bucket, dtype=pl.Utf8),
             "overdue_principal": result.overdue_principal,
             "overdue_interest": result.overdue_interest,
             "overdue_fee": result.overdue_fee,
@@ -110,15 +118,36 @@ def iter_snapshots(
     buckets: BucketScheme,
     progress: Progress | None = None,
     per_range: int = LOANS_PER_RANGE,
-):
-    """Snapshot frames of the whole book, one loan-id range at a time."""
+) -> Iterator[pl.DataFrame]:
+    """Snapshot frames of the whole book, one loan-id range at a time, in id order.
+
+    The connection is used by this thread only: while it fetches the next range (the
+    database works with the GIL released) and the caller writes the previous result, one
+    worker thread parses and computes the range fetched before, which needs no database.
+    """
     connection = session.connection()
     total, done = book.count_loans(connection), 0
-    for first, last, count in book.loan_id_ranges(connection, per_range):
-        yield compute_range(*book.read_range(connection, first, last), as_of, waterfall, buckets)
-        done += count
-        if progress:
-            progress("delinquency", done, total)
+
+    def compute(rows: book.RangeRows) -> pl.DataFrame:
+        return compute_range(*book.range_frames(rows), as_of, waterfall, buckets)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="delinquency") as worker:
+        pending: deque[tuple[Future[pl.DataFrame], int]] = deque()
+        for first, last, count in book.loan_id_ranges(connection, per_range):
+            rows = book.fetch_range(connection, first, last)
+            pending.append((worker.submit(compute, rows), count))
+            # hand over what is computed; at most one range computes while the next is fetched
+            while pending and (len(pending) > 1 or pending[0][0].done()):
+                future, ready = pending.popleft()
+                yield future.result()
+                done += ready
+                if progress:
+                    progress("delinquency", done, total)
+        for future, ready in pending:
+            yield future.result()
+            done += ready
+            if progress:
+                progress("delinquency", done, total)
 
 
 def run_delinquency(

@@ -461,6 +461,7 @@ def _apply(
     stage = staging.create_stage(connection, plan.table, columns)
     try:
         staging.bulk_insert(connection, stage, frame)
+        staging.index_stage(connection, stage, plan.key)
         result = staging.upsert_from_stage(
             connection,
             plan.table,
@@ -542,6 +543,7 @@ def ingest_files(
             connection, _table(Loan), [c for c in loans.columns if c != LINE]
         )
         staging.bulk_insert(connection, stage, loans)
+        staging.index_stage(connection, stage, ["loan_id"])
         needing = staging.new_or_changed_keys(
             connection, _table(Loan), stage, key="loan_id", compare=SCHEDULE_FIELDS
         )

@@ -16,6 +16,7 @@ import polars as pl
 from sqlalchemy import (
     Column,
     Connection,
+    Index,
     Integer,
     MetaData,
     Table,
@@ -59,6 +60,12 @@ def create_stage(connection: Connection, target: Table, columns: Sequence[str]) 
     stage.drop(connection, checkfirst=True)
     stage.create(connection)
     return stage
+
+
+def index_stage(connection: Connection, stage: Table, key: Sequence[str]) -> None:
+    """Index the staged key once the rows are in: every upsert step joins on it, and
+    without it SQLite checks each staged row against a full scan (quadratic)."""
+    Index(f"ix_{stage.name}_key", *(stage.c[k] for k in key)).create(connection)
 
 
 def _storage_frame(frame: pl.DataFrame, table: Table, dialect: str) -> pl.DataFrame:
