@@ -47,7 +47,7 @@ def create_app(
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    errors.install(app)
+    errors.install(app, render_page=case_pages.error_page)
     for router in (
         cases_api.router,
         audit_api.router,

@@ -71,7 +71,7 @@ def current_actor(request: Request, session: DbSession) -> Actor:
         if (
             candidate is not None
             and candidate.active
-            and request.session.get("login_version") == candidate.password_hash[-16:]
+            and request.session.get("login_version") == users.session_stamp(candidate)
         ):
             user = candidate
     if user is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -43,7 +45,12 @@ def wants_page(request: Request) -> bool:
     )
 
 
-def install(app: FastAPI) -> None:
+PageRenderer = Callable[[Request, DoorstepError], Response]
+
+
+def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
+    """Map errors to responses; `render_page` shows a refused page request as a page."""
+
     @app.exception_handler(DoorstepError)
     async def domain_error(request: Request, exc: DoorstepError) -> Response:
         if (
@@ -57,6 +64,8 @@ def install(app: FastAPI) -> None:
         status = STATUS.get(exc.code, 422)
         if status == 401 and wants_page(request) and exc.code == "not_signed_in":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if render_page is not None and wants_page(request):
+            return render_page(request, exc)
         language = request.cookies.get("lang", "zh_CN")
         detail = exc.message_zh if language.startswith("zh") else exc.message
         return problem(status, exc.code, exc.code.replace("_", " "), detail, request)

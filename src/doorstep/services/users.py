@@ -144,6 +144,13 @@ def authenticate(session: Session, username: str, password: str, address: str) -
     return user
 
 
+def session_stamp(user: User) -> str:
+    """Changes whenever the user's password or record changes (disable, enable, role...),
+    so every session signed in before that change stops working."""
+    material = f"{user.password_hash}|{user.role}|{user.active}|{user.updated_at.isoformat()}"
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -47,11 +47,16 @@ def login(
         session.commit()  # keep the failure count even though the login failed
         zh = language_of(request).startswith("zh")
         status = 429 if exc.code == "login_throttled" else 401
-        return render(request, "login.html", status_code=status, next=safe_next(next),
-                      error=exc.message_zh if zh else exc.message)
+        return render(
+            request,
+            "login.html",
+            status_code=status,
+            next=safe_next(next),
+            error=exc.message_zh if zh else exc.message,
+        )
     request.session.clear()  # a new session on sign-in: no fixation
     request.session["user_id"] = user.id
-    request.session["login_version"] = user.password_hash[-16:]
+    request.session["login_version"] = users.session_stamp(user)
     audit.record(session, users.actor_for(session, user), "user.login", "user", user.id, {})
     session.commit()
     return RedirectResponse(safe_next(next), status_code=303)

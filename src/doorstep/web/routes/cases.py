@@ -27,7 +27,10 @@ PER_PAGE = 50
 
 
 def _int(text: str | None) -> int | None:
-    return int(text) if text not in (None, "") and str(text).lstrip("-").isdigit() else None
+    """A whole number within what a DPD filter can mean; anything else is no filter."""
+    if text in (None, "") or not str(text).lstrip("-").isdigit() or len(str(text)) > 6:
+        return None
+    return int(str(text))
 
 
 def _fen(text: str | None) -> int | None:
@@ -48,8 +51,15 @@ def _message(request: Request, exc: DoorstepError) -> str:
 def error_page(request: Request, exc: DoorstepError, back: str = "/cases") -> HTMLResponse:
     """A page (not a JSON problem) for a refused page request: same status, a way back."""
     status = STATUS.get(exc.code, 422)
-    return render(request, "error.html", status_code=status, status=status, code=exc.code,
-                  message=_message(request, exc), back=back)
+    return render(
+        request,
+        "error.html",
+        status_code=status,
+        status=status,
+        code=exc.code,
+        message=_message(request, exc),
+        back=back,
+    )
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -70,20 +80,38 @@ def case_list(
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     request.state.actor = actor
-    f = CaseFilter(tuple(s for s in state or () if s), tuple(b for b in bucket or () if b),
-                   city or None, district or None, _int(min_dpd), _int(max_dpd), _fen(min_amount),
-                   _fen(max_amount), _flag(on_hold), _flag(skip_trace))
+    f = CaseFilter(
+        tuple(s for s in state or () if s),
+        tuple(b for b in bucket or () if b),
+        city or None,
+        district or None,
+        _int(min_dpd),
+        _int(max_dpd),
+        _fen(min_amount),
+        _fen(max_amount),
+        _flag(on_hold),
+        _flag(skip_trace),
+    )
     rows, total = cases.list_visible(session, actor, f, page=page, per_page=PER_PAGE)
     # The filters without the page and the empty fields: the pager links add their page.
     query = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "page" and v])
     # htmx asks for the table alone, except when it restores a page from history (it sends
     # HX-Request then too, and swaps the whole body).
-    partial = bool(request.headers.get("hx-request")) and \
-        not request.headers.get("hx-history-restore-request")
-    response = render(request, "cases/_table.html" if partial else "cases/list.html",
-                      cases=rows, total=total, page=page, pages=max(1, math.ceil(total / PER_PAGE)),
-                      filters=request.query_params, states=[s.value for s in CaseState],
-                      buckets=DEFAULT_BUCKETS.names[1:], query=query)
+    partial = bool(request.headers.get("hx-request")) and not request.headers.get(
+        "hx-history-restore-request"
+    )
+    response = render(
+        request,
+        "cases/_table.html" if partial else "cases/list.html",
+        cases=rows,
+        total=total,
+        page=page,
+        pages=max(1, math.ceil(total / PER_PAGE)),
+        filters=request.query_params,
+        states=[s.value for s in CaseState],
+        buckets=DEFAULT_BUCKETS.names[1:],
+        query=query,
+    )
     # One URL, two bodies: caches (and the browser's back button) must tell them apart.
     response.headers["Vary"] = "HX-Request"
     return response
@@ -98,23 +126,38 @@ def case_page(
         facts = case_facts(session, actor, case_id)
     except DoorstepError as exc:
         return error_page(request, exc)
-    return render(request, "cases/detail.html", f=facts,
-                  hold_reasons=[h.value for h in HoldReason],
-                  channels=[c.value for c in AttemptChannel],
-                  results=[r.value for r in AttemptResult])
+    return render(
+        request,
+        "cases/detail.html",
+        f=facts,
+        hold_reasons=[h.value for h in HoldReason],
+        channels=[c.value for c in AttemptChannel],
+        results=[r.value for r in AttemptResult],
+    )
 
 
 @router.post("/cases/{case_id}/actions")
 def case_action(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession,
-    action: Annotated[str, Form()], reason: Annotated[str | None, Form(max_length=500)] = None,
+    case_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    action: Annotated[str, Form()],
+    reason: Annotated[str | None, Form(max_length=500)] = None,
     hold_reason: Annotated[HoldReason | None, Form()] = None,
     version: Annotated[int | None, Form()] = None,
 ) -> Response:
     request.state.actor = actor
     try:
-        cases.act(session, actor, case_id, action, reason=reason or None,
-                  hold_reason=hold_reason, expected_version=version)
+        cases.act(
+            session,
+            actor,
+            case_id,
+            action,
+            reason=reason or None,
+            hold_reason=hold_reason,
+            expected_version=version,
+        )
     except DoorstepError as exc:  # a stale form, a cancel without a reason, ...
         session.rollback()
         return error_page(request, exc, back=f"/cases/{case_id}")
@@ -124,8 +167,12 @@ def case_action(
 
 @router.post("/cases/{case_id}/attempts")
 def case_attempt(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession,
-    point_id: Annotated[int, Form()], channel: Annotated[AttemptChannel, Form()],
+    case_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    point_id: Annotated[int, Form()],
+    channel: Annotated[AttemptChannel, Form()],
     result: Annotated[AttemptResult, Form()],
     note: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
@@ -141,18 +188,36 @@ def case_attempt(
 
 @router.post("/cases/{case_id}/reveal", response_class=HTMLResponse)
 def case_reveal(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State,
-    field: Annotated[str, Form()], reason: Annotated[str, Form(max_length=300)],
+    case_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    field: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=300)],
     point_id: Annotated[int | None, Form()] = None,
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
-        value = contacts.reveal(session, actor, state.cipher, case_id, field=field,
-                                point_id=point_id, reason=reason, request_id=request_id(request))
+        value = contacts.reveal(
+            session,
+            actor,
+            state.cipher,
+            case_id,
+            field=field,
+            point_id=point_id,
+            reason=reason,
+            request_id=request_id(request),
+        )
     except DoorstepError as exc:
         if exc.code in ("not_found", "forbidden"):
             raise
-        return render(request, "cases/_revealed.html", status_code=422, value=None,
-                      error=_message(request, exc))
+        return render(
+            request,
+            "cases/_revealed.html",
+            status_code=422,
+            value=None,
+            error=_message(request, exc),
+        )
     session.commit()
     return render(request, "cases/_revealed.html", value=value, error=None)
