@@ -13,10 +13,10 @@ from doorstep.cli.main import (
     app,
     console,
     parse_day,
-    print_delinquency,
     print_ingest,
     progress_bar,
     ready_engine,
+    run_batch,
     run_ingest,
     settings,
 )
@@ -24,7 +24,6 @@ from doorstep.domain.access import SYSTEM
 from doorstep.domain.money import format_yuan
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services.cases import select_cases
-from doorstep.services.delinquency import run_delinquency
 from doorstep.services.reports import overdue_by_city
 from doorstep.store.db import transaction
 
@@ -57,15 +56,7 @@ def demo(
     )
     engine = ready_engine(config)
     print_ingest(run_ingest(engine, config, [folder]))
-    with progress_bar() as progress, transaction(engine) as session:
-        summary = run_delinquency(
-            session,
-            day,
-            waterfall=config.waterfall_rule,
-            buckets=config.bucket_scheme,
-            progress=progress,
-        )
-    print_delinquency(summary, config.bucket_scheme.names)
+    run_batch(engine, config, day)
     with transaction(engine) as session:
         cities = overdue_by_city(session, day)
     table = Table(title=f"overdue loans by city on {day}")

@@ -251,8 +251,11 @@ def print_delinquency(summary: DelinquencySummary, bucket_order: list[str]) -> N
 def batch_delinquency(as_of: AsOf) -> None:
     """Compute and store every loan's delinquency snapshot on the as-of date."""
     config = settings()
-    day = parse_day(as_of)
-    engine = ready_engine(config)
+    run_batch(ready_engine(config), config, parse_day(as_of))
+
+
+def run_batch(engine: Engine, config: Settings, day: date) -> DelinquencySummary:
+    """The delinquency batch with a progress bar, then its summary table."""
     with progress_bar() as progress, transaction(engine) as session:
         summary = run_delinquency(
             session,
@@ -262,6 +265,7 @@ def batch_delinquency(as_of: AsOf) -> None:
             progress=progress,
         )
     print_delinquency(summary, config.bucket_scheme.names)
+    return summary
 
 
 @export_app.command("delinquency")

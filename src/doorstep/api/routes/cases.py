@@ -20,6 +20,7 @@ from doorstep.http.context import CurrentActor, DbSession, State, request_id
 from doorstep.services import cases, contacts
 from doorstep.services.case_view import case_facts
 from doorstep.services.cases import CaseFilter
+from doorstep.services.contacts import RankedContact
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
@@ -39,6 +40,24 @@ def yuan_to_fen(text: str | None) -> int | None:
     if abs(fen) >= 2**63:
         raise InvalidValue(f"amount out of range: {text!r}", message_zh=f"金额超出范围：{text!r}")
     return fen
+
+
+def contact_out(r: RankedContact) -> ContactPointOut:
+    p = r.point
+    return ContactPointOut(
+        id=p.id,
+        channel=p.channel,
+        kind=p.kind,
+        masked=p.value_masked,
+        source=p.source,
+        status=p.status,
+        confidence=p.confidence,
+        trust=round(r.trust, 4),
+        why=r.why,
+        observed_at=p.observed_at,
+        city=p.city,
+        district=p.district,
+    )
 
 
 @router.get("", response_model=CasePage)
@@ -105,23 +124,7 @@ def detail(case_id: int, actor: CurrentActor, session: DbSession) -> CaseDetail:
                 outstanding_principal=format_yuan(snap.outstanding_principal) if snap else None,
             )
         )
-    points = [
-        ContactPointOut(
-            id=r.point.id,
-            channel=r.point.channel,
-            kind=r.point.kind,
-            masked=r.point.value_masked,
-            source=r.point.source,
-            status=r.point.status,
-            confidence=r.point.confidence,
-            trust=round(r.trust, 4),
-            why=r.why,
-            observed_at=r.point.observed_at,
-            city=r.point.city,
-            district=r.point.district,
-        )
-        for r in facts.contacts
-    ]
+    points = [contact_out(r) for r in facts.contacts]
     return CaseDetail(
         case=CaseOut.of(facts.case),
         customer_name=facts.customer.name,
@@ -161,20 +164,7 @@ def attempt(
         for r in contacts.ranked(session, cases.get_case(session, actor, case_id).customer_id)
     }
     r = ranked[point_id]
-    return ContactPointOut(
-        id=r.point.id,
-        channel=r.point.channel,
-        kind=r.point.kind,
-        masked=r.point.value_masked,
-        source=r.point.source,
-        status=r.point.status,
-        confidence=r.point.confidence,
-        trust=round(r.trust, 4),
-        why=r.why,
-        observed_at=r.point.observed_at,
-        city=r.point.city,
-        district=r.point.district,
-    )
+    return contact_out(r)
 
 
 @router.post("/{case_id}/reveal", response_model=RevealOut)
