@@ -94,8 +94,11 @@ def _vary_cases(engine: Any, world: Any) -> list[int]:
         for n, case_id in enumerate(spare):
             if n in SPREAD:
                 bucket, dpd, fen = SPREAD[n]
-                session.execute(update(Case).where(Case.id == case_id).values(
-                    bucket=bucket, max_dpd=dpd, overdue_amount=fen))
+                session.execute(
+                    update(Case)
+                    .where(Case.id == case_id)
+                    .values(bucket=bucket, max_dpd=dpd, overdue_amount=fen)
+                )
     return spare  # the last one keeps its figures: the tests that act on a case use it
 
 
@@ -165,8 +168,9 @@ def browser(site: Site) -> Iterator[Any]:
 def page(browser: Any, site: Site) -> Iterator[Any]:
     """A fresh context (no cookies) in Chinese, the default language; dialogs are recorded
     and dismissed, so a script that fires one fails the XSS test instead of hanging."""
-    context = browser.new_context(base_url=site.url, locale="zh-CN",
-                                  viewport={"width": 1366, "height": 900})
+    context = browser.new_context(
+        base_url=site.url, locale="zh-CN", viewport={"width": 1366, "height": 900}
+    )
     context.set_default_timeout(10_000)
     tab = context.new_page()
     site.dialogs.clear()

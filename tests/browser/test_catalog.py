@@ -13,7 +13,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from doorstep.domain.access import Role
-from doorstep.domain.case import TRANSITIONS, CaseState, HoldReason
+from doorstep.domain.case import TRANSITIONS, CancelReason, CaseState, HoldReason
 from doorstep.domain.contact import SOURCES, AttemptChannel, AttemptResult, ContactStatus
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.services.ingest.contracts import ADDRESSES, CONTACTS, CUSTOMERS
@@ -35,6 +35,7 @@ DYNAMIC: dict[str, set[str]] = {
     "action": set(TRANSITIONS) | {"hold", "release"},
     "c.hold_reason": {h.value for h in HoldReason},
     "h": {h.value for h in HoldReason},
+    "cr": {c.value for c in CancelReason},
     "user.role.value": {r.value for r in Role},
     "e.role": {r.value for r in Role},
     "f.customer.gender": set(CUSTOMERS.column("gender").choices),
@@ -131,5 +132,6 @@ def test_gettext_in_templates_escapes_what_it_is_given() -> None:
     for language in ("zh_CN", "en"):
         _ = gettext_callables(language)["_"]
         assert str(_("<img src=x onerror=alert(1)>")) == "&lt;img src=x onerror=alert(1)&gt;"
-        assert str(_("%(total)s cases", total="<b>")).endswith("&lt;b&gt;" + (
-            " 个案件" if language == "zh_CN" else " cases"))
+        assert str(_("%(total)s cases", total="<b>")).endswith(
+            "&lt;b&gt;" + (" 个案件" if language == "zh_CN" else " cases")
+        )

@@ -51,8 +51,9 @@ def total(page: Any) -> int:
 
 def apply_filters(page: Any, **fields: str) -> None:
     """Fill the filter form and submit it; htmx swaps only the table (no page load)."""
-    page.evaluate("window.__samePage = true;"
-                  "document.querySelector('#case-count').dataset.stale = 'yes'")
+    page.evaluate(
+        "window.__samePage = true;document.querySelector('#case-count').dataset.stale = 'yes'"
+    )
     for name, value in fields.items():
         if name in ("bucket", "state", "on_hold", "skip_trace"):
             page.select_option(f"form.filters select[name={name}]", value)

@@ -237,8 +237,10 @@ def act(
     hold_reason: str | None = None,
     cancel_reason: str | None = None,
     expected_version: int | None = None,
+    today: date | None = None,
 ) -> Case:
-    """Run one case action for a user: transition, hold or release."""
+    """Run one case action for a user: transition, hold or release. `today` is the
+    business date (it dates a recorded visit, which the selection's visit gap reads)."""
     if not actor.can(Permission.CHANGE_CASES):
         raise Forbidden("your role cannot change cases", message_zh="您的角色无权变更案件")
     case = get_case(session, actor, case_id)
@@ -262,6 +264,8 @@ def act(
         after, event = transition(view, action, reason)
     case.state = after.state.value
     case.hold_reason = after.hold.value if after.hold else None
+    if action == "record_visit":
+        case.visited_on = today or datetime.now(UTC).date()
     if action == "cancel":
         if cancel_reason and cancel_reason not in {c.value for c in CancelReason}:
             raise InvalidValue(

@@ -24,8 +24,12 @@ def translations(language: str) -> Translations:
         catalog = read_po(handle, locale=language)
     result = Translations()
     for message in catalog:  # plural entries (tuples) are not used by the templates
-        if isinstance(message.id, str) and isinstance(message.string, str) \
-                and message.id and message.string:
+        if (
+            isinstance(message.id, str)
+            and isinstance(message.string, str)
+            and message.id
+            and message.string
+        ):
             result._catalog[message.id] = message.string
     return result
 

@@ -35,5 +35,7 @@ async def check_csrf(request: Request) -> None:
     ):
         sent = str((await request.form()).get("csrf_token", ""))
     if not expected or not hmac.compare_digest(str(expected), sent):
-        raise CsrfFailed("the form expired or did not come from this site: reload the page",
-                         message_zh="表单已过期或来源不明，请刷新页面")
+        raise CsrfFailed(
+            "the form expired or did not come from this site: reload the page",
+            message_zh="表单已过期或来源不明，请刷新页面",
+        )

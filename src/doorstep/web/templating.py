@@ -47,8 +47,15 @@ def gettext_callables(language: str) -> dict[str, Callable[..., Markup]]:
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     language = language_of(request)
     return templates.TemplateResponse(
-        request, name,
-        {"lang": language, "languages": LANGUAGES, "csrf": csrf_token(request),
-         "user": getattr(request.state, "actor", None), **gettext_callables(language), **context},
+        request,
+        name,
+        {
+            "lang": language,
+            "languages": LANGUAGES,
+            "csrf": csrf_token(request),
+            "user": getattr(request.state, "actor", None),
+            **gettext_callables(language),
+            **context,
+        },
         status_code=status_code,
     )

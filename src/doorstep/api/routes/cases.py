@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -138,7 +139,9 @@ def detail(case_id: int, actor: CurrentActor, session: DbSession) -> CaseDetail:
 
 
 @router.post("/{case_id}/actions", response_model=CaseOut)
-def act(case_id: int, body: ActionIn, actor: CurrentActor, session: DbSession) -> CaseOut:
+def act(
+    case_id: int, body: ActionIn, actor: CurrentActor, session: DbSession, state: State
+) -> CaseOut:
     case = cases.act(
         session,
         actor,
@@ -148,6 +151,7 @@ def act(case_id: int, body: ActionIn, actor: CurrentActor, session: DbSession) -
         hold_reason=body.hold_reason,
         cancel_reason=body.cancel_reason,
         expected_version=body.version,
+        today=datetime.now(state.settings.zone).date(),
     )
     session.commit()
     return CaseOut.of(case)

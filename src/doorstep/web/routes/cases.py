@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from doorstep.domain.case import CaseState, HoldReason
+from doorstep.domain.case import CancelReason, CaseState, HoldReason
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError
@@ -131,6 +132,7 @@ def case_page(
         "cases/detail.html",
         f=facts,
         hold_reasons=[h.value for h in HoldReason],
+        cancel_reasons=[c.value for c in CancelReason],
         channels=[c.value for c in AttemptChannel],
         results=[r.value for r in AttemptResult],
     )
@@ -142,9 +144,11 @@ def case_action(
     request: Request,
     actor: CurrentActor,
     session: DbSession,
+    state: State,
     action: Annotated[str, Form()],
     reason: Annotated[str | None, Form(max_length=500)] = None,
     hold_reason: Annotated[HoldReason | None, Form()] = None,
+    cancel_reason: Annotated[CancelReason | None, Form()] = None,
     version: Annotated[int | None, Form()] = None,
 ) -> Response:
     request.state.actor = actor
@@ -156,7 +160,9 @@ def case_action(
             action,
             reason=reason or None,
             hold_reason=hold_reason,
+            cancel_reason=cancel_reason,
             expected_version=version,
+            today=datetime.now(state.settings.zone).date(),
         )
     except DoorstepError as exc:  # a stale form, a cancel without a reason, ...
         session.rollback()
