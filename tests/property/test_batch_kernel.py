@@ -11,20 +11,10 @@ from hypothesis import strategies as st
 from doorstep.compute.delinquency import BookArrays, snapshot_book
 from doorstep.domain.allocation import DEFAULT_WATERFALL, Component, Waterfall
 from doorstep.domain.delinquency import DEFAULT_BUCKETS, BucketScheme, snapshot
-from tests.strategies.loans import LoanCase, loan_cases
+from tests.strategies.loans import SNAPSHOT_FIELDS, LoanCase, loan_cases
 
 EPOCH = date(1970, 1, 1)
-FIELDS = (
-    "dpd",
-    "bucket",
-    "overdue_principal",
-    "overdue_interest",
-    "overdue_fee",
-    "overdue_penalty",
-    "outstanding_principal",
-    "unapplied",
-    "paid_total",
-)
+FIELDS = SNAPSHOT_FIELDS
 
 
 def to_arrays(cases: list[LoanCase]) -> BookArrays:

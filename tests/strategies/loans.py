@@ -25,6 +25,19 @@ class LoanCase:
     payments: list[Payment]
 
 
+SNAPSHOT_FIELDS = (
+    "dpd",
+    "bucket",
+    "overdue_principal",
+    "overdue_interest",
+    "overdue_fee",
+    "overdue_penalty",
+    "outstanding_principal",
+    "unapplied",
+    "paid_total",
+)
+"""The fields of domain.delinquency.Snapshot that the batch must reproduce."""
+
 rates = st.decimals(min_value=Decimal(0), max_value=Decimal("0.36"), places=4)
 penalty_units = st.sampled_from([0, 50_000, 33_333, 99_999, 12_345])  # ×1e-8 per day
 
