@@ -24,6 +24,7 @@ from doorstep.domain.errors import DoorstepError
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services import audit, users
 from doorstep.services.cases import SelectionReport, select_cases
+from doorstep.services.plan_day import DayPlan
 from doorstep.store.db import transaction
 
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
@@ -197,3 +198,50 @@ def serve(
     from doorstep.app import create_app
 
     uvicorn.run(create_app(settings()), host=host, port=port, log_level="info")
+
+
+@app.command()
+def plan(
+    day: Annotated[str, typer.Option("--date", help="the day to plan, YYYY-MM-DD")],
+    city: Annotated[str, typer.Option(help="the city (region) to plan, e.g. 北京市")],
+    seconds: Annotated[float, typer.Option(help="solver time limit")] = 10.0,
+    seed: Annotated[int, typer.Option(help="solver seed")] = 0,
+) -> None:
+    """Plan a city's day for its verifier teams from the ready cases (not saved yet)."""
+    from doorstep.services.plan_day import plan_city_day
+
+    config = settings()
+    try:
+        with transaction(ready_engine(config)) as session:
+            result = plan_city_day(
+                session, SYSTEM, parse_day(day), city, seconds=seconds, seed=seed
+            )
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    print_plan(result)
+
+
+def print_plan(result: DayPlan) -> None:
+    def clock(seconds: int) -> str:
+        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+    plan = result.plan
+    for route in plan.routes:
+        table = Table(
+            title=f"team {route.team_id}: {len(route.stops)} visits, "
+            f"{route.distance_m / 1000:.1f} km, leaves {clock(route.depart)}, "
+            f"back {clock(route.back)}"
+        )
+        for column in ("#", "case", "arrive", "start", "end"):
+            table.add_column(column)
+        for n, stop in enumerate(route.stops, 1):
+            table.add_row(
+                str(n), stop.visit_id, clock(stop.arrival), clock(stop.start), clock(stop.end)
+            )
+        console.print(table)
+    console.print(
+        f"planned value {plan.value}, {plan.distance_m / 1000:.1f} km in all; "
+        f"dropped {len(plan.dropped)} "
+        f"({', '.join(sorted({d.reason.value for d in plan.dropped})) or '-'}); "
+        f"ready cases without a located address: {len(result.unlocated)}"
+    )
