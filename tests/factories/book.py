@@ -8,35 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from doorstep.domain.identity import id_check_digit
+from doorstep.services.ingest.contracts import SPECS
 
+# The columns each file carries: the ingest contracts themselves, so they cannot drift.
 HEADERS = {
-    "customers": ["customer_id", "name", "id_number", "gender", "birth_date", "employer"],
-    "contacts": ["customer_id", "kind", "value", "relation", "source", "observed_at"],
-    "addresses": [
-        "customer_id",
-        "kind",
-        "text",
-        "province",
-        "city",
-        "district",
-        "lat",
-        "lng",
-        "source",
-        "observed_at",
-    ],
-    "loans": [
-        "loan_id",
-        "customer_id",
-        "product",
-        "principal",
-        "annual_rate",
-        "term_months",
-        "method",
-        "disbursed_on",
-        "first_due_on",
-        "penalty_rate_daily",
-    ],
-    "payments": ["payment_id", "loan_id", "paid_on", "amount", "channel"],
+    entity: [column.name for column in SPECS[entity].columns]
+    for entity in ("customers", "contacts", "addresses", "loans", "payments")
 }
 
 

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from doorstep.domain.errors import DoorstepError
-from doorstep.http.context import NotSignedIn
 
 STATUS = {
     "not_found": 404,
@@ -53,14 +52,6 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
 
     @app.exception_handler(DoorstepError)
     async def domain_error(request: Request, exc: DoorstepError) -> Response:
-        if (
-            exc.code == "csrf_failed"
-            and request.url.path.startswith("/api")
-            and "user_id" not in request.scope.get("session", {})
-        ):
-            # No signed-in session: no cookie authority to protect, the caller just did
-            # not sign in (an API client without its token).
-            exc = NotSignedIn("sign in first", message_zh="请先登录")
         status = STATUS.get(exc.code, 422)
         if status == 401 and wants_page(request) and exc.code == "not_signed_in":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)

@@ -99,14 +99,13 @@ def select_cases(
         .join(trust, on="customer_id", how="left")
         .with_columns(pl.col("trust").fill_null(0.0))
     )
-    open_now = {row["customer_id"]: row for row in repo.open_cases(connection).to_dicts()}
+    open_now = repo.open_cases_by_customer(session)
+    cancellable = {s.value for s in OPEN_STATES - {CaseState.VISITED}}
     visits = repo.last_visits(connection)
 
     for row in facts.filter(pl.col("max_dpd") == 0).iter_rows(named=True):
-        case_row = open_now.get(row["customer_id"])
-        if case_row and case_row["state"] in {s.value for s in OPEN_STATES - {CaseState.VISITED}}:
-            case = session.get(Case, case_row["id"])
-            assert case is not None
+        case = open_now.get(row["customer_id"])
+        if case is not None and case.state in cancellable:
             _apply(session, actor, case, "cancel", CancelReason.CURED.value)
             case.cancel_reason = CancelReason.CURED.value
             report.cancelled_cured += 1
@@ -123,16 +122,15 @@ def select_cases(
             overdue_amount=row["overdue_amount"],
             best_address_confidence=row["trust"],
             best_address_region=row["city"],
-            on_hold=bool(existing and existing["hold_reason"]),
+            on_hold=bool(existing and existing.hold_reason),
             last_visit_on=visits.get(row["customer_id"]),
             has_open_case=existing is not None,
         )
         decision = decide(candidate, policy, as_of)
         for rule in decision.failed:
             report.failed_rules[rule] = report.failed_rules.get(rule, 0) + 1
-        if existing:  # keep the figures of open cases current
-            case = session.get(Case, existing["id"])
-            assert case is not None
+        if existing is not None:  # keep the figures of open cases current
+            case = existing
             case.max_dpd, case.bucket = candidate.max_dpd, candidate.worst_bucket
             case.overdue_amount, case.priority, case.as_of = (
                 row["overdue_amount"],

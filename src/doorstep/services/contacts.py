@@ -31,17 +31,14 @@ class RankedContact:
     why: str
 
 
-def last_evidence(session: Session, point: ContactPoint) -> datetime:
-    attempted = repo.last_attempt_at(session, point.id)
-    return max(point.observed_at, attempted) if attempted else point.observed_at
-
-
 def ranked(session: Session, customer_id: str, now: datetime | None = None) -> list[RankedContact]:
     """Every contact point, most trusted first, each with why it is trusted that much."""
     now = now or datetime.now(UTC)
     out = []
-    for point in repo.contact_points_of(session, customer_id):
-        seen = last_evidence(session, point)
+    points = repo.contact_points_of(session, customer_id)
+    attempted = repo.last_attempts(session, [p.id for p in points])
+    for point in points:
+        seen = max(point.observed_at, attempted.get(point.id, point.observed_at))
         age = (now - seen).total_seconds() / 86400
         trust = (
             0.0

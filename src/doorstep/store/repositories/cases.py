@@ -52,17 +52,10 @@ def overdue_by_customer(connection: Connection, as_of: date) -> pl.DataFrame:
     )
 
 
-def open_cases(connection: Connection) -> pl.DataFrame:
-    rows = connection.execute(
-        select(Case.id, Case.customer_id, Case.state, Case.hold_reason).where(
-            Case.state.in_([s.value for s in OPEN_STATES])
-        )
-    ).all()
-    return pl.DataFrame(
-        rows,
-        schema={"id": pl.Int64, "customer_id": pl.Utf8, "state": pl.Utf8, "hold_reason": pl.Utf8},
-        orient="row",
-    )
+def open_cases_by_customer(session: Session) -> dict[str, Case]:
+    """Every open case, loaded in one query, by customer (one open case per customer)."""
+    cases = session.scalars(select(Case).where(Case.state.in_([s.value for s in OPEN_STATES])))
+    return {case.customer_id: case for case in cases}
 
 
 def last_visits(connection: Connection) -> dict[str, date]:
@@ -228,9 +221,11 @@ def attempts_of(session: Session, contact_point_ids: list[int]) -> list[ContactA
     )
 
 
-def last_attempt_at(session: Session, contact_point_id: int) -> datetime | None:
-    return session.scalar(
-        select(func.max(ContactAttempt.attempted_at)).where(
-            ContactAttempt.contact_point_id == contact_point_id
-        )
-    )
+def last_attempts(session: Session, contact_point_ids: list[int]) -> dict[int, datetime]:
+    """The latest attempt time of each point, in one query."""
+    rows = session.execute(
+        select(ContactAttempt.contact_point_id, func.max(ContactAttempt.attempted_at))
+        .where(ContactAttempt.contact_point_id.in_(contact_point_ids))
+        .group_by(ContactAttempt.contact_point_id)
+    ).all()
+    return {point_id: at for point_id, at in rows if at is not None}
