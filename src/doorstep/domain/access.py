@@ -22,16 +22,24 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
     READ_AUDIT = "read_audit"
     RUN_BATCHES = "run_batches"
+    PLAN_VISITS = "plan_visits"  # run, edit and publish visit plans
+    RECORD_VISITS = "record_visits"  # check in/out, interview, evidence, verdict
+    READ_MODELS = "read_models"  # model list, metrics, monitoring, fairness
+    TRAIN_MODELS = "train_models"  # train, evaluate, activate models
+    MAKE_OFFERS = "make_offers"  # offer repayment plans; approve another manager's offer
+    READ_RULES = "read_rules"  # the effective conduct-rule pack
 
 
 P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(P),
     Role.MANAGER: frozenset({P.READ_CASES, P.CHANGE_CASES, P.REVEAL_PERSONAL_DATA,
-                             P.RECORD_ATTEMPTS, P.RUN_BATCHES}),
-    Role.VERIFIER: frozenset({P.READ_CASES, P.REVEAL_PERSONAL_DATA, P.RECORD_ATTEMPTS}),
-    Role.ANALYST: frozenset({P.READ_CASES}),
-    Role.AUDITOR: frozenset({P.READ_CASES, P.READ_AUDIT}),
+                             P.RECORD_ATTEMPTS, P.RUN_BATCHES, P.PLAN_VISITS, P.READ_MODELS,
+                             P.MAKE_OFFERS, P.READ_RULES}),
+    Role.VERIFIER: frozenset({P.READ_CASES, P.REVEAL_PERSONAL_DATA, P.RECORD_ATTEMPTS,
+                              P.RECORD_VISITS}),
+    Role.ANALYST: frozenset({P.READ_CASES, P.READ_MODELS, P.TRAIN_MODELS}),
+    Role.AUDITOR: frozenset({P.READ_CASES, P.READ_AUDIT, P.READ_MODELS, P.READ_RULES}),
 }
 
 

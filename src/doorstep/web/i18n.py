@@ -16,21 +16,23 @@ DEFAULT = "zh_CN"
 
 @cache
 def translations(language: str) -> Translations:
-    """The catalog of `language`; English is the source text, so it needs none."""
-    path = LOCALES / language / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return Translations()
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
+    """The catalog of `language`; English is the source text, so it needs none.
+
+    Every ``*.po`` file of the language is read (one per area of the product: cases,
+    planning, visits ...), in name order; a message translated twice keeps the last.
+    """
     result = Translations()
-    for message in catalog:  # plural entries (tuples) are not used by the templates
-        if (
-            isinstance(message.id, str)
-            and isinstance(message.string, str)
-            and message.id
-            and message.string
-        ):
-            result._catalog[message.id] = message.string
+    for path in sorted((LOCALES / language / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+        for message in catalog:  # plural entries (tuples) are not used by the templates
+            if (
+                isinstance(message.id, str)
+                and isinstance(message.string, str)
+                and message.id
+                and message.string
+            ):
+                result._catalog[message.id] = message.string
     return result
 
 
