@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base, Timestamped, utcnow
@@ -32,6 +32,14 @@ class Team(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     city: Mapped[str | None] = mapped_column(String(32))
+    # Where the team's day starts and ends (office or a verifier's home base); none: the
+    # planner uses the centre of the day's visits.
+    base_lat: Mapped[float | None] = mapped_column(Float)
+    base_lng: Mapped[float | None] = mapped_column(Float)
+    shift_start_minute: Mapped[int] = mapped_column(Integer, default=8 * 60)
+    shift_end_minute: Mapped[int] = mapped_column(Integer, default=21 * 60)
+    max_visits: Mapped[int] = mapped_column(Integer, default=6)
+    skills: Mapped[list[str] | None] = mapped_column(JSONDocument)  # languages, specialities
 
 
 class TeamMember(Base):
