@@ -11,6 +11,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from doorstep.api.routes import audit as audit_api
 from doorstep.api.routes import cases as cases_api
+from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
 from doorstep.config import Settings
 from doorstep.http import errors
@@ -21,6 +22,14 @@ from doorstep.store import migrate
 from doorstep.store.db import make_engine
 from doorstep.web.routes import auth as auth_pages
 from doorstep.web.routes import cases as case_pages
+from doorstep.web.routes import dashboard as dashboard_pages
+from doorstep.web.routes import feedback as feedback_pages
+from doorstep.web.routes import models as model_pages
+from doorstep.web.routes import offers as offer_pages
+from doorstep.web.routes import plans as plan_pages
+from doorstep.web.routes import portal as portal_pages
+from doorstep.web.routes import rules as rule_pages
+from doorstep.web.routes import visits as visit_pages
 from doorstep.web.security import check_csrf
 
 
@@ -51,9 +60,18 @@ def create_app(
     for router in (
         cases_api.router,
         audit_api.router,
+        feedback_api.router,
         me_api.router,
         auth_pages.router,
         case_pages.router,
+        dashboard_pages.router,
+        feedback_pages.router,
+        model_pages.router,
+        plan_pages.router,
+        rule_pages.router,
+        offer_pages.router,
+        portal_pages.router,
+        visit_pages.router,
     ):
         app.include_router(router, dependencies=[Depends(check_csrf)])
     app.mount(

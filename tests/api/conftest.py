@@ -18,7 +18,7 @@ from doorstep.domain.access import SYSTEM
 from doorstep.services import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, User
-from tests.factories.world import PASSWORD, World, build_world
+from tests.factories.world import ANYTIME_RULES, PASSWORD, World, build_world
 
 __all__ = ["PASSWORD", "bearer", "set_state", "sign_in"]
 
@@ -29,6 +29,11 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 @pytest.fixture(autouse=True)
 def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
+
+
+@pytest.fixture(autouse=True)
+def _any_time_of_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOORSTEP_RULES_FILE", str(ANYTIME_RULES))
 
 
 @pytest.fixture

@@ -132,6 +132,7 @@ MATRIX = [
     #     route                    what                admin manager verifier analyst auditor
     Probe("GET /api/me", "who am I", 200, 200, 200, 200, 200),
     Probe("GET /api/audit/verify", "verify the chain", 200, 403, 403, 403, 200),
+    Probe("GET /api/feedback", "lender feedback feed", 200, 403, 403, 403, 200),
     Probe("GET /api/cases", "list", 200, 200, 200, 200, 200),
     Probe("GET /api/cases/{case_id}", "detail", **READ),
     Probe(ACTIONS, "hold (released after)", **CHANGE, body=hold, undo=release),

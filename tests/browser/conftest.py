@@ -121,14 +121,15 @@ def site(tmp_path_factory: pytest.TempPathFactory, keys: tuple[object, object]) 
     from doorstep.config import Settings
     from doorstep.store import migrate
     from doorstep.store.db import make_engine
-    from tests.factories.world import build_world
+    from tests.factories.world import ANYTIME_RULES, build_world
 
     tmp = tmp_path_factory.mktemp("site")
     engine = make_engine(f"sqlite:///{tmp / 'doorstep.db'}")
     migrate.upgrade(engine)
     world = build_world(engine, tmp, keys)
     spare = _vary_cases(engine, world)
-    app = create_app(Settings(var_dir=tmp), engine=engine)
+    # the pages act at the real time of day: no quiet hours here (see the file)
+    app = create_app(Settings(var_dir=tmp, rules_file=ANYTIME_RULES), engine=engine)
     app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
 
     sock = _free_socket()

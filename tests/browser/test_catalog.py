@@ -15,7 +15,9 @@ from babel.messages.pofile import read_po
 from doorstep.domain.access import Role
 from doorstep.domain.case import TRANSITIONS, CancelReason, CaseState, HoldReason
 from doorstep.domain.contact import SOURCES, AttemptChannel, AttemptResult, ContactStatus
+from doorstep.domain.plans import DEFAULT_REASONS
 from doorstep.domain.schedule import RepaymentMethod
+from doorstep.planning.plan import DropReason
 from doorstep.services.ingest.contracts import ADDRESSES, CONTACTS, CUSTOMERS
 from doorstep.web import i18n
 
@@ -50,6 +52,15 @@ DYNAMIC: dict[str, set[str]] = {
     "a.channel": {c.value for c in AttemptChannel},
     "res": {r.value for r in AttemptResult},
     "a.result": {r.value for r in AttemptResult},
+    # repayment plans, the borrower portal and the offer pages
+    "reason_code": set(DEFAULT_REASONS),
+    "alert_reason": set(DEFAULT_REASONS),
+    "method_code": {m.value for m in RepaymentMethod},
+    "o.terms.method.value": {m.value for m in RepaymentMethod},
+    # visit plans: plan states, stop statuses, drop reasons
+    "p.state": {"draft", "published", "superseded"},
+    "s.status": {"planned", "dropped", "started", "done", "cancelled"},
+    "s.reason": {r.value for r in DropReason},
 }
 
 

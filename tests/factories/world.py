@@ -23,6 +23,8 @@ from doorstep.store.models import Case
 from tests.factories.book import small_book
 
 AS_OF = date(2024, 6, 1)
+ANYTIME_RULES = Path(__file__).with_name("anytime_rules.toml")
+"""Override for tests that act at the real time of day (see the file)."""
 PASSWORD = "correct horse battery"
 ROLES = [Role.ADMIN, Role.MANAGER, Role.VERIFIER, Role.ANALYST, Role.AUDITOR]
 

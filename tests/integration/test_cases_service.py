@@ -26,7 +26,7 @@ from doorstep.services.ingest import ingest_files
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, ContactPoint, User
 from tests.factories.book import Book, small_book
-from tests.factories.world import AS_OF, build_world
+from tests.factories.world import ANYTIME_RULES, AS_OF, build_world
 
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -36,6 +36,11 @@ RECENT = "2024-05-20T10:00:00+08:00"
 @pytest.fixture(autouse=True)
 def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
+
+
+@pytest.fixture(autouse=True)
+def _any_time_of_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOORSTEP_RULES_FILE", str(ANYTIME_RULES))
 
 
 def load(engine: Engine, book: Book, folder: Path, keys: tuple[Any, Any]) -> None:

@@ -21,10 +21,9 @@ from doorstep.cli.main import (
 )
 from doorstep.domain.access import SYSTEM, Role
 from doorstep.domain.errors import DoorstepError
-from doorstep.domain.selection import SelectionPolicy
+from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.services import audit, users
 from doorstep.services.cases import SelectionReport, select_cases
-from doorstep.services.plan_day import DayPlan
 from doorstep.store.db import transaction
 
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
@@ -136,7 +135,13 @@ def batch_select(
     from doorstep.domain.money import parse_yuan
 
     config = settings()
-    policy = SelectionPolicy(min_dpd=min_dpd, min_overdue=parse_yuan(min_overdue))
+    uplift_bp, visit_cost = value_terms(config.visit_uplift, config.visit_cost)
+    policy = SelectionPolicy(
+        min_dpd=min_dpd,
+        min_overdue=parse_yuan(min_overdue),
+        uplift_bp=uplift_bp,
+        visit_cost=visit_cost,
+    )
     try:
         with transaction(ready_engine(config)) as session:
             report = select_cases(
@@ -153,7 +158,12 @@ def batch_select(
 
 
 def print_selection(report: SelectionReport) -> None:
-    table = Table(title=f"selection on {report.as_of}")
+    ranked = (
+        f"expected value (model version #{report.model_version_id})"
+        if report.ranked_by == "expected_value"
+        else "priority (overdue x bucket weight)"
+    )
+    table = Table(title=f"selection on {report.as_of}, ranked by {ranked}")
     table.add_column("figure")
     table.add_column("count", justify="right")
     for name in (
@@ -198,50 +208,3 @@ def serve(
     from doorstep.app import create_app
 
     uvicorn.run(create_app(settings()), host=host, port=port, log_level="info")
-
-
-@app.command()
-def plan(
-    day: Annotated[str, typer.Option("--date", help="the day to plan, YYYY-MM-DD")],
-    city: Annotated[str, typer.Option(help="the city (region) to plan, e.g. 北京市")],
-    seconds: Annotated[float, typer.Option(help="solver time limit")] = 10.0,
-    seed: Annotated[int, typer.Option(help="solver seed")] = 0,
-) -> None:
-    """Plan a city's day for its verifier teams from the ready cases (not saved yet)."""
-    from doorstep.services.plan_day import plan_city_day
-
-    config = settings()
-    try:
-        with transaction(ready_engine(config)) as session:
-            result = plan_city_day(
-                session, SYSTEM, parse_day(day), city, seconds=seconds, seed=seed
-            )
-    except DoorstepError as exc:
-        raise fail(exc.message) from None
-    print_plan(result)
-
-
-def print_plan(result: DayPlan) -> None:
-    def clock(seconds: int) -> str:
-        return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-    plan = result.plan
-    for route in plan.routes:
-        table = Table(
-            title=f"team {route.team_id}: {len(route.stops)} visits, "
-            f"{route.distance_m / 1000:.1f} km, leaves {clock(route.depart)}, "
-            f"back {clock(route.back)}"
-        )
-        for column in ("#", "case", "arrive", "start", "end"):
-            table.add_column(column)
-        for n, stop in enumerate(route.stops, 1):
-            table.add_row(
-                str(n), stop.visit_id, clock(stop.arrival), clock(stop.start), clock(stop.end)
-            )
-        console.print(table)
-    console.print(
-        f"planned value {plan.value}, {plan.distance_m / 1000:.1f} km in all; "
-        f"dropped {len(plan.dropped)} "
-        f"({', '.join(sorted({d.reason.value for d in plan.dropped})) or '-'}); "
-        f"ready cases without a located address: {len(result.unlocated)}"
-    )

@@ -75,13 +75,17 @@ def demo(
     console.print(table)
 
     from doorstep.cli.admin import print_selection
+    from doorstep.cli.score import demo_model
+    from doorstep.domain.selection import value_terms
 
+    demo_model(engine, config, day)  # selection then ranks by expected value
+    uplift_bp, visit_cost = value_terms(config.visit_uplift, config.visit_cost)
     with transaction(engine) as session:
         report = select_cases(
             session,
             SYSTEM,
             day,
-            policy=SelectionPolicy(),
+            policy=SelectionPolicy(uplift_bp=uplift_bp, visit_cost=visit_cost),
             capacity=120,
             buckets=config.bucket_scheme,
         )

@@ -299,7 +299,35 @@ def export_delinquency(
     console.print(f"{frame.height} loans written to {target}")
 
 
+@export_app.command("table")
+def export_table(
+    name: Annotated[str, typer.Argument(help="loans, payments, cases, visits, verdicts, …")],
+    output_format: Annotated[FileFormat, typer.Option("--format")] = FileFormat.parquet,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+) -> None:
+    """A whole table for analysts' own tools, without personal data (amounts in fen)."""
+    from doorstep.services.exports import export_table as write_table
+
+    config = settings()
+    target = output or config.var_dir / "exports" / f"{name}.{output_format.value}"
+    try:
+        with progress_bar() as progress, transaction(ready_engine(config)) as session:
+            rows = write_table(
+                session, name, target, file_format=output_format.value, progress=progress
+            )
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    console.print(f"{rows} rows of {name} written to {target}")
+
+
 from doorstep.cli import admin as _admin  # noqa: E402, F401  (registers its commands)
+from doorstep.cli import daily as _daily  # noqa: E402, F401  (registers `doorstep batch run`)
 from doorstep.cli import demo as _demo  # noqa: E402, F401  (registers `doorstep demo`)
+from doorstep.cli import feedback as _feedback  # noqa: E402, F401  (webhooks, export feedback)
+from doorstep.cli import offers as _offers  # noqa: E402, F401  (`doorstep offers track`)
+from doorstep.cli import plans as _plans  # noqa: E402, F401  (registers `doorstep plan`)
+from doorstep.cli import rules as _rules  # noqa: E402, F401  (`doorstep rules`, `retention`)
+from doorstep.cli import score as _score  # noqa: E402, F401  (registers `doorstep score`)
+from doorstep.cli import visits as _visits  # noqa: E402, F401  (`doorstep batch alerts`)
 
 __all__ = ["app"]

@@ -27,6 +27,10 @@ DEMO_USERS = [
 ]
 
 
+OFFICES = {"北京市": (39.9087, 116.3975), "上海市": (31.2304, 121.4737)}
+"""The demo teams' home base: an office in the city centre (WGS-84)."""
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
@@ -61,6 +65,9 @@ def create_people(
         ):
             city = name[:2] + "市"
             team = teams.create_team(session, SYSTEM, name, city, [made[m] for m in members])
+            # Where the team's day starts and ends (the city office), its shift and capacity.
+            team.base_lat, team.base_lng = OFFICES[city]
+            team.shift_start_minute, team.shift_end_minute, team.max_visits = 9 * 60, 20 * 60, 8
             ready = session.scalars(
                 select(Case)
                 .where(Case.state == CaseState.READY.value, Case.city == city)

@@ -44,7 +44,60 @@ class HoldReason(StrEnum):
     VULNERABILITY = "vulnerability"
     HARDSHIP_REPORTED = "hardship_reported"
     DECEASED_OR_INCAPACITATED = "deceased_or_incapacitated"
+    BREATHING_SPACE = "breathing_space"  # UK Debt Respite Scheme, 60 days
+    WRITTEN_DISPUTE = "written_dispute"  # US Reg F 1006.38: until verification is sent
     OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPolicy:
+    """How a hold of one type ends and who may lift it before then.
+
+    `days`: the hold ends by itself that many days after it starts (None: only when lifted).
+    `lift_roles`: the roles that may lift it early (or at all, when `days` is None).
+    """
+
+    days: int | None
+    lift_roles: frozenset[str]
+    end_rule_en: str
+    end_rule_zh: str
+
+
+_MANAGERS = frozenset({"admin", "manager"})
+HOLD_POLICIES: dict[HoldReason, HoldPolicy] = {
+    HoldReason.COMPLAINT: HoldPolicy(
+        None, _MANAGERS, "until the complaint is resolved", "投诉处理完毕后解除"
+    ),
+    HoldReason.DISPUTE: HoldPolicy(
+        None, _MANAGERS, "until the dispute is answered", "争议答复后解除"
+    ),
+    HoldReason.VULNERABILITY: HoldPolicy(
+        None, _MANAGERS, "until a manager reviews the person's situation", "经理复核后解除"
+    ),
+    HoldReason.HARDSHIP_REPORTED: HoldPolicy(
+        None, _MANAGERS, "until the hardship is assessed", "困难情况评估后解除"
+    ),
+    HoldReason.DECEASED_OR_INCAPACITATED: HoldPolicy(
+        None,
+        frozenset({"admin"}),
+        "until an administrator records the estate or guardian",
+        "由管理员登记遗产管理人或监护人后解除",
+    ),
+    HoldReason.BREATHING_SPACE: HoldPolicy(
+        60,
+        frozenset({"admin"}),
+        "60 days after it starts, or when the debt adviser cancels it",
+        "开始后 60 天自动结束，或债务顾问取消时由管理员解除",
+    ),
+    HoldReason.WRITTEN_DISPUTE: HoldPolicy(
+        None, _MANAGERS, "when the verification of the debt has been sent", "核实材料寄出后解除"
+    ),
+    HoldReason.OTHER: HoldPolicy(None, _MANAGERS, "when a manager lifts it", "由经理解除"),
+}
+
+
+def may_lift(why: HoldReason, role: str) -> bool:
+    return role in HOLD_POLICIES[why].lift_roles
 
 
 S = CaseState

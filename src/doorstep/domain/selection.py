@@ -1,14 +1,24 @@
 """Which overdue customers get a verification case, and in what order (分案策略).
 
 The policy is a set of named rules with parameters; every decision lists the rules that
-failed so an operator can see why a customer was or was not selected. The priority is a
-placeholder for the model score (scoring issue): overdue amount × bucket weight.
+failed so an operator can see why a customer was or was not selected.
+
+The priority, which ranks the selected customers under capacity, is the expected value of
+a visit when the active ``visit_priority`` model scored the customer on the day:
+
+    P(no self-cure) × overdue amount × uplift − visit cost      (fen, exact integers)
+
+where P comes in basis points, the uplift (the share of the overdue amount a visit
+recovers from someone who would not cure alone) in basis points, and the cost in fen. A
+visit expected to cost more than it recovers fails the rule ``expected_value``. Without a
+score the priority is the rule of thumb: overdue amount × bucket weight.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 from doorstep.domain.money import Fen
 
@@ -24,6 +34,7 @@ class Candidate:
     on_hold: bool = False
     last_visit_on: date | None = None
     has_open_case: bool = False
+    p_no_cure_bp: int | None = None  # P(no self-cure within 30 days), basis points; None: unscored
 
 
 DEFAULT_BUCKET_WEIGHTS = {"M1": 1, "M2": 3, "M3": 4, "M4": 4, "M5": 3, "M6": 2, "M7+": 1}
@@ -38,6 +49,21 @@ class SelectionPolicy:
     served_regions: frozenset[str] | None = None  # None: every region is served
     visit_gap_days: int = 14
     bucket_weights: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BUCKET_WEIGHTS))
+    uplift_bp: int = 2_500  # a visit recovers 25% of the overdue amount of a non-curer
+    visit_cost: Fen = 30_000  # 300 yuan
+
+
+def value_terms(uplift: Decimal, visit_cost_yuan: Decimal) -> tuple[int, Fen]:
+    """(uplift in basis points, visit cost in fen) from settings, rounded half up."""
+    bp = int((uplift * 10_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    fen = int((visit_cost_yuan * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return bp, fen
+
+
+def expected_value(p_no_cure_bp: int, overdue: Fen, uplift_bp: int, visit_cost: Fen) -> Fen:
+    """P(no self-cure) × overdue × uplift − cost, in fen, rounded half up (exact)."""
+    gain = p_no_cure_bp * overdue * uplift_bp
+    return (gain + 50_000_000) // 100_000_000 - visit_cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +95,20 @@ def decide(candidate: Candidate, policy: SelectionPolicy, as_of: date) -> Decisi
         failed.append("recent_visit")
     if candidate.has_open_case:
         failed.append("open_case")
-    weight = policy.bucket_weights.get(candidate.worst_bucket, 1)
+    if candidate.p_no_cure_bp is None:
+        priority = candidate.overdue_amount * policy.bucket_weights.get(candidate.worst_bucket, 1)
+    else:
+        priority = expected_value(
+            candidate.p_no_cure_bp, candidate.overdue_amount, policy.uplift_bp, policy.visit_cost
+        )
+        if priority <= 0:
+            failed.append("expected_value")
     money_and_time_ok = not ({"min_dpd", "min_overdue", "on_hold"} & set(failed))
     return Decision(
         customer_id=candidate.customer_id,
         selected=not failed,
         failed=tuple(failed),
-        priority=candidate.overdue_amount * weight,
+        priority=priority,
         skip_trace=money_and_time_ok and not address_ok,
     )
 

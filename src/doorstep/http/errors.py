@@ -20,6 +20,13 @@ STATUS = {
     "not_signed_in": 401,
     "login_throttled": 429,
     "csrf_failed": 403,
+    "rule_blocked": 403,  # a conduct rule forbids the action (now, for this person)
+    "assignment_ended": 409,  # the case left the verifier's assignment meanwhile
+    "offer_expired": 409,
+    "batch_running": 409,
+    "plan_infeasible": 409,
+    "sign_in_refused": 401,
+    "travel_service_failed": 502,
 }
 
 

@@ -4,7 +4,8 @@
 seed) -> Plan`` (solver.py, the only pyvrp import), ``check(Plan, PlanRequest)``
 (check.py, an independent double-precision re-verification). Import the solver from
 ``doorstep.planning.solver`` so that code that only builds or checks plans does not load
-PyVRP.
+PyVRP. ``parallel.solve_best`` solves with several seeds, one process each, and keeps the
+cheapest plan; ``osrm.OsrmTravel`` is the road-network `TravelTimes` (OSRM table service).
 """
 
 from __future__ import annotations

@@ -23,6 +23,12 @@ class DropReason(StrEnum):
     """None of its windows leaves room to start and finish inside the allowed hours."""
     UNREACHABLE = "unreachable"
     """No eligible team can get there inside a window and still be home by shift end."""
+    NO_ADDRESS = "no located address"
+    """The case has no usable address with coordinates (set by the service, not the solver)."""
+    RULE_BLOCKED = "blocked by a conduct rule"
+    """A conduct rule forbids planning the visit (set by the service, not the solver)."""
+    CASE_UNAVAILABLE = "case unavailable"
+    """Since the plan was made the case went on hold, was cancelled or changed state."""
 
 
 @dataclass(frozen=True, slots=True)

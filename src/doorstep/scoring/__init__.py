@@ -12,7 +12,9 @@ Modules (no database access anywhere here; persistence belongs to the store laye
 * ``evaluate``     stratified k-fold CV of whole pipelines: AUC, KS, Gini, Brier;
 * ``registry``     `ModelCard`, training-data fingerprint, model bytes;
 * ``monitoring``   population stability index (flag above 0.25);
-* ``fairness``     selection rates and adverse impact ratio by group (warn below 0.8).
+* ``fairness``     selection rates and adverse impact ratio by group (warn below 0.8);
+* ``pipeline``     a table in, a measured and calibrated `Bundle` out (what is stored);
+* ``behaviour``    the ``visit_priority`` features and label from the book's frames.
 
 This package imports only numpy and pandas at import time; scikit-learn, optbinning and
 LightGBM load when a model is fitted.

@@ -43,6 +43,29 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def _clear_timings(obj: Any, depth: int = 0) -> None:
+    """Zero optbinning's fit timings (``_time_*``), kept on the scorecard, the binning
+    process and every variable's binning: the same training must give the same bytes."""
+    if depth > 4:
+        return
+    if isinstance(obj, dict):
+        for value in obj.values():
+            _clear_timings(value, depth + 1)
+        return
+    if isinstance(obj, list | tuple):
+        for value in obj:
+            _clear_timings(value, depth + 1)
+        return
+    state = getattr(obj, "__dict__", None)
+    if not state or not type(obj).__module__.startswith("optbinning"):
+        return
+    for name, value in list(state.items()):
+        if name.startswith("_time"):
+            state[name] = 0.0
+        else:
+            _clear_timings(value, depth + 1)
+
+
 @dataclass(frozen=True, slots=True)
 class ScorecardConfig:
     """Scaling, binning and regression settings of a scorecard."""
@@ -116,6 +139,7 @@ class ScorecardModel:
         )
         with _quiet():
             scorecard.fit(frame, y, metric_special="empirical", metric_missing="empirical")
+            _clear_timings(scorecard)
             self._scorecard = scorecard
             self._learn_best_bins(frame)
         return self

@@ -28,10 +28,12 @@ from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.selection import Candidate, SelectionPolicy, decide, rank
 from doorstep.services import audit
+from doorstep.services import rules as conduct
 from doorstep.services.reports import best_address_region
 from doorstep.store.models import Case
 from doorstep.store.repositories import book
 from doorstep.store.repositories import cases as repo
+from doorstep.store.repositories import scoring as scores_repo
 
 
 class Forbidden(DoorstepError):
@@ -54,6 +56,8 @@ class SelectionReport:
     cancelled_cured: int = 0
     updated: int = 0
     failed_rules: dict[str, int] = field(default_factory=dict)
+    ranked_by: str = "priority"  # or "expected_value" (active visit_priority scores)
+    model_version_id: int | None = None
 
 
 def _addresses_with_trust(session: Session, as_of: date) -> pl.DataFrame:
@@ -78,8 +82,15 @@ def select_cases(
     buckets: BucketScheme,
 ) -> SelectionReport:
     """Open cases for the customers the policy selects, move the best `capacity` of the
-    new ones to ready, cancel the open cases of customers who are no longer overdue."""
+    new ones to ready, cancel the open cases of customers who are no longer overdue.
+
+    When the active ``visit_priority`` model has scores on `as_of` (`doorstep score
+    apply`), customers are ranked by the expected value of a visit (domain.selection);
+    a past-due customer it did not score counts as certain not to cure. Otherwise by
+    the rule-of-thumb priority."""
     connection = session.connection()
+    model = scores_repo.active_version(session, scores_repo.VISIT_PRIORITY)
+    probabilities = scores_repo.probabilities_on(session, model.id, as_of) if model else {}
     overdue = repo.overdue_by_customer(connection, as_of)
     if overdue.height == 0:
         raise DoorstepError(
@@ -87,6 +98,8 @@ def select_cases(
             message_zh=f"{as_of} 没有逾期快照：请先运行逾期计算",
         )
     report = SelectionReport(as_of)
+    if probabilities and model is not None:
+        report.ranked_by, report.model_version_id = "expected_value", model.id
     addresses = _addresses_with_trust(session, as_of)
     region = best_address_region(addresses)
     trust = (
@@ -125,6 +138,7 @@ def select_cases(
             on_hold=bool(existing and existing.hold_reason),
             last_visit_on=visits.get(row["customer_id"]),
             has_open_case=existing is not None,
+            p_no_cure_bp=probabilities.get(row["customer_id"], 10_000) if probabilities else None,
         )
         decision = decide(candidate, policy, as_of)
         for rule in decision.failed:
@@ -260,8 +274,12 @@ def act(
         after, event = release(view, reason or "")
     else:
         after, event = transition(view, action, reason)
+    if action == "release":  # refused (before any change) unless the role may lift every hold
+        conduct.lift_hold(session, actor, case, event.reason or "")
     case.state = after.state.value
     case.hold_reason = after.hold.value if after.hold else None
+    if action == "hold" and after.hold is not None:  # the hold's row, with its end rule
+        conduct.start_hold(session, actor, case, after.hold, event.reason)
     if action == "record_visit":
         case.visited_on = today or datetime.now(UTC).date()
     if action == "cancel":

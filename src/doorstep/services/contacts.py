@@ -3,8 +3,11 @@ revealing personal data (with a reason that is audited)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -16,9 +19,22 @@ from doorstep.domain.contact import (
     after_attempt,
     effective_confidence,
 )
-from doorstep.domain.errors import DoorstepError, NotFound
+from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.ports import Cipher
+from doorstep.domain.rules import (
+    THIRD_PARTIES,
+    Action,
+    Channel,
+    ContactContext,
+    Decision,
+    Outcome,
+    Pack,
+    Relation,
+    RevealContext,
+    check,
+)
 from doorstep.services import audit
+from doorstep.services import rules as rules_service
 from doorstep.services.cases import Forbidden, get_case
 from doorstep.store.models import ContactAttempt, ContactPoint, Customer
 from doorstep.store.repositories import cases as repo
@@ -69,7 +85,98 @@ def _point_in_case(session: Session, actor: Actor, case_id: int, point_id: int) 
     return point
 
 
-def record_attempt(
+CHANNELS = {
+    AttemptChannel.CALL: Channel.CALL,
+    AttemptChannel.SMS: Channel.SMS,
+    AttemptChannel.THIRD_PARTY: Channel.CALL,
+    AttemptChannel.FIELD: Channel.VISIT_TALK,
+}
+CONNECTED = {AttemptResult.REACHED, AttemptResult.CONFIRMED}
+
+
+def relation_of(point: ContactPoint, channel: AttemptChannel) -> Relation:
+    """The relation class of the person behind a contact point: the debtor's own phones and
+    addresses, a guarantor, or a third party (an emergency contact, a colleague, ...)."""
+    relation = (point.relation or "").strip().lower()
+    if relation == "guarantor":
+        return Relation.GUARANTOR
+    if relation in ("unrelated", "unrelated_third_party"):
+        return Relation.UNRELATED_THIRD_PARTY
+    if (
+        channel is AttemptChannel.THIRD_PARTY
+        or point.kind == "emergency"
+        or relation not in ("", "self", "debtor", "本人")
+    ):
+        return Relation.RELATED_THIRD_PARTY
+    return Relation.DEBTOR
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    point: ContactPoint
+    attempt: ContactAttempt
+    decision: Decision
+
+
+def contact_context(
+    session: Session,
+    point: ContactPoint,
+    case_id: int,
+    channel: AttemptChannel,
+    at: datetime,
+    pack: Pack,
+    *,
+    relation: Relation | None = None,
+    facts: Mapping[str, bool] | None = None,
+) -> tuple[ContactContext, ZoneInfo]:
+    """The facts the engine needs for one contact, counted from the contact log: connected
+    calls to the person today (all staff), dials to this number today, calls in the last
+    7 days and the last conversation; `facts` adds what only the caller knows (agreed time,
+    script discloses the debt, cease requested, ...)."""
+    zone = rules_service.case_zone(pack, point.extra)
+    day = at.astimezone(zone).date()
+    relation = relation or relation_of(point, channel)
+    customer_id = point.customer_id
+    recent = repo.recent_debtor_calls(session, customer_id)
+    debtor_phones = [
+        p
+        for p in repo.contact_points_of(session, customer_id)
+        if p.channel == "phone" and p.kind != "emergency"
+    ]
+    unreachable = (len(recent) >= 3 and not any(recent)) or (
+        bool(debtor_phones) and all(p.status == ContactStatus.INVALID for p in debtor_phones)
+    )
+    who = relation.value
+    ctx = ContactContext(
+        at=at,
+        zones=(zone,),
+        channel=CHANNELS[channel],
+        relation=relation,
+        holds=rules_service.hold_types(session, case_id, at),
+        connected_calls_today=repo.connected_calls_on(session, customer_id, day, who),
+        dial_attempts_today=repo.dials_on(session, point.id, day),
+        calls_last_7_days=repo.calls_since(session, customer_id, at - timedelta(days=7), who),
+        last_conversation_on=repo.last_conversation_day(session, customer_id, who),
+        debtor_unreachable=unreachable,
+        contact_preagreed=point.kind == "emergency" and point.source == "application",
+        location_calls_before=(
+            repo.performed_on_point(session, point.id) if relation in THIRD_PARTIES else 0
+        ),
+    )
+    if facts:
+        known = {f.name for f in fields(ContactContext)}
+        for name, value in facts.items():
+            if name not in known or not isinstance(getattr(ctx, name), bool):
+                raise InvalidValue(
+                    f"unknown contact fact {name!r}", message_zh=f"未知的联系事实 {name!r}"
+                )
+            if not isinstance(value, bool):
+                raise InvalidValue(f"{name} must be true or false", message_zh=f"{name} 须为是或否")
+        ctx = replace(ctx, **dict[str, Any](facts))
+    return ctx, zone
+
+
+def attempt(
     session: Session,
     actor: Actor,
     case_id: int,
@@ -77,8 +184,21 @@ def record_attempt(
     channel: AttemptChannel,
     result: AttemptResult,
     note: str | None = None,
-) -> ContactPoint:
-    """Log one confirmation attempt and update the point's status and confidence."""
+    *,
+    at: datetime | None = None,
+    relation: Relation | None = None,
+    facts: Mapping[str, bool] | None = None,
+    override_reason: str | None = None,
+    pack: Pack | None = None,
+) -> AttemptOutcome:
+    """Check one contact with the conduct rules and log it.
+
+    Allowed: logged as performed and the point's status and confidence move. Warned: the
+    same, but only with `override_reason` (else `ReasonRequired`, nothing written), which is
+    kept and audited. Blocked: logged as blocked (performed=False, counted nowhere), the
+    point is left as it was, and the decision is recorded; the caller commits, so the block
+    stays on record. `at` (aware) is when the contact is made, now by default.
+    """
     if not actor.can(Permission.RECORD_ATTEMPTS):
         raise Forbidden("your role cannot record attempts", message_zh="您的角色无权登记联系结果")
     point = _point_in_case(session, actor, case_id, point_id)
@@ -88,24 +208,58 @@ def record_attempt(
         )
     if result is AttemptResult.MOVED and point.channel != "address":
         raise DoorstepError("moved applies to addresses only", message_zh="“已搬离”仅适用于地址")
-    before = (point.status, point.confidence)
-    status, confidence = after_attempt(point.status, point.confidence, channel, result)
-    point.status, point.confidence = status.value, confidence
-    session.add(
-        ContactAttempt(
-            contact_point_id=point.id,
-            case_id=case_id,
-            channel=channel.value,
-            result=result.value,
-            note=note,
-            actor_id=actor.user_id,
-        )
+    at = at or datetime.now(UTC)
+    if at.tzinfo is None:
+        raise InvalidValue("at: a time zone is required", message_zh="at：须带时区")
+    pack = pack or rules_service.active_pack()
+    ctx, zone = contact_context(
+        session, point, case_id, channel, at, pack, relation=relation, facts=facts
     )
+    decision = check(Action.CONTACT, ctx, pack)
+    reason = None if decision.blocked else rules_service.require(decision, override_reason)
+    performed = not decision.blocked
+    before = (point.status, point.confidence)
+    status, confidence = ContactStatus(point.status), point.confidence
+    if performed:
+        status, confidence = after_attempt(point.status, point.confidence, channel, result)
+        point.status, point.confidence = status.value, confidence
+    row = ContactAttempt(
+        contact_point_id=point.id,
+        case_id=case_id,
+        channel=channel.value,
+        result=result.value,
+        note=note,
+        attempted_at=at,
+        actor_id=actor.user_id,
+        customer_id=point.customer_id,
+        relation=ctx.relation.value,
+        person_zone=zone.key,
+        local_day=at.astimezone(zone).date(),
+        connected=performed and ctx.channel is Channel.CALL and result in CONNECTED,
+        performed=performed,
+        decision=decision.outcome.value,
+        rules_fired=[
+            {"id": f.rule_id, "severity": f.severity.value, "why": f.why} for f in decision.fired
+        ]
+        or None,
+        override_reason=reason,
+    )
+    session.add(row)
     session.flush()
+    rules_service.record_decision(
+        session,
+        actor,
+        decision,
+        pack=pack,
+        case_id=case_id,
+        performed=performed,
+        override_reason=reason,
+        at=at,
+    )
     audit.record(
         session,
         actor,
-        "contact.attempt",
+        "contact.attempt" if performed else "contact.blocked",
         "case",
         case_id,
         {
@@ -114,9 +268,42 @@ def record_attempt(
             "result": result.value,
             "status": [before[0], status.value],
             "confidence": [before[1], confidence],
+            "decision": decision.outcome.value,
+            "rules": list(decision.rule_ids),
         },
+        reason=reason,
     )
-    return point
+    return AttemptOutcome(point, row, decision)
+
+
+def record_attempt(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    point_id: int,
+    channel: AttemptChannel,
+    result: AttemptResult,
+    note: str | None = None,
+    *,
+    at: datetime | None = None,
+    override_reason: str | None = None,
+    pack: Pack | None = None,
+) -> ContactPoint:
+    """Log one confirmation attempt through the conduct rules (see `attempt`) and return
+    the contact point. A blocked attempt is logged as blocked and leaves the point as it
+    was; a warned one takes the note as its reason when no other is given."""
+    return attempt(
+        session,
+        actor,
+        case_id,
+        point_id,
+        channel,
+        result,
+        note,
+        at=at,
+        override_reason=override_reason or note,
+        pack=pack,
+    ).point
 
 
 REVEAL_ROLES = {Role.ADMIN, Role.MANAGER, Role.VERIFIER}
@@ -132,9 +319,12 @@ def reveal(
     point_id: int | None = None,
     reason: str,
     request_id: str | None = None,
+    purpose: str = "contact",
+    pack: Pack | None = None,
 ) -> str:
     """The clear value of a national ID or a contact point of a case the actor may see,
-    for a stated reason; every reveal is an audit event."""
+    for a stated reason and a declared `purpose` (checked by the conduct rule for
+    `reveal_personal_data`: role, purpose, live assignment); every reveal is audited."""
     if not actor.can(Permission.REVEAL_PERSONAL_DATA) or actor.role not in REVEAL_ROLES:
         raise Forbidden(
             "your role cannot reveal personal data", message_zh="您的角色无权查看个人信息"
@@ -145,6 +335,29 @@ def reveal(
             message_zh="请说明查看原因（至少 4 个字）",
         )
     case = get_case(session, actor, case_id)
+    now = datetime.now(UTC)
+    pack = pack or rules_service.active_pack()
+    decision = check(
+        Action.REVEAL_PERSONAL_DATA,
+        RevealContext(
+            actor.role.value,
+            purpose,
+            repo.has_live_assignment(session, actor.team_ids, case_id, now),
+        ),
+        pack,
+    )
+    if decision.outcome is not Outcome.ALLOWED:
+        rules_service.record_decision(
+            session,
+            actor,
+            decision,
+            pack=pack,
+            case_id=case_id,
+            performed=not decision.blocked,
+            override_reason=reason.strip(),
+        )
+    if decision.blocked:
+        raise Forbidden(decision.explain("en"), message_zh=decision.explain("zh"))
     if field == "id_number":
         customer = session.get(Customer, case.customer_id)
         assert customer is not None

@@ -159,9 +159,23 @@ def act(
 
 @router.post("/{case_id}/contact-points/{point_id}/attempts", response_model=ContactPointOut)
 def attempt(
-    case_id: int, point_id: int, body: AttemptIn, actor: CurrentActor, session: DbSession
+    case_id: int,
+    point_id: int,
+    body: AttemptIn,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
 ) -> ContactPointOut:
-    contacts.record_attempt(session, actor, case_id, point_id, body.channel, body.result, body.note)
+    contacts.record_attempt(
+        session,
+        actor,
+        case_id,
+        point_id,
+        body.channel,
+        body.result,
+        body.note,
+        pack=state.settings.rules_pack,
+    )
     session.commit()
     ranked = {
         r.point.id: r
@@ -188,6 +202,7 @@ def reveal(
         field=body.field,
         point_id=body.point_id,
         reason=body.reason,
+        pack=state.settings.rules_pack,
         request_id=request_id(request),
     )
     session.commit()

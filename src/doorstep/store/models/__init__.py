@@ -2,23 +2,43 @@
 
 from doorstep.store.models.audit import AuditEvent, AuditHead
 from doorstep.store.models.base import Base
+from doorstep.store.models.batch import BatchRun, BatchStep
 from doorstep.store.models.case import Case, ContactAttempt
 from doorstep.store.models.customer import ContactPoint, Customer
 from doorstep.store.models.delinquency import DelinquencySnapshot
+from doorstep.store.models.figures import BookFigure, RollFigure, VisitOutcome
 from doorstep.store.models.ingest import ImportBatch, IngestChange
 from doorstep.store.models.loan import Installment, Loan, Payment
+from doorstep.store.models.offer import ArchivedInstallment, Offer, ScheduleVersion
+from doorstep.store.models.outbox import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from doorstep.store.models.plan import PlanRoute, PlanStop, VisitPlan
+from doorstep.store.models.portal import (
+    BorrowerMessage,
+    LearnRead,
+    PortalCode,
+    PortalFailure,
+    PortalSession,
+    VisitSlot,
+)
+from doorstep.store.models.rules import CaseHold, RuleDecision
+from doorstep.store.models.scoring import ModelDrift, ModelVersion, Score
 from doorstep.store.models.user import ApiToken, Assignment, LoginFailure, Team, TeamMember, User
 from doorstep.store.models.visit import Alert, Evidence, PromiseToPay, Verdict, Visit
 
 __all__ = [
     "Alert",
     "ApiToken",
+    "ArchivedInstallment",
     "Assignment",
     "AuditEvent",
     "AuditHead",
     "Base",
+    "BatchRun",
+    "BatchStep",
+    "BookFigure",
+    "BorrowerMessage",
     "Case",
+    "CaseHold",
     "ContactAttempt",
     "ContactPoint",
     "Customer",
@@ -27,16 +47,32 @@ __all__ = [
     "ImportBatch",
     "IngestChange",
     "Installment",
+    "LearnRead",
     "Loan",
     "LoginFailure",
+    "ModelDrift",
+    "ModelVersion",
+    "Offer",
+    "OutboxEvent",
     "Payment",
     "PlanRoute",
     "PlanStop",
+    "PortalCode",
+    "PortalFailure",
+    "PortalSession",
     "PromiseToPay",
+    "RollFigure",
+    "RuleDecision",
+    "ScheduleVersion",
+    "Score",
     "Team",
     "TeamMember",
     "User",
     "Verdict",
     "Visit",
+    "VisitOutcome",
     "VisitPlan",
+    "VisitSlot",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base, Timestamped, utcnow
-from doorstep.store.types import UTCDateTime
+from doorstep.store.types import JSONDocument, UTCDateTime
 
 
 class Case(Timestamped, Base):
@@ -57,3 +58,17 @@ class ContactAttempt(Base):
     note: Mapped[str | None] = mapped_column(Text)
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The contact log (conduct rules): who was contacted, in whose time, and what the rule
+    # engine decided. A blocked attempt is kept with performed=False and never counts.
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    relation: Mapped[str | None] = mapped_column(String(24))
+    person_zone: Mapped[str | None] = mapped_column(String(64))
+    local_day: Mapped[date | None] = mapped_column(Date)  # the person's calendar day
+    connected: Mapped[bool] = mapped_column(default=False)
+    performed: Mapped[bool] = mapped_column(default=True)
+    decision: Mapped[str | None] = mapped_column(String(8))  # allowed | warned | blocked
+    rules_fired: Mapped[list[Any] | None] = mapped_column(JSONDocument)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+
+
+Index("ix_contact_attempts_customer_day", ContactAttempt.customer_id, ContactAttempt.local_day)

@@ -75,5 +75,6 @@ class PlanStop(Base):
     travel_seconds: Mapped[int] = mapped_column(Integer, default=0)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)  # kept on its team by replan
-    status: Mapped[str] = mapped_column(String(16))  # planned | dropped | done | cancelled
+    # planned | dropped | started | done | cancelled
+    status: Mapped[str] = mapped_column(String(16))
     drop_reason: Mapped[str | None] = mapped_column(String(32))

@@ -8,9 +8,15 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Date, Text, cast, delete, func, select
+from sqlalchemy import Connection, Date, Text, cast, delete, exists, func, select
 
-from doorstep.store.models import DelinquencySnapshot, Installment, Loan, Payment
+from doorstep.store.models import (
+    DelinquencySnapshot,
+    Installment,
+    Loan,
+    Payment,
+    ScheduleVersion,
+)
 from doorstep.store.repositories.staging import bulk_insert
 
 
@@ -81,7 +87,12 @@ def _as_text(column: Any, dialect: str) -> Any:
 
 
 def _per_loan(
-    connection: Connection, table: Any, first: str, last: str, columns: list[Any]
+    connection: Connection,
+    table: Any,
+    first: str,
+    last: str,
+    columns: list[Any],
+    *conditions: Any,
 ) -> Rows:
     """One row per loan of `table` with first <= loan_id <= last: the loan id, then each
     column's values joined by SEP, so the driver builds a few Python objects per loan
@@ -93,7 +104,7 @@ def _per_loan(
             table.c.loan_id,
             *(func.aggregate_strings(_as_text(c, dialect), SEP) for c in columns),
         )
-        .where(table.c.loan_id.between(first, last))
+        .where(table.c.loan_id.between(first, last), *conditions)
         .group_by(table.c.loan_id)
         .order_by(table.c.loan_id)
     )
@@ -116,10 +127,29 @@ def fetch_range(connection: Connection, first: str, last: str) -> RangeRows:
         last,
         [i.seq, i.due_on, i.principal_due, i.interest_due, func.coalesce(i.fee_due, 0)],
     )
+    # Only ranges with a restructured loan pay for the filter (one indexed probe otherwise).
+    v = ScheduleVersion.__table__.c
+    restructured = connection.execute(
+        select(exists().where(v.loan_id.between(first, last)))
+    ).scalar()
     payments = _per_loan(
-        connection, Payment.__table__, first, last, [p.paid_on, p.payment_id, p.amount]
+        connection,
+        Payment.__table__,
+        first,
+        last,
+        [p.paid_on, p.payment_id, p.amount],
+        *([counts_against_current_schedule(p)] if restructured else []),
     )
     return RangeRows(loans, installments, payments)
+
+
+def counts_against_current_schedule(payments: Any) -> Any:
+    """Payments the current schedule is measured with: all of them on a loan's original
+    schedule; on a restructured loan only those made on or after the day the current
+    version took effect (the earlier ones were settled under the schedule it replaced,
+    and the plan started from what they left owing)."""
+    v = ScheduleVersion.__table__.c
+    return ~exists().where(v.loan_id == payments.loan_id, v.effective_on > payments.paid_on)
 
 
 def _explode(rows: Rows, columns: dict[str, pl.DataType], order: list[str]) -> pl.DataFrame:

@@ -15,6 +15,7 @@ from doorstep.domain.case import OPEN_STATES
 from doorstep.store.models import (
     Assignment,
     Case,
+    CaseHold,
     ContactAttempt,
     ContactPoint,
     Customer,
@@ -22,6 +23,7 @@ from doorstep.store.models import (
     Installment,
     Loan,
     Payment,
+    RuleDecision,
 )
 
 
@@ -229,3 +231,163 @@ def last_attempts(session: Session, contact_point_ids: list[int]) -> dict[int, d
         .group_by(ContactAttempt.contact_point_id)
     ).all()
     return {point_id: at for point_id, at in rows if at is not None}
+
+
+# --- conduct rules: holds and the contact log --------------------------------------------
+
+
+def active_holds(session: Session, case_id: int, now: datetime) -> list[CaseHold]:
+    """Holds of a case not lifted and not ended by their end rule at `now`, oldest first."""
+    return list(
+        session.scalars(
+            select(CaseHold)
+            .where(
+                CaseHold.case_id == case_id,
+                CaseHold.lifted_at.is_(None),
+                or_(CaseHold.ends_at.is_(None), CaseHold.ends_at > now),
+            )
+            .order_by(CaseHold.started_at, CaseHold.id)
+        )
+    )
+
+
+def expired_holds(session: Session, now: datetime) -> list[CaseHold]:
+    """Holds whose end rule has ended them but that are not yet marked lifted."""
+    return list(
+        session.scalars(
+            select(CaseHold).where(CaseHold.lifted_at.is_(None), CaseHold.ends_at <= now)
+        )
+    )
+
+
+def holds_between(session: Session, start: datetime, end: datetime) -> list[CaseHold]:
+    return list(
+        session.scalars(
+            select(CaseHold)
+            .where(
+                CaseHold.started_at < end,
+                or_(CaseHold.lifted_at.is_(None), CaseHold.lifted_at >= start),
+            )
+            .order_by(CaseHold.started_at)
+        )
+    )
+
+
+_PERFORMED = ContactAttempt.performed.is_(True)
+_CALLS = ContactAttempt.channel.in_(("call", "third_party"))
+
+
+def connected_calls_on(session: Session, customer_id: str, day: date, relation: str) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(
+                ContactAttempt.customer_id == customer_id,
+                ContactAttempt.local_day == day,
+                ContactAttempt.relation == relation,
+                ContactAttempt.connected.is_(True),
+                _PERFORMED,
+                _CALLS,
+            )
+        )
+        or 0
+    )
+
+
+def dials_on(session: Session, contact_point_id: int, day: date) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(
+                ContactAttempt.contact_point_id == contact_point_id,
+                ContactAttempt.local_day == day,
+                _PERFORMED,
+                _CALLS,
+            )
+        )
+        or 0
+    )
+
+
+def calls_since(session: Session, customer_id: str, since: datetime, relation: str) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(
+                ContactAttempt.customer_id == customer_id,
+                ContactAttempt.attempted_at >= since,
+                ContactAttempt.relation == relation,
+                _PERFORMED,
+                _CALLS,
+            )
+        )
+        or 0
+    )
+
+
+def last_conversation_day(session: Session, customer_id: str, relation: str) -> date | None:
+    day: date | None = session.scalar(
+        select(func.max(ContactAttempt.local_day)).where(
+            ContactAttempt.customer_id == customer_id,
+            ContactAttempt.relation == relation,
+            ContactAttempt.connected.is_(True),
+            _PERFORMED,
+            _CALLS,
+        )
+    )
+    return day
+
+
+def performed_on_point(session: Session, contact_point_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(
+                ContactAttempt.contact_point_id == contact_point_id, _PERFORMED
+            )
+        )
+        or 0
+    )
+
+
+def recent_debtor_calls(session: Session, customer_id: str, limit: int = 3) -> list[bool]:
+    """Whether each of the debtor's last performed calls connected, newest first."""
+    return list(
+        session.scalars(
+            select(ContactAttempt.connected)
+            .where(
+                ContactAttempt.customer_id == customer_id,
+                ContactAttempt.relation == "debtor",
+                _PERFORMED,
+                _CALLS,
+            )
+            .order_by(ContactAttempt.attempted_at.desc(), ContactAttempt.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def has_live_assignment(
+    session: Session, team_ids: frozenset[int], case_id: int, now: datetime
+) -> bool:
+    if not team_ids:
+        return False
+    return bool(
+        session.scalar(select(Case.id).where(Case.id == case_id, live_assignment(team_ids, now)))
+    )
+
+
+def attempts_between(session: Session, start: datetime, end: datetime) -> list[ContactAttempt]:
+    return list(
+        session.scalars(
+            select(ContactAttempt)
+            .where(ContactAttempt.attempted_at >= start, ContactAttempt.attempted_at < end)
+            .order_by(ContactAttempt.attempted_at)
+        )
+    )
+
+
+def decisions_between(session: Session, start: datetime, end: datetime) -> list[RuleDecision]:
+    return list(
+        session.scalars(
+            select(RuleDecision)
+            .where(RuleDecision.at >= start, RuleDecision.at < end)
+            .order_by(RuleDecision.at)
+        )
+    )

@@ -177,6 +177,7 @@ def case_attempt(
     request: Request,
     actor: CurrentActor,
     session: DbSession,
+    state: State,
     point_id: Annotated[int, Form()],
     channel: Annotated[AttemptChannel, Form()],
     result: Annotated[AttemptResult, Form()],
@@ -184,7 +185,16 @@ def case_attempt(
 ) -> Response:
     request.state.actor = actor
     try:
-        contacts.record_attempt(session, actor, case_id, point_id, channel, result, note or None)
+        contacts.record_attempt(
+            session,
+            actor,
+            case_id,
+            point_id,
+            channel,
+            result,
+            note or None,
+            pack=state.settings.rules_pack,
+        )
     except DoorstepError as exc:  # e.g. "moved" for a phone
         session.rollback()
         return error_page(request, exc, back=f"/cases/{case_id}")
@@ -213,6 +223,7 @@ def case_reveal(
             field=field,
             point_id=point_id,
             reason=reason,
+            pack=state.settings.rules_pack,
             request_id=request_id(request),
         )
     except DoorstepError as exc:

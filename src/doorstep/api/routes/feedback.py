@@ -1,0 +1,53 @@
+"""GET /api/feedback: what the visits found, for the lender, keyset-paged."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from doorstep.api.schemas.feedback import FeedbackItem, FeedbackPage
+from doorstep.domain.access import Permission
+from doorstep.domain.errors import InvalidValue
+from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.services import feedback
+
+router = APIRouter(prefix="/api/feedback", tags=["feedback"])
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_since(text: str, state: State) -> datetime:
+    """A date (midnight in the business time zone) or an ISO time with its zone."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), state.settings.zone)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(
+            f"since: not a date or ISO time: {text!r}",
+            message_zh=f"since：不是日期或 ISO 时间：{text!r}",
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidValue("since: a time needs its zone", message_zh="since：时间须带时区")
+    return moment
+
+
+@router.get("", response_model=FeedbackPage)
+def feedback_feed(
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    since: Annotated[
+        str | None, Query(max_length=40, description="YYYY-MM-DD or ISO time; empty: all")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=feedback.MAX_PAGE)] = 100,
+) -> FeedbackPage:
+    feedback.require(actor, Permission.READ_AUDIT)  # before judging the query
+    start = parse_since(since, state) if since else EPOCH
+    rows, next_cursor = feedback.feedback_page(session, actor, start, cursor=cursor, limit=limit)
+    return FeedbackPage(
+        items=[FeedbackItem(**feedback.feedback_record(row)) for row in rows],
+        next_cursor=next_cursor,
+    )

@@ -1,0 +1,161 @@
+"""Visit evidence (photos, recordings): type by content, EXIF, content-addressed storage.
+
+`EvidenceStore` is the interface; `LocalEvidenceStore` keeps each file on disk under its
+SHA-256 (`root/ab/cd/abcd…`), so a name can never leave the root and a changed file no
+longer matches its name. An S3-compatible store would implement the same three methods
+with the hash as the object key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Protocol
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+JPEG, PNG, HEIC, M4A, MP3 = "image/jpeg", "image/png", "image/heic", "audio/mp4", "audio/mpeg"
+ACCEPTED = (JPEG, PNG, HEIC, M4A, MP3)
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_M4A_BRANDS = {b"M4A ", b"M4B "}
+
+
+def sniff(head: bytes) -> str | None:
+    """The media type of a file from its first bytes (magic numbers), or None when it is
+    none of JPEG, PNG, HEIC, M4A or MP3. The name and the claimed type are never trusted."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in _HEIF_BRANDS:
+            return HEIC
+        if brand in _M4A_BRANDS:
+            return M4A
+        return None
+    if head.startswith(b"ID3"):
+        return MP3
+    # A bare MPEG audio frame: 11 sync bits, then layer III (bits 01).
+    if len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06) == 0x02:
+        return MP3
+    return None
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class EvidenceStore(Protocol):
+    def put(self, data: bytes) -> str:
+        """Store the bytes; returns their SHA-256 (hex), which names them."""
+        ...
+
+    def get(self, sha256: str) -> bytes: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+
+class BadEvidenceName(ValueError):
+    pass
+
+
+class LocalEvidenceStore:
+    """Files on a local disk, named by their SHA-256; writing the same content twice is a
+    no-op, and a write is atomic (a temporary file renamed into place)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path_for(self, sha256: str) -> Path:
+        if not SHA256.match(sha256):  # 64 lowercase hex digits: no "/", "..", or NUL
+            raise BadEvidenceName(f"not a SHA-256 name: {sha256[:80]!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> str:
+        digest = sha256_of(data)
+        target = self.path_for(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        return self.path_for(sha256).read_bytes()
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+
+@dataclass(frozen=True)
+class Exif:
+    lat: float | None = None
+    lng: float | None = None
+    taken_at: datetime | None = None  # aware
+
+
+_GPS_IFD, _EXIF_IFD = 0x8825, 0x8769
+_DATETIME_ORIGINAL, _OFFSET_ORIGINAL, _DATETIME = 0x9003, 0x9011, 0x0132
+
+
+def _degrees(value: object, ref: object) -> float | None:
+    try:
+        d, m, s = (float(part) for part in value)  # type: ignore[attr-defined]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    result = d + m / 60 + s / 3600
+    return -result if str(ref).upper() in ("S", "W") else result
+
+
+def read_exif(data: bytes, media_type: str, zone: tzinfo) -> Exif:
+    """GPS position and time of a JPEG or PNG photo, where present. EXIF times without an
+    offset are read in the business zone. Anything unreadable is simply absent."""
+    if media_type not in (JPEG, PNG):
+        return Exif()
+    try:
+        from PIL import Image, UnidentifiedImageError
+
+        with Image.open(io.BytesIO(data)) as image:
+            exif = image.getexif()
+            gps = exif.get_ifd(_GPS_IFD)
+            details = exif.get_ifd(_EXIF_IFD)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return Exif()
+    lat = lng = None
+    if gps:
+        lat, lng = _degrees(gps.get(2), gps.get(1)), _degrees(gps.get(4), gps.get(3))
+        if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            lat = lng = None
+    taken = None
+    text = details.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+    if isinstance(text, str):
+        try:
+            naive = datetime.strptime(text.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            naive = None
+        if naive is not None:
+            offset = details.get(_OFFSET_ORIGINAL)
+            tz: tzinfo = zone
+            match = re.match(r"^([+-])(\d{2}):(\d{2})$", str(offset or ""))
+            if match:
+                sign = -1 if match.group(1) == "-" else 1
+                delta = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
+                tz = timezone(sign * delta)
+            taken = naive.replace(tzinfo=tz)
+    return Exif(lat, lng, taken)

@@ -1,0 +1,119 @@
+"""A small PDF writer for documents made of headings, paragraphs, bullet lists and tables,
+with an embedded CJK font so Chinese renders on any reader (fpdf2 embeds only the glyphs
+used). The font is Noto Sans CJK SC subset to GB 2312 (fonts/LICENSE-OFL.txt); a
+character outside it prints as the font's empty glyph."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+FONT = Path(__file__).with_name("fonts") / "NotoSansCJKsc-Regular-GB2312.otf"
+FAMILY = "NotoSansSC"
+HEADINGS = FontFace(emphasis="NONE", fill_color=(232, 236, 241))  # one weight only
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    text: str
+    small: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Bullets:
+    items: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    headers: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    widths: Sequence[float] = field(default_factory=tuple)  # relative; empty: equal
+    empty: str = "—"
+
+
+Block = Heading | Paragraph | Bullets | Table
+
+
+class _Document(FPDF):
+    def __init__(self, title: str, footer: str) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self._title_text, self._footer_text = title, footer
+        self.add_font(FAMILY, "", str(FONT))
+        self.set_auto_page_break(auto=True, margin=15)
+        self.set_margins(15, 15, 15)
+
+    def header(self) -> None:
+        self.set_font(FAMILY, size=8)
+        self.set_text_color(110)
+        self.cell(0, 5, self._title_text, new_x="LMARGIN", new_y="NEXT", align="R")
+        self.set_text_color(0)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(FAMILY, size=8)
+        self.set_text_color(110)
+        self.cell(0, 5, f"{self._footer_text}  {self.page_no()}/{{nb}}", align="C")
+        self.set_text_color(0)
+
+
+def render(title: str, blocks: Sequence[Block], *, footer: str = "") -> bytes:
+    """The document as PDF bytes."""
+    pdf = _Document(title, footer)
+    pdf.alias_nb_pages()
+    pdf.set_title(title)
+    pdf.add_page()
+    pdf.set_font(FAMILY, size=16)
+    pdf.multi_cell(0, 9, title, new_x="LMARGIN", new_y="NEXT")
+    for block in blocks:
+        if isinstance(block, Heading):
+            pdf.ln(3)
+            pdf.set_font(FAMILY, size=12.5)
+            pdf.multi_cell(0, 7, block.text, new_x="LMARGIN", new_y="NEXT")
+            pdf.set_draw_color(180)
+            pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+            pdf.ln(1.5)
+        elif isinstance(block, Paragraph):
+            pdf.set_font(FAMILY, size=8.5 if block.small else 10)
+            pdf.multi_cell(0, 5.2, block.text, new_x="LMARGIN", new_y="NEXT", align="L")
+        elif isinstance(block, Bullets):
+            pdf.set_font(FAMILY, size=10)
+            for item in block.items:
+                pdf.multi_cell(0, 5.2, f"• {item}", new_x="LMARGIN", new_y="NEXT", align="L")
+        else:
+            _table(pdf, block)
+    return bytes(pdf.output())
+
+
+def _table(pdf: FPDF, block: Table) -> None:
+    pdf.set_font(FAMILY, size=8.5)
+    if not block.rows:
+        pdf.multi_cell(0, 5, block.empty, new_x="LMARGIN", new_y="NEXT")
+        return
+    total = pdf.w - pdf.l_margin - pdf.r_margin
+    weights = list(block.widths) or [1.0] * len(block.headers)
+    widths = tuple(total * w / sum(weights) for w in weights)
+    with pdf.table(
+        col_widths=widths,
+        line_height=4.6,
+        first_row_as_headings=True,
+        headings_style=HEADINGS,
+        padding=0.8,
+    ) as table:
+        heading = table.row()
+        for text in block.headers:
+            heading.cell(text)
+        for values in block.rows:
+            row = table.row()
+            for text in values:
+                row.cell(text)
+    pdf.ln(1)

@@ -1,0 +1,137 @@
+"""Safety of the team: a visit not checked out in time and an SOS raise an alert that the
+supervisor's page lists until someone resolves it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from doorstep.domain import checkin
+from doorstep.domain.access import SYSTEM, Actor, Permission, Role
+from doorstep.domain.errors import DoorstepError, NotFound
+from doorstep.services import audit
+from doorstep.services.cases import Forbidden
+from doorstep.services.visits import visit_of
+from doorstep.store.models import Alert, Team
+from doorstep.store.repositories import cases as case_repo
+from doorstep.store.repositories import visits as repo
+
+
+def raise_overdue_checkouts(
+    session: Session, now: datetime, after: timedelta = timedelta(minutes=60)
+) -> list[Alert]:
+    """One `overdue_checkout` alert for each visit still checked in `after` its check-in
+    (once per visit). The alerts page and the batch call it."""
+    raised = []
+    for visit in repo.overdue_open_visits(session, now - after):
+        alert = Alert(
+            kind="overdue_checkout",
+            case_id=visit.case_id,
+            team_id=visit.team_id,
+            visit_id=visit.id,
+            raised_at=now,
+            lat=visit.lat,
+            lng=visit.lng,
+            detail={
+                "checked_in_at": visit.checked_in_at.isoformat(),
+                "minutes": round((now - visit.checked_in_at).total_seconds() / 60),
+                "verifier_ids": list(visit.verifier_ids),
+            },
+        )
+        session.add(alert)
+        session.flush()
+        audit.record(
+            session,
+            SYSTEM,
+            "alert.overdue_checkout",
+            "case",
+            visit.case_id,
+            {"alert": alert.id, "visit": visit.id, "team": visit.team_id},
+        )
+        raised.append(alert)
+    return raised
+
+
+def sos(
+    session: Session,
+    actor: Actor,
+    visit_id: int,
+    *,
+    lat: float | None,
+    lng: float | None,
+    now: datetime,
+) -> Alert:
+    """An SOS from a verifier on a visit: an alert at once, with the last position known
+    (the one sent, else the check-in's)."""
+    if not actor.can(Permission.RECORD_VISITS):
+        raise Forbidden("your role cannot raise an SOS", message_zh="您的角色无权发出求助")
+    visit = visit_of(session, actor, visit_id)
+    where = checkin.position(lat, lng, "position")
+    alert = Alert(
+        kind="sos",
+        case_id=visit.case_id,
+        team_id=visit.team_id,
+        visit_id=visit.id,
+        raised_at=now,
+        raised_by=actor.user_id,
+        lat=where.lat if where else visit.lat,
+        lng=where.lng if where else visit.lng,
+        detail={"verifier_ids": list(visit.verifier_ids), "position_sent": where is not None},
+    )
+    session.add(alert)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "alert.sos",
+        "case",
+        visit.case_id,
+        {"alert": alert.id, "visit": visit.id, "lat": alert.lat, "lng": alert.lng},
+    )
+    return alert
+
+
+def _supervisor(actor: Actor) -> None:
+    if not actor.can(Permission.CHANGE_CASES):
+        raise Forbidden("only supervisors see alerts", message_zh="只有主管可以查看警报")
+
+
+def open_alerts(session: Session, actor: Actor) -> list[tuple[Alert, Team | None]]:
+    """Unresolved alerts, newest first; a manager sees their regions' teams."""
+    _supervisor(actor)
+    regions = actor.regions if actor.role is Role.MANAGER else None
+    return repo.open_alerts(session, regions)
+
+
+def resolve(
+    session: Session, actor: Actor, alert_id: int, note: str | None, now: datetime
+) -> Alert:
+    _supervisor(actor)
+    alert = session.get(Alert, alert_id) if 0 < alert_id <= case_repo.MAX_ID else None
+    visible = {a.id for a, _team in open_alerts(session, actor)}
+    if alert is None or (alert.resolved_at is None and alert.id not in visible):
+        raise NotFound(f"no alert {alert_id}", message_zh=f"没有警报 {alert_id}")
+    if alert.resolved_at is not None:
+        return alert
+    text = (note or "").strip()
+    if len(text) < 2:
+        raise DoorstepError(
+            "note: say what was done (at least 2 characters)",
+            message_zh="处理说明：请说明处理情况（至少 2 个字）",
+        )
+    alert.resolved_at, alert.resolved_by = now, actor.user_id
+    detail = dict(alert.detail or {})
+    detail["resolution"] = text
+    alert.detail = detail
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "alert.resolve",
+        "case" if alert.case_id else "alert",
+        alert.case_id or alert.id,
+        {"alert": alert.id, "kind": alert.kind},
+        reason=text,
+    )
+    return alert

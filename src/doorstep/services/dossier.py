@@ -1,0 +1,222 @@
+"""The dossier (案件资料): one PDF per case for the visit day. It is built from the same
+facts as the case page, under the same access rules (a verifier only while the case is
+live-assigned to their team), and shows personal data masked: a verifier who needs a full
+number reveals it on the page, with a reason, into the audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from doorstep.domain.access import Actor
+from doorstep.domain.money import format_yuan
+from doorstep.integrations import pdf
+from doorstep.services import audit
+from doorstep.services.case_view import CaseFacts, case_facts
+from doorstep.store.repositories import feedback as repo
+
+STATE_ZH = {
+    "new": "新建",
+    "confirming": "确认中",
+    "ready": "待上门",
+    "scheduled": "已排程",
+    "visiting": "上门中",
+    "visited": "已上门",
+    "closed": "已结案",
+    "cancelled": "已取消",
+}
+CHANNEL_ZH = {"phone": "电话", "address": "地址"}
+GENDER_ZH = {"M": "男", "F": "女"}
+PROMISE_ZH = {"open": "未到期", "kept": "已履行", "partly_kept": "部分履行", "broken": "未履行"}
+
+CONDUCT = [
+    "两名核实员同行，上门时间为 08:00–21:00；进门前先出示工作证（姓名、工号、机构），"
+    "说明来自哪家机构、受哪家贷款机构委托。",
+    "说明来意：核实居住与联系情况、了解逾期原因、商讨可行的还款安排；不催讨、不施压。",
+    "只与借款人本人谈及债务；遇到家人、同事或邻居，不透露任何欠款信息，只留下回访方式。",
+    "不得威胁、辱骂、恐吓、骚扰，不得拍摄借款人以外的人员，不得进入未获同意的住所。",
+    "如借款人表示患病、残疾、高龄、近期丧亲或其他困难，记录后停止催收话题并上报主管。",
+    "全程记录：签到签退、访谈记录、照片或录音均须如实上传，事后不可修改。",
+]
+RIGHTS = [
+    "有权要求核实员出示证件并核实其身份与委托机构；",
+    "有权拒绝核实员进入住所，可另约时间或地点；",
+    "有权获知欠款明细（本金、利息、罚息、费用）及计算方式；",
+    "有权就欠款提出异议，异议期间暂停上门；",
+    "个人信息受法律保护，不会向第三人披露；",
+    "可通过贷款机构客服或监管部门投诉。",
+]
+REPAYMENT_OPTIONS = [
+    "一次性结清逾期金额（本金、利息、罚息）；",
+    "分期偿还逾期金额（最长 12 期，须经主管批准）；",
+    "展期或调整还款日（须提交困难证明）；",
+    "减免部分罚息（须经审批，不得当场承诺）；",
+    "约定承诺还款日与金额（记入承诺还款，按期核查）。",
+]
+
+
+def _day(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "—"
+
+
+def dossier_blocks(facts: CaseFacts, zone: ZoneInfo, session: Session) -> list[pdf.Block]:
+    case, customer = facts.case, facts.customer
+    blocks: list[pdf.Block] = [
+        pdf.Heading("借款人"),
+        pdf.Table(
+            ["客户号", "姓名", "性别", "出生年份", "身份证号（脱敏）", "工作单位"],
+            [
+                [
+                    customer.customer_id,
+                    customer.name,
+                    GENDER_ZH.get(customer.gender, customer.gender),
+                    str(customer.birth_date.year),
+                    customer.id_number_masked or "—",
+                    customer.employer or "—",
+                ]
+            ],
+            [2, 1.4, 0.8, 1, 2.4, 2.6],
+        ),
+        pdf.Paragraph(
+            f"案件状态：{STATE_ZH.get(case.state, case.state)}　逾期天数：{case.max_dpd}　"
+            f"账龄：{case.bucket}　逾期金额：{format_yuan(case.overdue_amount)} 元　"
+            f"数据日期：{case.as_of}　区域：{case.city or ''}{case.district or ''}"
+        ),
+        pdf.Heading("借款与逾期"),
+    ]
+    loan_rows = []
+    for loan in facts.loans:
+        snap = facts.latest.get(loan.loan_id)
+        loan_rows.append(
+            [
+                loan.loan_id,
+                loan.product,
+                format_yuan(loan.principal),
+                str(snap.dpd) if snap else "—",
+                snap.bucket if snap else "—",
+                format_yuan(snap.overdue_principal) if snap else "—",
+                format_yuan(snap.overdue_interest) if snap else "—",
+                format_yuan(snap.overdue_penalty) if snap else "—",
+                format_yuan(snap.outstanding_principal) if snap else "—",
+            ]
+        )
+    blocks.append(
+        pdf.Table(
+            [
+                "借据号",
+                "产品",
+                "本金",
+                "逾期天数",
+                "账龄",
+                "逾期本金",
+                "逾期利息",
+                "罚息",
+                "剩余本金",
+            ],
+            loan_rows,
+            [2, 1.6, 1.3, 0.9, 0.8, 1.3, 1.3, 1.1, 1.3],
+        )
+    )
+    blocks.append(pdf.Heading("还款记录（最近 20 笔）"))
+    payments = sorted(facts.payments, key=lambda p: p.paid_on, reverse=True)[:20]
+    blocks.append(
+        pdf.Table(
+            ["日期", "借据号", "金额（元）", "渠道"],
+            [[str(p.paid_on), p.loan_id, format_yuan(p.amount), p.channel] for p in payments],
+            [1.2, 2, 1.2, 1.2],
+            empty="无还款记录",
+        )
+    )
+    blocks.append(pdf.Heading("联系方式（按可信度排序，已脱敏）"))
+    blocks.append(
+        pdf.Table(
+            ["类型", "号码 / 地址", "来源", "状态", "可信度", "依据"],
+            [
+                [
+                    f"{CHANNEL_ZH.get(r.point.channel, r.point.channel)} · {r.point.kind}",
+                    r.point.value_masked,
+                    r.point.source,
+                    r.point.status,
+                    f"{r.trust:.0%}",
+                    r.why,
+                ]
+                for r in facts.contacts
+            ],
+            [1.3, 2.3, 1.1, 1, 0.8, 2.8],
+            empty="无联系方式",
+        )
+    )
+    blocks.append(pdf.Heading("以往联系与备注（最近 20 次）"))
+    attempts = sorted(facts.attempts, key=lambda a: a.attempted_at, reverse=True)[:20]
+    blocks.append(
+        pdf.Table(
+            ["时间", "方式", "结果", "备注"],
+            [[_day(a.attempted_at, zone), a.channel, a.result, a.note or ""] for a in attempts],
+            [1.5, 0.9, 1.1, 4],
+            empty="尚无联系记录",
+        )
+    )
+    blocks.append(pdf.Heading("以往上门"))
+    visits = repo.visits_of_case(session, case.id)
+    blocks.append(
+        pdf.Table(
+            ["签到时间", "见到", "是否见到本人", "地址", "结论", "下一步"],
+            [
+                [
+                    _day(visit.checked_in_at, zone),
+                    visit.met or "—",
+                    ("是" if verdict.reached else "否") if verdict else "—",
+                    verdict.address_status if verdict else "—",
+                    verdict.hardship_or_evasion if verdict else "—",
+                    (verdict.override_step or verdict.next_step) if verdict else "—",
+                ]
+                for visit, verdict in visits
+            ],
+            [1.5, 1, 1.1, 1, 1, 1.5],
+            empty="尚无上门记录",
+        )
+    )
+    promises = repo.promises_of_customer(session, customer.customer_id)
+    if promises:
+        blocks.append(pdf.Heading("承诺还款"))
+        blocks.append(
+            pdf.Table(
+                ["承诺日期", "金额（元）", "已还（元）", "状态"],
+                [
+                    [
+                        str(p.due_on),
+                        format_yuan(p.amount),
+                        format_yuan(p.paid),
+                        PROMISE_ZH.get(p.status, p.status),
+                    ]
+                    for p in promises
+                ],
+            )
+        )
+    blocks += [
+        pdf.Heading("上门须知：身份、来意与规范"),
+        pdf.Bullets(CONDUCT),
+        pdf.Heading("须告知借款人的权利"),
+        pdf.Bullets(RIGHTS),
+        pdf.Heading("可提供的还款方案"),
+        pdf.Bullets(REPAYMENT_OPTIONS),
+        pdf.Paragraph("具体方案以系统审批结果为准，核实员不得当场承诺减免。", small=True),
+    ]
+    return blocks
+
+
+def dossier_pdf(
+    session: Session, actor: Actor, case_id: int, *, zone: ZoneInfo, now: datetime | None = None
+) -> bytes:
+    """The case's dossier as PDF bytes; records who printed it in the audit trail."""
+    facts = case_facts(session, actor, case_id)  # access rules of the case page
+    moment = now or datetime.now(UTC)
+    document = pdf.render(
+        f"案件资料 · 案件 {facts.case.id}",
+        dossier_blocks(facts, zone, session),
+        footer=f"内部资料，仅限本次上门使用 · {actor.username} · {_day(moment, zone)}",
+    )
+    audit.record(session, actor, "case.dossier", "case", facts.case.id, {"bytes": len(document)})
+    return document

@@ -1,0 +1,485 @@
+"""Repayment offers: building a loan's options, making an offer (maker-checker above the
+approval threshold), the borrower accepting one plan (which becomes the loan's new
+schedule version), and the daily tracking of active plans (kept, or broken after a grace,
+which reopens follow-up)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from doorstep.config import Settings
+from doorstep.domain import plans
+from doorstep.domain.access import Actor, Permission, Role
+from doorstep.domain.allocation import DEFAULT_WATERFALL, Waterfall
+from doorstep.domain.calendar import add_months
+from doorstep.domain.case import OPEN_STATES, CaseState, HoldReason
+from doorstep.domain.delinquency import snapshot
+from doorstep.domain.errors import DoorstepError, IllegalTransition, InvalidValue, NotFound
+from doorstep.domain.money import rate_to_units
+from doorstep.domain.schedule import RepaymentMethod
+from doorstep.services import audit, cases
+from doorstep.services.cases import Forbidden
+from doorstep.store.models import BorrowerMessage, Case, Offer
+from doorstep.store.repositories import offers as repo
+
+PLAN_HOLD_NOTE = "repayment plan active"
+RELEASED_BY_BROKEN_PLAN = frozenset({HoldReason.OTHER.value, HoldReason.HARDSHIP_REPORTED.value})
+
+
+class OfferExpired(DoorstepError):
+    code = "offer_expired"
+
+
+@dataclass(frozen=True)
+class OfferPolicy:
+    """The settings an offer is made and tracked under."""
+
+    cap: Decimal = plans.DEFAULT_CAP
+    approval_fen: int = 100_000
+    days: int = 14
+    grace_days: int = 10
+    share: Decimal = plans.DEFAULT_SHARE
+
+
+def policy_from(settings: Settings) -> OfferPolicy:
+    return OfferPolicy(
+        cap=settings.repayment_rate_cap,
+        approval_fen=settings.offer_approval_fen,
+        days=settings.offer_days,
+        grace_days=settings.repayment_grace_days,
+        share=settings.repayment_affordable_share,
+    )
+
+
+def borrower_actor(customer_id: str) -> Actor:
+    """The portal acts for a signed-in borrower: audited under `borrower:<customer id>`,
+    with the system's reach (it only ever touches that borrower's own case and loans)."""
+    return Actor(f"borrower:{customer_id}", Role.ADMIN)
+
+
+# --- what a loan owes -----------------------------------------------------------------------
+
+
+def debt_of(
+    session: Session, loan_id: str, on: date, waterfall: Waterfall = DEFAULT_WATERFALL
+) -> plans.Debt:
+    """The loan's debt at the start of `on`: its current schedule replayed with the
+    payments made before that day that count against it."""
+    loan = repo.loan(session, loan_id)
+    if loan is None:
+        raise NotFound(f"no loan {loan_id}", message_zh=f"没有贷款 {loan_id}")
+    rows = repo.current_schedule(session, loan_id)
+    payments = repo.counted_payments(session, loan_id, before=on)
+    s = snapshot(rows, payments, rate_to_units(loan.penalty_rate_daily), on, waterfall=waterfall)
+    principal = max(s.outstanding_principal - s.unapplied, 0)
+    return plans.Debt(
+        loan_id=loan_id,
+        principal=principal,
+        interest=s.overdue_interest,
+        fee=s.overdue_fee,
+        penalty=s.overdue_penalty,
+        annual_rate=loan.annual_rate,
+        months_left=sum(1 for r in rows if r.due_on >= on),
+        method=RepaymentMethod(loan.method),
+    )
+
+
+def _debt_json(debt: plans.Debt) -> dict[str, Any]:
+    return {
+        "principal": debt.principal,
+        "interest": debt.interest,
+        "fee": debt.fee,
+        "penalty": debt.penalty,
+        "annual_rate": str(debt.annual_rate),
+        "months_left": debt.months_left,
+        "method": debt.method.value,
+    }
+
+
+def preview(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    loan_id: str,
+    on: date,
+    policy: OfferPolicy,
+    *,
+    budget: plans.Budget | None = None,
+    terms: Sequence[plans.Terms] | None = None,
+) -> tuple[plans.Debt, list[plans.PlanOption]]:
+    """The ranked options for one loan of a case the actor may see."""
+    if not actor.can(Permission.MAKE_OFFERS):
+        raise Forbidden("your role cannot make offers", message_zh="您的角色无权制定还款方案")
+    case = cases.get_case(session, actor, case_id)
+    loan = repo.loan(session, loan_id)
+    if loan is None or loan.customer_id != case.customer_id:
+        raise NotFound(
+            f"no loan {loan_id} in case {case_id}",
+            message_zh=f"案件 {case_id} 中没有贷款 {loan_id}",
+        )
+    debt = debt_of(session, loan_id, on)
+    menu = plans.options_for([debt], add_months(on, 1), cap=policy.cap, budget=budget, terms=terms)
+    return debt, menu.options[loan_id]
+
+
+def make_offer(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    loan_id: str,
+    on: date,
+    policy: OfferPolicy,
+    *,
+    keys: Sequence[str] | None = None,
+    budget: plans.Budget | None = None,
+    terms: Sequence[plans.Terms] | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Offer:
+    """Offer the chosen options (by key; default every allowed one) of a loan. Refused
+    options are never offered. Concessions above the threshold wait for a second manager."""
+    now = now or datetime.now(UTC)
+    debt, options = preview(
+        session, actor, case_id, loan_id, on, policy, budget=budget, terms=terms
+    )
+    by_key = {o.key: o for o in options}
+    if keys:
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            raise InvalidValue(
+                f"options: unknown option {unknown[0]!r}",
+                message_zh=f"options：未知的方案 {unknown[0]!r}",
+            )
+        refused = [by_key[k] for k in keys if by_key[k].refused]
+        if refused:
+            raise InvalidValue(
+                f"options: {refused[0].key} refused: {refused[0].refused}",
+                message_zh=f"options：方案不可提供：{refused[0].refused_zh}",
+            )
+        chosen = [by_key[k] for k in dict.fromkeys(keys)]
+    else:
+        chosen = [o for o in options if not o.refused]
+    if not chosen:
+        raise InvalidValue(
+            "options: no option may be offered", message_zh="options：没有可提供的方案"
+        )
+    concession = max(o.concession for o in chosen)
+    needs_approval = concession > policy.approval_fen
+    case = cases.get_case(session, actor, case_id)
+    offer = Offer(
+        customer_id=case.customer_id,
+        loan_id=loan_id,
+        case_id=case_id,
+        state="offered",
+        options=[o.to_json() for o in chosen],
+        debt=_debt_json(debt),
+        starts_on=on,
+        concession=concession,
+        needs_approval=needs_approval,
+        maker_id=actor.user_id,
+        expires_at=now + timedelta(days=policy.days),
+        note=(note or "").strip() or None,
+    )
+    session.add(offer)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "offer.make",
+        "case",
+        case_id,
+        {
+            "offer": offer.id,
+            "loan": loan_id,
+            "options": [o.key for o in chosen],
+            "concession": concession,
+            "needs_approval": needs_approval,
+        },
+        reason=offer.note,
+    )
+    return offer
+
+
+def visible_to_borrower(offer: Offer, now: datetime) -> bool:
+    open_state = offer.state == "approved" or (
+        offer.state == "offered" and not offer.needs_approval
+    )
+    return open_state and offer.expires_at > now
+
+
+def _offer_for_staff(session: Session, actor: Actor, offer_id: int) -> Offer:
+    if not actor.can(Permission.MAKE_OFFERS):
+        raise Forbidden("your role cannot handle offers", message_zh="您的角色无权处理还款方案")
+    offer = repo.offer(session, offer_id)
+    if offer is None or offer.case_id is None:
+        raise NotFound(f"no offer {offer_id}", message_zh=f"没有还款方案 {offer_id}")
+    cases.get_case(session, actor, offer.case_id)  # 404 when the actor may not see the case
+    return offer
+
+
+def approve(session: Session, actor: Actor, offer_id: int, now: datetime | None = None) -> Offer:
+    """The checker's approval: another manager than the maker."""
+    now = now or datetime.now(UTC)
+    offer = _offer_for_staff(session, actor, offer_id)
+    if offer.state != "offered" or not offer.needs_approval:
+        raise IllegalTransition(
+            f"offer {offer_id} is not waiting for approval",
+            message_zh=f"还款方案 {offer_id} 不在待审批状态",
+        )
+    if actor.user_id is None or actor.user_id == offer.maker_id:
+        raise Forbidden(
+            "a second manager must approve: not the one who made the offer",
+            message_zh="须由另一位经理审批，制定人不能审批自己的方案",
+        )
+    if offer.expires_at <= now:
+        raise OfferExpired("the offer has expired", message_zh="还款方案已过期")
+    offer.state, offer.checker_id, offer.approved_at = "approved", actor.user_id, now
+    session.flush()
+    audit.record(session, actor, "offer.approve", "case", offer.case_id or 0, {"offer": offer.id})
+    return offer
+
+
+def withdraw(session: Session, actor: Actor, offer_id: int, reason: str) -> Offer:
+    offer = _offer_for_staff(session, actor, offer_id)
+    if offer.state not in repo.OPEN_OFFER_STATES:
+        raise IllegalTransition(
+            f"offer {offer_id} is {offer.state}: it cannot be withdrawn",
+            message_zh=f"还款方案 {offer_id} 状态为 {offer.state}，不能撤回",
+        )
+    if not reason.strip():
+        raise InvalidValue("reason: a withdrawal needs a reason", message_zh="reason：撤回需要原因")
+    offer.state, offer.closed_at = "withdrawn", datetime.now(UTC)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "offer.withdraw",
+        "case",
+        offer.case_id or 0,
+        {"offer": offer.id},
+        reason=reason.strip(),
+    )
+    return offer
+
+
+def accept(
+    session: Session,
+    customer_id: str,
+    offer_id: int,
+    key: str,
+    *,
+    now: datetime | None = None,
+) -> Offer:
+    """The borrower accepts one plan of one of their open offers: the plan becomes the
+    loan's new schedule version (payments from the offer's start day count against it),
+    the loan's other open offers are withdrawn, and visits are held while it runs."""
+    now = now or datetime.now(UTC)
+    offer = repo.offer(session, offer_id)
+    if offer is None or offer.customer_id != customer_id:
+        raise NotFound(f"no offer {offer_id}", message_zh=f"没有还款方案 {offer_id}")
+    if not visible_to_borrower(offer, now):
+        if offer.expires_at <= now and offer.state in repo.OPEN_OFFER_STATES:
+            raise OfferExpired("the offer has expired", message_zh="该还款方案已过期")
+        raise IllegalTransition(
+            "this offer is not open for acceptance", message_zh="该还款方案当前不可接受"
+        )
+    chosen = next((o for o in offer.options if o.get("key") == key), None)
+    if chosen is None or chosen.get("refused"):
+        raise InvalidValue(
+            "plan: not one of the plans of this offer", message_zh="plan：不是本次提供的方案"
+        )
+    loan = repo.loan(session, offer.loan_id)
+    assert loan is not None  # a foreign key
+    schedule = plans.schedule_from_json(chosen["schedule"])
+    version = repo.replace_schedule(session, loan, schedule, offer.starts_on, offer.id)
+    offer.state, offer.accepted_key, offer.accepted_at = "active", key, now
+    offer.schedule_version = version
+    for other in repo.open_offers_of_loan(session, offer.loan_id):
+        if other.id != offer.id:
+            other.state, other.closed_at = "withdrawn", now
+    session.flush()
+    actor = borrower_actor(customer_id)
+    audit.record(
+        session,
+        actor,
+        "offer.accept",
+        "case",
+        offer.case_id or 0,
+        {
+            "offer": offer.id,
+            "loan": offer.loan_id,
+            "plan": key,
+            "schedule_version": version,
+            "total_to_pay": chosen["total_to_pay"],
+            "annualised_rate": chosen["annualised_rate"],
+        },
+    )
+    case = session.get(Case, offer.case_id) if offer.case_id else None
+    if case is not None and case.state in {s.value for s in OPEN_STATES} and not case.hold_reason:
+        cases.act(
+            session,
+            actor,
+            case.id,
+            "hold",
+            hold_reason=HoldReason.OTHER.value,
+            reason=PLAN_HOLD_NOTE,
+        )
+    return offer
+
+
+@dataclass
+class TrackReport:
+    checked: int = 0
+    kept: int = 0
+    broken: int = 0
+    expired: int = 0
+
+
+def track(
+    session: Session,
+    actor: Actor,
+    today: date,
+    policy: OfferPolicy,
+    waterfall: Waterfall = DEFAULT_WATERFALL,
+    now: datetime | None = None,
+) -> TrackReport:
+    """The daily look at offers: open ones past their expiry expire; an active plan whose
+    schedule is fully paid is kept; one more than `grace_days` late is broken, which
+    releases the plan's hold on the case and alerts its owner, so follow-up resumes."""
+    now = now or datetime.now(UTC)
+    report = TrackReport()
+    for offer in repo.offers_in(session, repo.OPEN_OFFER_STATES):
+        if offer.expires_at <= now:
+            offer.state, offer.closed_at = "expired", now
+            audit.record(
+                session, actor, "offer.expire", "case", offer.case_id or 0, {"offer": offer.id}
+            )
+            report.expired += 1
+    for offer in repo.offers_in(session, ("active",)):
+        report.checked += 1
+        loan = repo.loan(session, offer.loan_id)
+        assert loan is not None
+        rows = repo.current_schedule(session, offer.loan_id)
+        s = snapshot(
+            rows,
+            repo.counted_payments(session, offer.loan_id),
+            rate_to_units(loan.penalty_rate_daily),
+            today,
+            waterfall=waterfall,
+        )
+        if s.dpd > policy.grace_days:
+            offer.state, offer.closed_at = "broken", now
+            report.broken += 1
+            audit.record(
+                session,
+                actor,
+                "offer.broken",
+                "case",
+                offer.case_id or 0,
+                {"offer": offer.id, "dpd": s.dpd},
+            )
+            _reopen(session, actor, offer, s.dpd)
+        elif s.outstanding_principal == 0 and s.overdue_interest == s.overdue_fee == 0:
+            offer.state, offer.closed_at = "kept", now
+            report.kept += 1
+            audit.record(
+                session, actor, "offer.kept", "case", offer.case_id or 0, {"offer": offer.id}
+            )
+    session.flush()
+    return report
+
+
+def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int) -> None:
+    case = session.get(Case, offer.case_id) if offer.case_id else None
+    if case is None:
+        return
+    # a complaint or a dispute keeps its hold: only a plan's or a hardship's is lifted
+    if case.hold_reason in RELEASED_BY_BROKEN_PLAN and case.state in {s.value for s in OPEN_STATES}:
+        cases.act(
+            session, actor, case.id, "release", reason=f"repayment plan broken ({dpd} days late)"
+        )
+    session.add(
+        BorrowerMessage(
+            customer_id=offer.customer_id,
+            case_id=case.id,
+            owner_id=case.owner_id,
+            kind="plan_broken",
+            statement=f"offer {offer.id}: {dpd} days late",
+        )
+    )
+    if case.state == CaseState.NEW.value:
+        cases.act(session, actor, case.id, "mark_ready", reason="repayment plan broken")
+    session.flush()
+
+
+def options_of(offer: Offer) -> list[dict[str, Any]]:
+    """The offer's options as shown: allowed ones in their ranked order."""
+    return [o for o in offer.options if not o.get("refused")]
+
+
+@dataclass
+class CasePanel:
+    case: Case
+    alerts: list[BorrowerMessage]
+    offers: list[Offer]
+    loans: list[Any]
+
+
+def case_panel(session: Session, actor: Actor, case_id: int) -> CasePanel:
+    """What the case page shows of offers: the borrower's messages (alerts for the
+    owner) and the offers made, newest first."""
+    case = cases.get_case(session, actor, case_id)
+    return CasePanel(
+        case,
+        repo.messages_of_case(session, case_id),
+        repo.offers_of_case(session, case_id),
+        repo.loans_of(session, case.customer_id),
+    )
+
+
+def complaint_queue(
+    session: Session, actor: Actor, *, everything: bool = False
+) -> list[BorrowerMessage]:
+    if not actor.can(Permission.READ_AUDIT):
+        raise Forbidden(
+            "the complaint queue is for auditors", message_zh="投诉队列仅供审计人员查看"
+        )
+    rows = repo.messages_of_kind(session, "complaint")
+    return rows if everything else [r for r in rows if r.handled_at is None]
+
+
+def handle_message(session: Session, actor: Actor, message_id: int) -> BorrowerMessage:
+    """Mark a borrower's message dealt with: complaints by an auditor, the rest by
+    someone who may change the case."""
+    message = session.get(BorrowerMessage, message_id)
+    if message is None:
+        raise NotFound(f"no message {message_id}", message_zh=f"没有消息 {message_id}")
+    if message.kind == "complaint":
+        if not actor.can(Permission.READ_AUDIT):
+            raise Forbidden(
+                "complaints are closed by an auditor", message_zh="投诉须由审计人员处理"
+            )
+    else:
+        if message.case_id is None:
+            raise NotFound(f"no message {message_id}", message_zh=f"没有消息 {message_id}")
+        cases.get_case(session, actor, message.case_id)
+        if not actor.can(Permission.CHANGE_CASES):
+            raise Forbidden("your role cannot handle alerts", message_zh="您的角色无权处理提醒")
+    if message.handled_at is None:
+        message.handled_at, message.handled_by = datetime.now(UTC), actor.user_id
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "portal.handled",
+            "case" if message.case_id else "customer",
+            message.case_id or message.customer_id,
+            {"message": message.id, "kind": message.kind},
+        )
+    return message

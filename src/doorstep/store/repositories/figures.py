@@ -1,0 +1,339 @@
+"""The dashboard's daily aggregates: written set-based by the batch, read by the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Subquery,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+)
+
+from doorstep.domain.calendar import add_months
+from doorstep.store.models import (
+    BookFigure,
+    Case,
+    ContactPoint,
+    DelinquencySnapshot,
+    Loan,
+    Payment,
+    PlanStop,
+    PromiseToPay,
+    RollFigure,
+    Team,
+    Verdict,
+    Visit,
+    VisitOutcome,
+)
+
+
+def _customer_city() -> Subquery:
+    """One city per customer: the first (by name) of their address cities."""
+    return (
+        select(ContactPoint.customer_id, func.min(ContactPoint.city).label("city"))
+        .where(ContactPoint.channel == "address", ContactPoint.city.is_not(None))
+        .group_by(ContactPoint.customer_id)
+        .subquery("customer_city")
+    )
+
+
+def write_book_figures(connection: Connection, as_of: date) -> int:
+    """Replace `as_of`'s book figures from its snapshots; returns the rows written."""
+    s = DelinquencySnapshot
+    city = _customer_city()
+    city_name = func.coalesce(city.c.city, "")
+    overdue = s.overdue_principal + s.overdue_interest + s.overdue_fee + s.overdue_penalty
+    connection.execute(delete(BookFigure).where(BookFigure.as_of == as_of))
+    query = (
+        select(
+            s.as_of,
+            city_name,
+            s.bucket,
+            func.count(),
+            func.sum(overdue),
+            func.sum(s.outstanding_principal),
+        )
+        .join(Loan, Loan.loan_id == s.loan_id)
+        .outerjoin(city, city.c.customer_id == Loan.customer_id)
+        .where(s.as_of == as_of)
+        .group_by(s.as_of, city_name, s.bucket)
+    )
+    columns = ["as_of", "city", "bucket", "loans", "overdue", "outstanding"]
+    result = connection.execute(insert(BookFigure).from_select(columns, query))
+    return max(result.rowcount, 0)
+
+
+def write_roll_figures(connection: Connection, to_as_of: date) -> int:
+    """Bucket-to-bucket moves from a month before `to_as_of` (when that day has
+    snapshots) to `to_as_of`; returns the rows written (0 without an earlier day)."""
+    from_as_of = add_months(to_as_of, -1)
+    a, b = DelinquencySnapshot.__table__.alias("a"), DelinquencySnapshot.__table__.alias("b")
+    connection.execute(
+        delete(RollFigure).where(
+            RollFigure.from_as_of == from_as_of, RollFigure.to_as_of == to_as_of
+        )
+    )
+    if not connection.scalar(select(exists().where(a.c.as_of == from_as_of))):
+        return 0
+    query = (
+        select(
+            literal(from_as_of),
+            literal(to_as_of),
+            a.c.bucket,
+            b.c.bucket,
+            func.count(),
+            func.sum(a.c.outstanding_principal),
+        )
+        .join(b, (b.c.loan_id == a.c.loan_id) & (b.c.as_of == to_as_of))
+        .where(a.c.as_of == from_as_of)
+        .group_by(a.c.bucket, b.c.bucket)
+    )
+    columns = ["from_as_of", "to_as_of", "from_bucket", "to_bucket", "loans", "balance"]
+    result = connection.execute(insert(RollFigure).from_select(columns, query))
+    return max(result.rowcount, 0)
+
+
+# --- reads for the dashboard -------------------------------------------------------------
+
+Cities = Sequence[str] | None
+"""The cities to count; None: all of them."""
+
+
+def book_series(
+    connection: Connection, since: date, cities: Cities
+) -> list[tuple[date, str, int, int]]:
+    """(as_of, bucket, loans, overdue fen) per day since `since`, in `cities` (None: all)."""
+    f = BookFigure
+    query = (
+        select(f.as_of, f.bucket, func.sum(f.loans), func.sum(f.overdue))
+        .where(f.as_of >= since)
+        .group_by(f.as_of, f.bucket)
+        .order_by(f.as_of, f.bucket)
+    )
+    if cities is not None:
+        query = query.where(f.city.in_(cities))
+    return [(d, b, int(n), int(o)) for d, b, n, o in connection.execute(query)]
+
+
+def book_cities(connection: Connection) -> list[str]:
+    latest = select(func.max(BookFigure.as_of)).scalar_subquery()
+    return list(
+        connection.scalars(
+            select(BookFigure.city)
+            .where(BookFigure.as_of == latest)
+            .distinct()
+            .order_by(BookFigure.city)
+        )
+    )
+
+
+def latest_rolls(connection: Connection) -> tuple[date | None, list[tuple[str, str, int]]]:
+    """The latest month-on-month roll: its date and (from, to, loans) rows."""
+    latest = connection.scalar(select(func.max(RollFigure.to_as_of)))
+    if latest is None:
+        return None, []
+    rows = connection.execute(
+        select(RollFigure.from_bucket, RollFigure.to_bucket, RollFigure.loans).where(
+            RollFigure.to_as_of == latest
+        )
+    )
+    return latest, [(a, b, int(n)) for a, b, n in rows]
+
+
+def cases_by_state_and_opening(
+    connection: Connection, cities: Cities
+) -> list[tuple[str, date, int]]:
+    query = select(Case.state, Case.opened_on, func.count()).group_by(Case.state, Case.opened_on)
+    if cities is not None:
+        query = query.where(Case.city.in_(cities))
+    rows = connection.execute(query)
+    return [(s, d, int(n)) for s, d, n in rows]
+
+
+@dataclass(frozen=True)
+class VisitFact:
+    """One visit with what its verdict said, for the dashboard's field figures."""
+
+    case_id: int
+    customer_id: str
+    team: str
+    checked_in_at: datetime
+    flags: list[str]
+    travel_m: int | None
+    reached: bool | None
+    address_status: str | None
+    primary_reason: str | None
+    leaning: str | None
+
+
+def visits_since(connection: Connection, since: datetime, cities: Cities) -> list[VisitFact]:
+    query = (
+        select(
+            Visit.case_id,
+            Case.customer_id,
+            Team.name,
+            Visit.checked_in_at,
+            Visit.flags,
+            PlanStop.travel_m,
+            Verdict.reached,
+            Verdict.address_status,
+            Verdict.primary_reason,
+            Verdict.hardship_or_evasion,
+        )
+        .join(Case, Case.id == Visit.case_id)
+        .join(Team, Team.id == Visit.team_id)
+        .outerjoin(PlanStop, PlanStop.id == Visit.plan_stop_id)
+        .outerjoin(Verdict, Verdict.visit_id == Visit.id)
+        .where(Visit.checked_in_at >= since)
+        .order_by(Visit.checked_in_at)
+    )
+    if cities is not None:
+        query = query.where(Case.city.in_(cities))
+    return [
+        VisitFact(
+            case_id=row[0],
+            customer_id=row[1],
+            team=row[2],
+            checked_in_at=row[3],
+            flags=list(row[4] or []),
+            travel_m=row[5],
+            reached=row[6],
+            address_status=row[7],
+            primary_reason=row[8],
+            leaning=row[9],
+        )
+        for row in connection.execute(query)
+    ]
+
+
+def promise_statuses(connection: Connection, since: date, cities: Cities) -> dict[str, int]:
+    query = (
+        select(PromiseToPay.status, func.count())
+        .join(Case, Case.id == PromiseToPay.case_id)
+        .where(PromiseToPay.due_on >= since)
+        .group_by(PromiseToPay.status)
+    )
+    if cities is not None:
+        query = query.where(Case.city.in_(cities))
+    rows = connection.execute(query)
+    return {status: int(n) for status, n in rows}
+
+
+def write_visit_outcomes(connection: Connection, as_of: date, zone: tzinfo, days: int) -> int:
+    """Outcomes of the visits (and holdouts) of the day `days` before `as_of`, judged
+    from `as_of`'s snapshots and the payments in between; replaces that day's rows."""
+    day = as_of - timedelta(days=days)
+    start = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    end = start + timedelta(days=1)
+    visited = connection.execute(
+        select(
+            Case.customer_id,
+            Case.city,
+            func.count(),
+            func.coalesce(func.sum(PlanStop.travel_m), 0),
+        )
+        .select_from(Visit)
+        .join(Case, Case.id == Visit.case_id)
+        .outerjoin(PlanStop, PlanStop.id == Visit.plan_stop_id)
+        .where(Visit.checked_in_at >= start, Visit.checked_in_at < end)
+        .group_by(Case.customer_id, Case.city)
+    ).all()
+    held = connection.execute(
+        select(Case.customer_id, Case.city)
+        .where(Case.cancel_reason == "holdout", Case.opened_on == day)
+        .distinct()
+    ).all()
+    connection.execute(delete(VisitOutcome).where(VisitOutcome.day == day))
+    people = [(c, city or "", "visited", int(n), int(m)) for c, city, n, m in visited]
+    people += [(c, city or "", "holdout", 0, 0) for c, city in held]
+    if not people:
+        return 0
+    worst = _worst_dpd(connection, sorted({p[0] for p in people}), as_of)
+    paid = _paid(connection, sorted({p[0] for p in people}), day, as_of)
+    rows = [
+        {
+            "day": day,
+            "customer_id": customer,
+            "cohort": cohort,
+            "city": city,
+            "cured": worst.get(customer, 0) == 0,
+            "recovered": paid.get(customer, 0),
+            "visits": visits,
+            "travel_m": travel,
+        }
+        for customer, city, cohort, visits, travel in people
+    ]
+    connection.execute(insert(VisitOutcome), rows)
+    return len(rows)
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [items[n : n + size] for n in range(0, len(items), size)]  # bounded IN lists
+
+
+def _worst_dpd(connection: Connection, customers: Sequence[str], as_of: date) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(customers):
+        rows = connection.execute(
+            select(Loan.customer_id, func.max(DelinquencySnapshot.dpd))
+            .join(Loan, Loan.loan_id == DelinquencySnapshot.loan_id)
+            .where(Loan.customer_id.in_(chunk), DelinquencySnapshot.as_of == as_of)
+            .group_by(Loan.customer_id)
+        )
+        found.update({c: int(dpd) for c, dpd in rows})
+    return found
+
+
+def _paid(
+    connection: Connection, customers: Sequence[str], first: date, last: date
+) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for chunk in _chunks(customers):
+        rows = connection.execute(
+            select(Loan.customer_id, func.sum(Payment.amount))
+            .join(Loan, Loan.loan_id == Payment.loan_id)
+            .where(Loan.customer_id.in_(chunk), Payment.paid_on.between(first, last))
+            .group_by(Loan.customer_id)
+        )
+        found.update({c: int(total) for c, total in rows})
+    return found
+
+
+@dataclass(frozen=True)
+class Cohort:
+    customers: int
+    cured: int
+    recovered: int  # fen
+    visits: int
+    travel_m: int
+
+
+def outcomes_since(connection: Connection, since: date, cities: Cities) -> dict[str, Cohort]:
+    o = VisitOutcome
+    query = (
+        select(
+            o.cohort,
+            func.count(),
+            func.sum(func.cast(o.cured, Integer)),
+            func.sum(o.recovered),
+            func.sum(o.visits),
+            func.sum(o.travel_m),
+        )
+        .where(o.day >= since)
+        .group_by(o.cohort)
+    )
+    if cities is not None:
+        query = query.where(o.city.in_(cities))
+    return {
+        cohort: Cohort(int(n), int(cured or 0), int(paid or 0), int(v or 0), int(m or 0))
+        for cohort, n, cured, paid, v, m in connection.execute(query)
+    }

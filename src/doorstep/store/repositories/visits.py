@@ -1,0 +1,237 @@
+"""Queries about visits: a team's day, open visits, alerts, verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from doorstep.store.models import (
+    Alert,
+    Assignment,
+    AuditEvent,
+    Case,
+    Evidence,
+    PlanStop,
+    PromiseToPay,
+    Team,
+    TeamMember,
+    Verdict,
+    Visit,
+    VisitPlan,
+)
+
+
+def planned_stops(
+    session: Session, team_ids: frozenset[int], day: date
+) -> list[tuple[PlanStop, Case]]:
+    """The routed stops of the teams in the published plans of `day`, in route order."""
+    if not team_ids:
+        return []
+    rows = session.execute(
+        select(PlanStop, Case)
+        .join(VisitPlan, VisitPlan.id == PlanStop.plan_id)
+        .join(Case, Case.id == PlanStop.case_id)
+        .where(
+            VisitPlan.day == day,
+            VisitPlan.state == "published",
+            PlanStop.team_id.in_(team_ids),
+            PlanStop.seq.is_not(None),
+        )
+        .order_by(PlanStop.team_id, PlanStop.seq)
+    ).all()
+    return [(stop, case) for stop, case in rows]
+
+
+def live_team_of(
+    session: Session, case_id: int, team_ids: frozenset[int], now: datetime
+) -> int | None:
+    """The team (of `team_ids`) the case is live-assigned to now, if any."""
+    if not team_ids:
+        return None
+    team: int | None = session.scalar(
+        select(Assignment.team_id)
+        .where(
+            Assignment.case_id == case_id,
+            Assignment.team_id.in_(team_ids),
+            Assignment.revoked_at.is_(None),
+            Assignment.starts_at <= now,
+            or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+        )
+        .order_by(Assignment.starts_at.desc())
+        .limit(1)
+    )
+    return team
+
+
+def hand_scheduled(
+    session: Session, team_ids: frozenset[int], now: datetime, states: tuple[str, ...]
+) -> list[Case]:
+    """Cases live-assigned to the teams, in `states`, by priority."""
+    if not team_ids:
+        return []
+    return list(
+        session.scalars(
+            select(Case)
+            .join(Assignment, Assignment.case_id == Case.id)
+            .where(
+                Assignment.team_id.in_(team_ids),
+                Assignment.revoked_at.is_(None),
+                Assignment.starts_at <= now,
+                or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+                Case.state.in_(states),
+            )
+            .order_by(Case.priority.desc(), Case.id)
+            .distinct()
+        )
+    )
+
+
+def members_of(session: Session, team_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(TeamMember.user_id)
+            .where(TeamMember.team_id == team_id)
+            .order_by(TeamMember.user_id)
+        )
+    )
+
+
+def team(session: Session, team_id: int) -> Team | None:
+    return session.get(Team, team_id)
+
+
+def open_visit(session: Session, case_id: int) -> Visit | None:
+    """The case's visit that is checked in (or out) but not submitted yet."""
+    visit: Visit | None = session.scalar(
+        select(Visit)
+        .where(Visit.case_id == case_id, Visit.state.in_(("checked_in", "checked_out")))
+        .order_by(Visit.id.desc())
+        .limit(1)
+    )
+    return visit
+
+
+def open_visits_of_cases(session: Session, case_ids: list[int]) -> dict[int, Visit]:
+    if not case_ids:
+        return {}
+    rows = session.scalars(
+        select(Visit)
+        .where(Visit.case_id.in_(case_ids), Visit.state.in_(("checked_in", "checked_out")))
+        .order_by(Visit.id)
+    )
+    return {v.case_id: v for v in rows}
+
+
+def previous_check_in(session: Session, team_id: int, before: datetime) -> Visit | None:
+    """The team's latest check-in with a position before `before`."""
+    visit: Visit | None = session.scalar(
+        select(Visit)
+        .where(
+            Visit.team_id == team_id,
+            Visit.checked_in_at < before,
+            Visit.lat.is_not(None),
+        )
+        .order_by(Visit.checked_in_at.desc())
+        .limit(1)
+    )
+    return visit
+
+
+def visit_by_key(session: Session, key: str) -> Visit | None:
+    visit: Visit | None = session.scalar(select(Visit).where(Visit.idempotency_key == key))
+    return visit
+
+
+def evidence_of(session: Session, visit_id: int) -> list[Evidence]:
+    return list(
+        session.scalars(select(Evidence).where(Evidence.visit_id == visit_id).order_by(Evidence.id))
+    )
+
+
+def verdict_of_visit(session: Session, visit_id: int) -> Verdict | None:
+    verdict: Verdict | None = session.scalar(select(Verdict).where(Verdict.visit_id == visit_id))
+    return verdict
+
+
+def latest_verdict(session: Session, case_id: int) -> Verdict | None:
+    verdict: Verdict | None = session.scalar(
+        select(Verdict).where(Verdict.case_id == case_id).order_by(Verdict.id.desc()).limit(1)
+    )
+    return verdict
+
+
+def broken_promises(session: Session, customer_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(PromiseToPay)
+            .where(PromiseToPay.customer_id == customer_id, PromiseToPay.status == "broken")
+        )
+        or 0
+    )
+
+
+def promise_of_visit(session: Session, visit_id: int) -> PromiseToPay | None:
+    promise: PromiseToPay | None = session.scalar(
+        select(PromiseToPay).where(PromiseToPay.visit_id == visit_id)
+    )
+    return promise
+
+
+def unreached_visits(session: Session, case_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Verdict)
+            .where(Verdict.case_id == case_id, Verdict.reached.is_(False))
+        )
+        or 0
+    )
+
+
+def overdue_open_visits(session: Session, checked_in_before: datetime) -> list[Visit]:
+    """Visits still checked in since before the cut-off that have no overdue alert yet."""
+    alerted = select(Alert.visit_id).where(
+        Alert.kind == "overdue_checkout", Alert.visit_id.is_not(None)
+    )
+    return list(
+        session.scalars(
+            select(Visit)
+            .where(
+                Visit.state == "checked_in",
+                Visit.checked_in_at < checked_in_before,
+                Visit.id.not_in(alerted),
+            )
+            .order_by(Visit.id)
+        )
+    )
+
+
+def open_alerts(session: Session, cities: frozenset[str] | None) -> list[tuple[Alert, Team | None]]:
+    statement = (
+        select(Alert, Team)
+        .outerjoin(Team, Team.id == Alert.team_id)
+        .where(Alert.resolved_at.is_(None))
+        .order_by(Alert.raised_at.desc(), Alert.id.desc())
+    )
+    if cities is not None:
+        statement = statement.where(or_(Team.city.in_(cities), Team.city.is_(None)))
+    return [(alert, team) for alert, team in session.execute(statement).all()]
+
+
+def all_evidence(session: Session) -> Iterator[Evidence]:
+    yield from session.scalars(select(Evidence).order_by(Evidence.id)).yield_per(1000)
+
+
+def submission_summaries(session: Session) -> Iterator[dict[str, Any]]:
+    """The audit summaries of every visit submission."""
+    rows = session.scalars(
+        select(AuditEvent.summary).where(AuditEvent.action == "visit.submit")
+    ).yield_per(1000)
+    for summary in rows:
+        if isinstance(summary, dict):
+            yield summary

@@ -1,0 +1,259 @@
+"""Manager pages for repayment offers: a case's alerts and offers (a panel the case page
+loads), building and making an offer, approving another manager's offer, and the
+auditors' complaint queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from doorstep.domain import plans
+from doorstep.domain.access import Permission
+from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.domain.money import parse_yuan
+from doorstep.domain.schedule import RepaymentMethod
+from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.services import offers
+from doorstep.web.routes.cases import error_page
+from doorstep.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def policy(state: State) -> offers.OfferPolicy:
+    return offers.policy_from(state.settings)
+
+
+@router.get("/cases/{case_id}/plans-panel", response_class=HTMLResponse)
+def panel(case_id: int, request: Request, actor: CurrentActor, session: DbSession) -> HTMLResponse:
+    request.state.actor = actor
+    found = offers.case_panel(session, actor, case_id)
+    return render(
+        request,
+        "offers/panel.html",
+        c=found.case,
+        alerts=found.alerts,
+        offers=found.offers,
+        loans=found.loans,
+        can_offer=actor.can(Permission.MAKE_OFFERS),
+        me=actor.user_id,
+    )
+
+
+def _yuan(text: str | None, field: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return parse_yuan(text)
+    except DoorstepError:
+        raise InvalidValue(f"{field}: not an amount", message_zh=f"{field}：金额无效") from None
+
+
+def _decimal(text: str | None, field: str, default: Decimal) -> Decimal:
+    if not text:
+        return default
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise InvalidValue(f"{field}: not a number", message_zh=f"{field}：不是数字") from None
+    if not value.is_finite():
+        raise InvalidValue(f"{field}: not a number", message_zh=f"{field}：不是数字")
+    return value
+
+
+def _inputs(
+    state: State,
+    income: str | None,
+    expenses: str | None,
+    months: str | None,
+    rate: str | None,
+    method: str | None,
+    grace: str | None,
+    waiver: str | None,
+    discount: str | None,
+) -> tuple[plans.Budget | None, plans.Terms | None]:
+    """The budget (when both amounts are given) and a custom option (when months are)."""
+    income_fen, expense_fen = _yuan(income, "income"), _yuan(expenses, "expenses")
+    budget = None
+    if income_fen is not None and expense_fen is not None:
+        budget = plans.Budget(income_fen, expense_fen, state.settings.repayment_affordable_share)
+    custom = None
+    if months:
+        if not months.strip().isdigit():
+            raise InvalidValue("months: a whole number", message_zh="months：须为整数")
+        share_discount = _decimal(discount, "discount", Decimal(0)) / 100
+        try:
+            chosen_method = RepaymentMethod(method or RepaymentMethod.EQUAL_INSTALLMENT)
+        except ValueError:
+            raise InvalidValue("method: unknown", message_zh="method：未知的还款方式") from None
+        custom = plans.Terms(
+            kind=plans.OptionKind.SETTLE if share_discount else plans.OptionKind.COMBINED,
+            months=int(months),
+            annual_rate=_decimal(rate, "rate", Decimal(0)) / 100,
+            method=chosen_method,
+            grace_months=int(grace) if grace and grace.isdigit() else 0,
+            penalty_waiver=_decimal(waiver, "waiver", Decimal(0)) / 100,
+            discount=share_discount,
+        )
+        plans.check_terms(custom)
+    return budget, custom
+
+
+@router.get("/cases/{case_id}/offers/new", response_class=HTMLResponse)
+def build(
+    case_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    loan_id: str,
+    income: str | None = None,
+    expenses: str | None = None,
+    months: str | None = None,
+    rate: str | None = None,
+    method: str | None = None,
+    grace: str | None = None,
+    waiver: str | None = None,
+    discount: str | None = None,
+) -> HTMLResponse:
+    request.state.actor = actor
+    today = datetime.now(state.settings.zone).date()
+    try:
+        budget, custom = _inputs(
+            state, income, expenses, months, rate, method, grace, waiver, discount
+        )
+        base_terms = None
+        if custom is not None:
+            debt = offers.debt_of(session, loan_id, today)
+            base_terms = [*plans.standard_terms(debt), custom]
+        debt, options = offers.preview(
+            session, actor, case_id, loan_id, today, policy(state), budget=budget, terms=base_terms
+        )
+    except DoorstepError as exc:
+        return error_page(request, exc, back=f"/cases/{case_id}")
+    return render(
+        request,
+        "offers/new.html",
+        case_id=case_id,
+        loan_id=loan_id,
+        debt=debt,
+        options=options,
+        budget=budget,
+        q=request.query_params,
+        methods=[m.value for m in RepaymentMethod],
+        cap=state.settings.repayment_rate_cap * 100,
+        threshold=state.settings.offer_approval_fen,
+    )
+
+
+@router.post("/cases/{case_id}/offers")
+def make(
+    case_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    loan_id: Annotated[str, Form(max_length=64)],
+    keys: Annotated[list[str] | None, Form()] = None,
+    income: Annotated[str | None, Form(max_length=20)] = None,
+    expenses: Annotated[str | None, Form(max_length=20)] = None,
+    months: Annotated[str | None, Form(max_length=4)] = None,
+    rate: Annotated[str | None, Form(max_length=12)] = None,
+    method: Annotated[str | None, Form(max_length=24)] = None,
+    grace: Annotated[str | None, Form(max_length=4)] = None,
+    waiver: Annotated[str | None, Form(max_length=12)] = None,
+    discount: Annotated[str | None, Form(max_length=12)] = None,
+    note: Annotated[str | None, Form(max_length=500)] = None,
+) -> Response:
+    request.state.actor = actor
+    today = datetime.now(state.settings.zone).date()
+    try:
+        if not keys:
+            raise InvalidValue(
+                "options: choose at least one", message_zh="options：请至少选择一个方案"
+            )
+        budget, custom = _inputs(
+            state, income, expenses, months, rate, method, grace, waiver, discount
+        )
+        terms = None
+        if custom is not None:
+            terms = [*plans.standard_terms(offers.debt_of(session, loan_id, today)), custom]
+        offers.make_offer(
+            session,
+            actor,
+            case_id,
+            loan_id,
+            today,
+            policy(state),
+            keys=keys,
+            budget=budget,
+            terms=terms,
+            note=note,
+        )
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back=f"/cases/{case_id}")
+    session.commit()
+    return RedirectResponse(f"/cases/{case_id}#plans-panel", status_code=303)
+
+
+@router.post("/offers/{offer_id}/approve")
+def approve(offer_id: int, request: Request, actor: CurrentActor, session: DbSession) -> Response:
+    request.state.actor = actor
+    try:
+        offer = offers.approve(session, actor, offer_id)
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc)
+    session.commit()
+    return RedirectResponse(f"/cases/{offer.case_id}#plans-panel", status_code=303)
+
+
+@router.post("/offers/{offer_id}/withdraw")
+def withdraw(
+    offer_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    reason: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    request.state.actor = actor
+    try:
+        offer = offers.withdraw(session, actor, offer_id, reason)
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc)
+    session.commit()
+    return RedirectResponse(f"/cases/{offer.case_id}#plans-panel", status_code=303)
+
+
+@router.post("/borrower-messages/{message_id}/handled")
+def handled(message_id: int, request: Request, actor: CurrentActor, session: DbSession) -> Response:
+    request.state.actor = actor
+    try:
+        message = offers.handle_message(session, actor, message_id)
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc)
+    session.commit()
+    back = "/complaints" if message.kind == "complaint" else f"/cases/{message.case_id}"
+    return RedirectResponse(back, status_code=303)
+
+
+@router.get("/complaints", response_class=HTMLResponse)
+def complaints(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    show: Annotated[str | None, Query(max_length=8)] = None,
+) -> HTMLResponse:
+    request.state.actor = actor
+    try:
+        rows = offers.complaint_queue(session, actor, everything=show == "all")
+    except DoorstepError as exc:
+        return error_page(request, exc)
+    return render(request, "offers/complaints.html", rows=rows, show=show)

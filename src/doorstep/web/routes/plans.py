@@ -1,0 +1,205 @@
+"""The manager's planning page: run a plan for a city and day, see the routes on a map,
+move or lock stops, re-optimise, publish, replan during the day."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+
+from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.services import visit_plans
+from doorstep.services.visit_plans import PlanConfig
+from doorstep.web.routes.cases import error_page
+from doorstep.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _config(state: State) -> PlanConfig:
+    return PlanConfig.from_settings(state.settings)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(
+            f"date: {text!r} is not YYYY-MM-DD", message_zh=f"date：日期 {text!r} 应为 YYYY-MM-DD"
+        ) from None
+
+
+def _done(plan_id: int) -> Response:
+    return RedirectResponse(f"/plans/{plan_id}", status_code=303)
+
+
+@router.get("/plans", response_class=HTMLResponse)
+def plan_index(
+    request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> HTMLResponse:
+    request.state.actor = actor
+    try:
+        recent = visit_plans.plans_for(session, actor)
+    except DoorstepError as exc:
+        return error_page(request, exc)
+    cities = visit_plans.plan_cities(session, actor)
+    tomorrow = datetime.now(state.settings.zone).date() + timedelta(days=1)
+    return render(
+        request,
+        "plans/index.html",
+        plans=recent,
+        cities=cities,
+        day=tomorrow.isoformat(),
+        seconds=state.settings.plan_seconds,
+    )
+
+
+@router.post("/plans")
+def plan_run(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    city: Annotated[str, Form(max_length=32)],
+    day: Annotated[str, Form(max_length=10)],
+    seconds: Annotated[float | None, Form(gt=0, le=600)] = None,
+) -> Response:
+    request.state.actor = actor
+    try:
+        plan = visit_plans.run_plan(
+            session, actor, _day(day), city, _config(state), seconds=seconds
+        )
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back="/plans")
+    session.commit()
+    return _done(plan.id)
+
+
+@router.get("/plans/{plan_id}", response_class=HTMLResponse)
+def plan_page(
+    plan_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> HTMLResponse:
+    request.state.actor = actor
+    try:
+        view = visit_plans.plan_view(session, actor, plan_id, _config(state))
+    except DoorstepError as exc:
+        return error_page(request, exc, back="/plans")
+    # JSON for the map script, safe inside <script type="application/json">.
+    geo = json.dumps(view.map, ensure_ascii=False).replace("<", "\\u003c")
+    return render(
+        request,
+        "plans/detail.html",
+        v=view,
+        p=view.plan,
+        geo=Markup(geo),
+        planned=sum(len(r.stops) for r in view.routes),
+        tiles=state.settings.map_tile_url,
+    )
+
+
+@router.post("/plans/{plan_id}/move")
+def plan_move(
+    plan_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    stop_id: Annotated[int, Form()],
+    team_id: Annotated[int, Form()],
+    version: Annotated[int, Form()],
+) -> Response:
+    request.state.actor = actor
+    try:
+        visit_plans.move_stop(
+            session, actor, plan_id, stop_id, team_id, _config(state), version=version
+        )
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back=f"/plans/{plan_id}")
+    session.commit()
+    return _done(plan_id)
+
+
+@router.post("/plans/{plan_id}/lock")
+def plan_lock(
+    plan_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    stop_id: Annotated[int, Form()],
+    locked: Annotated[bool, Form()],
+    version: Annotated[int, Form()],
+) -> Response:
+    request.state.actor = actor
+    try:
+        visit_plans.lock_stop(session, actor, plan_id, stop_id, locked=locked, version=version)
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back=f"/plans/{plan_id}")
+    session.commit()
+    return _done(plan_id)
+
+
+@router.post("/plans/{plan_id}/reoptimise")
+def plan_reoptimise(
+    plan_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    version: Annotated[int, Form()],
+    seconds: Annotated[float | None, Form(gt=0, le=600)] = None,
+) -> Response:
+    request.state.actor = actor
+    try:
+        visit_plans.reoptimise(
+            session, actor, plan_id, _config(state), version=version, seconds=seconds
+        )
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back=f"/plans/{plan_id}")
+    session.commit()
+    return _done(plan_id)
+
+
+@router.post("/plans/{plan_id}/publish")
+def plan_publish(
+    plan_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    version: Annotated[int, Form()],
+) -> Response:
+    request.state.actor = actor
+    try:
+        visit_plans.publish(session, actor, plan_id, _config(state), version=version)
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back=f"/plans/{plan_id}")
+    session.commit()
+    return _done(plan_id)
+
+
+@router.post("/plans/{plan_id}/replan")
+def plan_replan(
+    plan_id: int,
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+) -> Response:
+    request.state.actor = actor
+    try:
+        new = visit_plans.replan(session, actor, plan_id, _config(state))
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back=f"/plans/{plan_id}")
+    session.commit()
+    return _done(new.id)

@@ -1,0 +1,418 @@
+"""The borrower portal under /portal (phone-first) and the education pages under /learn.
+
+A borrower's session is its own cookie (`doorstep_portal`, a random token whose hash is a
+`portal_sessions` row), never the staff session: signing in here gives no staff rights,
+and every page reads only the signed-in borrower's own loans, offers and case.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from doorstep.domain import plans
+from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
+from doorstep.http.context import DbSession, State, client_address
+from doorstep.integrations.sms import LogSender, SmsSender
+from doorstep.services import offers, portal
+from doorstep.web.i18n import language_of
+from doorstep.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+COOKIE = "doorstep_portal"
+LEARN_PAGES = ("budgeting", "credit-report", "restructuring-cost", "free-advice")
+
+
+def sender(request: Request, state: State) -> SmsSender:
+    """The app's SMS sender: a real gateway set on `app.state.portal_sms`, else the log."""
+    found: SmsSender | None = getattr(request.app.state, "portal_sms", None)
+    if found is None:
+        found = LogSender(keep=20 if state.settings.portal_dev_codes else 0)
+        request.app.state.portal_sms = found
+    return found
+
+
+def _text(request: Request, exc: DoorstepError) -> str:
+    return exc.message_zh if language_of(request).startswith("zh") else exc.message
+
+
+def _status(exc: DoorstepError) -> int:
+    return {
+        "sign_in_refused": 401,
+        "login_throttled": 429,
+        "not_found": 404,
+        "offer_expired": 410,
+        "illegal_transition": 409,
+    }.get(exc.code, 422)
+
+
+def _borrower(request: Request, session: DbSession) -> str | None:
+    return portal.borrower_for(session, request.cookies.get(COOKIE))
+
+
+def _today(state: State) -> date:
+    return datetime.now(state.settings.zone).date()
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return render(request, name, status_code=status_code, portal=True, **context)
+
+
+SIGN_IN = RedirectResponse("/portal/sign-in", status_code=303)
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+@router.get("/portal/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request) -> HTMLResponse:
+    return _page(request, "portal/sign_in.html", step="ask", loan_id="", error=None)
+
+
+@router.post("/portal/code", response_class=HTMLResponse)
+def ask_code(
+    request: Request,
+    session: DbSession,
+    state: State,
+    loan_id: Annotated[str, Form(max_length=64)],
+    mobile: Annotated[str, Form(max_length=20)],
+) -> HTMLResponse:
+    try:
+        portal.request_code(
+            session, sender(request, state), state.hasher, loan_id, mobile, client_address(request)
+        )
+    except DoorstepError as exc:
+        session.commit()  # the failure counts towards the throttle
+        return _page(
+            request,
+            "portal/sign_in.html",
+            _status(exc),
+            step="ask",
+            loan_id=loan_id,
+            error=_text(request, exc),
+        )
+    session.commit()
+    return _page(request, "portal/sign_in.html", step="code", loan_id=loan_id.strip(), error=None)
+
+
+@router.post("/portal/verify", response_model=None)
+def verify(
+    request: Request,
+    session: DbSession,
+    state: State,
+    loan_id: Annotated[str, Form(max_length=64)],
+    code: Annotated[str, Form(max_length=12)],
+) -> Response:
+    try:
+        token = portal.verify_code(session, state.hasher, loan_id, code)
+    except DoorstepError as exc:
+        session.commit()  # a wrong try is counted
+        return _page(
+            request,
+            "portal/sign_in.html",
+            _status(exc),
+            step="code",
+            loan_id=loan_id,
+            error=_text(request, exc),
+        )
+    session.commit()
+    response = RedirectResponse("/portal", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(portal.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.secure_cookies,
+        path="/portal",
+    )
+    return response
+
+
+@router.post("/portal/sign-out")
+def sign_out(request: Request, session: DbSession) -> RedirectResponse:
+    portal.sign_out(session, request.cookies.get(COOKIE))
+    session.commit()
+    response = RedirectResponse("/portal/sign-in", status_code=303)
+    response.delete_cookie(COOKIE, path="/portal")
+    return response
+
+
+@router.get("/portal/dev/codes", response_class=HTMLResponse)
+def dev_codes(request: Request, state: State) -> HTMLResponse:
+    if not state.settings.portal_dev_codes:
+        raise NotFound("no such page", message_zh="页面不存在")
+    found = sender(request, state)
+    recent = found.recent() if isinstance(found, LogSender) else []
+    return _page(request, "portal/dev_codes.html", messages=recent)
+
+
+# --- the borrower's pages ----------------------------------------------------------------
+
+
+@router.get("/portal", response_class=HTMLResponse, response_model=None)
+def home(request: Request, session: DbSession, state: State) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    return _page(
+        request,
+        "portal/home.html",
+        loans=portal.overview(session, customer_id, _today(state), state.settings.waterfall_rule),
+        offers=portal.open_offers(session, customer_id),
+        visitors=portal.visitors(session, customer_id),
+        slots=portal.slots_of(session, customer_id),
+        messages=portal.messages_of(session, customer_id)[:5],
+        notice=request.query_params.get("done"),
+    )
+
+
+def _tell_us(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
+    return _page(
+        request,
+        "portal/tell_us.html",
+        status,
+        reasons=plans.DEFAULT_REASONS,
+        error=error,
+    )
+
+
+@router.get("/portal/tell-us", response_class=HTMLResponse, response_model=None)
+def tell_us(request: Request, session: DbSession) -> Response:
+    if _borrower(request, session) is None:
+        return SIGN_IN
+    return _tell_us(request)
+
+
+def _done(kind: str) -> RedirectResponse:
+    return RedirectResponse(f"/portal?done={kind}", status_code=303)
+
+
+@router.post("/portal/hardship", response_model=None)
+def hardship(
+    request: Request,
+    session: DbSession,
+    state: State,
+    reason: Annotated[str, Form(max_length=40)],
+    statement: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    try:
+        portal.report_hardship(
+            session, customer_id, reason, statement, _today(state), state.settings.portal_hold_days
+        )
+    except DoorstepError as exc:
+        session.rollback()
+        return _tell_us(request, _status(exc), _text(request, exc))
+    session.commit()
+    return _done("hardship")
+
+
+@router.post("/portal/callback", response_model=None)
+def callback(
+    request: Request,
+    session: DbSession,
+    state: State,
+    day: Annotated[str, Form(max_length=10)],
+    at: Annotated[str, Form(max_length=5)],
+) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    try:
+        call_at = datetime.combine(_parse_day(day), _parse_time(at, "at"), state.settings.zone)
+        portal.request_callback(session, customer_id, call_at)
+    except DoorstepError as exc:
+        session.rollback()
+        return _tell_us(request, _status(exc), _text(request, exc))
+    session.commit()
+    return _done("callback")
+
+
+@router.post("/portal/complaint", response_model=None)
+def complaint(
+    request: Request,
+    session: DbSession,
+    statement: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    try:
+        portal.complain(session, customer_id, statement)
+    except DoorstepError as exc:
+        session.rollback()
+        return _tell_us(request, _status(exc), _text(request, exc))
+    session.commit()
+    return _done("complaint")
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(
+            f"day: not a date: {text!r}", message_zh=f"day：日期无效：{text!r}"
+        ) from None
+
+
+def _parse_time(text: str, field: str) -> time:
+    try:
+        return time.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(
+            f"{field}: not a time: {text!r}", message_zh=f"{field}：时间无效：{text!r}"
+        ) from None
+
+
+def _visit(
+    request: Request,
+    session: DbSession,
+    customer_id: str,
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    tomorrow = date.today() + timedelta(days=1)
+    return _page(
+        request,
+        "portal/visit.html",
+        status,
+        error=error,
+        slots=portal.slots_of(session, customer_id),
+        visitors=portal.visitors(session, customer_id),
+        tomorrow=tomorrow,
+    )
+
+
+@router.get("/portal/visit", response_class=HTMLResponse, response_model=None)
+def visit_page(request: Request, session: DbSession) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    return _visit(request, session, customer_id)
+
+
+@router.post("/portal/address", response_model=None)
+def address(
+    request: Request,
+    session: DbSession,
+    state: State,
+    corrected: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    try:
+        portal.confirm_address(session, state.cipher, state.hasher, customer_id, corrected)
+    except DoorstepError as exc:
+        session.rollback()
+        return _visit(request, session, customer_id, _status(exc), _text(request, exc))
+    session.commit()
+    return _done("address")
+
+
+@router.post("/portal/slot", response_model=None)
+def slot(
+    request: Request,
+    session: DbSession,
+    state: State,
+    day: Annotated[str, Form(max_length=10)],
+    start: Annotated[str, Form(max_length=5)],
+    end: Annotated[str, Form(max_length=5)],
+) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    try:
+        portal.book_slot(
+            session,
+            customer_id,
+            _parse_day(day),
+            _parse_time(start, "start"),
+            _parse_time(end, "end"),
+            _today(state),
+        )
+    except DoorstepError as exc:
+        session.rollback()
+        return _visit(request, session, customer_id, _status(exc), _text(request, exc))
+    session.commit()
+    return _done("slot")
+
+
+@router.post("/portal/no-work-visits", response_model=None)
+def no_work(request: Request, session: DbSession) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    portal.no_visits_at_work(session, customer_id)
+    session.commit()
+    return _done("no_work_visit")
+
+
+def _plans(
+    request: Request,
+    session: DbSession,
+    customer_id: str,
+    status: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "portal/plans.html",
+        status,
+        error=error,
+        offers=[(o, offers.options_of(o)) for o in portal.open_offers(session, customer_id)],
+    )
+
+
+@router.get("/portal/plans", response_class=HTMLResponse, response_model=None)
+def plans_page(request: Request, session: DbSession) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    return _plans(request, session, customer_id)
+
+
+@router.post("/portal/plans/accept", response_model=None)
+def accept(
+    request: Request,
+    session: DbSession,
+    offer_id: Annotated[str, Form(max_length=12)],
+    plan: Annotated[str, Form(max_length=120)],
+) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    try:
+        if not offer_id.isdigit():
+            raise InvalidValue("offer: not an offer", message_zh="offer：方案编号无效")
+        offers.accept(session, customer_id, int(offer_id), plan)
+    except DoorstepError as exc:
+        session.rollback()
+        return _plans(request, session, customer_id, _status(exc), _text(request, exc))
+    session.commit()
+    return _done("accepted")
+
+
+# --- financial education (no sign-in, counts only) ---------------------------------------
+
+
+@router.get("/learn", response_class=HTMLResponse)
+def learn_index(request: Request) -> HTMLResponse:
+    return _page(request, "learn/index.html", pages=LEARN_PAGES)
+
+
+@router.get("/learn/{slug}", response_class=HTMLResponse)
+def learn_page(slug: str, request: Request, session: DbSession) -> HTMLResponse:
+    if slug not in LEARN_PAGES:
+        raise NotFound(f"no page {slug!r}", message_zh="页面不存在")
+    language = language_of(request)
+    portal.count_read(session, slug, language)
+    session.commit()
+    body = f"learn/{'zh_CN' if language == 'zh_CN' else 'en'}/{slug}.html"
+    return _page(request, "learn/page.html", slug=slug, body=body, pages=LEARN_PAGES)

@@ -1,0 +1,279 @@
+"""A whole visit on a phone (390×844): today's route, the dossier, a check-in refused
+3 km away then accepted at the door (mocked geolocation), the interview with a refused
+answer and a refused file (the draft survives a reload), a photo, a double tap on submit
+→ one visit; then the supervisor sees the verdict and closes the case.
+
+The test brings its own team (two verifiers), a Shanghai supervisor and a Shanghai case,
+so the other browser tests' users and cases stay as they were."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.browser.conftest import Site
+from tests.factories.world import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+DOOR = {"latitude": 39.9001, "longitude": 116.4401, "accuracy": 18}
+FAR = {"latitude": 39.927, "longitude": 116.44, "accuracy": 18}  # 3 km north
+
+
+def zh(message: str) -> str:
+    from doorstep.web.i18n import translations
+
+    return translations("zh_CN").gettext(message)
+
+
+def photo() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (90, 140, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def prepare(site: Site) -> int:
+    """Two verifiers in a Shanghai team, their supervisor, and a Shanghai case scheduled
+    for them in today's published plan. Returns the case id."""
+    from sqlalchemy import select
+
+    from doorstep.domain.access import SYSTEM, Role
+    from doorstep.services import cases, teams, users
+    from doorstep.store.db import transaction
+    from doorstep.store.models import Case, PlanStop, VisitPlan
+
+    world = site.world
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+    with transaction(world.engine) as session:
+        made = [
+            users.add_user(
+                session,
+                SYSTEM,
+                users.NewUser(name, name, Role.VERIFIER, PASSWORD, None, f"SH-{n}"),
+            )
+            for n, name in enumerate(("field_a", "field_b"), start=1)
+        ]
+        users.add_user(
+            session,
+            SYSTEM,
+            users.NewUser("manager_sh", "Shanghai", Role.MANAGER, PASSWORD, ["上海市"], None),
+        )
+        team = teams.create_team(session, SYSTEM, "上海外访一组", "上海市", made)
+        case_id = session.scalars(
+            select(Case.id)
+            .where(Case.city == "上海市", Case.id != world.shanghai_case)
+            .order_by(Case.id)
+        ).first()
+        assert case_id is not None
+        teams.assign(
+            session, SYSTEM, case_id, team.id, now - timedelta(hours=1), now + timedelta(hours=8)
+        )
+        case = session.get(Case, case_id)
+        assert case is not None
+        if case.state != "ready":
+            cases.act(session, SYSTEM, case_id, "mark_ready")
+        cases.act(session, SYSTEM, case_id, "schedule")
+        plan = VisitPlan(
+            city="上海市", day=today, state="published", seconds=1, cost=0, distance_m=0
+        )
+        session.add(plan)
+        session.flush()
+        session.add(
+            PlanStop(
+                plan_id=plan.id,
+                case_id=case_id,
+                team_id=team.id,
+                seq=1,
+                arrive_at=now + timedelta(minutes=20),
+                start_at=now + timedelta(minutes=20),
+                end_at=now + timedelta(minutes=50),
+                window_start=now,
+                window_end=now + timedelta(hours=2),
+                status="planned",
+            )
+        )
+    return case_id
+
+
+def sign_in(page: Any, username: str, then: str) -> None:
+    page.goto(f"/login?next={then}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(then) + "$"))
+
+
+def counts(site: Site, case_id: int) -> tuple[int, int, str]:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from doorstep.store.models import Case, Verdict, Visit
+
+    with Session(site.world.engine) as session:
+        visits = session.scalar(select(func.count()).where(Visit.case_id == case_id)) or 0
+        verdicts = session.scalar(select(func.count()).where(Verdict.case_id == case_id)) or 0
+        case = session.get(Case, case_id)
+        assert case is not None
+        return visits, verdicts, case.state
+
+
+def any_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CN pack without its quiet hours: the test runs at any time of day (the hours
+    rule has its own tests); every other conduct rule stays."""
+    from dataclasses import replace
+
+    from doorstep.domain.rules import load as load_pack
+    from doorstep.web.routes import visits as visit_pages
+
+    pack = load_pack("cn", ("any-hour.toml", "[rules.CN-HOURS]\nenabled = false\n"))
+    original = visit_pages._rules
+    monkeypatch.setattr(visit_pages, "_rules", lambda state: replace(original(state), pack=pack))
+
+
+def test_a_whole_visit_on_a_phone(
+    browser: Any, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    any_hour(monkeypatch)
+    case_id = prepare(site)
+    context = browser.new_context(
+        base_url=site.url,
+        locale="zh-CN",
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        geolocation=FAR,
+        permissions=["geolocation"],
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        sign_in(page, "field_a", "/day")
+        stop = page.locator(f"[data-testid=stop][data-case='{case_id}']")
+        stop.wait_for()
+        assert page.locator("[data-testid=stop]").count() == 1
+        address = stop.locator(".revealed").inner_text()
+        assert address in site.world.addresses  # revealed for the live assignment
+        assert stop.locator("a.geo").get_attribute("href").startswith("geo:39.900000,116.440000")
+        assert "uri.amap.com" in (stop.locator("a.map").get_attribute("href") or "")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=site.shots / "visit-day.png", full_page=True)
+
+        dossier = stop.locator("a.dossier").get_attribute("href")
+        assert dossier == f"/cases/{case_id}/dossier.pdf"
+        pdf = page.request.get(dossier)
+        if pdf.status != 404:  # the dossier route comes with its own issue item
+            assert pdf.status == 200 and pdf.body()[:5] == b"%PDF-"
+
+        # 3 km away: refused with a clear message, nothing recorded
+        for affirmation in ("partner_present", "id_shown", "recording_on"):
+            stop.locator(f"input[name={affirmation}]").check()
+        stop.locator("form.checkin button").click()
+        page.wait_for_url(f"**/cases/{case_id}/check-in")
+        message = page.inner_text("#checkin-problem")
+        assert "3.0 公里" in message and "500 米" in message
+        assert counts(site, case_id) == (0, 0, "scheduled")
+        page.screenshot(path=site.shots / "visit-too-far.png", full_page=True)
+
+        # at the door
+        context.set_geolocation(DOOR)
+        page.click("form.checkin[data-geo] button")
+        page.wait_for_url(re.compile(r"/visits/\d+$"))
+        visit_id = int(page.url.rsplit("/", 1)[1])
+        assert counts(site, case_id) == (1, 0, "visiting")
+        assert int(page.inner_text("#distance")) < 30
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+        # SOS: at once, with the position
+        page.click("form.sos button")
+        page.locator("#sos-sent").wait_for()
+
+        # a missing answer: named, and the draft survives a reload
+        page.check("input[name=met][value=borrower]")
+        page.check("input[name=disclosure_ack]")
+        page.check("input[name=address_status][value=valid]")
+        page.check("input[name=reasons][value=income_drop]")
+        page.select_option("select[name=primary_reason]", "income_drop")
+        page.fill("input[name=ability_per_month]", "600")
+        page.select_option("select[name=leaning]", "hardship")
+        page.fill("textarea[name=statement]", "店铺生意下滑，收入减少")
+        page.click("#submit-visit")
+        page.locator("#form-error").wait_for()
+        assert zh("willingness to pay") in page.inner_text("[data-error-for=willingness]") or (
+            "还款意愿" in page.inner_text("[data-error-for=willingness]")
+        )
+        page.reload()
+        page.locator("#draft-note").wait_for()
+        assert page.is_checked("input[name=met][value=borrower]")
+        assert page.input_value("input[name=ability_per_month]") == "600"
+        assert page.input_value("textarea[name=statement]") == "店铺生意下滑，收入减少"
+
+        # a file that only claims to be a photo is refused by its content
+        page.select_option("select[name=willingness]", "3")
+        page.set_input_files(
+            "input[name=evidence]",
+            files=[{"name": "door.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}],
+        )
+        page.click("#submit-visit")
+        page.wait_for_function(
+            "document.querySelector('[data-error-for=evidence]').textContent.length > 0"
+        )
+        assert "door.jpg" in page.inner_text("[data-error-for=evidence]")
+        assert counts(site, case_id) == (1, 0, "visiting")
+
+        # the photo, and a double tap on submit
+        page.set_input_files(
+            "input[name=evidence]",
+            files=[{"name": "door.jpg", "mimeType": "image/jpeg", "buffer": photo()}],
+        )
+        sent: list[str] = []
+        page.on(
+            "request",
+            lambda r: sent.append(r.url) if r.method == "POST" and "/submit" in r.url else None,
+        )
+        page.locator("#submit-visit").dblclick()
+        page.wait_for_url(f"**/visits/{visit_id}/done")
+        assert len(sent) == 2  # both taps went out with the same key
+        page.locator("#next-step").wait_for()
+        step = page.get_attribute("#next-step", "data-step")
+        assert step == "plan_offer"
+        page.screenshot(path=site.shots / "visit-done.png", full_page=True)
+        page.wait_for_timeout(500)  # let the second tap finish on the server
+        assert counts(site, case_id) == (1, 1, "visited")
+        assert (
+            page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('doorstep:'))") == []
+        )
+    finally:
+        context.close()
+
+    # the supervisor sees the SOS, resolves it, reviews the verdict and closes the case
+    manager = browser.new_context(base_url=site.url, locale="zh-CN", viewport=PHONE)
+    manager.set_default_timeout(15_000)
+    page = manager.new_page()
+    try:
+        sign_in(page, "manager_sh", "/alerts")
+        sos = page.locator("tr[data-kind=sos]")
+        assert sos.count() == 1 and "39.9001" in sos.inner_text()
+        sos.locator("input[name=note]").fill("已电话确认安全")
+        sos.locator("button").click()
+        page.wait_for_url("**/alerts")
+        assert page.locator("tr[data-kind=sos]").count() == 0
+        page.goto(f"/cases/{case_id}")
+        page.locator("#verdict-facts").wait_for()
+        assert page.get_attribute("#verdict-facts", "data-next-step") == "plan_offer"
+        assert "image/jpeg" in page.inner_text("#verdict")
+        page.screenshot(path=site.shots / "visit-verdict.png", full_page=True)
+        page.click("#close-case")
+        page.wait_for_url(f"**/cases/{case_id}")
+        assert page.inner_text("#case-state") == zh("closed")
+        assert counts(site, case_id) == (1, 1, "closed")
+    finally:
+        manager.close()

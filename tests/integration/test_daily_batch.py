@@ -1,0 +1,259 @@
+"""The daily batch: resumable, idempotent, one run per day at a time, and a SIGKILL in
+the middle of any step followed by a rerun gives the database an uninterrupted run gives."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from doorstep.config import Settings
+from doorstep.services.daily import (
+    DEFAULT_STEPS,
+    BatchAlreadyRunning,
+    DayContext,
+    Step,
+    day_lock,
+    run_day,
+)
+from doorstep.services.ingest import ingest_files
+from doorstep.store import migrate
+from doorstep.store.db import make_engine, transaction
+from doorstep.store.models import (
+    BatchRun,
+    BatchStep,
+    BookFigure,
+    Case,
+    DelinquencySnapshot,
+    Team,
+)
+from tests.conftest import POSTGRES_URL
+from tests.factories.book import make_keys, small_book
+
+pytestmark = pytest.mark.db
+AS_OF = date(2024, 6, 1)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_book(engine: Engine, tmp_path: Path) -> None:
+    cipher, hasher = make_keys()
+    folder = small_book(12).write(tmp_path / "book")
+    with transaction(engine) as session:
+        ingest_files(
+            session,
+            [folder],
+            zone=ZoneInfo("Asia/Shanghai"),
+            reports_dir=tmp_path / "reports",
+            cipher=cipher,  # type: ignore[arg-type]
+            hasher=hasher,  # type: ignore[arg-type]
+        )
+        session.add(Team(name="北京一组", city="北京市", max_visits=4))
+
+
+def settings_for(tmp_path: Path) -> Settings:
+    return Settings(var_dir=tmp_path / "var")
+
+
+def fingerprint(engine: Engine) -> dict[str, Any]:
+    """What the day's batch produced, without ids and times (which differ run to run)."""
+    with Session(engine) as session:
+        snapshots = session.execute(
+            select(
+                DelinquencySnapshot.loan_id,
+                DelinquencySnapshot.as_of,
+                DelinquencySnapshot.dpd,
+                DelinquencySnapshot.bucket,
+                DelinquencySnapshot.overdue_principal,
+                DelinquencySnapshot.overdue_interest,
+                DelinquencySnapshot.overdue_penalty,
+            ).order_by(DelinquencySnapshot.loan_id)
+        ).all()
+        cases = session.execute(
+            select(
+                Case.customer_id, Case.state, Case.max_dpd, Case.overdue_amount, Case.priority
+            ).order_by(Case.customer_id)
+        ).all()
+        steps = session.execute(
+            select(BatchStep.name, BatchStep.state).order_by(BatchStep.seq)
+        ).all()
+        runs = session.execute(select(BatchRun.as_of, BatchRun.state)).all()
+        book = session.execute(
+            select(BookFigure).order_by(BookFigure.city, BookFigure.bucket)
+        ).scalars()
+        book_rows = [(b.as_of, b.city, b.bucket, b.loans, b.overdue, b.outstanding) for b in book]
+    return {
+        "snapshots": (len(snapshots), hashlib.sha256(repr(snapshots).encode()).hexdigest()),
+        "cases": (len(cases), hashlib.sha256(repr(cases).encode()).hexdigest()),
+        "steps": steps,
+        "runs": runs,
+        "book_figures": book_rows,
+    }
+
+
+def test_a_rerun_skips_what_is_done_and_changes_nothing(engine: Engine, tmp_path: Path) -> None:
+    load_book(engine, tmp_path)
+    config = settings_for(tmp_path)
+    first = run_day(engine, config, AS_OF)
+    assert [(o.name, o.state) for o in first] == [(s.name, "done") for s in DEFAULT_STEPS]
+    assert first[0].counts["loans"] == 12
+    after_first = fingerprint(engine)
+    assert after_first["cases"][0] > 0, "the small book has overdue customers to select"
+    assert sum(row[3] for row in after_first["book_figures"]) == 12  # every loan counted once
+    assert {row[1] for row in after_first["book_figures"]} == {"北京市"}
+
+    second = run_day(engine, config, AS_OF)
+    assert {o.state for o in second} == {"skipped"}
+    assert fingerprint(engine) == after_first
+
+    forced = run_day(engine, config, AS_OF, force=True)
+    assert {o.state for o in forced} == {"done"}
+    assert fingerprint(engine) == after_first  # every step is idempotent
+
+
+def test_a_failed_step_is_recorded_and_the_rerun_resumes_there(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_book(engine, tmp_path)
+    config = settings_for(tmp_path)
+    calls: list[str] = []
+
+    def flaky(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+        calls.append("flaky")
+        if len(calls) == 1:
+            session.execute(text("DELETE FROM delinquency_snapshots"))  # rolled back
+            raise RuntimeError("the ledger service is down")
+        return {"ok": 1}
+
+    steps = (DEFAULT_STEPS[0], Step("flaky", flaky), *DEFAULT_STEPS[1:])
+    with pytest.raises(RuntimeError, match="ledger"):
+        run_day(engine, config, AS_OF, steps=steps)
+    with Session(engine) as session:
+        states = dict(session.execute(select(BatchStep.name, BatchStep.state)).all())
+        assert states == {
+            "delinquency": "done",
+            "flaky": "failed",
+            **{s.name: "pending" for s in DEFAULT_STEPS[1:]},
+        }
+        error = session.scalar(select(BatchStep.error).where(BatchStep.name == "flaky"))
+        assert error is not None and "ledger service is down" in error
+        assert session.scalar(select(BatchRun.state)) == "failed"
+        assert session.query(DelinquencySnapshot).count() == 12  # the failed step left nothing
+
+    outcomes = run_day(engine, config, AS_OF, steps=steps)
+    assert [o.state for o in outcomes] == ["skipped"] + ["done"] * len(DEFAULT_STEPS)
+    with Session(engine) as session:
+        assert session.scalar(select(BatchRun.attempts)) == 2
+
+
+def test_a_second_run_for_the_same_day_refuses(engine: Engine, tmp_path: Path) -> None:
+    load_book(engine, tmp_path)
+    config = settings_for(tmp_path)
+    with day_lock(engine, AS_OF, config.var_dir / "locks"):
+        with pytest.raises(BatchAlreadyRunning):
+            run_day(engine, config, AS_OF)
+        run_day(engine, config, date(2024, 6, 2))  # another day is not blocked
+    assert run_day(engine, config, AS_OF)[0].state == "done"  # free again once released
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from datetime import date
+    from pathlib import Path
+    from doorstep.config import Settings
+    from doorstep.services.daily import DEFAULT_STEPS, Step, run_day
+    from doorstep.store.db import make_engine
+
+    url, schema, var_dir, victim, as_of = sys.argv[1:6]
+    args = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
+    engine = make_engine(url, **args)
+
+    def killed_after_work(step):
+        def work(session, ctx):
+            step.work(session, ctx)
+            session.flush()
+            os.kill(os.getpid(), signal.SIGKILL)  # dies with the step's writes uncommitted
+        return Step(step.name, work)
+
+    steps = [killed_after_work(s) if s.name == victim else s for s in DEFAULT_STEPS]
+    run_day(engine, Settings(var_dir=Path(var_dir)), date.fromisoformat(as_of), steps=steps)
+    """
+)
+
+
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[tuple[Engine, str, str]]:
+    """A new migrated database: (engine, url, schema) — schema empty for SQLite."""
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / 'doorstep.db'}"
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        yield engine, url, ""
+        engine.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        migrate.upgrade(engine)
+        yield engine, POSTGRES_URL, schema
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("victim", [s.name for s in DEFAULT_STEPS])
+def test_sigkill_in_the_middle_of_a_step_then_rerun_equals_an_uninterrupted_run(
+    engine: Engine, tmp_path: Path, victim: str
+) -> None:
+    kind = engine.dialect.name
+    load_book(engine, tmp_path / "reference")
+    run_day(engine, settings_for(tmp_path / "reference"), AS_OF)
+    expected = fingerprint(engine)
+
+    folder = tmp_path / "killed"
+    folder.mkdir()
+    with fresh_database(kind, folder) as (killed, url, schema):
+        load_book(killed, folder)
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                KILLER,
+                url,
+                schema,
+                str(folder / "var"),
+                victim,
+                AS_OF.isoformat(),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert child.returncode == -9, child.stderr  # killed, not finished nor crashed
+        with Session(killed) as session:
+            states = dict(session.execute(select(BatchStep.name, BatchStep.state)).all())
+        assert states[victim] == "running"  # the kill came mid-step
+
+        run_day(killed, settings_for(folder), AS_OF)
+        assert fingerprint(killed) == expected

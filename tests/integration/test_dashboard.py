@@ -1,0 +1,164 @@
+"""The dashboard's figures from a small world with a visit, a verdict, a promise and a
+holdout customer; a manager sees only their cities."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from doorstep.domain.access import SYSTEM, Actor, Role
+from doorstep.domain.allocation import DEFAULT_WATERFALL
+from doorstep.domain.delinquency import DEFAULT_BUCKETS
+from doorstep.services.dashboard import LABELS, TITLES, Chart, build_dashboard
+from doorstep.services.delinquency import run_delinquency
+from doorstep.store.db import transaction
+from doorstep.store.models import Case, Payment, PromiseToPay, Team, Verdict, Visit
+from doorstep.store.repositories import figures
+from doorstep.web.i18n import translations
+from tests.factories.world import AS_OF, World, build_world
+
+pytestmark = pytest.mark.db
+ZONE = ZoneInfo("Asia/Shanghai")
+TODAY = date(2024, 7, 15)
+MONTH_BEFORE = date(2024, 5, 1)
+VISIT_DAY = date(2024, 6, 1)
+CURE_DAY = date(2024, 7, 1)
+
+
+def chart(board_charts: list[Chart], key: str) -> dict[str, dict[str, float]]:
+    """{label: {series: value}} of one chart."""
+    found = next(c for c in board_charts if c.key == key)
+    return {
+        label: {s.name: s.values[n] for s in found.series} for n, label in enumerate(found.labels)
+    }
+
+
+def field_world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
+    world = build_world(engine, tmp_path, keys)
+    with transaction(engine) as session:
+        for day in (MONTH_BEFORE, CURE_DAY):
+            run_delinquency(session, day, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
+        for day in (MONTH_BEFORE, AS_OF, CURE_DAY):
+            figures.write_book_figures(session.connection(), day)
+            figures.write_roll_figures(session.connection(), day)
+        case = session.get_one(Case, world.assigned_case)
+        team = session.scalars(select(Team)).first()
+        assert team is not None
+        visit = Visit(
+            case_id=case.id,
+            team_id=team.id,
+            verifier_ids=[1, 2],
+            state="submitted",
+            checked_in_at=datetime(2024, 6, 1, 3, 0, tzinfo=UTC),  # 11:00 in Shanghai
+            flags=["far_from_address"],
+        )
+        session.add(visit)
+        session.flush()
+        session.add(
+            Verdict(
+                case_id=case.id,
+                visit_id=visit.id,
+                reached=True,
+                address_status="valid",
+                primary_reason="medical",
+                reasons=["medical"],
+                hardship_or_evasion="hardship",
+                next_step="repayment_plan",
+            )
+        )
+        session.add(
+            PromiseToPay(
+                case_id=case.id,
+                customer_id=case.customer_id,
+                visit_id=visit.id,
+                amount=50_000,
+                due_on=date(2024, 6, 10),
+                status="kept",
+                paid=50_000,
+            )
+        )
+        loan_id = session.scalar(select(Payment.loan_id).where(Payment.payment_id == "P0001"))
+        session.add(
+            Payment(
+                payment_id="P-after",
+                loan_id=loan_id,
+                paid_on=date(2024, 6, 9),
+                amount=50_000,
+                channel="bank",
+            )
+        )
+        session.execute(
+            update(Case)
+            .where(Case.id == world.shanghai_case)
+            .values(state="cancelled", cancel_reason="holdout", opened_on=VISIT_DAY)
+        )
+    with transaction(engine) as session:  # the batch of the 30th day judges the outcomes
+        assert figures.write_visit_outcomes(session.connection(), CURE_DAY, ZONE, days=30) == 2
+    return world
+
+
+def test_the_dashboard_counts_the_book_and_the_field(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = field_world(engine, tmp_path, keys)
+    with Session(engine) as session:
+        board = build_dashboard(
+            session, SYSTEM, today=TODAY, zone=ZONE, bucket_order=DEFAULT_BUCKETS.names
+        )
+    assert board.cities == ["上海市", "北京市"]
+    amounts = chart(board.charts, "book_amount")
+    assert set(amounts) == {"2024-05-01", "2024-06-01", "2024-07-01"}
+    assert sum(amounts["2024-07-01"].values()) > sum(amounts["2024-06-01"].values()) > 0
+    assert "M0" not in amounts["2024-06-01"]  # current loans are not overdue
+    assert board.roll is not None and board.roll.to_day == CURE_DAY
+    assert all(
+        abs(sum(row) - 100) < 0.5
+        for row, n in zip(board.roll.shares, board.roll.loans, strict=True)
+        if n
+    )
+
+    team = chart(board.charts, "visits_per_team")
+    assert list(team.values()) == [{"visits": 1, "reached": 1, "address valid": 1}]
+    assert chart(board.charts, "visits_per_day") == {"2024-06-01": {"visits": 1}}
+    rates = chart(board.charts, "rates")
+    assert rates["reach rate"]["%"] == 100.0 and rates["promise kept rate"]["%"] == 100.0
+    assert chart(board.charts, "reasons") == {"medical": {"visits": 1}}
+    assert chart(board.charts, "leaning")["hardship"]["visits"] == 1
+    cure = chart(board.charts, "cure")
+    assert cure["visited"]["customers"] == 1 and cure["holdout"]["customers"] == 1
+    assert cure["visited"]["cured"] == 0.0  # 500 yuan paid does not clear the arrears
+    recovery = chart(board.charts, "recovery")
+    assert recovery["per visit"]["yuan"] == 500
+    flags = chart(board.charts, "productivity")
+    assert next(iter(flags.values()))["flags"] == 1
+    cases = chart(board.charts, "cases")
+    assert sum(sum(v.values()) for v in cases.values()) == len(world.case_ids)
+
+
+def test_a_manager_sees_only_their_cities(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = field_world(engine, tmp_path, keys)
+    manager = Actor("manager", Role.MANAGER, regions=frozenset({"北京市"}))
+    with Session(engine) as session:
+        board = build_dashboard(session, manager, today=TODAY, zone=ZONE)
+        beijing_cases = len(session.scalars(select(Case.id).where(Case.city == "北京市")).all())
+        everything = build_dashboard(session, SYSTEM, today=TODAY, zone=ZONE, city="北京市")
+        outside = build_dashboard(session, manager, today=TODAY, zone=ZONE, city="上海市")
+    assert board.cities == ["北京市"]
+    cases = chart(board.charts, "cases")
+    assert sum(sum(v.values()) for v in cases.values()) == beijing_cases < len(world.case_ids)
+    assert chart(board.charts, "cure")["holdout"]["customers"] == 0  # the holdout is in Shanghai
+    assert chart(board.charts, "book_amount") == chart(everything.charts, "book_amount")
+    assert all(c.empty for c in outside.charts if c.key.startswith("book"))
+
+
+def test_every_dashboard_text_has_a_chinese_translation() -> None:
+    zh = translations("zh_CN")
+    missing = [m for m in (*TITLES, *LABELS) if zh.gettext(m) == m]
+    assert not missing, missing
