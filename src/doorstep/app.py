@@ -16,11 +16,13 @@ from doorstep.api.routes import me as me_api
 from doorstep.config import Settings
 from doorstep.http import errors
 from doorstep.http.context import AppState
+from doorstep.http.limits import RequestSizeLimit
 from doorstep.integrations.crypto import local_secret
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
 from doorstep.web.routes import auth as auth_pages
+from doorstep.web.routes import batch as batch_pages
 from doorstep.web.routes import cases as case_pages
 from doorstep.web.routes import dashboard as dashboard_pages
 from doorstep.web.routes import feedback as feedback_pages
@@ -57,6 +59,7 @@ def create_app(
         https_only=settings.secure_cookies,
     )
     errors.install(app, render_page=case_pages.error_page)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     for router in (
         cases_api.router,
         audit_api.router,
@@ -65,6 +68,7 @@ def create_app(
         auth_pages.router,
         case_pages.router,
         dashboard_pages.router,
+        batch_pages.router,
         feedback_pages.router,
         model_pages.router,
         plan_pages.router,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -48,6 +49,20 @@ class Settings(BaseSettings):
     )
     visit_cost: Decimal = Field(
         Decimal("300"), ge=0, description="selection: cost of one visit in yuan"
+    )
+    selection_holdout: Decimal = Field(
+        Decimal("0.05"),
+        ge=0,
+        le=Decimal("0.5"),
+        description="selection: share of customers kept back unvisited (holdout), so the "
+        "effect of visits is measured",
+    )
+    # The daily batch
+    drop_dir: Path | None = Field(
+        None, description="daily batch: folder whose sub-folders of lender files are ingested"
+    )
+    batch_publish_plans: bool = Field(
+        False, description="daily batch: publish the next day's plans (else left as drafts)"
     )
     # Feedback to the lender: webhooks and promises to pay
     webhook_max_attempts: int = Field(
@@ -133,6 +148,11 @@ class Settings(BaseSettings):
     evidence_max_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="evidence: largest photo or recording (bytes)"
     )
+    max_request_bytes: int = Field(
+        25 * 1024 * 1024,
+        ge=1024,
+        description="largest request body (bytes); above it a 413 before the body is read",
+    )
     max_broken_promises: int = Field(
         2, ge=1, le=20, description="after this many broken promises no new promise is taken"
     )
@@ -144,6 +164,24 @@ class Settings(BaseSettings):
     )
     retention_personal_data_years: int = Field(
         5, ge=1, le=30, description="minimise personal data of closed cases after this many years"
+    )
+    # Workers (Celery): empty broker = the same tasks run in-process
+    broker_url: str = Field(
+        "",
+        description="task broker, e.g. redis://127.0.0.1:6379/0 or "
+        "amqp://guest:guest@127.0.0.1:5672//; empty: no workers, tasks run in-process",
+    )
+    result_backend: str = Field(
+        "", description="task results; empty: the Redis broker itself, or rpc:// with AMQP"
+    )
+    delinquency_partitions: int = Field(
+        4, ge=1, le=1024, description="delinquency batch on workers: partitions of the book"
+    )
+    task_timeout_seconds: float = Field(
+        3600.0, gt=0, description="how long the batch waits for its partition tasks"
+    )
+    batch_time: time = Field(
+        time(6, 0), description="serve --with-scheduler: the daily batch's local start (HH:MM)"
     )
 
     @field_validator("timezone")
@@ -163,6 +201,12 @@ class Settings(BaseSettings):
     def _valid_waterfall(cls, value: str) -> str:
         Waterfall.parse(value)
         return value
+
+    @property
+    def resolved_result_backend(self) -> str:
+        if self.result_backend or not self.broker_url:
+            return self.result_backend
+        return self.broker_url if self.broker_url.startswith("redis") else "rpc://"
 
     @property
     def resolved_database_url(self) -> str:

@@ -15,9 +15,10 @@ from babel.messages.pofile import read_po
 from doorstep.domain.access import Role
 from doorstep.domain.case import TRANSITIONS, CancelReason, CaseState, HoldReason
 from doorstep.domain.contact import SOURCES, AttemptChannel, AttemptResult, ContactStatus
-from doorstep.domain.plans import DEFAULT_REASONS
+from doorstep.domain.reasons import REASONS
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.planning.plan import DropReason
+from doorstep.services.daily import DEFAULT_STEPS
 from doorstep.services.ingest.contracts import ADDRESSES, CONTACTS, CUSTOMERS
 from doorstep.web import i18n
 
@@ -53,14 +54,18 @@ DYNAMIC: dict[str, set[str]] = {
     "res": {r.value for r in AttemptResult},
     "a.result": {r.value for r in AttemptResult},
     # repayment plans, the borrower portal and the offer pages
-    "reason_code": set(DEFAULT_REASONS),
-    "alert_reason": set(DEFAULT_REASONS),
+    "reason_code": set(REASONS),
+    "alert_reason": set(REASONS),
     "method_code": {m.value for m in RepaymentMethod},
     "o.terms.method.value": {m.value for m in RepaymentMethod},
     # visit plans: plan states, stop statuses, drop reasons
     "p.state": {"draft", "published", "superseded"},
     "s.status": {"planned", "dropped", "started", "done", "cancelled"},
     "s.reason": {r.value for r in DropReason},
+    # the batch page: run and step states, step names
+    "run.state": {"running", "done", "failed"},
+    "step.state": {"pending", "running", "done", "failed"},
+    "step.name": {s.name for s in DEFAULT_STEPS},
 }
 
 

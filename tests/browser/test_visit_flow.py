@@ -9,7 +9,10 @@ so the other browser tests' users and cases stay as they were."""
 from __future__ import annotations
 
 import io
+import json
 import re
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +27,79 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 DOOR = {"latitude": 39.9001, "longitude": 116.4401, "accuracy": 18}
 FAR = {"latitude": 39.927, "longitude": 116.44, "accuracy": 18}  # 3 km north
+
+
+@dataclass
+class LenderReceiver:
+    """The lender's webhook endpoint: a real HTTP server that checks every signature."""
+
+    secret: str = ""
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    bad_signatures: int = 0
+    server: Any = None
+    endpoint_id: int = 0
+
+    @classmethod
+    def start(cls, site: Site) -> LenderReceiver:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from doorstep.domain.access import SYSTEM
+        from doorstep.integrations import webhooks
+        from doorstep.services import feedback
+        from doorstep.store.db import transaction
+
+        state = cls()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                try:
+                    webhooks.verify(state.secret, self.headers[webhooks.SIGNATURE_HEADER], body)
+                    state.bodies.append(json.loads(body))
+                except webhooks.SignatureError:
+                    state.bad_signatures += 1
+                self.send_response(200)
+                self.end_headers()
+
+        state.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=state.server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{state.server.server_address[1]}/doorstep"
+        with transaction(site.world.engine) as session:
+            endpoint, state.secret = feedback.add_endpoint(
+                session, SYSTEM, url, site.world.cipher, topics=("visit.verdict", "case.closed")
+            )
+            state.endpoint_id = endpoint.id
+        return state
+
+    def drain(self, site: Site) -> None:
+        """Deliver what is due, then stop listening and switch the endpoint off."""
+        from doorstep.services.feedback import RetryPolicy, deliver_due
+        from doorstep.store.db import transaction
+        from doorstep.store.models import WebhookEndpoint
+
+        policy = RetryPolicy(max_attempts=3, timeout=5, backoff=0.01, backoff_max=0.05)
+        try:
+            while deliver_due(site.world.engine, site.world.cipher, policy).claimed:
+                pass
+        finally:
+            self.server.shutdown()
+            with transaction(site.world.engine) as session:
+                endpoint = session.get(WebhookEndpoint, self.endpoint_id)
+                if endpoint is not None:
+                    endpoint.active = False
+
+
+def feedback_export(site: Site) -> list[dict[str, Any]]:
+    """What `doorstep export feedback --format jsonl` writes for today."""
+    from doorstep.cli.feedback import FeedbackFormat, write_feedback
+
+    out = io.StringIO()
+    start = datetime.now(UTC) - timedelta(days=1)
+    write_feedback(site.world.engine, start, FeedbackFormat.jsonl, out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 def zh(message: str) -> str:
@@ -144,6 +220,7 @@ def test_a_whole_visit_on_a_phone(
 ) -> None:
     any_hour(monkeypatch)
     case_id = prepare(site)
+    lender = LenderReceiver.start(site)
     context = browser.new_context(
         base_url=site.url,
         locale="zh-CN",
@@ -277,3 +354,13 @@ def test_a_whole_visit_on_a_phone(
         assert counts(site, case_id) == (1, 1, "closed")
     finally:
         manager.close()
+
+    # the lender gets it both ways: the feedback export, and signed webhooks
+    exported = feedback_export(site)
+    assert [r["next_step"] for r in exported if r["case_id"] == case_id] == ["plan_offer"]
+    lender.drain(site)
+    topics = {(b["topic"], b["data"]["case_id"]) for b in lender.bodies}
+    assert {("visit.verdict", case_id), ("case.closed", case_id)} <= topics
+    verdict = next(b for b in lender.bodies if b["topic"] == "visit.verdict")
+    assert verdict["data"]["next_step"] == "plan_offer"
+    assert lender.bad_signatures == 0

@@ -3,7 +3,8 @@ attempts and skip-trace."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,8 +57,11 @@ def load(engine: Engine, book: Book, folder: Path, keys: tuple[Any, Any]) -> Non
         )
 
 
-def batch(engine: Engine, as_of: date, capacity: int = 100) -> SelectionReport:
-    """The day's delinquency, then selection, as the nightly batch runs them."""
+def batch(
+    engine: Engine, as_of: date, capacity: int = 100, holdout: Decimal = Decimal(0)
+) -> SelectionReport:
+    """The day's delinquency, then selection, as the nightly batch runs them (no holdout
+    unless the test is about it)."""
     with transaction(engine) as session:
         run_delinquency(session, as_of, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
     with transaction(engine) as session:
@@ -65,7 +69,7 @@ def batch(engine: Engine, as_of: date, capacity: int = 100) -> SelectionReport:
             session,
             SYSTEM,
             as_of,
-            policy=SelectionPolicy(),
+            policy=SelectionPolicy(holdout_share=holdout),
             capacity=capacity,
             buckets=DEFAULT_BUCKETS,
         )
@@ -303,3 +307,30 @@ def test_customer_without_a_good_address_is_flagged_for_skip_trace(
     with transaction(engine) as session:
         rows, total = hits(session, SYSTEM, cases.CaseFilter(skip_trace=True))
     assert total == 1 and rows[0].customer_id == "C0003"
+
+
+def test_a_holdout_share_is_kept_back_unvisited_and_not_selected_again(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    load(engine, field_book(8), tmp_path / "book", keys)
+    report = batch(engine, AS_OF, capacity=7, holdout=Decimal("0.5"))
+    assert report.holdout + report.made_ready == 7  # every selected one: ready or kept back
+    assert 0 < report.holdout < 7  # a hash of customer and day: about half of 7
+    with transaction(engine) as session:
+        held = session.execute(
+            select(Case.customer_id, Case.state).where(Case.cancel_reason == "holdout")
+        ).all()
+        assert len(held) == report.holdout and {s for _, s in held} == {"cancelled"}
+    first = {c for c, _ in held}
+
+    # ten days on they stay out: the cure window is not over
+    later = batch(engine, AS_OF + timedelta(days=10), capacity=7, holdout=Decimal("0.5"))
+    assert later.failed_rules.get("holdout") == len(first)
+    assert later.opened == 0
+    with transaction(engine) as session:
+        reopened = session.scalars(
+            select(Case.customer_id).where(
+                Case.customer_id.in_(first), Case.cancel_reason.is_(None)
+            )
+        ).all()
+    assert reopened == []

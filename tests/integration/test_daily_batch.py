@@ -38,7 +38,9 @@ from doorstep.store.models import (
     BookFigure,
     Case,
     DelinquencySnapshot,
+    Payment,
     Team,
+    VisitPlan,
 )
 from tests.conftest import POSTGRES_URL
 from tests.factories.book import make_keys, small_book
@@ -64,7 +66,8 @@ def load_book(engine: Engine, tmp_path: Path) -> None:
 
 
 def settings_for(tmp_path: Path) -> Settings:
-    return Settings(var_dir=tmp_path / "var")
+    # the planning step plans the next day: a short solver budget keeps the test fast
+    return Settings(var_dir=tmp_path / "var", plan_seconds=0.2, batch_publish_plans=True)
 
 
 def fingerprint(engine: Engine) -> dict[str, Any]:
@@ -108,7 +111,7 @@ def test_a_rerun_skips_what_is_done_and_changes_nothing(engine: Engine, tmp_path
     config = settings_for(tmp_path)
     first = run_day(engine, config, AS_OF)
     assert [(o.name, o.state) for o in first] == [(s.name, "done") for s in DEFAULT_STEPS]
-    assert first[0].counts["loans"] == 12
+    assert first[1].counts["loans"] == 12
     after_first = fingerprint(engine)
     assert after_first["cases"][0] > 0, "the small book has overdue customers to select"
     assert sum(row[3] for row in after_first["book_figures"]) == 12  # every loan counted once
@@ -137,15 +140,16 @@ def test_a_failed_step_is_recorded_and_the_rerun_resumes_there(
             raise RuntimeError("the ledger service is down")
         return {"ok": 1}
 
-    steps = (DEFAULT_STEPS[0], Step("flaky", flaky), *DEFAULT_STEPS[1:])
+    steps = (*DEFAULT_STEPS[:2], Step("flaky", flaky), *DEFAULT_STEPS[2:])
     with pytest.raises(RuntimeError, match="ledger"):
         run_day(engine, config, AS_OF, steps=steps)
     with Session(engine) as session:
         states = dict(session.execute(select(BatchStep.name, BatchStep.state)).all())
         assert states == {
+            "ingest": "done",
             "delinquency": "done",
             "flaky": "failed",
-            **{s.name: "pending" for s in DEFAULT_STEPS[1:]},
+            **{s.name: "pending" for s in DEFAULT_STEPS[2:]},
         }
         error = session.scalar(select(BatchStep.error).where(BatchStep.name == "flaky"))
         assert error is not None and "ledger service is down" in error
@@ -153,9 +157,32 @@ def test_a_failed_step_is_recorded_and_the_rerun_resumes_there(
         assert session.query(DelinquencySnapshot).count() == 12  # the failed step left nothing
 
     outcomes = run_day(engine, config, AS_OF, steps=steps)
-    assert [o.state for o in outcomes] == ["skipped"] + ["done"] * len(DEFAULT_STEPS)
+    assert [o.state for o in outcomes] == ["skipped"] * 2 + ["done"] * (len(DEFAULT_STEPS) - 1)
     with Session(engine) as session:
         assert session.scalar(select(BatchRun.attempts)) == 2
+
+
+def test_the_drop_folder_is_ingested_once_and_the_next_day_is_planned(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_book(engine, tmp_path)
+    drop = tmp_path / "drop" / "20240601"
+    drop.mkdir(parents=True)
+    (drop / "payments.csv").write_text(
+        "payment_id,loan_id,paid_on,amount,channel\nD0001,L0001,2024-05-31,1066.19,transfer\n",
+        encoding="utf-8",
+    )
+    config = settings_for(tmp_path).model_copy(update={"drop_dir": tmp_path / "drop"})
+    first = {o.name: o for o in run_day(engine, config, AS_OF)}
+    assert first["ingest"].counts == {"folders": 1, "ingested": 1}
+    assert first["planning"].counts["plans"] == 1  # Beijing: the only city with a team
+    forced = {o.name: o for o in run_day(engine, config, AS_OF, force=True)}
+    assert forced["ingest"].counts == {"folders": 1, "ingested": 0}  # seen: skipped
+    assert forced["planning"].counts["plans"] == 0  # the day is planned already
+    with Session(engine) as session:
+        assert session.scalar(select(Payment.amount).where(Payment.payment_id == "D0001")) == 106619
+        plans = session.execute(select(VisitPlan.city, VisitPlan.day, VisitPlan.state)).all()
+    assert plans == [("北京市", date(2024, 6, 2), "published")]
 
 
 def test_a_second_run_for_the_same_day_refuses(engine: Engine, tmp_path: Path) -> None:
@@ -165,7 +192,7 @@ def test_a_second_run_for_the_same_day_refuses(engine: Engine, tmp_path: Path) -
         with pytest.raises(BatchAlreadyRunning):
             run_day(engine, config, AS_OF)
         run_day(engine, config, date(2024, 6, 2))  # another day is not blocked
-    assert run_day(engine, config, AS_OF)[0].state == "done"  # free again once released
+    assert run_day(engine, config, AS_OF)[1].state == "done"  # free again once released
 
 
 KILLER = textwrap.dedent(
@@ -189,7 +216,8 @@ KILLER = textwrap.dedent(
         return Step(step.name, work)
 
     steps = [killed_after_work(s) if s.name == victim else s for s in DEFAULT_STEPS]
-    run_day(engine, Settings(var_dir=Path(var_dir)), date.fromisoformat(as_of), steps=steps)
+    config = Settings(var_dir=Path(var_dir), plan_seconds=0.2, batch_publish_plans=True)
+    run_day(engine, config, date.fromisoformat(as_of), steps=steps)
     """
 )
 

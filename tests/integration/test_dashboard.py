@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
+from doorstep.services.cases import Forbidden
 from doorstep.services.dashboard import LABELS, TITLES, Chart, build_dashboard
 from doorstep.services.delinquency import run_delinquency
 from doorstep.store.db import transaction
@@ -162,3 +163,17 @@ def test_every_dashboard_text_has_a_chinese_translation() -> None:
     zh = translations("zh_CN")
     missing = [m for m in (*TITLES, *LABELS) if zh.gettext(m) == m]
     assert not missing, missing
+
+
+def test_the_period_ends_on_its_last_day_and_verifiers_are_refused(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    field_world(engine, tmp_path, keys)
+    with Session(engine) as session:
+        before = build_dashboard(session, SYSTEM, today=date(2024, 5, 31), zone=ZONE)
+        verifier = Actor("verifier", Role.VERIFIER)
+        with pytest.raises(Forbidden):
+            build_dashboard(session, verifier, today=TODAY, zone=ZONE)
+    assert chart(before.charts, "visits_per_day") == {}  # the visit of 1 June is later
+    assert chart(before.charts, "cure")["visited"]["customers"] == 0
+    assert set(chart(before.charts, "book_amount")) == {"2024-05-01"}

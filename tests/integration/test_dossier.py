@@ -76,6 +76,14 @@ def test_dossier_renders_chinese(
     ):
         assert phrase in text, phrase
     assert any(c.name in text for c in customers)
+    # the option menu comes from the plan calculator, with its IRR annualised rates
+    import re
+
+    rates = re.findall(r"(\d+\.\d\d)%", text)
+    from doorstep.services.dossier import OPTION_ZH
+
+    named = [name for name in OPTION_ZH.values() if name in text.replace(" ", "")]
+    assert rates and named, "no computed repayment option in the dossier"
     # personal data masked: no full national ID or phone number in the document
     for id_number in world.id_numbers:
         assert id_number not in text

@@ -28,6 +28,7 @@ from doorstep.store.models import (
     CaseHold,
     ContactAttempt,
     ContactPoint,
+    Customer,
     RuleDecision,
     User,
 )
@@ -282,7 +283,32 @@ def test_retention_dry_run_reports_due_and_legal_holds(
         assert all(line.keep_years == 5 for line in lines)
         trail = audit.timeline(session, "retention", datetime.now(UTC).date().isoformat())
         assert [e.action for e in trail] == ["retention.dry_run"]
-        with pytest.raises(DoorstepError, match="dry run"):
-            conduct.retention_report(
-                session, admin, datetime.now(UTC), pack=CN, personal_data_years=5, dry_run=False
+        untouched = session.get(Customer, first.customer_id)
+        assert untouched is not None and untouched.id_number  # the dry run changed nothing
+    with transaction(engine) as session:
+        lines = conduct.retention_report(
+            session, admin, datetime.now(UTC), pack=CN, personal_data_years=5, dry_run=False
+        )
+        assert lines[-1].action == "minimised 1"
+    with transaction(engine) as session:
+        gone = session.get(Customer, first.customer_id)
+        kept = session.get(Customer, second.customer_id)  # under a legal hold
+        assert gone is not None and kept is not None
+        assert gone.id_number == "" and gone.employer is None and gone.name.endswith("*")
+        assert gone.id_number_masked and kept.id_number and not kept.name.endswith("*")
+        points = session.scalars(
+            select(ContactPoint).where(ContactPoint.customer_id == first.customer_id)
+        ).all()
+        assert points and all(p.value == "" and p.value_masked for p in points)
+        trail = audit.timeline(session, "retention", datetime.now(UTC).date().isoformat())
+        assert [e.action for e in trail] == ["retention.dry_run", "retention.run"]
+        with pytest.raises(DoorstepError, match="minimised"):
+            contacts.reveal(
+                session,
+                admin,
+                world.cipher,
+                first.id,
+                field="id_number",
+                reason="复核身份信息",  # type: ignore[arg-type]
+                pack=CN,
             )

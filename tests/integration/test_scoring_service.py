@@ -5,6 +5,7 @@ codes, monitored, used by the selection, and the fairness report."""
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
@@ -223,7 +224,8 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
             session,
             SYSTEM,
             AS_OF,
-            policy=SelectionPolicy(uplift_bp=2_500, visit_cost=30_000),
+            # no holdout here: this test is about the ranking, not the control group
+            policy=SelectionPolicy(uplift_bp=2_500, visit_cost=30_000, holdout_share=Decimal(0)),
             capacity=30,
             buckets=DEFAULT_BUCKETS,
         )

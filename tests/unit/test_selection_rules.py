@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -102,3 +102,26 @@ def test_confirmation_moves_confidence_by_the_documented_rule() -> None:
         "call", "unverified"
     )
     assert initial_confidence("application", "invalid") == 0.05
+
+
+def test_the_holdout_is_a_stable_share_drawn_from_customer_and_day() -> None:
+    from decimal import Decimal
+
+    from doorstep.domain.selection import in_holdout
+
+    ids = [f"C{n:08d}" for n in range(4000)]
+    held = [c for c in ids if in_holdout(c, AS_OF, Decimal("0.05"))]
+    assert 150 < len(held) < 250  # about 5%
+    assert held == [c for c in ids if in_holdout(c, AS_OF, Decimal("0.05"))]  # deterministic
+    next_day = {c for c in ids if in_holdout(c, date(2025, 6, 2), Decimal("0.05"))}
+    assert next_day != set(held)  # a new draw each day
+    assert not any(in_holdout(c, AS_OF, Decimal(0)) for c in ids)
+    assert all(in_holdout(c, AS_OF, Decimal(1)) for c in ids[:50])
+
+
+def test_a_customer_kept_back_recently_is_not_selected() -> None:
+    policy = SelectionPolicy()
+    recent = decide(candidate(held_out_on=AS_OF - timedelta(days=10)), policy, AS_OF)
+    assert not recent.selected and recent.failed == ("holdout",)
+    assert not recent.skip_trace
+    assert decide(candidate(held_out_on=AS_OF - timedelta(days=30)), policy, AS_OF).selected

@@ -201,10 +201,23 @@ def keys_rotate() -> None:
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    with_scheduler: Annotated[
+        bool, typer.Option(help="also run the daily batch at DOORSTEP_BATCH_TIME each day")
+    ] = False,
 ) -> None:
     """Run the web app (pages and the JSON API; OpenAPI at /docs)."""
     import uvicorn
 
     from doorstep.app import create_app
+    from doorstep.cli.scheduler import build_scheduler
 
-    uvicorn.run(create_app(settings()), host=host, port=port, log_level="info")
+    config = settings()
+    scheduler = build_scheduler(ready_engine(config), config) if with_scheduler else None
+    if scheduler is not None:
+        scheduler.start()
+        console.print(f"daily batch at {config.batch_time:%H:%M} ({config.timezone})")
+    try:
+        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)

@@ -12,6 +12,7 @@ from rich.table import Table
 from doorstep.cli.main import (
     app,
     console,
+    fail,
     parse_day,
     print_ingest,
     progress_bar,
@@ -22,8 +23,8 @@ from doorstep.cli.main import (
 )
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.money import format_yuan
-from doorstep.domain.selection import SelectionPolicy
 from doorstep.services.cases import select_cases
+from doorstep.services.daily import selection_policy
 from doorstep.services.reports import overdue_by_city
 from doorstep.store.db import transaction
 
@@ -39,14 +40,25 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="start the web app after")
     ] = True,
     port: Annotated[int, typer.Option(help="web app port")] = 8000,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="simulate this many days after the book date: daily batch, published plans, "
+            "visits, promises and payments (the book date must not be past)",
+        ),
+    ] = 0,
 ) -> None:
     """Build a synthetic lender book, ingest it, compute delinquency, open cases, create
-    demo users and teams, and start the web app on 127.0.0.1."""
+    demo users and teams, optionally simulate days of field work, and start the web app
+    on 127.0.0.1."""
     from doorstep.demo.generate import generate_book  # Faker is slow to import: only here
     from doorstep.demo.setup import create_people
 
     config = settings()
     day = parse_day(as_of) if as_of else datetime.now(config.zone).date()
+    if days and day < datetime.now(config.zone).date():
+        raise fail("--days simulates days from the book date on: it must not be past")
     folder = config.var_dir / "demo" / f"seed{seed}-{customers}-{day}"
     with progress_bar() as progress:
         made = generate_book(folder, customers=customers, seed=seed, as_of=day, progress=progress)
@@ -76,16 +88,14 @@ def demo(
 
     from doorstep.cli.admin import print_selection
     from doorstep.cli.score import demo_model
-    from doorstep.domain.selection import value_terms
 
     demo_model(engine, config, day)  # selection then ranks by expected value
-    uplift_bp, visit_cost = value_terms(config.visit_uplift, config.visit_cost)
     with transaction(engine) as session:
         report = select_cases(
             session,
             SYSTEM,
             day,
-            policy=SelectionPolicy(uplift_bp=uplift_bp, visit_cost=visit_cost),
+            policy=selection_policy(config),
             capacity=120,
             buckets=config.bucket_scheme,
         )
@@ -100,6 +110,24 @@ def demo(
         console.print(people)
     else:
         console.print("demo users exist already (reset one with `doorstep users add`).")
+    if days:
+        from doorstep.demo.simulate import simulate
+
+        with progress_bar() as progress:
+            done = simulate(
+                engine,
+                config,
+                truth_file=folder / "demo_truth.csv",
+                start=day,
+                days=days,
+                seed=seed,
+                progress=progress,
+            )
+        console.print(
+            f"simulated {done.days} days to {done.last_day}: {done.visits} visits "
+            f"({done.reached} reached), {done.promises} promises, {done.refused} refused, "
+            f"{done.payments} payments ({format_yuan(done.paid)} yuan)"
+        )
     if serve:
         from doorstep.cli.admin import serve as run_server
 

@@ -326,8 +326,10 @@ from doorstep.cli import demo as _demo  # noqa: E402, F401  (registers `doorstep
 from doorstep.cli import feedback as _feedback  # noqa: E402, F401  (webhooks, export feedback)
 from doorstep.cli import offers as _offers  # noqa: E402, F401  (`doorstep offers track`)
 from doorstep.cli import plans as _plans  # noqa: E402, F401  (registers `doorstep plan`)
+from doorstep.cli import reports as _reports  # noqa: E402, F401  (`doorstep report`)
 from doorstep.cli import rules as _rules  # noqa: E402, F401  (`doorstep rules`, `retention`)
 from doorstep.cli import score as _score  # noqa: E402, F401  (registers `doorstep score`)
 from doorstep.cli import visits as _visits  # noqa: E402, F401  (`doorstep batch alerts`)
+from doorstep.cli import worker as _worker  # noqa: E402, F401  (`doorstep worker`)
 
 __all__ = ["app"]

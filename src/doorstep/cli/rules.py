@@ -49,9 +49,10 @@ def rules_show() -> None:
 
 @retention_app.command("run")
 def retention_run(
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="report only (required)")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report only, change nothing")] = False,
 ) -> None:
-    """Report what retention would keep, delete or minimise (audited)."""
+    """Minimise the personal data that is past its retention period (or, with --dry-run,
+    only report what would be kept, deleted or minimised); audited either way."""
     config = settings()
     try:
         with transaction(ready_engine(config)) as session:
@@ -65,7 +66,7 @@ def retention_run(
             )
     except DoorstepError as exc:
         raise fail(exc.message) from None
-    table = Table(title="retention (dry run)")
+    table = Table(title="retention (dry run)" if dry_run else "retention")
     for column in ("table", "rule", "keep years", "rows", "past period", "legal hold", "action"):
         table.add_column(column)
     for line in lines:

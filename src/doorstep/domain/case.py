@@ -35,6 +35,7 @@ class CancelReason(StrEnum):
     COMPLAINT = "complaint"
     DISPUTE = "dispute"
     DECEASED = "deceased"
+    HOLDOUT = "holdout"  # kept back by the selection policy to measure what visits do
     OTHER = "other"
 
 

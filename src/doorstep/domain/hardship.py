@@ -45,6 +45,7 @@ from fractions import Fraction
 from typing import Any
 
 from doorstep.domain.errors import InvalidValue
+from doorstep.domain.reasons import REASONS
 
 __all__ = [
     "EVASION_FROM",
@@ -60,21 +61,6 @@ __all__ = [
 ]
 
 RULES_VERSION = "hardship-rules/1"
-REASONS = (
-    "poor_money_management",
-    "medical",
-    "job_loss",
-    "business_failure",
-    "income_drop",
-    "family_event",
-    "product_misunderstood",
-    "dispute",
-    "fraud_or_identity_theft",
-    "willful_evasion",
-    "deceased_or_incapacitated",
-    "other",
-)
-"""The reason-for-default taxonomy (DESIGN §2)."""
 SHOCKS = frozenset({"medical", "job_loss", "business_failure", "income_drop", "family_event"})
 START = Fraction(1, 2)
 FLOOR, CEILING = Fraction(1, 20), Fraction(19, 20)

@@ -41,21 +41,6 @@ DEFAULT_CAP = Decimal("0.24")  # the CN ceiling courts protect; a jurisdiction s
 DEFAULT_SHARE = Decimal("0.5")  # of disposable income a plan may take each month
 _TWO_PLACES = Decimal("0.01")
 
-DEFAULT_REASONS = (
-    "poor_money_management",
-    "medical",
-    "job_loss",
-    "business_failure",
-    "income_drop",
-    "family_event",
-    "product_misunderstood",
-    "dispute",
-    "fraud_or_identity_theft",
-    "willful_evasion",
-    "deceased_or_incapacitated",
-    "other",
-)
-"""The reason-for-default taxonomy (DESIGN §2), which a hardship report names."""
 
 
 class OptionKind(StrEnum):

@@ -12,10 +12,17 @@ where P comes in basis points, the uplift (the share of the overdue amount a vis
 recovers from someone who would not cure alone) in basis points, and the cost in fen. A
 visit expected to cost more than it recovers fails the rule ``expected_value``. Without a
 score the priority is the rule of thumb: overdue amount × bucket weight.
+
+A holdout (``holdout_share``, default 5%) of the customers who would be made ready is kept
+back and not visited: their case is cancelled with the reason ``holdout``. The effect of
+visits is then measured, not assumed: the dashboard compares the cure rate of visited
+customers with that of these similar customers who were not. The draw is a hash of the
+customer id and the day, so it is the same on every rerun and needs no random state.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -35,6 +42,7 @@ class Candidate:
     last_visit_on: date | None = None
     has_open_case: bool = False
     p_no_cure_bp: int | None = None  # P(no self-cure within 30 days), basis points; None: unscored
+    held_out_on: date | None = None  # the last day the customer was kept back as holdout
 
 
 DEFAULT_BUCKET_WEIGHTS = {"M1": 1, "M2": 3, "M3": 4, "M4": 4, "M5": 3, "M6": 2, "M7+": 1}
@@ -51,6 +59,17 @@ class SelectionPolicy:
     bucket_weights: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_BUCKET_WEIGHTS))
     uplift_bp: int = 2_500  # a visit recovers 25% of the overdue amount of a non-curer
     visit_cost: Fen = 30_000  # 300 yuan
+    holdout_share: Decimal = Decimal("0.05")  # of those made ready, kept back as holdout
+    holdout_days: int = 30  # a holdout customer stays unvisited this long (the cure window)
+
+
+def in_holdout(customer_id: str, as_of: date, share: Decimal) -> bool:
+    """Whether the customer is kept back as holdout on `as_of`: the first 8 bytes of
+    SHA-256 of ``"<customer id>|<day>"`` as a fraction below `share` (deterministic)."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"{customer_id}|{as_of.isoformat()}".encode()).digest()
+    return Decimal(int.from_bytes(digest[:8], "big")) < share * (1 << 64)
 
 
 def value_terms(uplift: Decimal, visit_cost_yuan: Decimal) -> tuple[int, Fen]:
@@ -95,6 +114,8 @@ def decide(candidate: Candidate, policy: SelectionPolicy, as_of: date) -> Decisi
         failed.append("recent_visit")
     if candidate.has_open_case:
         failed.append("open_case")
+    if candidate.held_out_on and (as_of - candidate.held_out_on).days < policy.holdout_days:
+        failed.append("holdout")
     if candidate.p_no_cure_bp is None:
         priority = candidate.overdue_amount * policy.bucket_weights.get(candidate.worst_bucket, 1)
     else:
@@ -103,7 +124,7 @@ def decide(candidate: Candidate, policy: SelectionPolicy, as_of: date) -> Decisi
         )
         if priority <= 0:
             failed.append("expected_value")
-    money_and_time_ok = not ({"min_dpd", "min_overdue", "on_hold"} & set(failed))
+    money_and_time_ok = not ({"min_dpd", "min_overdue", "on_hold", "holdout"} & set(failed))
     return Decision(
         customer_id=candidate.customer_id,
         selected=not failed,

@@ -60,21 +60,6 @@ class Met(StrEnum):
     NOBODY = "nobody"
 
 
-REASONS = (
-    "poor_money_management",
-    "medical",
-    "job_loss",
-    "business_failure",
-    "income_drop",
-    "family_event",
-    "product_misunderstood",
-    "dispute",
-    "fraud_or_identity_theft",
-    "willful_evasion",
-    "deceased_or_incapacitated",
-    "other",
-)
-"""The reason-for-default taxonomy (DESIGN §2)."""
 
 VULNERABILITIES = ("illness", "disability", "elderly", "bereavement")
 

@@ -8,8 +8,10 @@ with the hash as the object key.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import logging
 import os
 import re
 import tempfile
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Protocol
+
+from doorstep.domain.errors import DoorstepError
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -66,6 +70,23 @@ class BadEvidenceName(ValueError):
     pass
 
 
+class StorageFull(DoorstepError):
+    """The evidence store has no room (disk or quota full): nothing of the file was kept."""
+
+    code = "storage_full"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the evidence store is full (no space left on the device): nothing was saved, "
+            "send the visit again later",
+            message_zh="证据存储空间已满（设备无剩余空间）：未保存任何内容，请稍后重新提交",
+        )
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+logger = logging.getLogger(__name__)
+
+
 class LocalEvidenceStore:
     """Files on a local disk, named by their SHA-256; writing the same content twice is a
     no-op, and a write is atomic (a temporary file renamed into place)."""
@@ -83,6 +104,19 @@ class LocalEvidenceStore:
         target = self.path_for(digest)
         if target.exists():
             return digest
+        try:
+            self._write(target, data)
+        except OSError as exc:
+            if exc.errno in _FULL:
+                logger.error("evidence store %s is full: %s", self.root, exc)
+                raise StorageFull() from exc
+            raise
+        return digest
+
+    @staticmethod
+    def _write(target: Path, data: bytes) -> None:
+        """Write to a temporary file beside the target, fsync, rename into place: a reader
+        sees the whole file or none; the temporary file goes on any error (ENOSPC too)."""
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
         try:
@@ -94,7 +128,6 @@ class LocalEvidenceStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        return digest
 
     def get(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -26,7 +26,7 @@ from doorstep.domain.case import (
 from doorstep.domain.contact import effective_confidence
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
-from doorstep.domain.selection import Candidate, SelectionPolicy, decide, rank
+from doorstep.domain.selection import Candidate, SelectionPolicy, decide, in_holdout, rank
 from doorstep.services import audit
 from doorstep.services import rules as conduct
 from doorstep.services.reports import best_address_region
@@ -54,6 +54,7 @@ class SelectionReport:
     over_capacity: int = 0
     skip_trace: int = 0
     cancelled_cured: int = 0
+    holdout: int = 0  # of those within capacity, kept back (case cancelled: holdout)
     updated: int = 0
     failed_rules: dict[str, int] = field(default_factory=dict)
     ranked_by: str = "priority"  # or "expected_value" (active visit_priority scores)
@@ -83,6 +84,8 @@ def select_cases(
 ) -> SelectionReport:
     """Open cases for the customers the policy selects, move the best `capacity` of the
     new ones to ready, cancel the open cases of customers who are no longer overdue.
+    A deterministic share of those within capacity is kept back as holdout instead
+    (`SelectionPolicy.holdout_share`): their new case is cancelled with reason holdout.
 
     When the active ``visit_priority`` model has scores on `as_of` (`doorstep score
     apply`), customers are ranked by the expected value of a visit (domain.selection);
@@ -115,6 +118,14 @@ def select_cases(
     open_now = repo.open_cases_by_customer(session)
     cancellable = {s.value for s in OPEN_STATES - {CaseState.VISITED}}
     visits = repo.last_visits(connection)
+    held_out: dict[str, date] = {
+        customer: day
+        for customer, day in session.execute(
+            select(Case.customer_id, func.max(Case.opened_on))
+            .where(Case.cancel_reason == CancelReason.HOLDOUT.value)
+            .group_by(Case.customer_id)
+        )
+    }
 
     for row in facts.filter(pl.col("max_dpd") == 0).iter_rows(named=True):
         case = open_now.get(row["customer_id"])
@@ -139,6 +150,7 @@ def select_cases(
             last_visit_on=visits.get(row["customer_id"]),
             has_open_case=existing is not None,
             p_no_cure_bp=probabilities.get(row["customer_id"], 10_000) if probabilities else None,
+            held_out_on=held_out.get(row["customer_id"]),
         )
         decision = decide(candidate, policy, as_of)
         for rule in decision.failed:
@@ -193,6 +205,12 @@ def select_cases(
         if decision.skip_trace:
             _apply(session, actor, case, "start_confirmation", "no address good enough: skip-trace")
             report.skip_trace += 1
+        elif decision.customer_id in ready and in_holdout(
+            case.customer_id, as_of, policy.holdout_share
+        ):  # kept back unvisited, so the effect of visits is measured (domain.selection)
+            _apply(session, actor, case, "cancel", "selection holdout")
+            case.cancel_reason = CancelReason.HOLDOUT.value
+            report.holdout += 1
         elif decision.customer_id in ready:
             _apply(session, actor, case, "mark_ready", "selected within capacity")
             report.made_ready += 1

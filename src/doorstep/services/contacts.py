@@ -361,11 +361,17 @@ def reveal(
     if field == "id_number":
         customer = session.get(Customer, case.customer_id)
         assert customer is not None
-        value = cipher.decrypt(customer.id_number)
+        stored = customer.id_number
     elif field == "contact_point" and point_id is not None:
-        value = cipher.decrypt(_point_in_case(session, actor, case_id, point_id).value)
+        stored = _point_in_case(session, actor, case_id, point_id).value
     else:
         raise DoorstepError(f"cannot reveal {field!r}")
+    if not stored:  # minimised under the retention rules: nothing left to show
+        raise NotFound(
+            "this personal data was minimised under the retention rules",
+            message_zh="该个人信息已按保存期限规则删除",
+        )
+    value = cipher.decrypt(stored)
     # Filed under the case, so the case's timeline shows who saw what and why.
     audit.record(
         session,

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +30,19 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.selection import SelectionPolicy, value_terms
+from doorstep.integrations.keys import personal_data_keys
+from doorstep.services import feedback, scoring, visit_plans
 from doorstep.services.cases import select_cases
 from doorstep.services.dashboard import CURE_DAYS
 from doorstep.services.delinquency import Progress, run_delinquency
+from doorstep.services.ingest import ingest_files
 from doorstep.services.promises import judge_promises
 from doorstep.store.db import transaction
-from doorstep.store.models import BatchRun, BatchStep
+from doorstep.store.models import BatchRun, BatchStep, ImportBatch, VisitPlan
 from doorstep.store.models import Team as TeamRow
 from doorstep.store.repositories import figures
+from doorstep.store.repositories import plans as plans_repo
+from doorstep.store.repositories import scoring as scores_repo
 
 
 class BatchAlreadyRunning(DoorstepError):
@@ -69,7 +74,58 @@ class StepOutcome:
     seconds: float = 0.0
 
 
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _ingest(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """Each sub-folder of the drop folder is one delivery of lender files, ingested once:
+    a folder whose every file's SHA-256 is in an applied import batch is skipped (and a
+    repeated import would change nothing anyway)."""
+    drop = ctx.settings.drop_dir
+    if drop is None or not drop.is_dir():
+        return {"folders": 0}
+    seen = {
+        f["sha256"] for files in session.scalars(select(ImportBatch.files)) for f in files or ()
+    }
+    cipher, hasher = personal_data_keys(ctx.settings)
+    counts = {"folders": 0, "ingested": 0}
+    for folder in sorted(p for p in drop.iterdir() if p.is_dir()):
+        counts["folders"] += 1
+        if {_file_hash(f) for f in folder.iterdir() if f.is_file()} <= seen:
+            continue
+        ingest_files(
+            session,
+            [folder],
+            zone=ctx.settings.zone,
+            reports_dir=ctx.settings.reports_dir,
+            cipher=cipher,
+            hasher=hasher,
+            actor="batch",
+        )
+        counts["ingested"] += 1
+    return counts
+
+
 def _delinquency(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    if ctx.settings.broker_url:  # a fleet: the partitions run on the workers, all or none
+        from doorstep.services.delinquency import run_partitioned, via_broker
+
+        config = ctx.settings
+        summary = run_partitioned(
+            ctx.as_of,
+            config.delinquency_partitions,
+            via_broker(
+                config.broker_url,
+                config.resolved_result_backend,
+                timeout=config.task_timeout_seconds,
+            ),
+        )
+        return {
+            "loans": summary.loans,
+            "overdue_loans": summary.overdue_loans,
+            "partitions": config.delinquency_partitions,
+        }
     summary = run_delinquency(
         session,
         ctx.as_of,
@@ -85,6 +141,21 @@ def _promises(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     return {**run.judged, "still_open": run.still_open}
 
 
+def _scoring(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """Score the day with the active visit_priority model, if there is one (replaces the
+    day's earlier scores, so a rerun changes nothing)."""
+    if scores_repo.active_version(session, scores_repo.VISIT_PRIORITY) is None:
+        return {"scored": 0}
+    report = scoring.apply(
+        session,
+        SYSTEM,
+        ctx.as_of,
+        waterfall=ctx.settings.waterfall_rule,
+        buckets=ctx.settings.bucket_scheme,
+    )
+    return {"scored": report.scored}
+
+
 def _figures(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     connection = session.connection()
     return {
@@ -96,15 +167,22 @@ def _figures(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     }
 
 
+def selection_policy(settings: Settings) -> SelectionPolicy:
+    """The selection policy from the settings (value terms and holdout share)."""
+    uplift_bp, visit_cost = value_terms(settings.visit_uplift, settings.visit_cost)
+    return SelectionPolicy(
+        uplift_bp=uplift_bp, visit_cost=visit_cost, holdout_share=settings.selection_holdout
+    )
+
+
 def _selection(session: Session, ctx: DayContext) -> Mapping[str, Any]:
-    uplift_bp, visit_cost = value_terms(ctx.settings.visit_uplift, ctx.settings.visit_cost)
     # capacity: what the teams in the field can visit in a day
     capacity = session.scalar(select(func.coalesce(func.sum(TeamRow.max_visits), 0))) or 0
     report = select_cases(
         session,
         SYSTEM,
         ctx.as_of,
-        policy=SelectionPolicy(uplift_bp=uplift_bp, visit_cost=visit_cost),
+        policy=selection_policy(ctx.settings),
         capacity=int(capacity),
         buckets=ctx.settings.bucket_scheme,
     )
@@ -114,19 +192,71 @@ def _selection(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         "made_ready": report.made_ready,
         "skip_trace": report.skip_trace,
         "cancelled_cured": report.cancelled_cured,
+        "holdout": report.holdout,
     }
 
 
+def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """A draft plan for the next day per city with teams and ready cases; published when
+    ``batch_publish_plans`` says so. A city that has a plan for that day already (draft
+    or published) is left alone, so a rerun adds nothing."""
+    day = ctx.as_of + timedelta(days=1)
+    cfg = visit_plans.PlanConfig.from_settings(ctx.settings)
+    planned = set(
+        session.scalars(
+            select(VisitPlan.city).where(
+                VisitPlan.day == day, VisitPlan.state.in_(("draft", "published"))
+            )
+        )
+    )
+    counts = {"plans": 0, "published": 0, "stops": 0}
+    cities = {c for c in session.scalars(select(TeamRow.city)) if c} - planned
+    for city in sorted(cities):
+        if not plans_repo.plannable_cases(session, city):
+            continue
+        plan = visit_plans.run_plan(session, SYSTEM, day, city, cfg)
+        counts["plans"] += 1
+        counts["stops"] += sum(s.team_id is not None for s in plans_repo.stops(session, plan.id))
+        if ctx.settings.batch_publish_plans:
+            # a batch catching up on a past day publishes as of that day's start
+            now = min(datetime.now(UTC), cfg.midnight(day).astimezone(UTC))
+            visit_plans.publish(session, SYSTEM, plan.id, cfg, version=plan.version, now=now)
+            counts["published"] += 1
+    return counts
+
+
+def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """One pass of webhook deliveries. They commit in their own short transactions (never
+    inside this one): a delivery row per event and endpoint, marked delivered when the
+    lender answered, so a rerun after a crash posts only what is still due."""
+    config = ctx.settings
+    policy = feedback.RetryPolicy(
+        max_attempts=config.webhook_max_attempts,
+        timeout=config.webhook_timeout_seconds,
+        backoff=config.webhook_backoff_seconds,
+        backoff_max=config.webhook_backoff_max_seconds,
+    )
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    run = feedback.deliver_due(engine, personal_data_keys(config)[0], policy)
+    return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
+
+
 DEFAULT_STEPS: tuple[Step, ...] = (
+    Step("ingest", _ingest),
     Step("delinquency", _delinquency),
     Step("promises", _promises),
+    Step("scoring", _scoring),
     Step("figures", _figures),
     Step("selection", _selection),
+    Step("planning", _planning),
+    Step("deliveries", _deliveries),
 )
 
 
-def _lock_key(as_of: date) -> int:
-    digest = hashlib.sha256(f"doorstep-batch-{as_of.isoformat()}".encode()).digest()
+def _lock_key(as_of: date, schema: str = "") -> int:
+    """Per day and schema: two installs sharing a PostgreSQL database do not block each other."""
+    digest = hashlib.sha256(f"doorstep-batch-{schema}-{as_of.isoformat()}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
@@ -139,7 +269,9 @@ def day_lock(engine: Engine, as_of: date, lock_dir: Path) -> Iterator[None]:
     )
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            key = _lock_key(as_of)
+            key = _lock_key(
+                as_of, connection.execute(text("SELECT current_schema()")).scalar() or ""
+            )
             if not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 raise busy
             try:

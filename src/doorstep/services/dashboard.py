@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from doorstep.domain.access import Actor, Permission
+from doorstep.domain.access import Actor, Permission, Role
 from doorstep.domain.calendar import add_months
 from doorstep.domain.case import CaseState
 from doorstep.services.cases import Forbidden
@@ -120,6 +120,13 @@ def _visible_cities(actor: Actor, cities: list[str], city: str | None) -> list[s
     return None if actor.regions is None else allowed
 
 
+def default_end(session: Session, today: date) -> date:
+    """The default period ends today, or on the latest batch day when the book is ahead
+    of the clock (a lender's file dated tomorrow, a simulated demo)."""
+    latest = repo.latest_day(session.connection())
+    return max(today, latest) if latest else today
+
+
 def build_dashboard(
     session: Session,
     actor: Actor,
@@ -130,7 +137,7 @@ def build_dashboard(
     days: int = 90,
     bucket_order: list[str] | None = None,
 ) -> Dashboard:
-    if not actor.can(Permission.READ_CASES):
+    if not actor.can(Permission.READ_CASES) or actor.role is Role.VERIFIER:
         raise Forbidden("your role cannot see the dashboard", message_zh="您的角色无权查看看板")
     connection = session.connection()
     all_cities = repo.book_cities(connection)
@@ -141,7 +148,7 @@ def build_dashboard(
     order = {b: n for n, b in enumerate(bucket_order or [])}
 
     # the book
-    rows = repo.book_series(connection, since, cities)
+    rows = repo.book_series(connection, since, today, cities)
     dates = sorted({d for d, *_ in rows})
     buckets = sorted({b for _, b, *_ in rows}, key=lambda b: (order.get(b, 99), b))
     overdue_buckets = [b for b in buckets if order.get(b, 1) != 0]
@@ -189,23 +196,20 @@ def build_dashboard(
 
     # the field
     start = datetime.combine(since, time(), tzinfo=zone).astimezone(UTC)
-    visits = repo.visits_since(connection, start, cities)
-    per_day = Counter(v.checked_in_at.astimezone(zone).date() for v in visits)
-    visit_days = sorted(per_day)
+    end = datetime.combine(today + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+    field_ = repo.field_figures(connection, start, end, cities, zone)
     board.charts.append(
         Chart(
             "visits_per_day",
             TITLES[3],
             "line",
-            [d.isoformat() for d in visit_days],
-            [Series("visits", [per_day[d] for d in visit_days])],
+            [d.isoformat() for d in field_.per_day],
+            [Series("visits", list(field_.per_day.values()))],
             translate_series=True,
         )
     )
-    teams = sorted({v.team for v in visits})
-    team_visits = Counter(v.team for v in visits)
-    team_reached = Counter(v.team for v in visits if v.reached)
-    team_valid = Counter(v.team for v in visits if v.address_status == "valid")
+    teams = list(field_.per_team)
+    per_team = field_.per_team
     board.charts.append(
         Chart(
             "visits_per_team",
@@ -213,25 +217,22 @@ def build_dashboard(
             "bar",
             teams,
             [
-                Series("visits", [team_visits[t] for t in teams]),
-                Series("reached", [team_reached[t] for t in teams]),
-                Series("address valid", [team_valid[t] for t in teams]),
+                Series("visits", [per_team[t].visits for t in teams]),
+                Series("reached", [per_team[t].reached for t in teams]),
+                Series("address valid", [per_team[t].address_valid for t in teams]),
             ],
             translate_series=True,
         )
     )
-    judged = [v for v in visits if v.reached is not None]
-    promises = repo.promise_statuses(connection, since, cities)
+    promises = repo.promise_statuses(connection, since, today, cities)
     settled = sum(promises.get(s, 0) for s in ("kept", "partly_kept", "broken"))
-    leaning = Counter(v.leaning for v in judged if v.leaning)
+    judged, leaning = field_.judged, field_.leaning
     rates = {
-        "reach rate": _percent(sum(1 for v in judged if v.reached), len(judged)),
-        "address-valid rate": _percent(
-            sum(1 for v in judged if v.address_status == "valid"), len(judged)
-        ),
+        "reach rate": _percent(field_.reached, judged),
+        "address-valid rate": _percent(field_.address_valid, judged),
         "promise kept rate": _percent(promises.get("kept", 0), settled),
-        "hardship share": _percent(leaning["hardship"], len(judged)),
-        "evasion share": _percent(leaning["evasion"], len(judged)),
+        "hardship share": _percent(leaning.get("hardship", 0), judged),
+        "evasion share": _percent(leaning.get("evasion", 0), judged),
     }
     board.charts.append(
         Chart(
@@ -243,7 +244,7 @@ def build_dashboard(
             translate_labels=True,
         )
     )
-    reasons = Counter(v.primary_reason for v in judged if v.primary_reason).most_common()
+    reasons = Counter(field_.reasons).most_common()
     board.charts.append(
         Chart(
             "reasons",
@@ -262,7 +263,7 @@ def build_dashboard(
             TITLES[7],
             "bar",
             sides,
-            [Series("visits", [leaning[s] for s in sides])],
+            [Series("visits", [leaning.get(s, 0) for s in sides])],
             translate_labels=True,
             translate_series=True,
         )
@@ -279,13 +280,7 @@ def build_dashboard(
             translate_series=True,
         )
     )
-    board.charts.extend(_outcome_charts(connection, since, cities))
-    active_days: dict[str, set[date]] = defaultdict(set)
-    for v in visits:
-        active_days[v.team].add(v.checked_in_at.astimezone(zone).date())
-    flags: Counter[str] = Counter()
-    for v in visits:
-        flags[v.team] += len(v.flags)
+    board.charts.extend(_outcome_charts(connection, since, today, cities))
     board.charts.append(
         Chart(
             "productivity",
@@ -295,9 +290,9 @@ def build_dashboard(
             [
                 Series(
                     "visits per active day",
-                    [round(team_visits[t] / len(active_days[t]), 1) for t in teams],
+                    [round(per_team[t].visits / per_team[t].active_days, 1) for t in teams],
                 ),
-                Series("flags", [flags[t] for t in teams]),
+                Series("flags", [per_team[t].flags for t in teams]),
             ],
             translate_series=True,
         )
@@ -323,10 +318,12 @@ def _roll_matrix(
     return RollMatrix(add_months(to_day, -1), to_day, names, shares, totals)
 
 
-def _outcome_charts(connection: Connection, since: date, cities: repo.Cities) -> list[Chart]:
+def _outcome_charts(
+    connection: Connection, since: date, until: date, cities: repo.Cities
+) -> list[Chart]:
     """Cure within 30 days (no loan past due on the 30th day) of visited customers and of
     the holdout, and what visited customers paid in those 30 days, per visit and per km."""
-    cohorts = repo.outcomes_since(connection, since, cities)
+    cohorts = repo.outcomes_since(connection, since, until, cities)
     empty = repo.Cohort(0, 0, 0, 0, 0)
     visited, holdout = cohorts.get("visited", empty), cohorts.get("holdout", empty)
     km = visited.travel_m / 1000

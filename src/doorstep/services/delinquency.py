@@ -1,23 +1,33 @@
 """The delinquency batch: snapshots of every loan on an as-of date, computed range by range
-with the vectorised kernel and written in bulk (replacing that date's earlier snapshots)."""
+with the vectorised kernel and written in bulk (replacing that date's earlier snapshots).
+
+At scale the book is split by a stable hash of the loan id into partitions, each computed
+on its own (a task on a worker, or in-process) and written in its own transaction; a
+coordinator merges the partitions' summaries and fails loudly, naming the partitions,
+when any did not report.
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import polars as pl
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from doorstep.compute.delinquency import BookArrays, snapshot_book
 from doorstep.domain.allocation import Waterfall
 from doorstep.domain.delinquency import BucketScheme
+from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import rate_to_units
+from doorstep.store.db import transaction
 from doorstep.store.repositories import book
 
 EPOCH = date(1970, 1, 1)
@@ -50,6 +60,24 @@ class DelinquencySummary:
             entry = self.by_bucket.setdefault(bucket, {"loans": 0, "overdue": 0})
             entry["loans"] += loans
             entry["overdue"] += overdue
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able figures (what a partition task returns)."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "loans": self.loans,
+            "overdue_loans": self.overdue_loans,
+            "by_bucket": {k: dict(v) for k, v in self.by_bucket.items()},
+        }
+
+    def merge(self, figures: Mapping[str, Any]) -> None:
+        """Add a partition's figures (as `as_dict` gives them)."""
+        self.loans += int(figures["loans"])
+        self.overdue_loans += int(figures["overdue_loans"])
+        for bucket, entry in figures["by_bucket"].items():
+            mine = self.by_bucket.setdefault(bucket, {"loans": 0, "overdue": 0})
+            mine["loans"] += int(entry["loans"])
+            mine["overdue"] += int(entry["overdue"])
 
 
 def _days(column: pl.Series) -> np.ndarray:
@@ -119,24 +147,40 @@ def iter_snapshots(
     progress: Progress | None = None,
     per_range: int = LOANS_PER_RANGE,
 ) -> Iterator[pl.DataFrame]:
-    """Snapshot frames of the whole book, one loan-id range at a time, in id order.
-
-    The connection is used by this thread only: while it fetches the next range (the
-    database works with the GIL released) and the caller writes the previous result, one
-    worker thread parses and computes the range fetched before, which needs no database.
-    """
+    """Snapshot frames of the whole book, one loan-id range at a time, in id order."""
     connection = session.connection()
-    total, done = book.count_loans(connection), 0
+    fetches = (
+        (lambda first=first, last=last: book.fetch_range(connection, first, last), count)
+        for first, last, count in book.loan_id_ranges(connection, per_range)
+    )
+    yield from _pipeline(fetches, book.count_loans(connection), as_of, waterfall, buckets, progress)
+
+
+def _pipeline(
+    fetches: Iterable[tuple[Callable[[], book.RangeRows], int]],
+    total: int,
+    as_of: date,
+    waterfall: Waterfall,
+    buckets: BucketScheme,
+    progress: Progress | None,
+) -> Iterator[pl.DataFrame]:
+    """Snapshot frames of each fetched piece of the book, in order.
+
+    The connection is used by this thread only: while it fetches the next piece (the
+    database works with the GIL released) and the caller writes the previous result, one
+    worker thread parses and computes the piece fetched before, which needs no database.
+    """
+    done = 0
 
     def compute(rows: book.RangeRows) -> pl.DataFrame:
         return compute_range(*book.range_frames(rows), as_of, waterfall, buckets)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="delinquency") as worker:
         pending: deque[tuple[Future[pl.DataFrame], int]] = deque()
-        for first, last, count in book.loan_id_ranges(connection, per_range):
-            rows = book.fetch_range(connection, first, last)
+        for fetch, count in fetches:
+            rows = fetch()
             pending.append((worker.submit(compute, rows), count))
-            # hand over what is computed; at most one range computes while the next is fetched
+            # hand over what is computed; at most one piece computes while the next is fetched
             while pending and (len(pending) > 1 or pending[0][0].done()):
                 future, ready = pending.popleft()
                 yield future.result()
@@ -148,6 +192,12 @@ def iter_snapshots(
             done += ready
             if progress:
                 progress("delinquency", done, total)
+
+
+def _stored(frame: pl.DataFrame, now: datetime) -> pl.DataFrame:
+    return frame.drop("customer_id").with_columns(
+        pl.lit(now).dt.replace_time_zone("UTC").alias("computed_at")
+    )
 
 
 def run_delinquency(
@@ -166,13 +216,150 @@ def run_delinquency(
     now = datetime.now(UTC)
     for frame in iter_snapshots(session, as_of, waterfall, buckets, progress, per_range):
         summary.add(frame)
-        book.write_snapshots(
-            connection,
-            frame.drop("customer_id").with_columns(
-                pl.lit(now).dt.replace_time_zone("UTC").alias("computed_at")
-            ),
-        )
+        book.write_snapshots(connection, _stored(frame, now))
     return summary
+
+
+# -- partitions ---------------------------------------------------------------------------
+
+PARTITION_TASK = "doorstep.delinquency_partition"
+"""The partition task's name, shared by the workers and whoever enqueues it."""
+PARTITION_CHUNK = 5_000
+"""Loans of a partition read at once: their ids are probed in the loan-id indexes, and
+past a few thousand ids PostgreSQL would rather scan the whole table."""
+
+
+class PartitionFailed(DoorstepError):
+    code = "partition_failed"
+
+
+def run_partition(
+    session: Session,
+    as_of: date,
+    partition: int,
+    partitions: int,
+    *,
+    waterfall: Waterfall,
+    buckets: BucketScheme,
+    per_range: int = PARTITION_CHUNK,
+) -> DelinquencySummary:
+    """Compute and store the snapshots of one partition's loans on `as_of` (the loans
+    whose id hashes to `partition` of `partitions`), reading only that partition's loans,
+    installments and payments. Its rows for the date are replaced: a rerun, or a task
+    delivered twice, leaves the same rows."""
+    if not 0 <= partition < partitions:
+        raise ValueError(f"partition {partition} is not in 0..{partitions - 1}")
+    connection = session.connection()
+    ids = book.partition_ids(connection, partition, partitions)
+    summary = DelinquencySummary(as_of)
+    now = datetime.now(UTC)
+    chunks = [ids[start : start + per_range] for start in range(0, len(ids), per_range)]
+    for chunk in chunks:  # the partition's rows of the date are replaced
+        book.clear_snapshots_of(connection, as_of, chunk)
+    fetches = (
+        (lambda chunk=chunk: book.fetch_ids(connection, chunk), len(chunk)) for chunk in chunks
+    )
+    for frame in _pipeline(fetches, len(ids), as_of, waterfall, buckets, None):
+        summary.add(frame)
+        book.write_snapshots(connection, _stored(frame, now))
+    book.drop_staged_ids(connection)
+    return summary
+
+
+PartitionOutcome = Mapping[str, Any] | BaseException
+Dispatch = Callable[[date, int], Sequence[PartitionOutcome]]
+"""Runs every partition of a date (on workers or in-process); returns, per partition in
+order, its figures (`DelinquencySummary.as_dict`) or the exception that failed it."""
+
+
+def run_partitioned(as_of: date, partitions: int, dispatch: Dispatch) -> DelinquencySummary:
+    """Run all partitions and merge their figures; raise `PartitionFailed`, naming each
+    partition that failed or did not report, unless every one reported."""
+    outcomes = list(dispatch(as_of, partitions))
+    failed = {
+        n: outcome
+        for n, outcome in enumerate(outcomes)
+        if isinstance(outcome, BaseException) or outcome.get("as_of") != as_of.isoformat()
+    }
+    failed.update({n: TimeoutError("no report") for n in range(len(outcomes), partitions)})
+    if failed:
+        first = next(iter(failed.values()))
+        detail = (
+            f"{type(first).__name__}: {first}"
+            if isinstance(first, BaseException)
+            else (f"reported another date: {first.get('as_of')}")
+        )
+        names = ", ".join(str(n) for n in sorted(failed))
+        raise PartitionFailed(
+            f"delinquency on {as_of}: partition(s) {names} of {partitions} failed "
+            f"(first: {detail})",
+            message_zh=f"{as_of} 逾期计算：分区 {names}（共 {partitions}）失败",
+        )
+    summary = DelinquencySummary(as_of)
+    for outcome in outcomes:
+        assert not isinstance(outcome, BaseException)
+        summary.merge(outcome)
+    return summary
+
+
+def in_process(
+    engine: Engine,
+    *,
+    waterfall: Waterfall,
+    buckets: BucketScheme,
+    per_range: int = PARTITION_CHUNK,
+) -> Dispatch:
+    """Run the partitions one after the other here, each in its own transaction (no
+    broker: the embedded default)."""
+
+    def dispatch(as_of: date, partitions: int) -> list[PartitionOutcome]:
+        outcomes: list[PartitionOutcome] = []
+        for partition in range(partitions):
+            try:
+                with transaction(engine) as session:
+                    summary = run_partition(
+                        session,
+                        as_of,
+                        partition,
+                        partitions,
+                        waterfall=waterfall,
+                        buckets=buckets,
+                        per_range=per_range,
+                    )
+                outcomes.append(summary.as_dict())
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    return dispatch
+
+
+def via_broker(broker_url: str, result_backend: str, *, timeout: float) -> Dispatch:
+    """Enqueue every partition as a task for the workers and wait for all of them (a
+    group joined here: the daily step is marked done only when every partition reported).
+    """
+
+    def dispatch(as_of: date, partitions: int) -> list[PartitionOutcome]:
+        from celery import Celery, group
+
+        client = Celery("doorstep", broker=broker_url, backend=result_backend)
+        try:
+            tasks = group(
+                client.signature(PARTITION_TASK, args=(as_of.isoformat(), n, partitions))
+                for n in range(partitions)
+            )
+            result = tasks.apply_async()
+            try:
+                values = result.get(timeout=timeout, propagate=False)
+            except Exception as exc:  # timed out: every partition not yet done failed
+                values = [r.result if r.ready() else exc for r in result.results]
+            finally:
+                result.forget()
+            return [v if isinstance(v, BaseException | Mapping) else TypeError(v) for v in values]
+        finally:
+            client.close()
+
+    return dispatch
 
 
 def delinquency_table(

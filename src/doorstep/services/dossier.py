@@ -5,15 +5,18 @@ number reveals it on the page, with a reason, into the audit trail."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from doorstep.domain import plans
 from doorstep.domain.access import Actor
+from doorstep.domain.calendar import add_months
 from doorstep.domain.money import format_yuan
 from doorstep.integrations import pdf
-from doorstep.services import audit
+from doorstep.services import audit, offers
 from doorstep.services.case_view import CaseFacts, case_facts
 from doorstep.store.repositories import feedback as repo
 
@@ -48,21 +51,54 @@ RIGHTS = [
     "个人信息受法律保护，不会向第三人披露；",
     "可通过贷款机构客服或监管部门投诉。",
 ]
-REPAYMENT_OPTIONS = [
-    "一次性结清逾期金额（本金、利息、罚息）；",
-    "分期偿还逾期金额（最长 12 期，须经主管批准）；",
-    "展期或调整还款日（须提交困难证明）；",
-    "减免部分罚息（须经审批，不得当场承诺）；",
-    "约定承诺还款日与金额（记入承诺还款，按期核查）。",
-]
+OPTION_ZH = {
+    plans.OptionKind.RESCHEDULE: "重新分期",
+    plans.OptionKind.EXTEND: "延长期限",
+    plans.OptionKind.LOWER_RATE: "降低利率",
+    plans.OptionKind.GRACE: "只还利息宽限期",
+    plans.OptionKind.WAIVE: "减免罚息",
+    plans.OptionKind.SETTLE: "折扣结清",
+    plans.OptionKind.COMBINED: "组合方案",
+}
+OPTIONS_PER_LOAN = 4
+
+
+def repayment_options(
+    session: Session, facts: CaseFacts, on: date, cap: Decimal = plans.DEFAULT_CAP
+) -> list[list[str]]:
+    """The standard restructuring menu of each overdue loan on `on`, best first, with
+    the annualised rate (IRR method) the borrower must be shown; refused options left out."""
+    rows: list[list[str]] = []
+    for loan in facts.loans:
+        latest = facts.latest.get(loan.loan_id)
+        if latest is None or latest.dpd == 0:
+            continue
+        debt = offers.debt_of(session, loan.loan_id, on)
+        menu = plans.options_for([debt], add_months(on, 1), cap=cap)
+        usable = [o for o in menu.options[loan.loan_id] if o.refused is None]
+        for option in usable[:OPTIONS_PER_LOAN]:
+            rows.append(
+                [
+                    loan.loan_id,
+                    OPTION_ZH.get(option.terms.kind, option.terms.kind.value),
+                    str(option.terms.months),
+                    format_yuan(option.monthly_payment),
+                    format_yuan(option.total_to_pay),
+                    f"{option.annualised_rate}%",
+                ]
+            )
+    return rows
 
 
 def _day(moment: datetime | None, zone: ZoneInfo) -> str:
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
-def dossier_blocks(facts: CaseFacts, zone: ZoneInfo, session: Session) -> list[pdf.Block]:
+def dossier_blocks(
+    facts: CaseFacts, zone: ZoneInfo, session: Session, today: date | None = None
+) -> list[pdf.Block]:
     case, customer = facts.case, facts.customer
+    today = today or datetime.now(zone).date()
     blocks: list[pdf.Block] = [
         pdf.Heading("借款人"),
         pdf.Table(
@@ -201,7 +237,12 @@ def dossier_blocks(facts: CaseFacts, zone: ZoneInfo, session: Session) -> list[p
         pdf.Heading("须告知借款人的权利"),
         pdf.Bullets(RIGHTS),
         pdf.Heading("可提供的还款方案"),
-        pdf.Bullets(REPAYMENT_OPTIONS),
+        pdf.Table(
+            ["贷款", "方案", "期数", "月供（元）", "合计（元）", "年化利率（IRR）"],
+            repayment_options(session, facts, today),
+            [1.3, 1.4, 0.6, 1.1, 1.3, 1.2],
+            empty="暂无可提供的方案",
+        ),
         pdf.Paragraph("具体方案以系统审批结果为准，核实员不得当场承诺减免。", small=True),
     ]
     return blocks
@@ -215,7 +256,7 @@ def dossier_pdf(
     moment = now or datetime.now(UTC)
     document = pdf.render(
         f"案件资料 · 案件 {facts.case.id}",
-        dossier_blocks(facts, zone, session),
+        dossier_blocks(facts, zone, session, moment.astimezone(zone).date()),
         footer=f"内部资料，仅限本次上门使用 · {actor.username} · {_day(moment, zone)}",
     )
     audit.record(session, actor, "case.dossier", "case", facts.case.id, {"bytes": len(document)})

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-from doorstep.domain import plans
 from doorstep.domain.access import Actor
 from doorstep.domain.allocation import DEFAULT_WATERFALL, Waterfall
 from doorstep.domain.case import OPEN_STATES, HoldReason
@@ -20,6 +19,7 @@ from doorstep.domain.delinquency import Snapshot, snapshot
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.money import rate_to_units
 from doorstep.domain.ports import Cipher, KeyedHasher
+from doorstep.domain.reasons import REASONS
 from doorstep.domain.schedule import Installment
 from doorstep.integrations.sms import SmsSender
 from doorstep.services import audit, cases
@@ -47,7 +47,6 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=2)
 STATEMENT_MAX = 1000
 
-REASONS = plans.DEFAULT_REASONS
 MESSAGE_KINDS = (
     "hardship",
     "callback",

@@ -525,13 +525,10 @@ def retention_report(
     """What retention would do at `now`: per table, the rows past their period and those a
     legal hold keeps. Records are kept at least the pack's minimum (CN-RETENTION: 5 years);
     personal data of customers whose cases are all closed or cancelled is due for
-    minimising after `personal_data_years` unless a hold is active. Only the dry run exists:
-    the report is audited and nothing is changed."""
-    if not dry_run:
-        raise DoorstepError(
-            "only the dry run exists: minimising personal data is not built yet",
-            message_zh="目前仅支持试运行：个人信息最小化处理尚未实现",
-        )
+    minimising after `personal_data_years` unless a hold is active. The dry run only
+    reports; the real run also minimises (`minimise_personal_data`). Both are audited.
+    Records themselves are not deleted here: the audit chain is never cut, and deleting
+    old contact logs is left to the operator's archive policy (the report says which)."""
     from sqlalchemy import func
 
     from doorstep.store.models import AuditEvent, ContactAttempt, Customer
@@ -559,8 +556,9 @@ def retention_report(
     by_customer: dict[str, list[Case]] = defaultdict(list)
     for case in session.scalars(select(Case)):
         by_customer[case.customer_id].append(case)
-    due = held = 0
-    for items in by_customer.values():
+    held = 0
+    due: list[str] = []
+    for customer_id, items in by_customer.items():
         if not all(c.state in closed for c in items):
             continue
         if max(c.updated_at for c in items) >= personal_cutoff:
@@ -568,7 +566,7 @@ def retention_report(
         if any(c.hold_reason or repo.active_holds(session, c.id, now) for c in items):
             held += 1
         else:
-            due += 1
+            due.append(customer_id)
     customers = session.scalar(select(func.count()).select_from(Customer)) or 0
     lines.append(
         RetentionLine(
@@ -576,17 +574,59 @@ def retention_report(
             "PIPL Arts 19, 47",
             personal_data_years,
             customers,
-            due + held,
+            len(due) + held,
             held,
-            "minimise" if due else "nothing due",
+            ("minimise" if dry_run else f"minimised {len(due)}") if due else "nothing due",
         )
     )
+    if not dry_run:
+        minimise_personal_data(session, due)
     audit.record(
         session,
         actor,
-        "retention.dry_run",
+        "retention.dry_run" if dry_run else "retention.run",
         "retention",
         now.date().isoformat(),
-        {line.table: {"past": line.past_period, "held": line.legal_hold} for line in lines},
+        {line.table: {"past": line.past_period, "held": line.legal_hold} for line in lines}
+        | ({} if dry_run else {"minimised_customers": sorted(due)}),
     )
     return lines
+
+
+MINIMISED = "minimised"
+
+
+def minimise_personal_data(session: Session, customer_ids: list[str]) -> int:
+    """Keep what the records need (ids, masked forms, region, amounts, verdicts) and drop
+    the rest of these customers' personal data: the encrypted national ID, phones and
+    addresses and their lookup hashes, the full name (surname kept), the employer, the
+    birth day (year kept), the positions of their visits and the free text of their
+    interviews. Idempotent: minimised data stays minimised."""
+    from sqlalchemy import update
+
+    from doorstep.store.models import ContactPoint, Customer, Visit
+
+    done = 0
+    for start in range(0, len(customer_ids), 500):
+        chunk = customer_ids[start : start + 500]
+        for customer in session.scalars(select(Customer).where(Customer.customer_id.in_(chunk))):
+            customer.name = (customer.name[:1] + "*") if customer.name else ""
+            customer.id_number, customer.id_number_hash = "", MINIMISED
+            customer.employer, customer.extra = None, None
+            customer.birth_date = customer.birth_date.replace(month=1, day=1)
+            done += 1
+        for point in session.scalars(
+            select(ContactPoint).where(ContactPoint.customer_id.in_(chunk))
+        ):
+            # the hash stays unique per point (it is part of the point's natural key)
+            point.value, point.value_hash = "", f"{MINIMISED}-{point.id}"
+            point.lat = point.lng = None
+            point.extra = None
+        case_ids = select(Case.id).where(Case.customer_id.in_(chunk))
+        session.execute(
+            update(Visit)
+            .where(Visit.case_id.in_(case_ids))
+            .values(lat=None, lng=None, out_lat=None, out_lng=None, interview=None)
+        )
+    session.flush()
+    return done

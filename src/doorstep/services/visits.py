@@ -30,9 +30,9 @@ from doorstep.domain.case import CaseState, CaseView, HoldReason, hold, transiti
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.domain.ports import Cipher
+from doorstep.domain.reasons import REASONS
 from doorstep.domain.rules import Pack
 from doorstep.domain.verdict import (
-    REASONS,
     VULNERABILITIES,
     AddressStatus,
     Leaning,
@@ -734,7 +734,8 @@ def submitted_with(session: Session, actor: Actor, key: str) -> Submission | Non
 
 
 def _advice(session: Session, case: Case, interview: Interview, broken: int) -> dict[str, Any]:
-    """The hardship-vs-evasion rule set's advice (the verifier's call stays the verdict's)."""
+    """Advice on hardship vs evasion: the active model's, else the documented rule set's
+    (the verifier's call stays the verdict's; advice is never an action)."""
     loans = [loan.loan_id for loan in case_repo.loans_of(session, case.customer_id)]
     paid = sum(
         p.amount for p in case_repo.payments_of(session, loans) if p.paid_on >= case.opened_on
@@ -754,7 +755,9 @@ def _advice(session: Session, case: Case, interview: Interview, broken: int) -> 
         paid_since_overdue_fen=paid,
         days_past_due=case.max_dpd,
     )
-    return hardship.assess(facts).as_dict()
+    from doorstep.services.scoring import hardship_advice  # loads the model stack lazily
+
+    return hardship_advice(session, facts)
 
 
 def submit(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base
@@ -38,3 +38,8 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# an object's history, and a period's events (reports, retention)
+Index("ix_audit_events_object", AuditEvent.object_type, AuditEvent.object_id)
+Index("ix_audit_events_at", AuditEvent.at)

@@ -123,3 +123,8 @@ class Alert(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# dashboards: visits and promises of a period, whatever the team or status
+Index("ix_visits_checked_in_at", Visit.checked_in_at)
+Index("ix_promises_due_on", PromiseToPay.due_on)

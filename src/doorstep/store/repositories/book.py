@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Date, Text, cast, delete, exists, func, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    MetaData,
+    String,
+    Table,
+    Text,
+    cast,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+)
 
 from doorstep.store.models import (
     DelinquencySnapshot,
@@ -86,25 +101,28 @@ def _as_text(column: Any, dialect: str) -> Any:
     return cast(column, Text)
 
 
+LoanFilter = Callable[[Any], Any]
+"""Which loans to read: a loan-id column -> a WHERE clause on it."""
+
+
 def _per_loan(
     connection: Connection,
     table: Any,
-    first: str,
-    last: str,
+    loans: LoanFilter,
     columns: list[Any],
     *conditions: Any,
 ) -> Rows:
-    """One row per loan of `table` with first <= loan_id <= last: the loan id, then each
-    column's values joined by SEP, so the driver builds a few Python objects per loan
-    instead of several per row. The values of a loan are aggregated in one scan, so the
-    columns stay aligned; their order inside a loan is not guaranteed (see `_explode`)."""
+    """One row per loan of `table` the filter selects: the loan id, then each column's
+    values joined by SEP, so the driver builds a few Python objects per loan instead of
+    several per row. The values of a loan are aggregated in one scan, so the columns stay
+    aligned; their order inside a loan is not guaranteed (see `_explode`)."""
     dialect = connection.dialect.name
     statement = (
         select(
             table.c.loan_id,
             *(func.aggregate_strings(_as_text(c, dialect), SEP) for c in columns),
         )
-        .where(table.c.loan_id.between(first, last), *conditions)
+        .where(loans(table.c.loan_id), *conditions)
         .group_by(table.c.loan_id)
         .order_by(table.c.loan_id)
     )
@@ -113,34 +131,96 @@ def _per_loan(
 
 def fetch_range(connection: Connection, first: str, last: str) -> RangeRows:
     """The rows of the loans with first <= loan_id <= last (see `read_range`)."""
-    loans = _driver_rows(
+    return fetch_loans(connection, lambda column: column.between(first, last))
+
+
+def fetch_loans(connection: Connection, loans: LoanFilter) -> RangeRows:
+    """The rows of the loans the filter selects, as `fetch_range` returns them."""
+    rows = _driver_rows(
         connection,
         select(Loan.loan_id, Loan.customer_id, cast(Loan.penalty_rate_daily, Text))
-        .where(Loan.loan_id.between(first, last))
+        .where(loans(Loan.loan_id))
         .order_by(Loan.loan_id),
     )
     i, p = Installment.__table__.c, Payment.__table__.c
     installments = _per_loan(
         connection,
         Installment.__table__,
-        first,
-        last,
+        loans,
         [i.seq, i.due_on, i.principal_due, i.interest_due, func.coalesce(i.fee_due, 0)],
     )
-    # Only ranges with a restructured loan pay for the filter (one indexed probe otherwise).
+    # Only reads with a restructured loan pay for the filter (one indexed probe otherwise).
     v = ScheduleVersion.__table__.c
-    restructured = connection.execute(
-        select(exists().where(v.loan_id.between(first, last)))
-    ).scalar()
+    restructured = connection.execute(select(exists().where(loans(v.loan_id)))).scalar()
     payments = _per_loan(
         connection,
         Payment.__table__,
-        first,
-        last,
+        loans,
         [p.paid_on, p.payment_id, p.amount],
         *([counts_against_current_schedule(p)] if restructured else []),
     )
-    return RangeRows(loans, installments, payments)
+    return RangeRows(rows, installments, payments)
+
+
+# -- partitions: the book split by a stable hash of the loan id ------------------------
+
+
+def partition_of(loan_id: str, partitions: int) -> int:
+    """The partition of a loan: CRC32 of its id modulo `partitions` (the same on every
+    machine and run, unlike Python's salted `hash`)."""
+    return zlib.crc32(loan_id.encode("utf-8")) % partitions
+
+
+def partition_ids(connection: Connection, partition: int, partitions: int) -> list[str]:
+    """The ids of the partition's loans, in id order (only the book's loan ids are read:
+    an index-only scan)."""
+    return [
+        loan_id
+        for (loan_id,) in _driver_rows(connection, select(Loan.loan_id).order_by(Loan.loan_id))
+        if partition_of(loan_id, partitions) == partition
+    ]
+
+
+STAGED_IDS = Table(
+    "staged_loan_ids",
+    MetaData(),
+    Column("loan_id", String(64), primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _among(connection: Connection, ids: list[str]) -> LoanFilter:
+    """A filter for exactly these loans (sorted ids): a temporary table of them with its
+    primary key (and, on PostgreSQL, fresh statistics), so whatever the planner believes
+    about the big table, it probes by id or hashes: it never compares every row with
+    every id."""
+    STAGED_IDS.create(connection, checkfirst=True)
+    connection.execute(STAGED_IDS.delete())
+    bulk_insert(connection, STAGED_IDS, pl.DataFrame({"loan_id": ids}, schema={"loan_id": pl.Utf8}))
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"ANALYZE {STAGED_IDS.name}"))
+    first, last = ids[0], ids[-1]
+    return lambda column: column.between(first, last) & column.in_(select(STAGED_IDS.c.loan_id))
+
+
+def fetch_ids(connection: Connection, ids: list[str]) -> RangeRows:
+    """The rows of the loans with these ids (sorted, not empty), as `fetch_range` returns
+    them."""
+    return fetch_loans(connection, _among(connection, ids))
+
+
+def clear_snapshots_of(connection: Connection, as_of: date, ids: list[str]) -> int:
+    """Delete the snapshots of these loans (sorted ids) on `as_of`."""
+    if not ids:
+        return 0
+    s = DelinquencySnapshot
+    return connection.execute(
+        delete(s).where(s.as_of == as_of, _among(connection, ids)(s.loan_id))
+    ).rowcount
+
+
+def drop_staged_ids(connection: Connection) -> None:
+    STAGED_IDS.drop(connection, checkfirst=True)
 
 
 def counts_against_current_schedule(payments: Any) -> Any:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
     Integer,
     Subquery,
+    case,
     delete,
     exists,
     func,
@@ -109,19 +112,25 @@ Cities = Sequence[str] | None
 
 
 def book_series(
-    connection: Connection, since: date, cities: Cities
+    connection: Connection, since: date, until: date, cities: Cities
 ) -> list[tuple[date, str, int, int]]:
-    """(as_of, bucket, loans, overdue fen) per day since `since`, in `cities` (None: all)."""
+    """(as_of, bucket, loans, overdue fen) per day from `since` to `until`, in `cities`
+    (None: all)."""
     f = BookFigure
     query = (
         select(f.as_of, f.bucket, func.sum(f.loans), func.sum(f.overdue))
-        .where(f.as_of >= since)
+        .where(f.as_of >= since, f.as_of <= until)
         .group_by(f.as_of, f.bucket)
         .order_by(f.as_of, f.bucket)
     )
     if cities is not None:
         query = query.where(f.city.in_(cities))
     return [(d, b, int(n), int(o)) for d, b, n, o in connection.execute(query)]
+
+
+def latest_day(connection: Connection) -> date | None:
+    """The latest day the batch aggregated the book for."""
+    return connection.scalar(select(func.max(BookFigure.as_of)))
 
 
 def book_cities(connection: Connection) -> list[str]:
@@ -160,66 +169,108 @@ def cases_by_state_and_opening(
 
 
 @dataclass(frozen=True)
-class VisitFact:
-    """One visit with what its verdict said, for the dashboard's field figures."""
-
-    case_id: int
-    customer_id: str
-    team: str
-    checked_in_at: datetime
-    flags: list[str]
-    travel_m: int | None
-    reached: bool | None
-    address_status: str | None
-    primary_reason: str | None
-    leaning: str | None
+class TeamFigures:
+    visits: int
+    reached: int
+    address_valid: int
+    flags: int
+    active_days: int
 
 
-def visits_since(connection: Connection, since: datetime, cities: Cities) -> list[VisitFact]:
-    query = (
+@dataclass(frozen=True)
+class FieldFigures:
+    """Visits since a day, counted in the database (a year of a big field team is
+    hundreds of thousands of visits: they are never loaded one by one)."""
+
+    per_day: dict[date, int]
+    per_team: dict[str, TeamFigures]
+    judged: int  # visits with a verdict
+    reached: int
+    address_valid: int
+    leaning: dict[str, int]
+    reasons: dict[str, int]  # primary reason of default
+
+
+def _local_day(connection: Connection, column: Any, zone: ZoneInfo, on: date) -> Any:
+    """The business day of a stored UTC time. SQLite has no zone database: it shifts by
+    the zone's offset on `on`, which is exact for visits, since they happen between 08:00
+    and 22:00 local time and a DST hour can never move one across midnight."""
+    if connection.dialect.name == "postgresql":
+        return func.date(func.timezone(zone.key, column))
+    offset = datetime.combine(on, time(12), tzinfo=zone).utcoffset() or timedelta()
+    return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+def field_figures(
+    connection: Connection, since: datetime, until: datetime, cities: Cities, zone: ZoneInfo
+) -> FieldFigures:
+    json_length = (
+        func.jsonb_array_length
+        if connection.dialect.name == "postgresql"
+        else func.json_array_length
+    )
+    day = _local_day(connection, Visit.checked_in_at, zone, since.date()).label("day")
+    reached = func.sum(case((Verdict.reached.is_(True), 1), else_=0))
+    valid = func.sum(case((Verdict.address_status == "valid", 1), else_=0))
+    where = [Visit.checked_in_at >= since, Visit.checked_in_at < until]
+    if cities is not None:
+        where.append(Case.city.in_(cities))
+    per_team_day = connection.execute(
         select(
-            Visit.case_id,
-            Case.customer_id,
             Team.name,
-            Visit.checked_in_at,
-            Visit.flags,
-            PlanStop.travel_m,
-            Verdict.reached,
-            Verdict.address_status,
-            Verdict.primary_reason,
-            Verdict.hardship_or_evasion,
+            day,
+            func.count(Visit.id),
+            reached,
+            valid,
+            func.sum(func.coalesce(json_length(Visit.flags), 0)),
         )
+        .select_from(Visit)
         .join(Case, Case.id == Visit.case_id)
         .join(Team, Team.id == Visit.team_id)
-        .outerjoin(PlanStop, PlanStop.id == Visit.plan_stop_id)
         .outerjoin(Verdict, Verdict.visit_id == Visit.id)
-        .where(Visit.checked_in_at >= since)
-        .order_by(Visit.checked_in_at)
+        .where(*where)
+        .group_by(Team.name, day)
+    ).all()
+    per_day: dict[date, int] = {}
+    teams: dict[str, list[int]] = {}
+    for team, on, visits, hit, ok, flags in per_team_day:
+        on = on if isinstance(on, date) else date.fromisoformat(on)
+        per_day[on] = per_day.get(on, 0) + int(visits)
+        totals = teams.setdefault(team, [0, 0, 0, 0, 0])
+        for n, value in enumerate((visits, hit, ok, flags, 1)):
+            totals[n] += int(value or 0)
+    verdicts = connection.execute(
+        select(Verdict.hardship_or_evasion, Verdict.primary_reason, func.count(), reached, valid)
+        .select_from(Verdict)
+        .join(Visit, Visit.id == Verdict.visit_id)
+        .join(Case, Case.id == Visit.case_id)
+        .where(*where)
+        .group_by(Verdict.hardship_or_evasion, Verdict.primary_reason)
+    ).all()
+    leaning: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    for side, reason, n, _, _ in verdicts:
+        leaning[side] = leaning.get(side, 0) + int(n)
+        if reason:
+            reasons[reason] = reasons.get(reason, 0) + int(n)
+    return FieldFigures(
+        per_day=dict(sorted(per_day.items())),
+        per_team={t: TeamFigures(*v) for t, v in sorted(teams.items())},
+        judged=sum(int(v[2]) for v in verdicts),
+        reached=sum(int(v[3] or 0) for v in verdicts),
+        address_valid=sum(int(v[4] or 0) for v in verdicts),
+        leaning=leaning,
+        reasons=reasons,
     )
-    if cities is not None:
-        query = query.where(Case.city.in_(cities))
-    return [
-        VisitFact(
-            case_id=row[0],
-            customer_id=row[1],
-            team=row[2],
-            checked_in_at=row[3],
-            flags=list(row[4] or []),
-            travel_m=row[5],
-            reached=row[6],
-            address_status=row[7],
-            primary_reason=row[8],
-            leaning=row[9],
-        )
-        for row in connection.execute(query)
-    ]
 
 
-def promise_statuses(connection: Connection, since: date, cities: Cities) -> dict[str, int]:
+def promise_statuses(
+    connection: Connection, since: date, until: date, cities: Cities
+) -> dict[str, int]:
     query = (
         select(PromiseToPay.status, func.count())
         .join(Case, Case.id == PromiseToPay.case_id)
-        .where(PromiseToPay.due_on >= since)
+        .where(PromiseToPay.due_on >= since, PromiseToPay.due_on <= until)
         .group_by(PromiseToPay.status)
     )
     if cities is not None:
@@ -317,7 +368,9 @@ class Cohort:
     travel_m: int
 
 
-def outcomes_since(connection: Connection, since: date, cities: Cities) -> dict[str, Cohort]:
+def outcomes_since(
+    connection: Connection, since: date, until: date, cities: Cities
+) -> dict[str, Cohort]:
     o = VisitOutcome
     query = (
         select(
@@ -328,7 +381,7 @@ def outcomes_since(connection: Connection, since: date, cities: Cities) -> dict[
             func.sum(o.visits),
             func.sum(o.travel_m),
         )
-        .where(o.day >= since)
+        .where(o.day >= since, o.day <= until)
         .group_by(o.cohort)
     )
     if cities is not None:

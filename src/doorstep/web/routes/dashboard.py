@@ -3,30 +3,20 @@ each chart with the same numbers (readable without the chart, and by screen read
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, replace
-from datetime import date, datetime
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from doorstep.domain.errors import InvalidValue
 from doorstep.http.context import CurrentActor, DbSession, State
-from doorstep.services.dashboard import Chart, build_dashboard
-from doorstep.web.i18n import language_of, translations
+from doorstep.services import report_files
+from doorstep.services.dashboard import Dashboard, build_dashboard, default_end
+from doorstep.web.i18n import LANGUAGES, language_of, translations
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _translated(chart: Chart, tr: Callable[[str], str]) -> Chart:
-    return replace(
-        chart,
-        title=tr(chart.title),
-        labels=[tr(label) for label in chart.labels] if chart.translate_labels else chart.labels,
-        series=[replace(s, name=tr(s.name)) for s in chart.series]
-        if chart.translate_series
-        else chart.series,
-    )
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -40,7 +30,7 @@ def dashboard_page(
     until: str | None = None,
 ) -> HTMLResponse:
     settings = state.settings
-    today = datetime.now(settings.zone).date()
+    today = default_end(session, datetime.now(settings.zone).date())
     try:
         end = date.fromisoformat(until) if until else today
     except ValueError:
@@ -55,7 +45,7 @@ def dashboard_page(
         bucket_order=settings.bucket_scheme.names,
     )
     gettext = translations(language_of(request)).gettext
-    charts = [_translated(chart, gettext) for chart in board.charts]
+    charts = [report_files.translated(chart, gettext) for chart in board.charts]
     return render(
         request,
         "dashboard/index.html",
@@ -64,4 +54,111 @@ def dashboard_page(
         data={"charts": [asdict(c) for c in charts]},
         days=days,
         until=end.isoformat(),
+        since=(end - timedelta(days=max(7, min(days, 730)))).isoformat(),
     )
+
+
+# Downloads: the same figures, access rules and city limits as the page.
+
+
+def _day(text: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(text) if text else default
+    except ValueError:
+        raise InvalidValue(
+            f"not a date (YYYY-MM-DD): {text!r}", message_zh="日期格式应为 YYYY-MM-DD"
+        ) from None
+
+
+def _report(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    start: str | None,
+    end: str | None,
+    city: str | None,
+) -> tuple[Dashboard, date, date]:
+    request.state.actor = actor
+    last = _day(end, datetime.now(state.settings.zone).date())
+    first = _day(start, last - timedelta(days=90))
+    board = report_files.report_board(
+        session,
+        actor,
+        start=first,
+        end=last,
+        zone=state.settings.zone,
+        city=city or None,
+        bucket_order=state.settings.bucket_scheme.names,
+    )
+    return board, first, last
+
+
+def _gettext(request: Request, lang: str | None) -> report_files.Translate:
+    return translations(lang if lang in LANGUAGES else language_of(request)).gettext
+
+
+def _download(body: bytes | str, media_type: str, name: str) -> Response:
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/dashboard/report.csv")
+def report_csv(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    start: str | None = None,
+    end: str | None = None,
+    city: str | None = None,
+    lang: str | None = None,
+) -> Response:
+    """One long CSV: chart, title, label, series, value (the roll matrix as chart `roll`)."""
+    board, first, last = _report(request, actor, session, state, start, end, city)
+    body = report_files.report_csv(board, _gettext(request, lang))
+    return _download(body, "text/csv; charset=utf-8", f"dashboard-{first}-{last}.csv")
+
+
+@router.get("/dashboard/report.xlsx")
+def report_xlsx(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    start: str | None = None,
+    end: str | None = None,
+    city: str | None = None,
+    lang: str | None = None,
+) -> Response:
+    board, first, last = _report(request, actor, session, state, start, end, city)
+    body = report_files.report_xlsx(board, _gettext(request, lang), start=first, end=last)
+    return _download(body, XLSX, f"dashboard-{first}-{last}.xlsx")
+
+
+@router.get("/dashboard/report.pdf")
+def report_pdf(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    month: str | None = None,
+    city: str | None = None,
+    lang: str | None = None,
+) -> Response:
+    """The monthly summary (default: last month) with the charts drawn and their tables."""
+    zone = state.settings.zone
+    if month is None:
+        month = (datetime.now(zone).date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    first, last = report_files.month_period(month)
+    board, _, _ = _report(request, actor, session, state, first.isoformat(), last.isoformat(), city)
+    body = report_files.report_pdf(
+        board, _gettext(request, lang), start=first, end=last, generated_at=datetime.now(zone)
+    )
+    return _download(body, "application/pdf", f"dashboard-{month}.pdf")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from doorstep.domain import plans
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
+from doorstep.domain.reasons import REASONS
 from doorstep.http.context import DbSession, State, client_address
 from doorstep.integrations.sms import LogSender, SmsSender
 from doorstep.services import offers, portal
@@ -175,7 +175,7 @@ def _tell_us(request: Request, status: int = 200, error: str | None = None) -> H
         request,
         "portal/tell_us.html",
         status,
-        reasons=plans.DEFAULT_REASONS,
+        reasons=REASONS,
         error=error,
     )
 

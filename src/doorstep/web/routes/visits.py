@@ -14,10 +14,11 @@ from starlette.datastructures import UploadFile
 
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import DoorstepError, InvalidValue
-from doorstep.domain.verdict import REASONS, VULNERABILITIES, NextStep
+from doorstep.domain.reasons import REASONS
+from doorstep.domain.verdict import VULNERABILITIES, NextStep
 from doorstep.http.context import AppState, CurrentActor, DbSession, State, request_id
 from doorstep.http.errors import STATUS
-from doorstep.integrations.evidence import LocalEvidenceStore
+from doorstep.integrations.evidence import LocalEvidenceStore, StorageFull
 from doorstep.services import alerts, cases, visits
 from doorstep.services.rules import ReasonRequired, RuleBlocked
 from doorstep.store.models import Case
@@ -273,16 +274,19 @@ def visit_page(
 def _problem(request: Request, exc: DoorstepError) -> JSONResponse:
     zh = _zh(request)
     problems = getattr(exc, "problems", [])
+    # 507 Insufficient Storage: the server's fault, not the answers'; the device keeps the
+    # visit and sends it again with the same key.
+    status = 507 if isinstance(exc, StorageFull) else STATUS.get(exc.code, 422)
     return JSONResponse(
         {
             "code": exc.code,
-            "status": STATUS.get(exc.code, 422),
+            "status": status,
             "detail": exc.message_zh if zh else exc.message,
             "errors": [
                 {"field": p.field, "message": p.message_zh if zh else p.message} for p in problems
             ],
         },
-        status_code=STATUS.get(exc.code, 422),
+        status_code=status,
         media_type="application/problem+json",
     )
 

@@ -47,7 +47,8 @@
   }
 
   document.querySelectorAll("form[data-geo]").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
+    var leaving = false;
+  form.addEventListener("submit", function (event) {
       event.preventDefault();
       withPosition(form);
     });
@@ -127,6 +128,7 @@
   form.addEventListener("input", saveDraft);
   form.addEventListener("change", saveDraft);
 
+  var leaving = false;
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     saveDraft();
@@ -143,7 +145,12 @@
         if (response.ok) {
           localStorage.removeItem(draftKey);
           localStorage.removeItem(idemKey);
-          window.location.assign(body.redirect);
+          // a double tap sends twice (the server keeps one visit); leave the page once,
+          // or the second answer would abort the first navigation
+          if (!leaving) {
+            leaving = true;
+            window.location.assign(body.redirect);
+          }
         } else {
           showProblem(body);  // the draft stays in localStorage
         }

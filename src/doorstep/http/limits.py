@@ -1,0 +1,73 @@
+"""Refuse oversized requests early: a 413 problem before the body is read.
+
+A declared Content-Length above the limit is refused at once; a body without one (chunked)
+is counted as it streams and refused as soon as it passes the limit, so no handler ever
+buffers more than the limit.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from doorstep.http.errors import problem
+
+
+class _TooLarge(Exception):
+    """Raised from `receive` when a streamed body passes the limit. Frameworks may catch
+    it (FastAPI answers 400 to a body it could not read): the middleware answers anyway."""
+
+
+class RequestSizeLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.strip().isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        exceeded = started = False
+
+        async def counted_receive() -> Message:
+            nonlocal seen, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    exceeded = True
+                    raise _TooLarge
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return  # whatever the app makes of the cut-off body (FastAPI: a 400): ours
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except _TooLarge:
+            if started:  # too late for a clean answer: drop the connection
+                raise
+        if exceeded and not started:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        megabytes = self.max_bytes / 1024 / 1024
+        response = problem(
+            413,
+            "request_too_large",
+            "request too large",
+            f"请求超过 {megabytes:.0f} MB 上限 (request larger than {megabytes:.0f} MB)",
+            Request(scope),
+            max_bytes=self.max_bytes,
+        )
+        response.headers["connection"] = "close"
+        await response(scope, receive, send)

@@ -1,0 +1,107 @@
+"""The tasks: thin wrappers that open a transaction and call a service.
+
+Each is a plain function first (`run_*`), so the embedded default (no broker) calls the
+same code in-process; `register` binds them to a Celery app with their retry policy.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from typing import Any
+
+from celery import Celery
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from doorstep.config import Settings
+from doorstep.domain.access import SYSTEM
+from doorstep.integrations.keys import personal_data_keys
+from doorstep.services import feedback
+from doorstep.services.delinquency import PARTITION_TASK, run_partition
+from doorstep.services.visit_plans import PlanConfig, run_plan
+from doorstep.store.db import make_engine, transaction
+from doorstep.store.models import VisitPlan
+
+# transient trouble worth a retry; anything else (a poisoned partition) fails at once
+TRANSIENT = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
+
+
+@cache
+def _engine(url: str) -> Engine:
+    """One engine (and connection pool) per worker process and database."""
+    return make_engine(url)
+
+
+def run_delinquency_partition(
+    settings: Settings, as_of: str, partition: int, partitions: int
+) -> dict[str, Any]:
+    """Compute and store one partition's snapshots; returns its figures."""
+    with transaction(_engine(settings.resolved_database_url)) as session:
+        summary = run_partition(
+            session,
+            date.fromisoformat(as_of),
+            partition,
+            partitions,
+            waterfall=settings.waterfall_rule,
+            buckets=settings.bucket_scheme,
+        )
+    return {**summary.as_dict(), "partition": partition}
+
+
+def run_deliver_webhooks(settings: Settings, batch: int = 50) -> dict[str, int]:
+    """One delivery pass; deliveries are rows per (event, endpoint) claimed with
+    FOR UPDATE SKIP LOCKED, so two passes at once never post the same delivery twice."""
+    cipher, _ = personal_data_keys(settings)
+    policy = feedback.RetryPolicy(
+        max_attempts=settings.webhook_max_attempts,
+        timeout=settings.webhook_timeout_seconds,
+        backoff=settings.webhook_backoff_seconds,
+        backoff_max=settings.webhook_backoff_max_seconds,
+    )
+    run = feedback.deliver_due(_engine(settings.resolved_database_url), cipher, policy, batch=batch)
+    return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
+
+
+def run_plan_city(settings: Settings, day: str, city: str) -> int:
+    """The city's plan for the day: the one already made (draft or published), or a new
+    draft; returns its id."""
+    on = date.fromisoformat(day)
+    with transaction(_engine(settings.resolved_database_url)) as session:
+        existing = session.scalar(
+            select(VisitPlan.id)
+            .where(
+                VisitPlan.city == city,
+                VisitPlan.day == on,
+                VisitPlan.state.in_(["draft", "published"]),
+            )
+            .order_by(VisitPlan.id.desc())
+            .limit(1)
+        )
+        if existing is not None:
+            return existing
+        return run_plan(session, SYSTEM, on, city, PlanConfig.from_settings(settings)).id
+
+
+def register(app: Celery, settings: Settings) -> None:
+    """Bind the tasks to `app`."""
+    retry: dict[str, Any] = {
+        "autoretry_for": TRANSIENT,
+        "retry_backoff": True,
+        "retry_backoff_max": 300,
+        "max_retries": 5,
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+    }
+
+    @app.task(name=PARTITION_TASK, **retry)  # type: ignore[untyped-decorator]
+    def delinquency_partition(as_of: str, partition: int, partitions: int) -> dict[str, Any]:
+        return run_delinquency_partition(settings, as_of, partition, partitions)
+
+    @app.task(name="doorstep.deliver_webhooks", **retry)  # type: ignore[untyped-decorator]
+    def deliver_webhooks() -> dict[str, int]:
+        return run_deliver_webhooks(settings)
+
+    @app.task(name="doorstep.plan_city", **retry)  # type: ignore[untyped-decorator]
+    def plan_city(day: str, city: str) -> int:
+        return run_plan_city(settings, day, city)

@@ -1,0 +1,134 @@
+"""The batch page: the latest daily runs with their steps, and a button that runs (or
+resumes) the day's batch through `services.daily.run_day`, as `doorstep batch run` does.
+
+The run goes on in a background thread (a day's batch may take minutes); the page asks
+for the day's lock first so a run already going answers at once with "already running"
+(a run that slips past that check meets the same lock in `run_day` and stops cleanly).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Engine
+
+from doorstep.config import Settings
+from doorstep.domain.access import Actor, Permission
+from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.services import audit
+from doorstep.services.cases import Forbidden
+from doorstep.services.daily import BatchAlreadyRunning, day_lock, run_day, runs
+from doorstep.store.models import BatchRun, BatchStep
+from doorstep.web.routes.cases import error_page
+from doorstep.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+
+
+def _allowed(actor: Actor) -> None:
+    if not actor.can(Permission.RUN_BATCHES):
+        raise Forbidden("your role cannot run batches", message_zh="您的角色无权运行批处理")
+
+
+def _local(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> str:
+    return f"{(end - start).total_seconds():.1f}" if start and end else ""
+
+
+def _view(run: BatchRun, steps: list[BatchStep], zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "as_of": run.as_of.isoformat(),
+        "state": run.state,
+        "attempts": run.attempts,
+        "started": _local(run.started_at, zone),
+        "finished": _local(run.finished_at, zone),
+        "duration": _seconds(run.started_at, run.finished_at),
+        "steps": [
+            {
+                "name": s.name,
+                "state": s.state,
+                "started": _local(s.started_at, zone),
+                "finished": _local(s.finished_at, zone),
+                "duration": _seconds(s.started_at, s.finished_at),
+                "counts": ", ".join(f"{k}={v}" for k, v in (s.counts or {}).items()),
+                "error": s.error or "",
+            }
+            for s in steps
+        ],
+    }
+
+
+@router.get("/batch", response_class=HTMLResponse)
+def batch_page(
+    request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> HTMLResponse:
+    request.state.actor = actor
+    try:
+        _allowed(actor)
+    except DoorstepError as exc:
+        return error_page(request, exc)
+    zone = state.settings.zone
+    shown = [_view(run, steps, zone) for run, steps in runs(session)]
+    return render(
+        request,
+        "batch/index.html",
+        runs=shown,
+        running=any(r["state"] == "running" for r in shown),
+        today=datetime.now(zone).date().isoformat(),
+        started=request.query_params.get("started"),
+    )
+
+
+def _run_in_background(engine: Engine, settings: Settings, day: date, force: bool) -> None:
+    try:
+        run_day(engine, settings, day, force=force)
+    except BatchAlreadyRunning:
+        log.info("batch for %s: another run holds the day's lock", day)
+    except Exception:  # recorded on the step by run_day; the thread must not die noisily
+        log.exception("batch for %s failed", day)
+
+
+@router.post("/batch/run")
+def start_batch(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    as_of: Annotated[str, Form()],
+    force: Annotated[bool, Form()] = False,
+) -> Response:
+    request.state.actor = actor
+    settings = state.settings
+    try:
+        _allowed(actor)
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            raise InvalidValue(
+                f"not a date (YYYY-MM-DD): {as_of!r}", message_zh="日期格式应为 YYYY-MM-DD"
+            ) from None
+        with day_lock(state.engine, day, settings.var_dir / "locks"):
+            pass  # free now: no run of the day is going
+        audit.record(session, actor, "batch.run", "batch_run", day.isoformat(), {"force": force})
+        session.commit()
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back="/batch")
+    threading.Thread(
+        target=_run_in_background,
+        args=(state.engine, settings, day, force),
+        name=f"batch-{day}",
+        daemon=True,
+    ).start()
+    return RedirectResponse(f"/batch?started={day.isoformat()}", status_code=303)

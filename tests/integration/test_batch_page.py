@@ -1,0 +1,105 @@
+"""The batch page: the latest runs with their steps; a manager runs or resumes a day's
+batch from it (the same `run_day` as the CLI, in the background), and a day already
+running answers with a clear message instead of a second run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from doorstep.app import create_app
+from doorstep.config import Settings
+from doorstep.services import users
+from doorstep.services.daily import DEFAULT_STEPS, day_lock
+from doorstep.store.models import AuditEvent, BatchRun, BatchStep
+from tests.api.conftest import CHEAP_HASHER, csrf_of, sign_in
+from tests.factories.world import AS_OF, World, build_world
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def world(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object], monkeypatch: pytest.MonkeyPatch
+) -> World:
+    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
+    return build_world(engine, tmp_path, keys)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(var_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def client(world: World, engine: Engine, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings, engine=engine, migrate_schema=False)
+    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
+    with TestClient(app) as client:
+        yield client
+
+
+def wait_for_run(engine: Engine, attempts: int = 1, seconds: float = 120) -> BatchRun:
+    """The day's run once its `attempts`-th attempt has finished."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            run = session.scalar(select(BatchRun).where(BatchRun.as_of == AS_OF))
+            if run is not None and run.attempts == attempts and run.state != "running":
+                return run
+        time.sleep(0.2)
+    raise AssertionError("the batch did not finish")
+
+
+def test_a_manager_runs_the_day_and_sees_its_steps(client: TestClient, engine: Engine) -> None:
+    sign_in(client, "manager")
+    page = client.get("/batch")
+    assert page.status_code == 200 and "尚未运行过批处理" in page.text
+    answer = client.post(
+        "/batch/run",
+        data={"as_of": AS_OF.isoformat(), "csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    run = wait_for_run(engine)
+    assert run.state == "done"
+    with Session(engine) as session:
+        steps = session.scalars(select(BatchStep).where(BatchStep.run_id == run.id)).all()
+        audited = session.scalar(select(AuditEvent).where(AuditEvent.action == "batch.run"))
+    assert {s.name: s.state for s in steps} == {s.name: "done" for s in DEFAULT_STEPS}
+    assert audited is not None and audited.actor == "manager"
+    page = client.get("/batch")
+    assert f'data-run="{AS_OF}" data-state="done"' in page.text
+    for step in DEFAULT_STEPS:  # each step with its state, times, duration and counts
+        assert f'data-step="{step.name}" data-state="done"' in page.text
+    assert "逾期计算" in page.text and "loans=" in page.text
+    # a second press resumes: every step is done already, nothing is redone
+    client.post("/batch/run", data={"as_of": AS_OF.isoformat(), "csrf_token": csrf_of(page.text)})
+    assert wait_for_run(engine, attempts=2).state == "done"
+
+
+def test_a_day_already_running_is_refused_clearly(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    sign_in(client, "admin")
+    token = csrf_of(client.get("/batch").text)
+    with day_lock(engine, AS_OF, settings.var_dir / "locks"):
+        answer = client.post("/batch/run", data={"as_of": AS_OF.isoformat(), "csrf_token": token})
+    assert answer.status_code == 409
+    assert f"{AS_OF} 的批处理正在运行" in answer.text
+    with Session(engine) as session:
+        assert session.scalar(select(BatchRun)) is None
+
+
+@pytest.mark.parametrize("role", ["verifier", "analyst", "auditor"])
+def test_only_roles_that_run_batches_see_the_page(client: TestClient, role: str) -> None:
+    token = sign_in(client, role)
+    assert client.get("/batch").status_code == 403
+    answer = client.post("/batch/run", data={"as_of": AS_OF.isoformat(), "csrf_token": token})
+    assert answer.status_code == 403

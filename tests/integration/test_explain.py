@@ -1,0 +1,211 @@
+"""The hot queries use an index on PostgreSQL once the tables are big enough for the
+planner to care (200,000 rows each, generated in the database)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.orm import Session
+
+from doorstep.domain.access import SYSTEM, Actor, Role
+from doorstep.services import feedback
+from doorstep.store.repositories import book, cases, figures, visits
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+ROWS = 200_000
+BIG = (
+    "customers",
+    "cases",
+    "loans",
+    "delinquency_snapshots",
+    "outbox_events",
+    "webhook_deliveries",
+    "visits",
+    "promises_to_pay",
+    "book_figures",
+    "audit_events",
+    "assignments",
+)
+NOW = datetime(2025, 6, 30, 12, tzinfo=UTC)
+
+FILL = f"""
+INSERT INTO customers (customer_id, name, id_number, id_number_hash, id_number_masked, gender,
+                       birth_date, created_at, updated_at)
+SELECT 'C' || lpad(g::text, 7, '0'), 'x', 'x', md5(g::text), 'x', 'M', '1990-01-01', now(), now()
+FROM generate_series(1, {ROWS}) g;
+INSERT INTO loans (loan_id, customer_id, product, principal, annual_rate, term_months, method,
+                   disbursed_on, first_due_on, penalty_rate_daily, schedule_source,
+                   created_at, updated_at)
+SELECT 'L' || lpad(g::text, 7, '0'), 'C' || lpad(g::text, 7, '0'), 'cash', 1000000, '0.12', 12,
+       'equal_installment', '2024-01-01', '2024-02-01', '0.0005', 'generated', now(), now()
+FROM generate_series(1, {ROWS}) g;
+INSERT INTO cases (id, customer_id, state, opened_on, as_of, max_dpd, bucket, overdue_amount,
+                   priority, skip_trace, version, city, district, created_at, updated_at)
+SELECT g, 'C' || lpad(g::text, 7, '0'),
+       (ARRAY['new','confirming','ready','scheduled','visiting','visited','closed'])[g % 7 + 1],
+       date '2024-01-01' + g % 500, date '2025-06-30', g % 400, 'M' || (g % 7 + 1),
+       g * 37 % 1000000, g * 7919 % 1000003, false, 1, 'city' || (g % 100), 'd' || (g % 9),
+       now(), now()
+FROM generate_series(1, {ROWS}) g;
+INSERT INTO teams (id, name, shift_start_minute, shift_end_minute, max_visits)
+SELECT g, 'team' || g, 480, 1080, 8 FROM generate_series(1, 500) g;
+INSERT INTO assignments (case_id, team_id, starts_at)
+SELECT g, g % 500 + 1, timestamptz '2025-01-01' FROM generate_series(1, {ROWS}) g;
+INSERT INTO delinquency_snapshots (loan_id, as_of, dpd, bucket, overdue_principal,
+    overdue_interest, overdue_fee, overdue_penalty, outstanding_principal, unapplied, computed_at)
+SELECT 'L' || lpad((g % 10000 + 1)::text, 7, '0'), date '2025-06-30' - (g / 10000), g % 90,
+       'M1', 1, 1, 0, 0, 1, 0, now()
+FROM generate_series(0, {ROWS} - 1) g;
+INSERT INTO outbox_events (id, topic, key, payload, created_at)
+SELECT 'e' || g, 'visit.verdict', g::text, '{{}}',
+       timestamptz '2024-01-01' + g * interval '1 minute'
+FROM generate_series(1, {ROWS}) g;
+INSERT INTO webhook_endpoints (id, url, secret_encrypted, topics, active, created_at, updated_at)
+VALUES (1, 'https://lender.example/hook', 'x', '[]', true, now(), now());
+INSERT INTO webhook_deliveries (event_id, endpoint_id, state, attempts, next_attempt_at, created_at)
+SELECT 'e' || g, 1, CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'delivered' END, 1,
+       timestamptz '2024-01-01' + g * interval '1 minute', now()
+FROM generate_series(1, {ROWS}) g;
+INSERT INTO visits (case_id, team_id, verifier_ids, state, checked_in_at, flags, lat, lng,
+                    created_at, updated_at)
+SELECT g, g % 500 + 1, '[]', 'submitted',
+       timestamptz '2023-07-01' + g * interval '5 minutes', '[]', 31.2, 121.4, now(), now()
+FROM generate_series(1, {ROWS}) g;
+INSERT INTO promises_to_pay (case_id, customer_id, amount, due_on, status, paid,
+                             created_at, updated_at)
+SELECT g, 'C' || lpad(g::text, 7, '0'), 10000, date '2025-06-30' - g / 250,
+       (ARRAY['open','kept','broken'])[g % 3 + 1], 0, now(), now()
+FROM generate_series(1, {ROWS}) g;
+INSERT INTO book_figures (as_of, city, bucket, loans, overdue, outstanding)
+SELECT date '2025-06-30' - d, 'city' || c, 'M' || b, 10, 100, 1000
+FROM generate_series(0, 399) d, generate_series(0, 99) c, generate_series(1, 5) b;
+INSERT INTO audit_events (at, actor, role, action, object_type, object_id, summary,
+                          prev_hash, hash)
+SELECT timestamptz '2024-01-01' + g * interval '1 minute', 'system', 'admin', 'case.open',
+       'case', (g % 50000)::text, '{{}}', md5((g - 1)::text), md5(g::text)
+FROM generate_series(1, {ROWS}) g;
+"""
+
+
+@pytest.fixture
+def big(engine: Engine) -> Engine:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("EXPLAIN plans are checked on PostgreSQL, the production store")
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        for statement in FILL.split(";\n"):
+            if statement.strip():
+                connection.execute(text(statement))
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text(f"VACUUM ANALYZE {', '.join(BIG)}")  # statistics and visibility maps
+        )
+    print(f"filled in {time.perf_counter() - started:.1f}s")
+    return engine
+
+
+@contextmanager
+def captured(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements (with their parameters) the code under the block runs."""
+    statements: list[tuple[str, Any]] = []
+
+    def grab(_c: Any, _cur: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+
+
+def plans(engine: Engine, call: Callable[[Session], object]) -> list[str]:
+    """Run `call` (rolled back) and return the EXPLAIN of each SELECT it ran."""
+    with Session(engine) as session, captured(engine) as statements:
+        call(session)
+        session.rollback()
+    out = []
+    with engine.connect() as connection:
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        for statement, parameters in statements:
+            if statement.lstrip().upper().startswith("SELECT"):
+                cursor.execute(f"EXPLAIN {statement}", parameters)
+                out.append("\n".join(row[0] for row in cursor.fetchall()))
+        cursor.close()
+    assert out, "no query ran"
+    return out
+
+
+def seq_scans(plan: str) -> list[str]:
+    return [t for t in BIG if f"Seq Scan on {t} " in f"{plan} ".replace("\n", " \n")]
+
+
+def assert_indexed(
+    engine: Engine, call: Callable[[Session], object], *, counts: bool = True
+) -> None:
+    """No sequential scan of a big table; `counts=False` leaves out the plain count of a
+    whole unfiltered table, which PostgreSQL may rightly read sequentially."""
+    for plan in plans(engine, call):
+        if not counts and "Aggregate" in plan.splitlines()[0]:
+            continue
+        assert not seq_scans(plan), plan
+        if any(f" on {t} " in plan for t in BIG):
+            assert "Index" in plan, plan
+
+
+def conn(session: Session) -> Connection:
+    return session.connection()
+
+
+MANAGER = Actor("m", Role.MANAGER, regions=frozenset({"city7"}))
+VERIFIER = Actor("v", Role.VERIFIER, team_ids=frozenset({7}))
+
+
+def test_hot_queries_use_indexes(big: Engine) -> None:
+    # the case list: a page and its count, for a manager's region and a verifier's teams
+    f = cases.CaseFilter
+    assert_indexed(big, lambda s: cases.list_cases(s, MANAGER, f(), page=3))
+    assert_indexed(big, lambda s: cases.list_cases(s, VERIFIER, f(), page=1))
+    assert_indexed(big, lambda s: cases.list_cases(s, SYSTEM, f(states=("ready",), city="city3")))
+    assert_indexed(big, lambda s: cases.list_cases(s, SYSTEM, f(), page=2), counts=False)
+    # the delinquency snapshots of one as-of date (one of 20 in the table)
+    assert_indexed(big, lambda s: book.read_snapshots(conn(s), date(2025, 6, 25)))
+    # the outbox: a worker claims due deliveries (FOR UPDATE SKIP LOCKED)
+    assert_indexed(big, lambda s: feedback.claim_due(s, NOW, limit=50, lease=timedelta(seconds=60)))
+    # dashboard figures of the last weeks, in the manager's cities (the repository's
+    # functions as they are today: a period and the cities)
+    since, until = date(2025, 6, 1), date(2025, 6, 30)
+    start = NOW - timedelta(days=7)
+    assert_indexed(big, lambda s: figures.book_series(conn(s), since, until, ["city7"]))
+    assert_indexed(
+        big, lambda s: figures.field_figures(conn(s), start, NOW, None, ZoneInfo("Asia/Shanghai"))
+    )
+    assert_indexed(big, lambda s: figures.promise_statuses(conn(s), since, until, ["city7"]))
+    assert_indexed(big, lambda s: figures.cases_by_state_and_opening(conn(s), ["city7"]))
+    # a team's visits on a day: its latest check-in before a moment
+    assert_indexed(big, lambda s: visits.previous_check_in(s, 7, NOW - timedelta(days=200)))
+
+
+def test_scale_indexes_match_the_migration(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from doorstep.store.models import Base
+
+    names = (
+        "ix_visits_checked_in_at",
+        "ix_promises_due_on",
+        "ix_cases_city_state_opened",
+        "ix_audit_events_object",
+        "ix_audit_events_at",
+    )
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [d for d in diff if any(n in repr(d) for n in names)] == []

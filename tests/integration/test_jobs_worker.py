@@ -1,0 +1,151 @@
+"""A real worker (a `doorstep worker` subprocess, Redis broker, PostgreSQL) runs the daily
+batch's delinquency step in partitions, with the figures of the in-process run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, text
+
+from doorstep.config import Settings
+from doorstep.services.daily import DEFAULT_STEPS, run_day
+from doorstep.services.delinquency import run_delinquency
+from doorstep.store import migrate
+from doorstep.store.db import make_engine, transaction
+from doorstep.store.models import BatchStep, DelinquencySnapshot
+from tests.conftest import POSTGRES_URL, _postgres_problem, _postgres_reachable
+from tests.integration.test_delinquency_batch import book_of, ingest_book, random_cases
+from tests.integration.test_partitioned_batch import AS_OF, KW, stored
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+REDIS = ("127.0.0.1", 6379)
+BROKER = os.environ.get("DOORSTEP_TEST_BROKER_URL", "redis://127.0.0.1:6379/13")
+
+
+def _redis_reachable() -> bool:
+    try:
+        with socket.create_connection(REDIS, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema (for this test and its worker)."""
+    if not _redis_reachable():
+        pytest.skip(f"Redis unreachable at {REDIS[0]}:{REDIS[1]}: no worker test")
+    if not _postgres_reachable():
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {_postgres_problem[0]}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def worker(pg_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "DOORSTEP_BROKER_URL": BROKER,
+        "DOORSTEP_DATABASE_URL": pg_url,
+        "DOORSTEP_VAR_DIR": str(tmp_path / "worker"),
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-c", "from doorstep.cli.main import app; app()", "worker"),
+            *("--concurrency", "2", "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h"),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the worker we started, and its children
+            process.wait()
+        log.close()
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_worker_runs_partitioned_step_with_in_process_figures(
+    pg_url: str, worker: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    engine: Engine = make_engine(pg_url)
+    try:
+        migrate.upgrade(engine)
+        folder = book_of(random_cases(300, seed=5)).write(tmp_path / "book")
+        with transaction(engine) as session:
+            ingest_book(session, folder)
+            whole = run_delinquency(session, AS_OF, **KW)
+        expected = stored(engine)
+        with transaction(engine) as session:
+            session.execute(DelinquencySnapshot.__table__.delete())
+
+        config = Settings(
+            var_dir=tmp_path / "batch",
+            database_url=pg_url,
+            broker_url=BROKER,
+            delinquency_partitions=4,
+            task_timeout_seconds=120,
+        )
+        steps = [s for s in DEFAULT_STEPS if s.name == "delinquency"]
+        [outcome] = run_day(engine, config, AS_OF, steps=steps)
+        assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+        assert outcome.state == "done"
+        assert dict(outcome.counts) == {
+            "loans": whole.loans,
+            "overdue_loans": whole.overdue_loans,
+            "partitions": 4,
+        }
+        assert stored(engine) == expected
+        with engine.connect() as connection:
+            state = connection.execute(
+                select(BatchStep.state).where(BatchStep.name == "delinquency")
+            ).scalar_one()
+        assert state == "done"
+
+        # a worker process killed while the step runs: its task goes back to the queue and
+        # runs again; the step still finishes, with the same rows and no duplicates
+        outcomes: list[object] = []
+        rerun = threading.Thread(
+            target=lambda: outcomes.extend(run_day(engine, config, AS_OF, steps=steps, force=True))
+        )
+        rerun.start()
+        time.sleep(0.3)
+        killed = children(worker.pid)
+        for pid in killed[:1]:
+            os.kill(pid, signal.SIGKILL)  # one pool process of the worker this test started
+        rerun.join(timeout=180)
+        assert killed
+        assert [getattr(o, "state", None) for o in outcomes] == ["done"]
+        assert stored(engine) == expected
+    finally:
+        engine.dispose()
