@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,13 @@ from doorstep.domain.allocation import Waterfall
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.rules import Pack, PackError
 from doorstep.domain.rules import load as load_rule_pack
+
+
+@lru_cache(maxsize=16)
+def _rule_pack(jurisdiction: str, override: tuple[str, str] | None) -> Pack:
+    """Packs are immutable: parse each (jurisdiction, override text) once per process, not
+    for every Settings built (services build one per contact when no pack is passed)."""
+    return load_rule_pack(jurisdiction, override)
 
 
 class Settings(BaseSettings):
@@ -235,7 +242,7 @@ class Settings(BaseSettings):
             except OSError as exc:
                 raise PackError(str(self.rules_file), None, "rules_file", str(exc)) from None
             override = (self.rules_file.name, text)
-        return load_rule_pack(self.jurisdiction, override)
+        return _rule_pack(self.jurisdiction, override)
 
     @model_validator(mode="after")
     def _usable_rule_pack(self) -> Settings:
