@@ -3,7 +3,7 @@ holdout customer; a manager sees only their cities."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -177,3 +177,61 @@ def test_the_period_ends_on_its_last_day_and_verifiers_are_refused(
     assert chart(before.charts, "visits_per_day") == {}  # the visit of 1 June is later
     assert chart(before.charts, "cure")["visited"]["customers"] == 0
     assert set(chart(before.charts, "book_amount")) == {"2024-05-01"}
+
+
+def add_visit(session: Session, case_id: int, at: datetime, verdict: bool) -> None:
+    team = session.scalars(select(Team)).all()[-1]
+    visit = Visit(
+        case_id=case_id, team_id=team.id, verifier_ids=[1, 2], state="submitted", checked_in_at=at
+    )
+    session.add(visit)
+    session.flush()
+    if verdict:
+        session.add(
+            Verdict(
+                case_id=case_id,
+                visit_id=visit.id,
+                reached=False,
+                address_status="moved",
+                primary_reason=None,
+                reasons=[],
+                hardship_or_evasion="unclear",
+                next_step="skip_trace",
+            )
+        )
+
+
+def test_the_batch_field_rows_count_what_the_live_query_counts(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    world = field_world(engine, tmp_path, keys)
+    first, last = date(2024, 5, 1), TODAY
+    with transaction(engine) as session:
+        add_visit(session, world.shanghai_case, datetime(2024, 6, 20, 14, tzinfo=UTC), True)
+        add_visit(session, world.assigned_case, datetime(2024, 7, 2, 1, tzinfo=UTC), False)
+    with Session(engine) as session:
+        live = figures.field_figures(session.connection(), first, last, None, ZONE)
+        beijing_live = figures.field_figures(session.connection(), first, last, ["北京市"], ZONE)
+    assert sum(live.per_day.values()) == 3 and live.judged == 2
+    assert live.leaning == {"hardship": 1, "unclear": 1}
+
+    with transaction(engine) as session:  # first run: every day since the first visit
+        written = figures.write_field_figures(session.connection(), TODAY, ZONE)
+    assert written == 3  # one row per (day, city, team, leaning, reason) with visits
+    with transaction(engine) as session:
+        stored = figures.field_figures(session.connection(), first, last, None, ZONE)
+        beijing = figures.field_figures(session.connection(), first, last, ["北京市"], ZONE)
+        # a visit today (not written yet) is counted live; one on a written day waits
+        # for the next batch, whose window rewrites that day
+        add_visit(session, world.assigned_case, datetime(2024, 7, 15, 2, tzinfo=UTC), True)
+        add_visit(session, world.assigned_case, datetime(2024, 7, 10, 2, tzinfo=UTC), True)
+    assert stored == live and beijing == beijing_live
+    with Session(engine) as session:
+        before = figures.field_figures(session.connection(), first, last, None, ZONE)
+    assert sum(before.per_day.values()) == 4 and date(2024, 7, 15) in before.per_day
+    with transaction(engine) as session:
+        figures.write_field_figures(session.connection(), TODAY + timedelta(days=1), ZONE)
+    with Session(engine) as session:
+        after = figures.field_figures(session.connection(), first, last, None, ZONE)
+    assert sum(after.per_day.values()) == 5 and after.per_day[date(2024, 7, 10)] == 1
+    assert after.per_team[next(iter(after.per_team))].active_days >= 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -195,9 +195,7 @@ def build_dashboard(
     )
 
     # the field
-    start = datetime.combine(since, time(), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(today + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
-    field_ = repo.field_figures(connection, start, end, cities, zone)
+    field_ = repo.field_figures(connection, since, today, cities, zone)
     board.charts.append(
         Chart(
             "visits_per_day",

@@ -6,7 +6,13 @@ from doorstep.store.models.batch import BatchRun, BatchStep
 from doorstep.store.models.case import Case, ContactAttempt
 from doorstep.store.models.customer import ContactPoint, Customer
 from doorstep.store.models.delinquency import DelinquencySnapshot
-from doorstep.store.models.figures import BookFigure, RollFigure, VisitOutcome
+from doorstep.store.models.figures import (
+    BookFigure,
+    FieldFigure,
+    FieldFigureDay,
+    RollFigure,
+    VisitOutcome,
+)
 from doorstep.store.models.ingest import ImportBatch, IngestChange
 from doorstep.store.models.loan import Installment, Loan, Payment
 from doorstep.store.models.offer import ArchivedInstallment, Offer, ScheduleVersion
@@ -44,6 +50,8 @@ __all__ = [
     "Customer",
     "DelinquencySnapshot",
     "Evidence",
+    "FieldFigure",
+    "FieldFigureDay",
     "ImportBatch",
     "IngestChange",
     "Installment",

@@ -58,3 +58,33 @@ class VisitOutcome(Base):
     recovered: Mapped[int] = mapped_column(BigInteger)  # fen paid in [day, day + 30]
     visits: Mapped[int] = mapped_column(Integer)
     travel_m: Mapped[int] = mapped_column(BigInteger)  # planned driving to those visits
+
+
+class FieldFigure(Base):
+    """The field on one local day, by city, team, leaning and reason for default.
+
+    Written by the batch for finished days (a rolling window, so late verdicts and
+    overrides are counted); the dashboard sums these rows and counts only the days after
+    the last written one live.
+    """
+
+    __tablename__ = "field_figures"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    city: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" when unknown
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    leaning: Mapped[str] = mapped_column(String(16), primary_key=True)  # "" without verdict
+    reason: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" when none
+    visits: Mapped[int] = mapped_column(Integer)
+    judged: Mapped[int] = mapped_column(Integer)  # with a verdict
+    reached: Mapped[int] = mapped_column(Integer)
+    address_valid: Mapped[int] = mapped_column(Integer)
+    flags: Mapped[int] = mapped_column(Integer)  # check-in flags raised
+
+
+class FieldFigureDay(Base):
+    """A day whose field figures are written (also when nobody was visited that day)."""
+
+    __tablename__ = "field_figure_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -9,7 +9,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BindParameter,
     Connection,
+    Date,
     Integer,
     Subquery,
     case,
@@ -27,6 +29,8 @@ from doorstep.store.models import (
     Case,
     ContactPoint,
     DelinquencySnapshot,
+    FieldFigure,
+    FieldFigureDay,
     Loan,
     Payment,
     PlanStop,
@@ -47,6 +51,14 @@ def _customer_city() -> Subquery:
         .group_by(ContactPoint.customer_id)
         .subquery("customer_city")
     )
+
+
+def _insert_from(connection: Connection, table: Any, columns: list[str], query: Any) -> int:
+    """INSERT … SELECT; returns the rows written (SQLAlchemy keeps an INSERT's rowcount
+    only when asked to: without it psycopg's -1 reached the batch's counts)."""
+    statement = insert(table).from_select(columns, query)
+    result = connection.execute(statement.execution_options(preserve_rowcount=True))
+    return max(result.rowcount, 0)
 
 
 def write_book_figures(connection: Connection, as_of: date) -> int:
@@ -71,8 +83,7 @@ def write_book_figures(connection: Connection, as_of: date) -> int:
         .group_by(s.as_of, city_name, s.bucket)
     )
     columns = ["as_of", "city", "bucket", "loans", "overdue", "outstanding"]
-    result = connection.execute(insert(BookFigure).from_select(columns, query))
-    return max(result.rowcount, 0)
+    return _insert_from(connection, BookFigure, columns, query)
 
 
 def write_roll_figures(connection: Connection, to_as_of: date) -> int:
@@ -101,8 +112,7 @@ def write_roll_figures(connection: Connection, to_as_of: date) -> int:
         .group_by(a.c.bucket, b.c.bucket)
     )
     columns = ["from_as_of", "to_as_of", "from_bucket", "to_bucket", "loans", "balance"]
-    result = connection.execute(insert(RollFigure).from_select(columns, query))
-    return max(result.rowcount, 0)
+    return _insert_from(connection, RollFigure, columns, query)
 
 
 # --- reads for the dashboard -------------------------------------------------------------
@@ -179,8 +189,9 @@ class TeamFigures:
 
 @dataclass(frozen=True)
 class FieldFigures:
-    """Visits since a day, counted in the database (a year of a big field team is
-    hundreds of thousands of visits: they are never loaded one by one)."""
+    """Visits of a period, from the batch's daily rows and a live count of the days
+    not written yet (a year of a big field team is hundreds of thousands of visits:
+    they are never loaded one by one)."""
 
     per_day: dict[date, int]
     per_team: dict[str, TeamFigures]
@@ -189,6 +200,11 @@ class FieldFigures:
     address_valid: int
     leaning: dict[str, int]
     reasons: dict[str, int]  # primary reason of default
+
+
+FIELD_WINDOW_DAYS = 35
+"""Each batch rewrites this many finished days: verdicts submitted or overridden late
+(a promise judged, a manager's review) are counted in their visit's day."""
 
 
 def _local_day(connection: Connection, column: Any, zone: ZoneInfo, on: date) -> Any:
@@ -201,64 +217,171 @@ def _local_day(connection: Connection, column: Any, zone: ZoneInfo, on: date) ->
     return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
 
 
-def field_figures(
-    connection: Connection, since: datetime, until: datetime, cities: Cities, zone: ZoneInfo
-) -> FieldFigures:
+def _day_start(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+
+
+def _field_query(connection: Connection, day: Any, start: datetime, end: datetime) -> Any:
+    """Visits checked in within [start, end) grouped by `day` (an expression, or a
+    literal when the range is one day), city, team, leaning and reason, with the
+    measures of `FieldFigure` in its column order."""
     json_length = (
         func.jsonb_array_length
         if connection.dialect.name == "postgresql"
         else func.json_array_length
     )
-    day = _local_day(connection, Visit.checked_in_at, zone, since.date()).label("day")
-    reached = func.sum(case((Verdict.reached.is_(True), 1), else_=0))
-    valid = func.sum(case((Verdict.address_status == "valid", 1), else_=0))
-    where = [Visit.checked_in_at >= since, Visit.checked_in_at < until]
-    if cities is not None:
-        where.append(Case.city.in_(cities))
-    per_team_day = connection.execute(
+    city = func.coalesce(Case.city, "")
+    leaning = func.coalesce(Verdict.hardship_or_evasion, "")
+    reason = func.coalesce(Verdict.primary_reason, "")
+    keys = [city, Team.name, leaning, reason]
+    return (
         select(
-            Team.name,
             day,
+            *keys,
             func.count(Visit.id),
-            reached,
-            valid,
+            func.count(Verdict.id),
+            func.sum(case((Verdict.reached.is_(True), 1), else_=0)),
+            func.sum(case((Verdict.address_status == "valid", 1), else_=0)),
             func.sum(func.coalesce(json_length(Visit.flags), 0)),
         )
         .select_from(Visit)
         .join(Case, Case.id == Visit.case_id)
         .join(Team, Team.id == Visit.team_id)
         .outerjoin(Verdict, Verdict.visit_id == Visit.id)
-        .where(*where)
-        .group_by(Team.name, day)
-    ).all()
+        .where(Visit.checked_in_at >= start, Visit.checked_in_at < end)
+        .group_by(*([] if isinstance(day, BindParameter) else [day]), *keys)
+    )
+
+
+FIELD_COLUMNS = [
+    "day",
+    "city",
+    "team",
+    "leaning",
+    "reason",
+    "visits",
+    "judged",
+    "reached",
+    "address_valid",
+    "flags",
+]
+
+
+def write_field_figures(
+    connection: Connection, as_of: date, zone: tzinfo, window: int = FIELD_WINDOW_DAYS
+) -> int:
+    """Rewrite the field figures of the finished days before `as_of`: the last `window`
+    days, and on the first run every day since the first visit. Returns rows written."""
+    last = as_of - timedelta(days=1)
+    first = last - timedelta(days=window - 1)
+    if connection.scalar(select(func.count()).select_from(FieldFigureDay)) == 0:
+        earliest = connection.scalar(select(func.min(Visit.checked_in_at)))
+        if earliest is not None:
+            first = min(first, earliest.astimezone(zone).date())
+    connection.execute(delete(FieldFigure).where(FieldFigure.day.between(first, last)))
+    connection.execute(delete(FieldFigureDay).where(FieldFigureDay.day.between(first, last)))
+    written = 0
+    day = first
+    while day <= last:
+        start = _day_start(day, zone)
+        query = _field_query(
+            connection,
+            literal(day, Date),
+            start,
+            _day_start(day + timedelta(days=1), zone),
+        )
+        written += _insert_from(connection, FieldFigure, FIELD_COLUMNS, query)
+        day += timedelta(days=1)
+    days = [{"day": first + timedelta(days=n)} for n in range((last - first).days + 1)]
+    if days:
+        connection.execute(insert(FieldFigureDay), days)
+    return written
+
+
+def _missing_runs(first: date, last: date, written: set[date]) -> list[tuple[date, date]]:
+    """The runs of consecutive days in [first, last] that are not in `written`."""
+    runs: list[tuple[date, date]] = []
+    day = first
+    while day <= last:
+        if day in written:
+            day += timedelta(days=1)
+            continue
+        run_start = day
+        while day <= last and day not in written:
+            day += timedelta(days=1)
+        runs.append((run_start, day - timedelta(days=1)))
+    return runs
+
+
+def field_figures(
+    connection: Connection, first: date, last: date, cities: Cities, zone: ZoneInfo
+) -> FieldFigures:
+    """The field from `first` to `last` (local days) in `cities` (None: all)."""
+    f = FieldFigure
+    stored = (
+        select(
+            f.day,
+            f.team,
+            f.leaning,
+            f.reason,
+            func.sum(f.visits),
+            func.sum(f.judged),
+            func.sum(f.reached),
+            func.sum(f.address_valid),
+            func.sum(f.flags),
+        )
+        .where(f.day.between(first, last))
+        .group_by(f.day, f.team, f.leaning, f.reason)
+    )
+    if cities is not None:
+        stored = stored.where(f.city.in_(cities))
+    rows: list[Sequence[Any]] = list(connection.execute(stored))
+    written = set(
+        connection.scalars(
+            select(FieldFigureDay.day).where(FieldFigureDay.day.between(first, last))
+        )
+    )
+    for run_first, run_last in _missing_runs(first, last, written):  # counted live
+        day = _local_day(connection, Visit.checked_in_at, zone, run_first)
+        end = _day_start(run_last + timedelta(days=1), zone)
+        live = _field_query(connection, day, _day_start(run_first, zone), end)
+        if cities is not None:
+            live = live.where(Case.city.in_(cities))
+        rows += [
+            (d, t, lean, r, *measures) for d, _, t, lean, r, *measures in connection.execute(live)
+        ]
+    return _sum_field(rows)
+
+
+def _sum_field(rows: Sequence[Sequence[Any]]) -> FieldFigures:
+    """Totals from (day, team, leaning, reason, visits, judged, reached, valid, flags)."""
     per_day: dict[date, int] = {}
     teams: dict[str, list[int]] = {}
-    for team, on, visits, hit, ok, flags in per_team_day:
-        on = on if isinstance(on, date) else date.fromisoformat(on)
-        per_day[on] = per_day.get(on, 0) + int(visits)
-        totals = teams.setdefault(team, [0, 0, 0, 0, 0])
-        for n, value in enumerate((visits, hit, ok, flags, 1)):
-            totals[n] += int(value or 0)
-    verdicts = connection.execute(
-        select(Verdict.hardship_or_evasion, Verdict.primary_reason, func.count(), reached, valid)
-        .select_from(Verdict)
-        .join(Visit, Visit.id == Verdict.visit_id)
-        .join(Case, Case.id == Visit.case_id)
-        .where(*where)
-        .group_by(Verdict.hardship_or_evasion, Verdict.primary_reason)
-    ).all()
+    team_days: set[tuple[str, date]] = set()
     leaning: dict[str, int] = {}
     reasons: dict[str, int] = {}
-    for side, reason, n, _, _ in verdicts:
-        leaning[side] = leaning.get(side, 0) + int(n)
-        if reason:
-            reasons[reason] = reasons.get(reason, 0) + int(n)
+    judged = reached = valid = 0
+    for on, team, side, reason, *measures in rows:
+        on = on if isinstance(on, date) else date.fromisoformat(on)
+        visits, verdicts, hit, ok, flags = (int(m or 0) for m in measures)
+        per_day[on] = per_day.get(on, 0) + visits
+        totals = teams.setdefault(team, [0, 0, 0, 0, 0])
+        for n, value in enumerate((visits, hit, ok, flags)):
+            totals[n] += value
+        if visits and (team, on) not in team_days:
+            team_days.add((team, on))
+            totals[4] += 1
+        judged, reached, valid = judged + verdicts, reached + hit, valid + ok
+        if side and verdicts:
+            leaning[side] = leaning.get(side, 0) + verdicts
+        if reason and verdicts:
+            reasons[reason] = reasons.get(reason, 0) + verdicts
     return FieldFigures(
         per_day=dict(sorted(per_day.items())),
         per_team={t: TeamFigures(*v) for t, v in sorted(teams.items())},
-        judged=sum(int(v[2]) for v in verdicts),
-        reached=sum(int(v[3] or 0) for v in verdicts),
-        address_valid=sum(int(v[4] or 0) for v in verdicts),
+        judged=judged,
+        reached=reached,
+        address_valid=valid,
         leaning=leaning,
         reasons=reasons,
     )
