@@ -4,11 +4,14 @@
                               [--requests 30] [--workdir DIR] [--keep] [--json FILE]
 
 The dashboard never reads the loans themselves: the daily batch aggregates the book
-into `book_figures` (one row per day, city and bucket) and the 30-day outcome of every
-visit into `visit_outcomes`. So the build writes those tables at the size such a book
-gives — a year of daily figures for 8 cities and 8 buckets, 100,000 cases (the overdue
-tenth of the book), 80,000 visits with verdicts (about 150 teams over 90 days), 20,000
-promises to pay, and their outcomes — using bench/case_list.py's cases and manager.
+into `book_figures` (one row per day, city and bucket), the field into `field_figures`
+(one row per day, city, team, leaning and reason; the days after the last batch are
+counted live) and the 30-day outcome of every visit into `visit_outcomes` (summed per
+day, city and cohort into `outcome_figures`). So the build writes those tables at the
+size such a book gives — a year of daily figures for 8 cities and 8 buckets, 100,000
+cases (the overdue tenth of the book), 80,000 visits with verdicts (about 150 teams
+over 90 days), 20,000 promises to pay, and their outcomes — using bench/case_list.py's
+cases and manager.
 
 Then the real app serves it (own process, uvicorn) and each dashboard query is timed
 `--requests` times with httpx, beside the same-run baseline of bench/case_list.py (a
@@ -27,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import case_list  # bench/case_list.py: cases, manager, server, sign-in, timing
 
@@ -57,6 +61,7 @@ def build_field(db: Path, days: int, visits: int, seed: int = 7) -> dict[str, An
         Visit,
         VisitOutcome,
     )
+    from doorstep.store.repositories import figures
 
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -112,10 +117,17 @@ def build_field(db: Path, days: int, visits: int, seed: int = 7) -> dict[str, An
                             (VisitOutcome, outcomes)):  # fmt: skip
             for chunk in range(0, len(data), 20_000):
                 connection.execute(insert(table), data[chunk : chunk + 20_000])
+        # the batch's figures step: outcomes summed per day, and its first run writes
+        # every finished day's field rows
+        figures.roll_up_outcomes(connection, start.date(), day)
+        step_started = time.perf_counter()
+        field_rows = figures.write_field_figures(connection, day, ZoneInfo("Asia/Shanghai"))
+        step_seconds = time.perf_counter() - step_started
         connection.exec_driver_sql("ANALYZE")
     engine.dispose()
     return {"book_rows": len(book), "visits": len(rows), "promises": len(promises),
-            "outcomes": len(outcomes), "seconds": time.perf_counter() - started}  # fmt: skip
+            "outcomes": len(outcomes), "field_rows": field_rows, "field_step_s": step_seconds,
+            "seconds": time.perf_counter() - started}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         field = build_field(db, args.days, args.visits)
         print(f"built {built['cases']:,} cases, {field['book_rows']:,} book figures, "
               f"{field['visits']:,} visits with verdicts, {field['promises']:,} promises, "
-              f"{field['outcomes']:,} outcomes in {built['seconds'] + field['seconds']:.1f} s")
+              f"{field['outcomes']:,} outcomes in {built['seconds'] + field['seconds']:.1f} s; "
+              f"the batch's first field-figures run wrote {field['field_rows']:,} rows "
+              f"in {field['field_step_s']:.1f} s")
         process, url = case_list.serve(workdir, db)
         results = []
         try:

@@ -202,7 +202,7 @@ def test_scale_indexes_match_the_migration(engine: Engine) -> None:
     names = (
         "ix_visits_checked_in_at",
         "ix_promises_due_on",
-        "ix_cases_city_state_opened",
+        "ix_cases_state_opened_city",
         "ix_audit_events_object",
         "ix_audit_events_at",
     )

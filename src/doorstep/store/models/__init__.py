@@ -10,6 +10,7 @@ from doorstep.store.models.figures import (
     BookFigure,
     FieldFigure,
     FieldFigureDay,
+    OutcomeFigure,
     RollFigure,
     VisitOutcome,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "ModelVersion",
     "Offer",
     "OutboxEvent",
+    "OutcomeFigure",
     "Payment",
     "PlanRoute",
     "PlanStop",

@@ -18,6 +18,7 @@ class Case(Timestamped, Base):
         Index("ix_cases_state_priority", "state", "priority"),
         Index("ix_cases_city_district", "city", "district"),
         Index("ix_cases_city_max_dpd", "city", "max_dpd"),
+        Index("ix_cases_state_opened_city", "state", "opened_on", "city"),  # the dashboard
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -72,6 +73,3 @@ class ContactAttempt(Base):
 
 
 Index("ix_contact_attempts_customer_day", ContactAttempt.customer_id, ContactAttempt.local_day)
-
-# dashboard: cases by state and opening day in the manager's cities
-Index("ix_cases_city_state_opened", Case.city, Case.state, Case.opened_on)  # the dashboard

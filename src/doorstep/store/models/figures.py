@@ -60,6 +60,21 @@ class VisitOutcome(Base):
     travel_m: Mapped[int] = mapped_column(BigInteger)  # planned driving to those visits
 
 
+class OutcomeFigure(Base):
+    """`visit_outcomes` summed per day, city and cohort: what the dashboard reads."""
+
+    __tablename__ = "outcome_figures"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    city: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cohort: Mapped[str] = mapped_column(String(16), primary_key=True)
+    customers: Mapped[int] = mapped_column(Integer)
+    cured: Mapped[int] = mapped_column(Integer)
+    recovered: Mapped[int] = mapped_column(BigInteger)  # fen
+    visits: Mapped[int] = mapped_column(Integer)
+    travel_m: Mapped[int] = mapped_column(BigInteger)
+
+
 class FieldFigure(Base):
     """The field on one local day, by city, team, leaning and reason for default.
 

@@ -12,7 +12,6 @@ from sqlalchemy import (
     BindParameter,
     Connection,
     Date,
-    Integer,
     Subquery,
     case,
     delete,
@@ -32,6 +31,7 @@ from doorstep.store.models import (
     FieldFigure,
     FieldFigureDay,
     Loan,
+    OutcomeFigure,
     Payment,
     PlanStop,
     PromiseToPay,
@@ -313,29 +313,95 @@ def _missing_runs(first: date, last: date, written: set[date]) -> list[tuple[dat
     return runs
 
 
+class _FieldTotals:
+    """Adds up the field from the stored daily rows (already summed in SQL) and from the
+    live rows of the days not written yet (summed here: a day or two of visits)."""
+
+    def __init__(self) -> None:
+        self.per_day: dict[date, int] = {}
+        self.teams: dict[str, list[int]] = {}  # visits, reached, address valid, flags, days
+        self.mix: dict[tuple[str, str], list[int]] = {}  # judged, reached, address valid
+
+    def add_day(self, day: date | str, visits: int) -> None:
+        on = day if isinstance(day, date) else date.fromisoformat(day)
+        self.per_day[on] = self.per_day.get(on, 0) + int(visits)
+
+    def add_team(self, team: str, *measures: int) -> None:
+        totals = self.teams.setdefault(team, [0, 0, 0, 0, 0])
+        for n, value in enumerate(measures):
+            totals[n] += int(value or 0)
+
+    def add_mix(self, leaning: str, reason: str, *measures: int) -> None:
+        totals = self.mix.setdefault((leaning, reason), [0, 0, 0])
+        for n, value in enumerate(measures):
+            totals[n] += int(value or 0)
+
+    def add_live(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows of `_field_query`: day, city, team, leaning, reason and the measures."""
+        team_days: set[tuple[str, Any]] = set()
+        for day, _, team, leaning, reason, visits, judged, reached, valid, flags in rows:
+            self.add_day(day, visits)
+            self.add_team(team, visits, reached, valid, flags, (team, day) not in team_days)
+            team_days.add((team, day))
+            self.add_mix(leaning, reason, judged, reached, valid)
+
+    def figures(self) -> FieldFigures:
+        leaning: dict[str, int] = {}
+        reasons: dict[str, int] = {}
+        for (side, reason), (judged, _, _) in self.mix.items():
+            if side and judged:
+                leaning[side] = leaning.get(side, 0) + judged
+            if reason and judged:
+                reasons[reason] = reasons.get(reason, 0) + judged
+        return FieldFigures(
+            per_day=dict(sorted(self.per_day.items())),
+            per_team={t: TeamFigures(*v) for t, v in sorted(self.teams.items())},
+            judged=sum(m[0] for m in self.mix.values()),
+            reached=sum(m[1] for m in self.mix.values()),
+            address_valid=sum(m[2] for m in self.mix.values()),
+            leaning=leaning,
+            reasons=reasons,
+        )
+
+
 def field_figures(
     connection: Connection, first: date, last: date, cities: Cities, zone: ZoneInfo
 ) -> FieldFigures:
     """The field from `first` to `last` (local days) in `cities` (None: all)."""
     f = FieldFigure
-    stored = (
+    where = [f.day.between(first, last)]
+    if cities is not None:
+        where.append(f.city.in_(cities))
+    totals = _FieldTotals()
+    for day, visits in connection.execute(
+        select(f.day, func.sum(f.visits)).where(*where).group_by(f.day)
+    ):
+        totals.add_day(day, visits)
+    for team, *measures in connection.execute(
         select(
-            f.day,
             f.team,
-            f.leaning,
-            f.reason,
             func.sum(f.visits),
-            func.sum(f.judged),
             func.sum(f.reached),
             func.sum(f.address_valid),
             func.sum(f.flags),
+            func.count(func.distinct(f.day)),
         )
-        .where(f.day.between(first, last))
-        .group_by(f.day, f.team, f.leaning, f.reason)
-    )
-    if cities is not None:
-        stored = stored.where(f.city.in_(cities))
-    rows: list[Sequence[Any]] = list(connection.execute(stored))
+        .where(*where)
+        .group_by(f.team)
+    ):
+        totals.add_team(team, *measures)
+    for leaning, reason, *measures in connection.execute(
+        select(
+            f.leaning,
+            f.reason,
+            func.sum(f.judged),
+            func.sum(f.reached),
+            func.sum(f.address_valid),
+        )
+        .where(*where)
+        .group_by(f.leaning, f.reason)
+    ):
+        totals.add_mix(leaning, reason, *measures)
     written = set(
         connection.scalars(
             select(FieldFigureDay.day).where(FieldFigureDay.day.between(first, last))
@@ -347,44 +413,8 @@ def field_figures(
         live = _field_query(connection, day, _day_start(run_first, zone), end)
         if cities is not None:
             live = live.where(Case.city.in_(cities))
-        rows += [
-            (d, t, lean, r, *measures) for d, _, t, lean, r, *measures in connection.execute(live)
-        ]
-    return _sum_field(rows)
-
-
-def _sum_field(rows: Sequence[Sequence[Any]]) -> FieldFigures:
-    """Totals from (day, team, leaning, reason, visits, judged, reached, valid, flags)."""
-    per_day: dict[date, int] = {}
-    teams: dict[str, list[int]] = {}
-    team_days: set[tuple[str, date]] = set()
-    leaning: dict[str, int] = {}
-    reasons: dict[str, int] = {}
-    judged = reached = valid = 0
-    for on, team, side, reason, *measures in rows:
-        on = on if isinstance(on, date) else date.fromisoformat(on)
-        visits, verdicts, hit, ok, flags = (int(m or 0) for m in measures)
-        per_day[on] = per_day.get(on, 0) + visits
-        totals = teams.setdefault(team, [0, 0, 0, 0, 0])
-        for n, value in enumerate((visits, hit, ok, flags)):
-            totals[n] += value
-        if visits and (team, on) not in team_days:
-            team_days.add((team, on))
-            totals[4] += 1
-        judged, reached, valid = judged + verdicts, reached + hit, valid + ok
-        if side and verdicts:
-            leaning[side] = leaning.get(side, 0) + verdicts
-        if reason and verdicts:
-            reasons[reason] = reasons.get(reason, 0) + verdicts
-    return FieldFigures(
-        per_day=dict(sorted(per_day.items())),
-        per_team={t: TeamFigures(*v) for t, v in sorted(teams.items())},
-        judged=judged,
-        reached=reached,
-        address_valid=valid,
-        leaning=leaning,
-        reasons=reasons,
-    )
+        totals.add_live(list(connection.execute(live)))
+    return totals.figures()
 
 
 def promise_statuses(
@@ -430,6 +460,7 @@ def write_visit_outcomes(connection: Connection, as_of: date, zone: tzinfo, days
     people = [(c, city or "", "visited", int(n), int(m)) for c, city, n, m in visited]
     people += [(c, city or "", "holdout", 0, 0) for c, city in held]
     if not people:
+        roll_up_outcomes(connection, day, day)
         return 0
     worst = _worst_dpd(connection, sorted({p[0] for p in people}), as_of)
     paid = _paid(connection, sorted({p[0] for p in people}), day, as_of)
@@ -447,6 +478,7 @@ def write_visit_outcomes(connection: Connection, as_of: date, zone: tzinfo, days
         for customer, city, cohort, visits, travel in people
     ]
     connection.execute(insert(VisitOutcome), rows)
+    roll_up_outcomes(connection, day, day)
     return len(rows)
 
 
@@ -491,15 +523,37 @@ class Cohort:
     travel_m: int
 
 
+def roll_up_outcomes(connection: Connection, first: date, last: date) -> int:
+    """Rewrite the outcome figures of the days `first`..`last` from `visit_outcomes`."""
+    o = VisitOutcome
+    connection.execute(delete(OutcomeFigure).where(OutcomeFigure.day.between(first, last)))
+    query = (
+        select(
+            o.day,
+            o.city,
+            o.cohort,
+            func.count(),
+            func.sum(case((o.cured.is_(True), 1), else_=0)),
+            func.sum(o.recovered),
+            func.sum(o.visits),
+            func.sum(o.travel_m),
+        )
+        .where(o.day.between(first, last))
+        .group_by(o.day, o.city, o.cohort)
+    )
+    columns = ["day", "city", "cohort", "customers", "cured", "recovered", "visits", "travel_m"]
+    return _insert_from(connection, OutcomeFigure, columns, query)
+
+
 def outcomes_since(
     connection: Connection, since: date, until: date, cities: Cities
 ) -> dict[str, Cohort]:
-    o = VisitOutcome
+    o = OutcomeFigure
     query = (
         select(
             o.cohort,
-            func.count(),
-            func.sum(func.cast(o.cured, Integer)),
+            func.sum(o.customers),
+            func.sum(o.cured),
             func.sum(o.recovered),
             func.sum(o.visits),
             func.sum(o.travel_m),
