@@ -19,7 +19,15 @@ from doorstep.config import Settings
 from doorstep.integrations.sms import LogSender
 from doorstep.services import users
 from doorstep.store.db import transaction
-from doorstep.store.models import AuditEvent, Case, LearnRead, Loan, Offer, ScheduleVersion
+from doorstep.store.models import (
+    AuditEvent,
+    BorrowerMessage,
+    Case,
+    LearnRead,
+    Loan,
+    Offer,
+    ScheduleVersion,
+)
 from tests.api.conftest import CHEAP_HASHER, csrf_of, sign_in
 from tests.factories.world import World, build_world
 
@@ -198,3 +206,31 @@ def test_dev_page_shows_sent_codes_only_when_switched_on(
         )
         page = client.get("/portal/dev/codes").text
     assert re.search(r"\d{6}", page) and mobile not in page  # the number is masked
+
+
+def test_a_refused_portal_form_shows_again_with_the_reason(
+    client: TestClient, app: FastAPI, engine: Engine, world: World
+) -> None:
+    _, loan_id, mobile = borrower_of(engine, world, world.assigned_case)
+    token = portal_sign_in(client, app, loan_id, mobile)
+    tell_us, visit = 'id="hardship"', 'action="/portal/slot"'
+    refusals: list[tuple[str, dict[str, str], str, str]] = [
+        ("/portal/complaint", {"statement": ""}, tell_us, ""),
+        ("/portal/callback", {"day": "2024-02-30", "at": "10:00"}, tell_us, "day："),
+        ("/portal/slot", {"day": "tomorrow", "start": "09:00", "end": "10:00"}, visit, "day："),
+        ("/portal/slot", {"day": "2030-01-02", "start": "9h", "end": "10:00"}, visit, "start："),
+    ]
+    for path, data, form, message in refusals:
+        answer = client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
+        assert answer.status_code == 422, (path, answer.text)
+        assert form in answer.text and 'id="error"' in answer.text and message in answer.text
+    with transaction(engine) as session:
+        assert not session.scalar(select(func.count()).select_from(BorrowerMessage))
+    done = client.post(
+        "/portal/complaint",
+        data={"statement": "the visits are too early", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/portal?done=complaint"
+    with transaction(engine) as session:
+        assert session.scalar(select(func.count()).select_from(BorrowerMessage)) == 1

@@ -1,11 +1,12 @@
-"""A small PDF writer for documents made of headings, paragraphs, bullet lists and tables,
-with an embedded CJK font so Chinese renders on any reader (fpdf2 embeds only the glyphs
-used). The font is Noto Sans CJK SC subset to GB 2312 (fonts/LICENSE-OFL.txt); a
-character outside it prints as the font's empty glyph."""
+"""A small PDF writer for documents made of headings, paragraphs, bullet lists, tables and
+figures (drawn by the caller into a box the writer places), with an embedded CJK font so
+Chinese renders on any reader (fpdf2 embeds only the glyphs used). The font is Noto Sans
+CJK SC subset to GB 2312 (fonts/LICENSE-OFL.txt); a character outside it prints as the
+font's empty glyph."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,9 @@ HEADINGS = FontFace(emphasis="NONE", fill_color=(232, 236, 241))  # one weight o
 @dataclass(frozen=True, slots=True)
 class Heading:
     text: str
+    keep: float = 0.0
+    """Millimetres that must fit below the heading, else it starts a new page: keeps a
+    heading with the figure under it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,18 @@ class Table:
     empty: str = "—"
 
 
-Block = Heading | Paragraph | Bullets | Table
+Draw = Callable[[FPDF, float, float, float, float], None]
+"""Draws into the box (x, y, width, height in mm) with FPDF's primitives and the font
+`FAMILY`; the writer restores the colours and line width afterwards."""
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    height: float
+    draw: Draw
+
+
+Block = Heading | Paragraph | Bullets | Table | Figure
 
 
 class _Document(FPDF):
@@ -76,6 +91,8 @@ def render(title: str, blocks: Sequence[Block], *, footer: str = "") -> bytes:
     pdf.multi_cell(0, 9, title, new_x="LMARGIN", new_y="NEXT")
     for block in blocks:
         if isinstance(block, Heading):
+            if block.keep and pdf.get_y() + block.keep > pdf.h - pdf.b_margin:
+                pdf.add_page()
             pdf.ln(3)
             pdf.set_font(FAMILY, size=12.5)
             pdf.multi_cell(0, 7, block.text, new_x="LMARGIN", new_y="NEXT")
@@ -89,9 +106,20 @@ def render(title: str, blocks: Sequence[Block], *, footer: str = "") -> bytes:
             pdf.set_font(FAMILY, size=10)
             for item in block.items:
                 pdf.multi_cell(0, 5.2, f"• {item}", new_x="LMARGIN", new_y="NEXT", align="L")
+        elif isinstance(block, Figure):
+            _figure(pdf, block)
         else:
             _table(pdf, block)
     return bytes(pdf.output())
+
+
+def _figure(pdf: FPDF, block: Figure) -> None:
+    top = pdf.get_y()
+    block.draw(pdf, pdf.l_margin, top, pdf.w - pdf.l_margin - pdf.r_margin, block.height)
+    pdf.set_draw_color(0)
+    pdf.set_fill_color(255)  # tables fill their cells with the current colour
+    pdf.set_line_width(0.2)
+    pdf.set_xy(pdf.l_margin, top + block.height + 2)
 
 
 def _table(pdf: FPDF, block: Table) -> None:

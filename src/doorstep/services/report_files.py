@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
@@ -189,7 +190,7 @@ def _ceiling(top: float) -> float:
     return float(next(m * power for m in (1, 2, 5, 10) if m * power >= top))
 
 
-def _draw_chart(doc: FPDF, chart: Chart, x: float, y: float, w: float, h: float) -> None:
+def _draw_chart(chart: Chart, doc: FPDF, x: float, y: float, w: float, h: float) -> None:
     """A bar (grouped or stacked) or line chart in the box, with axis, ticks and legend."""
     doc.set_font(pdf.FAMILY, size=6.5)
     # legend
@@ -253,53 +254,36 @@ def _draw_chart(doc: FPDF, chart: Chart, x: float, y: float, w: float, h: float)
     doc.set_line_width(0.2)
     doc.line(left, bottom, left + plot_w, bottom)
     doc.line(left, top_pad, left, bottom)
-    doc.set_fill_color(255)  # the tables that follow fill with the current colour
 
 
 def report_pdf(
     board: Dashboard, tr: Translate, *, start: date, end: date, generated_at: datetime
 ) -> bytes:
-    """The summary: a title page block with the period, then each chart drawn and its
-    table, then the roll matrix."""
+    """The summary: the period under the title, then each chart drawn and its table, then
+    the roll matrix."""
     whole_month = start.day == 1 and month_period(start.strftime("%Y-%m"))[1] == end
     title = (
         f"{tr('Monthly report')} {start.strftime('%Y-%m')}"
         if whole_month
         else f"{tr('Report')} {start.isoformat()} – {end.isoformat()}"
     )
-    doc = pdf._Document(title, "doorstep")
-    doc.alias_nb_pages()
-    doc.set_title(title)
-    doc.add_page()
-    doc.set_font(pdf.FAMILY, size=16)
-    doc.multi_cell(0, 9, title, new_x="LMARGIN", new_y="NEXT")
-    doc.set_font(pdf.FAMILY, size=9)
-    doc.multi_cell(
-        0,
-        5,
-        f"{tr('Period')}: {start.isoformat()} – {end.isoformat()} · {tr('City')}: "
-        f"{board.city or tr('all cities')} · {generated_at.strftime('%Y-%m-%d %H:%M')}",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    width = doc.w - doc.l_margin - doc.r_margin
+    blocks: list[pdf.Block] = [
+        pdf.Paragraph(
+            f"{tr('Period')}: {start.isoformat()} – {end.isoformat()} · {tr('City')}: "
+            f"{board.city or tr('all cities')} · {generated_at.strftime('%Y-%m-%d %H:%M')}",
+            small=True,
+        )
+    ]
     for chart in board.charts:
         shown = translated(chart, tr)
-        if doc.get_y() + CHART_HEIGHT + 30 > doc.h - doc.b_margin:
-            doc.add_page()
-        doc.ln(3)
-        doc.set_font(pdf.FAMILY, size=12)
-        doc.multi_cell(0, 7, shown.title, new_x="LMARGIN", new_y="NEXT")
+        # The title stays on the page of its chart and the table's first rows.
+        blocks.append(pdf.Heading(shown.title, keep=CHART_HEIGHT + 30))
         if shown.empty:
-            doc.set_font(pdf.FAMILY, size=9)
-            doc.multi_cell(0, 5, tr("No data for this period yet."), new_x="LMARGIN", new_y="NEXT")
+            blocks.append(pdf.Paragraph(tr("No data for this period yet."), small=True))
             continue
-        y = doc.get_y()
-        _draw_chart(doc, shown, doc.l_margin, y, width, CHART_HEIGHT)
-        doc.set_xy(doc.l_margin, y + CHART_HEIGHT + 2)
         money = chart.key in MONEY_CHARTS
-        pdf._table(
-            doc,
+        blocks += [
+            pdf.Figure(CHART_HEIGHT, partial(_draw_chart, shown)),
             pdf.Table(
                 [tr("Item"), *(s.name for s in shown.series)],
                 [
@@ -307,14 +291,11 @@ def report_pdf(
                     for i, label in enumerate(shown.labels)
                 ],
             ),
-        )
+        ]
     if board.roll is not None:
         roll = board.roll
-        doc.ln(3)
-        doc.set_font(pdf.FAMILY, size=12)
-        doc.multi_cell(0, 7, tr(ROLL_TITLE), new_x="LMARGIN", new_y="NEXT")
-        pdf._table(
-            doc,
+        blocks += [
+            pdf.Heading(tr(ROLL_TITLE)),
             pdf.Table(
                 [tr("from / to"), *roll.buckets, tr("loans")],
                 [
@@ -322,5 +303,5 @@ def report_pdf(
                     for r, b in enumerate(roll.buckets)
                 ],
             ),
-        )
-    return bytes(doc.output())
+        ]
+    return pdf.render(title, blocks, footer="doorstep")

@@ -15,17 +15,18 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
 
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Permission
-from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import audit
 from doorstep.services.cases import Forbidden
 from doorstep.services.daily import BatchAlreadyRunning, day_lock, run_day, runs
 from doorstep.store.models import BatchRun, BatchStep
+from doorstep.web.forms import act, day_field
 from doorstep.web.routes.cases import error_page
 from doorstep.web.templating import render
 
@@ -110,25 +111,22 @@ def start_batch(
 ) -> Response:
     request.state.actor = actor
     settings = state.settings
-    try:
+
+    def check() -> date:
         _allowed(actor)
-        try:
-            day = date.fromisoformat(as_of)
-        except ValueError:
-            raise InvalidValue(
-                f"not a date (YYYY-MM-DD): {as_of!r}", message_zh="日期格式应为 YYYY-MM-DD"
-            ) from None
+        day = day_field(as_of, "as_of")
         with day_lock(state.engine, day, settings.var_dir / "locks"):
             pass  # free now: no run of the day is going
         audit.record(session, actor, "batch.run", "batch_run", day.isoformat(), {"force": force})
-        session.commit()
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back="/batch")
-    threading.Thread(
-        target=_run_in_background,
-        args=(state.engine, settings, day, force),
-        name=f"batch-{day}",
-        daemon=True,
-    ).start()
-    return RedirectResponse(f"/batch?started={day.isoformat()}", status_code=303)
+        return day
+
+    def start(day: date) -> str:  # after the commit: no run goes without its audit event
+        threading.Thread(
+            target=_run_in_background,
+            args=(state.engine, settings, day, force),
+            name=f"batch-{day}",
+            daemon=True,
+        ).start()
+        return f"/batch?started={day.isoformat()}"
+
+    return act(request, session, check, start, back="/batch")

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from doorstep.domain.errors import InvalidValue
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import report_files
 from doorstep.services.dashboard import Dashboard, build_dashboard, default_end
+from doorstep.web.forms import day_field
 from doorstep.web.i18n import LANGUAGES, language_of, translations
 from doorstep.web.templating import render
 
@@ -61,15 +61,6 @@ def dashboard_page(
 # Downloads: the same figures, access rules and city limits as the page.
 
 
-def _day(text: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(text) if text else default
-    except ValueError:
-        raise InvalidValue(
-            f"not a date (YYYY-MM-DD): {text!r}", message_zh="日期格式应为 YYYY-MM-DD"
-        ) from None
-
-
 def _report(
     request: Request,
     actor: CurrentActor,
@@ -80,8 +71,8 @@ def _report(
     city: str | None,
 ) -> tuple[Dashboard, date, date]:
     request.state.actor = actor
-    last = _day(end, datetime.now(state.settings.zone).date())
-    first = _day(start, last - timedelta(days=90))
+    last = day_field(end, "end") if end else datetime.now(state.settings.zone).date()
+    first = day_field(start, "start") if start else last - timedelta(days=90)
     board = report_files.report_board(
         session,
         actor,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import DoorstepError
@@ -14,6 +14,7 @@ from doorstep.http.context import CurrentActor, DbSession
 from doorstep.scoring.behaviour import FEATURES
 from doorstep.scoring.monitoring import FLAG_ABOVE, WATCH_ABOVE
 from doorstep.services import scoring
+from doorstep.web.forms import act
 from doorstep.web.i18n import language_of
 from doorstep.web.routes.cases import error_page
 from doorstep.web.templating import render
@@ -96,10 +97,10 @@ def activate_model(
     reason: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        scoring.activate(session, actor, version_id, reason=(reason or "").strip() or None)
-        session.commit()
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/models/{version_id}")
-    return RedirectResponse(f"/models/{version_id}", status_code=303)
+    return act(
+        request,
+        session,
+        lambda: scoring.activate(session, actor, version_id, reason=(reason or "").strip() or None),
+        f"/models/{version_id}",
+        back=f"/models/{version_id}",
+    )

@@ -4,12 +4,13 @@ auditors' complaint queue."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from doorstep.domain import plans
 from doorstep.domain.access import Permission
@@ -18,6 +19,8 @@ from doorstep.domain.money import parse_yuan
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import offers
+from doorstep.store.models import Offer
+from doorstep.web.forms import act
 from doorstep.web.routes.cases import error_page
 from doorstep.web.templating import render
 
@@ -103,6 +106,16 @@ def _inputs(
     return budget, custom
 
 
+def _with_standard(
+    session: Session, loan_id: str, today: date, custom: plans.Terms | None
+) -> list[plans.Terms] | None:
+    """The options to offer: the standard ones for the loan's debt and the custom one;
+    none (the service's default) without a custom one."""
+    if custom is None:
+        return None
+    return [*plans.standard_terms(offers.debt_of(session, loan_id, today)), custom]
+
+
 @router.get("/cases/{case_id}/offers/new", response_class=HTMLResponse)
 def build(
     case_id: int,
@@ -126,12 +139,9 @@ def build(
         budget, custom = _inputs(
             state, income, expenses, months, rate, method, grace, waiver, discount
         )
-        base_terms = None
-        if custom is not None:
-            debt = offers.debt_of(session, loan_id, today)
-            base_terms = [*plans.standard_terms(debt), custom]
+        terms = _with_standard(session, loan_id, today, custom)
         debt, options = offers.preview(
-            session, actor, case_id, loan_id, today, policy(state), budget=budget, terms=base_terms
+            session, actor, case_id, loan_id, today, policy(state), budget=budget, terms=terms
         )
     except DoorstepError as exc:
         return error_page(request, exc, back=f"/cases/{case_id}")
@@ -171,7 +181,8 @@ def make(
 ) -> Response:
     request.state.actor = actor
     today = datetime.now(state.settings.zone).date()
-    try:
+
+    def make_offer() -> None:
         if not keys:
             raise InvalidValue(
                 "options: choose at least one", message_zh="options：请至少选择一个方案"
@@ -179,9 +190,7 @@ def make(
         budget, custom = _inputs(
             state, income, expenses, months, rate, method, grace, waiver, discount
         )
-        terms = None
-        if custom is not None:
-            terms = [*plans.standard_terms(offers.debt_of(session, loan_id, today)), custom]
+        terms = _with_standard(session, loan_id, today, custom)
         offers.make_offer(
             session,
             actor,
@@ -194,23 +203,20 @@ def make(
             terms=terms,
             note=note,
         )
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/cases/{case_id}")
-    session.commit()
-    return RedirectResponse(f"/cases/{case_id}#plans-panel", status_code=303)
+
+    return act(
+        request, session, make_offer, f"/cases/{case_id}#plans-panel", back=f"/cases/{case_id}"
+    )
+
+
+def _offer_panel(offer: Offer) -> str:
+    return f"/cases/{offer.case_id}#plans-panel"
 
 
 @router.post("/offers/{offer_id}/approve")
 def approve(offer_id: int, request: Request, actor: CurrentActor, session: DbSession) -> Response:
     request.state.actor = actor
-    try:
-        offer = offers.approve(session, actor, offer_id)
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc)
-    session.commit()
-    return RedirectResponse(f"/cases/{offer.case_id}#plans-panel", status_code=303)
+    return act(request, session, lambda: offers.approve(session, actor, offer_id), _offer_panel)
 
 
 @router.post("/offers/{offer_id}/withdraw")
@@ -222,26 +228,22 @@ def withdraw(
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
     request.state.actor = actor
-    try:
-        offer = offers.withdraw(session, actor, offer_id, reason)
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc)
-    session.commit()
-    return RedirectResponse(f"/cases/{offer.case_id}#plans-panel", status_code=303)
+    return act(
+        request, session, lambda: offers.withdraw(session, actor, offer_id, reason), _offer_panel
+    )
 
 
 @router.post("/borrower-messages/{message_id}/handled")
 def handled(message_id: int, request: Request, actor: CurrentActor, session: DbSession) -> Response:
     request.state.actor = actor
-    try:
-        message = offers.handle_message(session, actor, message_id)
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc)
-    session.commit()
-    back = "/complaints" if message.kind == "complaint" else f"/cases/{message.case_id}"
-    return RedirectResponse(back, status_code=303)
+    return act(
+        request,
+        session,
+        lambda: offers.handle_message(session, actor, message_id),
+        lambda message: (
+            "/complaints" if message.kind == "complaint" else f"/cases/{message.case_id}"
+        ),
+    )
 
 
 @router.get("/complaints", response_class=HTMLResponse)

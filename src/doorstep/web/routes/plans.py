@@ -4,17 +4,19 @@ move or lock stops, re-optimise, publish, replan during the day."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
-from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import visit_plans
 from doorstep.services.visit_plans import PlanConfig
+from doorstep.web.forms import act, day_field
 from doorstep.web.routes.cases import error_page
 from doorstep.web.templating import render
 
@@ -25,17 +27,11 @@ def _config(state: State) -> PlanConfig:
     return PlanConfig.from_settings(state.settings)
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidValue(
-            f"date: {text!r} is not YYYY-MM-DD", message_zh=f"date：日期 {text!r} 应为 YYYY-MM-DD"
-        ) from None
-
-
-def _done(plan_id: int) -> Response:
-    return RedirectResponse(f"/plans/{plan_id}", status_code=303)
+def _on_plan(
+    request: Request, session: DbSession, plan_id: int, work: Callable[[], object]
+) -> Response:
+    """A change to a plan: back to its page, or a refusal with a link to it."""
+    return act(request, session, work, f"/plans/{plan_id}", back=f"/plans/{plan_id}")
 
 
 @router.get("/plans", response_class=HTMLResponse)
@@ -70,15 +66,15 @@ def plan_run(
     seconds: Annotated[float | None, Form(gt=0, le=600)] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        plan = visit_plans.run_plan(
-            session, actor, _day(day), city, _config(state), seconds=seconds
-        )
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back="/plans")
-    session.commit()
-    return _done(plan.id)
+    return act(
+        request,
+        session,
+        lambda: visit_plans.run_plan(
+            session, actor, day_field(day, "date"), city, _config(state), seconds=seconds
+        ),
+        lambda plan: f"/plans/{plan.id}",
+        back="/plans",
+    )
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
@@ -115,15 +111,14 @@ def plan_move(
     version: Annotated[int, Form()],
 ) -> Response:
     request.state.actor = actor
-    try:
-        visit_plans.move_stop(
+    return _on_plan(
+        request,
+        session,
+        plan_id,
+        lambda: visit_plans.move_stop(
             session, actor, plan_id, stop_id, team_id, _config(state), version=version
-        )
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/plans/{plan_id}")
-    session.commit()
-    return _done(plan_id)
+        ),
+    )
 
 
 @router.post("/plans/{plan_id}/lock")
@@ -137,13 +132,14 @@ def plan_lock(
     version: Annotated[int, Form()],
 ) -> Response:
     request.state.actor = actor
-    try:
-        visit_plans.lock_stop(session, actor, plan_id, stop_id, locked=locked, version=version)
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/plans/{plan_id}")
-    session.commit()
-    return _done(plan_id)
+    return _on_plan(
+        request,
+        session,
+        plan_id,
+        lambda: visit_plans.lock_stop(
+            session, actor, plan_id, stop_id, locked=locked, version=version
+        ),
+    )
 
 
 @router.post("/plans/{plan_id}/reoptimise")
@@ -157,15 +153,14 @@ def plan_reoptimise(
     seconds: Annotated[float | None, Form(gt=0, le=600)] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        visit_plans.reoptimise(
+    return _on_plan(
+        request,
+        session,
+        plan_id,
+        lambda: visit_plans.reoptimise(
             session, actor, plan_id, _config(state), version=version, seconds=seconds
-        )
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/plans/{plan_id}")
-    session.commit()
-    return _done(plan_id)
+        ),
+    )
 
 
 @router.post("/plans/{plan_id}/publish")
@@ -178,13 +173,12 @@ def plan_publish(
     version: Annotated[int, Form()],
 ) -> Response:
     request.state.actor = actor
-    try:
-        visit_plans.publish(session, actor, plan_id, _config(state), version=version)
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/plans/{plan_id}")
-    session.commit()
-    return _done(plan_id)
+    return _on_plan(
+        request,
+        session,
+        plan_id,
+        lambda: visit_plans.publish(session, actor, plan_id, _config(state), version=version),
+    )
 
 
 @router.post("/plans/{plan_id}/replan")
@@ -196,10 +190,10 @@ def plan_replan(
     state: State,
 ) -> Response:
     request.state.actor = actor
-    try:
-        new = visit_plans.replan(session, actor, plan_id, _config(state))
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/plans/{plan_id}")
-    session.commit()
-    return _done(new.id)
+    return act(
+        request,
+        session,
+        lambda: visit_plans.replan(session, actor, plan_id, _config(state)),
+        lambda new: f"/plans/{new.id}",
+        back=f"/plans/{plan_id}",
+    )

@@ -7,17 +7,20 @@ and every page reads only the signed-in borrower's own loans, offers and case.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.reasons import REASONS
 from doorstep.http.context import DbSession, State, client_address
 from doorstep.integrations.sms import LogSender, SmsSender
 from doorstep.services import offers, portal
+from doorstep.web.forms import act, day_field
 from doorstep.web.i18n import language_of
 from doorstep.web.templating import render
 
@@ -170,25 +173,43 @@ def home(request: Request, session: DbSession, state: State) -> Response:
     )
 
 
-def _tell_us(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
-    return _page(
+# A borrower's form page: (request, session, customer id, status, error shown).
+FormPage = Callable[[Request, Session, str, int, str | None], HTMLResponse]
+
+
+def _show(request: Request, session: DbSession, form: FormPage) -> Response:
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    return form(request, session, customer_id, 200, None)
+
+
+def _submit(
+    request: Request, session: DbSession, form: FormPage, done: str, work: Callable[[str], object]
+) -> Response:
+    """The signed-in borrower's `work`, then home with the notice `done`; a refusal shows
+    the form again with the reason."""
+    customer_id = _borrower(request, session)
+    if customer_id is None:
+        return SIGN_IN
+    return act(
         request,
-        "portal/tell_us.html",
-        status,
-        reasons=REASONS,
-        error=error,
+        session,
+        lambda: work(customer_id),
+        f"/portal?done={done}",
+        refused=lambda exc: form(request, session, customer_id, _status(exc), _text(request, exc)),
     )
+
+
+def _tell_us(
+    request: Request, session: Session, customer_id: str, status: int, error: str | None
+) -> HTMLResponse:
+    return _page(request, "portal/tell_us.html", status, reasons=REASONS, error=error)
 
 
 @router.get("/portal/tell-us", response_class=HTMLResponse, response_model=None)
 def tell_us(request: Request, session: DbSession) -> Response:
-    if _borrower(request, session) is None:
-        return SIGN_IN
-    return _tell_us(request)
-
-
-def _done(kind: str) -> RedirectResponse:
-    return RedirectResponse(f"/portal?done={kind}", status_code=303)
+    return _show(request, session, _tell_us)
 
 
 @router.post("/portal/hardship", response_model=None)
@@ -199,18 +220,15 @@ def hardship(
     reason: Annotated[str, Form(max_length=40)],
     statement: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    customer_id = _borrower(request, session)
-    if customer_id is None:
-        return SIGN_IN
-    try:
-        portal.report_hardship(
+    return _submit(
+        request,
+        session,
+        _tell_us,
+        "hardship",
+        lambda customer_id: portal.report_hardship(
             session, customer_id, reason, statement, _today(state), state.settings.portal_hold_days
-        )
-    except DoorstepError as exc:
-        session.rollback()
-        return _tell_us(request, _status(exc), _text(request, exc))
-    session.commit()
-    return _done("hardship")
+        ),
+    )
 
 
 @router.post("/portal/callback", response_model=None)
@@ -221,17 +239,17 @@ def callback(
     day: Annotated[str, Form(max_length=10)],
     at: Annotated[str, Form(max_length=5)],
 ) -> Response:
-    customer_id = _borrower(request, session)
-    if customer_id is None:
-        return SIGN_IN
-    try:
-        call_at = datetime.combine(_parse_day(day), _parse_time(at, "at"), state.settings.zone)
-        portal.request_callback(session, customer_id, call_at)
-    except DoorstepError as exc:
-        session.rollback()
-        return _tell_us(request, _status(exc), _text(request, exc))
-    session.commit()
-    return _done("callback")
+    return _submit(
+        request,
+        session,
+        _tell_us,
+        "callback",
+        lambda customer_id: portal.request_callback(
+            session,
+            customer_id,
+            datetime.combine(day_field(day, "day"), _parse_time(at, "at"), state.settings.zone),
+        ),
+    )
 
 
 @router.post("/portal/complaint", response_model=None)
@@ -240,25 +258,13 @@ def complaint(
     session: DbSession,
     statement: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    customer_id = _borrower(request, session)
-    if customer_id is None:
-        return SIGN_IN
-    try:
-        portal.complain(session, customer_id, statement)
-    except DoorstepError as exc:
-        session.rollback()
-        return _tell_us(request, _status(exc), _text(request, exc))
-    session.commit()
-    return _done("complaint")
-
-
-def _parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidValue(
-            f"day: not a date: {text!r}", message_zh=f"day：日期无效：{text!r}"
-        ) from None
+    return _submit(
+        request,
+        session,
+        _tell_us,
+        "complaint",
+        lambda customer_id: portal.complain(session, customer_id, statement),
+    )
 
 
 def _parse_time(text: str, field: str) -> time:
@@ -271,11 +277,7 @@ def _parse_time(text: str, field: str) -> time:
 
 
 def _visit(
-    request: Request,
-    session: DbSession,
-    customer_id: str,
-    status: int = 200,
-    error: str | None = None,
+    request: Request, session: Session, customer_id: str, status: int, error: str | None
 ) -> HTMLResponse:
     tomorrow = date.today() + timedelta(days=1)
     return _page(
@@ -291,10 +293,7 @@ def _visit(
 
 @router.get("/portal/visit", response_class=HTMLResponse, response_model=None)
 def visit_page(request: Request, session: DbSession) -> Response:
-    customer_id = _borrower(request, session)
-    if customer_id is None:
-        return SIGN_IN
-    return _visit(request, session, customer_id)
+    return _show(request, session, _visit)
 
 
 @router.post("/portal/address", response_model=None)
@@ -304,16 +303,15 @@ def address(
     state: State,
     corrected: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
-    customer_id = _borrower(request, session)
-    if customer_id is None:
-        return SIGN_IN
-    try:
-        portal.confirm_address(session, state.cipher, state.hasher, customer_id, corrected)
-    except DoorstepError as exc:
-        session.rollback()
-        return _visit(request, session, customer_id, _status(exc), _text(request, exc))
-    session.commit()
-    return _done("address")
+    return _submit(
+        request,
+        session,
+        _visit,
+        "address",
+        lambda customer_id: portal.confirm_address(
+            session, state.cipher, state.hasher, customer_id, corrected
+        ),
+    )
 
 
 @router.post("/portal/slot", response_model=None)
@@ -325,23 +323,20 @@ def slot(
     start: Annotated[str, Form(max_length=5)],
     end: Annotated[str, Form(max_length=5)],
 ) -> Response:
-    customer_id = _borrower(request, session)
-    if customer_id is None:
-        return SIGN_IN
-    try:
-        portal.book_slot(
+    return _submit(
+        request,
+        session,
+        _visit,
+        "slot",
+        lambda customer_id: portal.book_slot(
             session,
             customer_id,
-            _parse_day(day),
+            day_field(day, "day"),
             _parse_time(start, "start"),
             _parse_time(end, "end"),
             _today(state),
-        )
-    except DoorstepError as exc:
-        session.rollback()
-        return _visit(request, session, customer_id, _status(exc), _text(request, exc))
-    session.commit()
-    return _done("slot")
+        ),
+    )
 
 
 @router.post("/portal/no-work-visits", response_model=None)
@@ -351,15 +346,11 @@ def no_work(request: Request, session: DbSession) -> Response:
         return SIGN_IN
     portal.no_visits_at_work(session, customer_id)
     session.commit()
-    return _done("no_work_visit")
+    return RedirectResponse("/portal?done=no_work_visit", status_code=303)
 
 
 def _plans(
-    request: Request,
-    session: DbSession,
-    customer_id: str,
-    status: int = 200,
-    error: str | None = None,
+    request: Request, session: Session, customer_id: str, status: int, error: str | None
 ) -> HTMLResponse:
     return _page(
         request,
@@ -372,10 +363,7 @@ def _plans(
 
 @router.get("/portal/plans", response_class=HTMLResponse, response_model=None)
 def plans_page(request: Request, session: DbSession) -> Response:
-    customer_id = _borrower(request, session)
-    if customer_id is None:
-        return SIGN_IN
-    return _plans(request, session, customer_id)
+    return _show(request, session, _plans)
 
 
 @router.post("/portal/plans/accept", response_model=None)
@@ -385,18 +373,13 @@ def accept(
     offer_id: Annotated[str, Form(max_length=12)],
     plan: Annotated[str, Form(max_length=120)],
 ) -> Response:
-    customer_id = _borrower(request, session)
-    if customer_id is None:
-        return SIGN_IN
-    try:
+
+    def accept_offer(customer_id: str) -> None:
         if not offer_id.isdigit():
             raise InvalidValue("offer: not an offer", message_zh="offer：方案编号无效")
         offers.accept(session, customer_id, int(offer_id), plan)
-    except DoorstepError as exc:
-        session.rollback()
-        return _plans(request, session, customer_id, _status(exc), _text(request, exc))
-    session.commit()
-    return _done("accepted")
+
+    return _submit(request, session, _plans, "accepted", accept_offer)
 
 
 # --- financial education (no sign-in, counts only) ---------------------------------------

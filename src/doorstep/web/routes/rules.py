@@ -3,35 +3,29 @@ value came from, and the compliance report (page and CSV)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import rules as conduct
+from doorstep.web.forms import day_field
 from doorstep.web.routes.cases import error_page
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
-def _day(text: str | None, default: date, name: str) -> date:
-    if not text:
-        return default
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidValue(
-            f"{name}: expected a date as YYYY-MM-DD", message_zh=f"{name}：日期格式应为 YYYY-MM-DD"
-        ) from None
-
-
-def _period(state: State, start: str | None, end: str | None) -> tuple[date, date]:
-    today = datetime.now(state.settings.rules_pack.default_zone).date()
-    last = _day(end, today, "end")
-    return _day(start, last - timedelta(days=29), "start"), last
+def _report(
+    actor: CurrentActor, session: DbSession, state: State, start: str | None, end: str | None
+) -> conduct.ComplianceReport:
+    """The report of the period asked, by default the 30 days to today."""
+    pack = state.settings.rules_pack
+    last = day_field(end, "end") if end else datetime.now(pack.default_zone).date()
+    first = day_field(start, "start") if start else last - timedelta(days=29)
+    return conduct.compliance_report(session, actor, first, last, pack=pack)
 
 
 @router.get("/rules", response_class=HTMLResponse)
@@ -56,10 +50,7 @@ def report_page(
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
-        first, last = _period(state, start, end)
-        report = conduct.compliance_report(
-            session, actor, first, last, pack=state.settings.rules_pack
-        )
+        report = _report(actor, session, state, start, end)
     except DoorstepError as exc:
         return error_page(request, exc, back="/rules/report")
     return render(request, "rules/report.html", report=report)
@@ -76,14 +67,12 @@ def report_csv(
 ) -> Response:
     request.state.actor = actor
     try:
-        first, last = _period(state, start, end)
-        report = conduct.compliance_report(
-            session, actor, first, last, pack=state.settings.rules_pack
-        )
+        report = _report(actor, session, state, start, end)
     except DoorstepError as exc:
         return error_page(request, exc, back="/rules/report")
+    name = f"compliance-{report.start}-{report.end}.csv"
     return Response(
         conduct.report_csv(report),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="compliance-{first}-{last}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -1,0 +1,52 @@
+"""What the pages' forms share: reading a date field, and the one shape of a form action
+(do the work; on a refusal undo what it wrote and show why; else commit and send the
+browser on with a 303, so that a reload does not post the form again)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.web.routes.cases import error_page
+
+T = TypeVar("T")
+
+
+def day_field(text: str, field: str) -> date:
+    """A date given as YYYY-MM-DD, or a refusal naming the field."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidValue(
+            f"{field}: not a date (YYYY-MM-DD): {text[:20]!r}",
+            message_zh=f"{field}：日期格式应为 YYYY-MM-DD：{text[:20]!r}",
+        ) from None
+
+
+def act(
+    request: Request,
+    session: Session,
+    work: Callable[[], T],
+    then: str | Callable[[T], str],
+    *,
+    back: str = "/cases",
+    refused: Callable[[DoorstepError], Response] | None = None,
+) -> Response:
+    """Run `work`, commit and redirect to `then`, or to `then(work's result)`: called after
+    the commit, so it may start what must see the committed rows.
+
+    A `DoorstepError` from the work rolls back what it wrote and answers `refused(error)`:
+    by default the error page with the error's status and a link `back`."""
+    try:
+        result = work()
+    except DoorstepError as exc:
+        session.rollback()
+        return error_page(request, exc, back=back) if refused is None else refused(exc)
+    session.commit()
+    return RedirectResponse(then if isinstance(then, str) else then(result), status_code=303)
