@@ -40,6 +40,8 @@ from doorstep.store.models import (
     BookFigure,
     Case,
     DelinquencySnapshot,
+    FieldFigure,
+    FieldFigureDay,
     Payment,
     Team,
     VisitPlan,
@@ -99,12 +101,17 @@ def fingerprint(engine: Engine) -> dict[str, Any]:
             select(BookFigure).order_by(BookFigure.city, BookFigure.bucket)
         ).scalars()
         book_rows = [(b.as_of, b.city, b.bucket, b.loans, b.overdue, b.outstanding) for b in book]
+        field = session.execute(
+            select(FieldFigure.__table__).order_by(*FieldFigure.__table__.primary_key)
+        ).all()
+        field_days = session.scalars(select(FieldFigureDay.day).order_by(FieldFigureDay.day)).all()
     return {
         "snapshots": (len(snapshots), hashlib.sha256(repr(snapshots).encode()).hexdigest()),
         "cases": (len(cases), hashlib.sha256(repr(cases).encode()).hexdigest()),
         "steps": steps,
         "runs": runs,
         "book_figures": book_rows,
+        "field_figures": (field, field_days),
     }
 
 
@@ -118,6 +125,7 @@ def test_a_rerun_skips_what_is_done_and_changes_nothing(engine: Engine, tmp_path
     assert after_first["cases"][0] > 0, "the small book has overdue customers to select"
     assert sum(row[3] for row in after_first["book_figures"]) == 12  # every loan counted once
     assert {row[1] for row in after_first["book_figures"]} == {"北京市"}
+    assert len(after_first["field_figures"][1]) == 35  # the window of finished days, no visits
 
     second = run_day(engine, config, AS_OF)
     assert {o.state for o in second} == {"skipped"}
