@@ -1,29 +1,35 @@
 """Load test: a morning's mix of verifiers, managers and the lender against the real app.
 
-    python bench/load.py [--cases 100000] [--verifiers 300] [--managers 30] [--duration 60]
+    python bench/load.py [--cases 100000] [--verifiers 300] [--managers 30] [--duration 120]
+                         [--think 10 30] [--manager-think 5 15] [--driver-processes 2]
                          [--workers 2] [--database-url URL] [--workdir DIR] [--json FILE]
 
 1. build   `bench/case_list.py`'s book (N cases in eight cities, SQLite), copied into
            PostgreSQL when `--database-url` is given (an empty, migrated database or
            schema); then the field: one verifier per user in teams of two, each team with
-           its own live-assigned, scheduled cases (`--per-verifier` each), 30 managers of
-           the four big cities, an auditor's API token for the lender's feed. Every user
-           gets a bearer token (its own session; no shared cookie).
+           its own live-assigned, scheduled cases (`--per-verifier` each) whose customers
+           have an encrypted home address, 30 managers of the four big cities, an
+           auditor's API token for the lender's feed. Every user gets a bearer token.
 2. serve   the real app (`uvicorn doorstep.app:create_app --factory --workers W`) and, as
            the ceiling, a bare FastAPI app (`bench/load.py`'s `bare`: one trivial JSON
            route) the same way, each in its own processes on 127.0.0.1.
-3. drive   one asyncio httpx client process for `--duration` seconds:
-           - each verifier: GET /day, then for each of its cases the case page, the
-             dossier PDF (for a `--pdf-share` of them), POST check-in, POST submit (the
-             interview and a ~100 KB photo, with an idempotency key); then only the day
-             page; 1-3 s think time;
-           - each manager: a filtered case list (city, bucket, DPD range, state, page);
-           - the lender: GET /api/feedback once a second, following the cursor;
+3. drive   `--driver-processes` client processes (one asyncio httpx client each, the users
+           dealt round-robin, a common start; samples merged) for `--duration` seconds:
+           - each verifier, with a think time (`--think`, default 10-30 s: reading,
+             walking, talking) before every step: GET /day (the first one counted apart:
+             it reveals and audits the day's addresses), then per case the case page, the
+             dossier PDF for a `--pdf-share` of them (again at the door for `--pdf-again`
+             of those), POST check-in, POST submit (the interview and a ~100 KB photo,
+             with an idempotency key); when the cases are done only the day page;
+           - each manager: a filtered case list (city, bucket, DPD range, state, page),
+             every `--manager-think` seconds;
+           - the lender: GET /api/feedback every `--lender-every` s, following the cursor;
            then the same number of users against the bare route, without think time, for
-           `--ceiling-duration` seconds.
-4. report  requests/s, p50/p95/p99 and errors per endpoint; the ceiling's requests/s and
-           p50; the ratio; the load average before and after. Targets (PostgreSQL, 300
-           verifiers): no errors, p95 < 200 ms for reads, < 500 ms for submissions.
+           `--ceiling-duration` seconds, by the same driver processes.
+4. report  requests/s, p50/p95/p99 and errors per endpoint; the ceiling's; the ratio; CPU
+           seconds of the app's workers and of the drivers; /proc/loadavg before and
+           after. Targets (PostgreSQL, 300 verifiers): no errors, p95 < 200 ms for
+           reads, < 500 ms for submissions.
 
 The driver shares the machine with the server: on 2 cores it takes part of the CPU the
 server would have, so the figures are a floor of what the app does on its own machine.
@@ -129,15 +135,20 @@ class Field:
     lender: str = ""
 
 
-def populate(url: str, verifiers: int, managers: int, per_verifier: int) -> Field:
-    """Teams of two verifiers with live assignments to scheduled cases, managers, tokens."""
+def populate(
+    url: str, verifiers: int, managers: int, per_verifier: int, data_key: str, lookup_key: str
+) -> Field:
+    """Teams of two verifiers with live assignments to scheduled cases, each case's
+    customer with an encrypted home address (what /day reveals and check-in measures the
+    distance to), managers, tokens."""
     from argon2 import PasswordHasher
     from sqlalchemy import insert, select, update
 
     from doorstep.domain.access import SYSTEM, Role
+    from doorstep.integrations.crypto import FernetCipher, HmacHasher
     from doorstep.services import teams, users
     from doorstep.store.db import make_engine, transaction
-    from doorstep.store.models import Assignment, Case
+    from doorstep.store.models import Assignment, Case, ContactPoint
 
     # Sign-in is by bearer token here: Argon2 at its real cost (0.4 s) would only slow the
     # build. The app under test verifies nothing with it.
@@ -158,6 +169,20 @@ def populate(url: str, verifiers: int, managers: int, per_verifier: int) -> Fiel
         session.execute(
             update(Case).where(Case.id.in_(ids)).values(state="scheduled", hold_reason=None)
         )
+        cipher, hasher = FernetCipher([data_key]), HmacHasher(lookup_key)
+        homes = []
+        for case_id, customer_id, city, district in session.execute(
+            select(Case.id, Case.customer_id, Case.city, Case.district).where(Case.id.in_(ids))
+        ):
+            address = f"{city}{district}幸福路{case_id % 300 + 1}号{case_id % 20 + 1}单元"
+            homes.append({
+                "customer_id": customer_id, "channel": "address", "kind": "home",
+                "value": cipher.encrypt(address), "value_hash": hasher.digest(address),
+                "value_masked": f"{city}{district}****", "city": city, "district": district,
+                "lat": 39.9, "lng": 116.44, "source": "lender", "observed_at": now,
+                "status": "verified", "confidence": 0.9, "created_at": now, "updated_at": now,
+            })  # fmt: skip
+        session.execute(insert(ContactPoint), homes)
         rows = []
         for n in range(0, verifiers, 2):
             pair = [
@@ -314,50 +339,61 @@ async def verifier(
     think: tuple[float, float],
     image: bytes,
     pdf_share: float,
+    pdf_again: float,
 ) -> None:
+    """One verifier's morning: the day page, then case by case the case page (sometimes
+    the dossier, sometimes again at the door), check-in, the interview's submission; a
+    think time before every step (reading, walking, talking: a phone is not clicked every
+    second). When the cases are done, only the day page now and then."""
     headers = {"Authorization": f"Bearer {token}", "Accept-Language": "zh-CN"}
     todo = list(cases)
-    await asyncio.sleep(random.uniform(0, think[1]))  # the morning does not start in step
-    while time.monotonic() < until:
-        await run.call(client, "GET /day", "GET", "/day", (200,), headers=headers)
-        if todo and time.monotonic() < until:
-            case_id = todo.pop()
-            await run.call(
-                client, "GET /cases/{id}", "GET", f"/cases/{case_id}", (200,), headers=headers
-            )
-            if random.random() < pdf_share:
-                await run.call(
-                    client,
-                    "GET dossier.pdf",
-                    "GET",
-                    f"/cases/{case_id}/dossier.pdf",
-                    (200,),
-                    headers=headers,
-                )
-            at = {
-                "lat": "39.9",
-                "lng": "116.44",
-                **AT_THE_DOOR,
-                "device_time": datetime.now(UTC).isoformat(),
-            }
-            answer = await run.call(
-                client,
-                "POST check-in",
-                "POST",
-                f"/cases/{case_id}/check-in",
-                (303,),
-                data=at,
-                headers=headers,
-            )
-            if answer is not None:
-                visit_id = answer.headers["location"].rsplit("/", 1)[1]
-                await run.call(
-                    client, "POST submit", "POST", f"/visits/{visit_id}/submit", (201,),
-                    data={**FORM, "idempotency_key": uuid.uuid4().hex},
-                    files={"evidence": ("door.png", image + os.urandom(16), "image/png")},
-                    headers=headers,
-                )  # fmt: skip
+
+    async def pause() -> bool:
         await asyncio.sleep(random.uniform(*think))
+        return time.monotonic() < until
+
+    await asyncio.sleep(random.uniform(0, think[1]))  # the morning does not start in step
+    first = True
+    while time.monotonic() < until:
+        # the first view reveals (and audits) every address of the day; later ones read
+        endpoint = "GET /day (first)" if first else "GET /day"
+        first = False
+        await run.call(client, endpoint, "GET", "/day", (200,), headers=headers)
+        if not todo:
+            await pause()
+            continue
+        if not await pause():
+            break
+        case_id = todo.pop()
+        await run.call(
+            client, "GET /cases/{id}", "GET", f"/cases/{case_id}", (200,), headers=headers
+        )
+        dossier = f"/cases/{case_id}/dossier.pdf"
+        opened = random.random() < pdf_share
+        if opened and await pause():
+            await run.call(client, "GET dossier.pdf", "GET", dossier, (200,), headers=headers)
+        if not await pause():
+            break
+        if opened and random.random() < pdf_again:  # read again at the door: the cache
+            await run.call(client, "GET dossier.pdf", "GET", dossier, (200,), headers=headers)
+        at = {"lat": "39.9", "lng": "116.44", **AT_THE_DOOR}
+        at["device_time"] = datetime.now(UTC).isoformat()
+        answer = await run.call(
+            client, "POST check-in", "POST", f"/cases/{case_id}/check-in", (303,),
+            data=at, headers=headers,
+        )  # fmt: skip
+        if not await pause():  # the interview
+            break
+        if answer is None:
+            continue
+        visit_id = answer.headers["location"].rsplit("/", 1)[1]
+        await run.call(
+            client, "POST submit", "POST", f"/visits/{visit_id}/submit", (201,),
+            data={**FORM, "idempotency_key": uuid.uuid4().hex},
+            files={"evidence": ("door.png", image + os.urandom(16), "image/png")},
+            headers=headers,
+        )  # fmt: skip
+        await pause()
 
 
 async def manager(
@@ -373,7 +409,7 @@ async def manager(
         await asyncio.sleep(random.uniform(*think))
 
 
-async def lender(run: Run, client: Any, token: str, until: float) -> None:
+async def lender(run: Run, client: Any, token: str, until: float, every: float) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     cursor = ""
     while time.monotonic() < until:
@@ -381,7 +417,7 @@ async def lender(run: Run, client: Any, token: str, until: float) -> None:
         answer = await run.call(client, "GET /api/feedback", "GET", path, (200,), headers=headers)
         if answer is not None:
             cursor = answer.json().get("next_cursor") or cursor
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(every)
 
 
 async def ceiling(run: Run, client: Any, until: float) -> None:
@@ -389,43 +425,116 @@ async def ceiling(run: Run, client: Any, until: float) -> None:
         await run.call(client, "GET /ping (bare)", "GET", "/ping", (200,))
 
 
-async def drive(
-    url: str,
-    bare_url: str,
-    made: Field,
-    duration: float,
-    ceiling_seconds: float,
-    think: tuple[float, float],
-    pdf_share: float,
-) -> tuple[Run, float, Run, float]:
+@dataclass
+class Share:
+    """What one driver process plays: its slice of the users, from a common start."""
+
+    url: str
+    start_at: float  # time.time() when every process starts
+    seconds: float
+    verifiers: list[tuple[str, list[int]]] = field(default_factory=list)
+    managers: list[str] = field(default_factory=list)
+    lender: str = ""
+    bare_users: int = 0  # >0: the ceiling, that many users without think time
+    think: tuple[float, float] = (10.0, 30.0)
+    manager_think: tuple[float, float] = (5.0, 15.0)
+    lender_every: float = 1.0
+    pdf_share: float = 0.1
+    pdf_again: float = 0.5
+
+
+@dataclass
+class Played:
+    samples: list[Sample]
+    failures: dict[str, int]
+    cpu_seconds: float  # the driver process's own CPU time while it played
+
+
+def play(share: Share) -> Played:
+    """A driver process: one asyncio httpx client for its users (run in a child process)."""
+    return asyncio.run(_play(share))
+
+
+async def _play(share: Share) -> Played:
     import httpx
 
-    users = len(made.verifiers) + len(made.managers) + 1
-    limits = httpx.Limits(max_connections=users + 10, max_keepalive_connections=users + 10)
+    random.seed(os.getpid())
+    users = max(share.bare_users, len(share.verifiers) + len(share.managers) + 1)
+    limits = httpx.Limits(max_connections=users + 5, max_keepalive_connections=users + 5)
     image = photo()
     run = Run()
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
-        until = run.until = time.monotonic() + duration
-        started = time.monotonic()
-        await asyncio.gather(
-            *(
-                verifier(run, client, t, c, until, think, image, pdf_share)
-                for t, c in made.verifiers
-            ),
-            *(manager(run, client, t, until, think) for t in made.managers),
-            lender(run, client, made.lender, until),
-        )
-        took = time.monotonic() - started
-    top = Run()
-    async with httpx.AsyncClient(base_url=bare_url, limits=limits, timeout=60) as client:
-        until = top.until = time.monotonic() + ceiling_seconds
-        started = time.monotonic()
-        await asyncio.gather(*(ceiling(top, client, until) for _ in range(users)))
-        top_took = time.monotonic() - started
-    print(f"drained in {took - duration:.1f} s after the mix, {top_took - ceiling_seconds:.1f} s "
-          "after the ceiling", flush=True)  # fmt: skip
-    # rates over the window in which requests were started (stragglers finish after it)
-    return run, duration, top, ceiling_seconds
+    await asyncio.sleep(max(0.0, share.start_at - time.time()))
+    cpu = time.process_time()
+    async with httpx.AsyncClient(base_url=share.url, limits=limits, timeout=30) as client:
+        until = run.until = time.monotonic() + share.seconds
+        if share.bare_users:
+            await asyncio.gather(*(ceiling(run, client, until) for _ in range(share.bare_users)))
+        else:
+            await asyncio.gather(
+                *(
+                    verifier(
+                        run,
+                        client,
+                        t,
+                        c,
+                        until,
+                        share.think,
+                        image,
+                        share.pdf_share,
+                        share.pdf_again,
+                    )
+                    for t, c in share.verifiers
+                ),
+                *(manager(run, client, t, until, share.manager_think) for t in share.managers),
+                *(
+                    [lender(run, client, share.lender, until, share.lender_every)]
+                    if share.lender
+                    else []
+                ),
+            )
+    return Played(run.samples, run.failures, time.process_time() - cpu)
+
+
+def drive(shares: list[Share]) -> tuple[Run, float]:
+    """Every share in its own process, started together; the samples merged, and the
+    drivers' CPU seconds."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    merged, cpu = Run(), 0.0
+    with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("fork")) as pool:
+        for played in pool.map(play, shares):
+            merged.samples += played.samples
+            for what, n in played.failures.items():
+                merged.failures[what] = merged.failures.get(what, 0) + n
+            cpu += played.cpu_seconds
+    return merged, cpu
+
+
+def split(made: Field, processes: int, **common: Any) -> list[Share]:
+    """The users dealt round-robin to `processes` driver processes; the lender to the first."""
+    shares = [Share(lender=made.lender if n == 0 else "", **common) for n in range(processes)]
+    for n, one in enumerate(made.verifiers):
+        shares[n % processes].verifiers.append(one)
+    for n, token in enumerate(made.managers):
+        shares[n % processes].managers.append(token)
+    return shares
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes so far (from /proc), in seconds."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().strip()
 
 
 def children(pid: int) -> list[int]:
@@ -515,13 +624,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verifiers", type=int, default=300)
     parser.add_argument("--managers", type=int, default=30)
     parser.add_argument("--per-verifier", type=int, default=8, help="cases each verifier visits")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of the mix")
-    parser.add_argument("--ceiling-duration", type=float, default=15.0)
-    parser.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"))
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of the mix")
+    parser.add_argument("--ceiling-duration", type=float, default=20.0)
+    parser.add_argument(
+        "--think", type=float, nargs=2, default=(10.0, 30.0), metavar=("MIN", "MAX"),
+        help="a verifier's pause before each step, seconds (reading, walking, talking)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--manager-think", type=float, nargs=2, default=(5.0, 15.0), metavar=("MIN", "MAX")
+    )
+    parser.add_argument("--lender-every", type=float, default=1.0, help="feed poll, seconds")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument(
+        "--driver-processes", type=int, default=2,
+        help="client processes the users are dealt to (one asyncio httpx client each)",
+    )  # fmt: skip
+    parser.add_argument(
         "--pdf-share", type=float, default=0.1,
-        help="share of case openings that also fetch the dossier PDF (~1 s of CPU each)",
+        help="share of case openings that also fetch the dossier PDF",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pdf-again", type=float, default=0.5,
+        help="share of those that fetch it again at the door (served from the day's cache)",
     )  # fmt: skip
     parser.add_argument("--database-url", default="", help="PostgreSQL (empty database/schema)")
     parser.add_argument("--workdir", type=Path, default=None)
@@ -540,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="doorstep-load-"))
     workdir.mkdir(parents=True, exist_ok=True)
     servers: list[subprocess.Popen[bytes]] = []
+    data_key, lookup_key = new_data_key(), "bench-load-lookup"
     try:
         started = time.perf_counter()
         db = workdir / "doorstep.db"
@@ -549,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.database_url:
             copy_into(url, args.database_url)
             url, backend = args.database_url, "PostgreSQL"
-        made = populate(url, args.verifiers, args.managers, args.per_verifier)
+        made = populate(url, args.verifiers, args.managers, args.per_verifier, data_key, lookup_key)
         build_s = time.perf_counter() - started
         print(f"built {built['cases']} cases, {args.verifiers} verifiers, {args.managers} "
               f"managers on {backend} in {build_s:.0f} s", flush=True)  # fmt: skip
@@ -559,8 +684,8 @@ def main(argv: list[str] | None = None) -> int:
         env.update(
             DOORSTEP_VAR_DIR=str(workdir / "var"),
             DOORSTEP_DATABASE_URL=url,
-            DOORSTEP_DATA_KEYS=new_data_key(),
-            DOORSTEP_LOOKUP_KEY="bench-load-lookup",
+            DOORSTEP_DATA_KEYS=data_key,
+            DOORSTEP_LOOKUP_KEY=lookup_key,
             DOORSTEP_SESSION_SECRET="bench-load-session",
             DOORSTEP_RULES_FILE=str(workdir / "rules.toml"),
             DOORSTEP_VISIT_HOURS="00:00-23:59",
@@ -570,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         top, bare_url = serve("load:bare", env, args.workers, workdir / "bare.log")
         servers.append(top)
 
-        load_before = os.getloadavg()
+        load_before = loadavg()
         spots: list[tuple[str, float, float]] = []
         sampler = None
         if args.profile:
@@ -582,18 +707,38 @@ def main(argv: list[str] | None = None) -> int:
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-        run, took, ceiling_run, ceiling_took = asyncio.run(
-            drive(
-                app_url,
-                bare_url,
+        processes = max(1, args.driver_processes)
+        workers = children(app.pid)
+        app_cpu = cpu_seconds(workers)
+        run, driver_cpu = drive(
+            split(
                 made,
-                args.duration,
-                args.ceiling_duration,
-                tuple(args.think),
-                args.pdf_share,
+                processes,
+                url=app_url,
+                start_at=time.time() + 2,
+                seconds=args.duration,
+                think=tuple(args.think),
+                manager_think=tuple(args.manager_think),
+                lender_every=args.lender_every,
+                pdf_share=args.pdf_share,
+                pdf_again=args.pdf_again,
             )
         )
-        load_after = os.getloadavg()
+        app_cpu = cpu_seconds(workers) - app_cpu
+        load_mid = loadavg()
+        users = len(made.verifiers) + len(made.managers) + 1
+        ceiling_run, ceiling_driver_cpu = drive(
+            [
+                Share(
+                    url=bare_url,
+                    start_at=time.time() + 2,
+                    seconds=args.ceiling_duration,
+                    bare_users=users // processes + (n < users % processes),
+                )
+                for n in range(processes)
+            ]
+        )
+        load_after = loadavg()
         if sampler is not None:
             sampler.join(args.profile + 90)
     finally:
@@ -607,6 +752,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    took, ceiling_took = args.duration, args.ceiling_duration  # the windows requests start in
     rows = table(run, took)
     top_rows = table(ceiling_run, ceiling_took)
     total = len(run.samples)
@@ -625,9 +771,15 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n{backend}, uvicorn --workers {args.workers}, {args.verifiers} verifiers + "
         f"{args.managers} managers + 1 lender, {took:.0f} s, think {args.think[0]:g}-"
-        f"{args.think[1]:g} s, {os.cpu_count()} cores"
+        f"{args.think[1]:g} s (managers {args.manager_think[0]:g}-{args.manager_think[1]:g} s),"
+        f" {processes} driver processes, {os.cpu_count()} cores"
     )
-    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+    print(f"/proc/loadavg before: {load_before}")
+    print(f"/proc/loadavg after the mix: {load_mid}; after the ceiling: {load_after}")
+    print(
+        f"CPU seconds in the mix: app workers {app_cpu:.1f} ({app_cpu / max(total, 1) * 1000:.1f}"
+        f" ms a request), drivers {driver_cpu:.1f}; ceiling drivers {ceiling_driver_cpu:.1f}"
+    )
     print(f"{'endpoint':<22}{'requests':>9}{'req/s':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'errors':>8}")
     for r in rows + top_rows:
         print(
@@ -636,7 +788,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"all: {rps:.1f} req/s, error rate {errors / max(total, 1):.2%}; bare FastAPI ceiling "
-        f"{top_rps:.0f} req/s (p50 {top_p50:.1f} ms); app / ceiling = {rps / top_rps:.3f}"
+        f"{top_rps:.0f} req/s (p50 {top_p50:.1f} ms, {users} users without think time); "
+        f"app / ceiling = {rps / top_rps:.3f}"
     )
     for what, count in sorted(run.failures.items()):
         print(f"  failed: {what} x{count}")
@@ -652,17 +805,24 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "backend": backend,
                     "workers": args.workers,
+                    "driver_processes": processes,
                     "verifiers": args.verifiers,
                     "managers": args.managers,
+                    "think": args.think,
+                    "manager_think": args.manager_think,
                     "seconds": took,
                     "endpoints": rows,
                     "rps": rps,
                     "error_rate": errors / max(total, 1),
                     "ceiling_rps": top_rps,
                     "ceiling_p50_ms": top_p50,
+                    "ceiling": top_rows,
                     "ratio": rps / top_rps,
-                    "load_before": load_before,
-                    "load_after": load_after,
+                    "app_cpu_seconds": app_cpu,
+                    "driver_cpu_seconds": driver_cpu,
+                    "loadavg_before": load_before,
+                    "loadavg_after_mix": load_mid,
+                    "loadavg_after": load_after,
                     "failures": run.failures,
                     "targets": verdict,
                 },

@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -415,7 +416,10 @@ def test_the_verdict_its_promise_evidence_and_the_lender_event(
 ) -> None:
     visit_id = check_in(world)
     far_photo = jpeg(gps=(HOME[0] + 0.05, HOME[1]), taken="2020:01:01 10:00:00")
-    result = submit(world, visit_id, "key-verdict-1", store, [visits.Upload("a.jpg", far_photo)])
+    submitted = moment() + timedelta(minutes=30)
+    result = submit(
+        world, visit_id, "key-verdict-1", store, [visits.Upload("a.jpg", far_photo)], now=submitted
+    )
     with Session(world.engine) as session:
         verdict = session.get(Verdict, result.verdict.id)
         case = session.get(Case, world.assigned_case)
@@ -433,7 +437,9 @@ def test_the_verdict_its_promise_evidence_and_the_lender_event(
         assert verdict.advice["leaning"] in ("hardship", "evasion", "unclear")
         assert 0 < verdict.advice["probability"] < 1
         assert verdict.reasons == ["job_loss", "medical"] and verdict.primary_reason == "job_loss"
-        assert case.state == "visited" and case.visited_on == moment().date()
+        # the business day of the submission (Shanghai), whatever the hour in UTC
+        visited_on = submitted.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        assert case.state == "visited" and case.visited_on == visited_on
         assert visit.state == "submitted" and visit.met == "borrower"
         assert visit.interview is not None and visit.interview["essential_expenses"] == 220_050
         assert (promise.amount, promise.status, promise.visit_id) == (150_000, "open", visit_id)

@@ -76,7 +76,13 @@ def current_actor(request: Request, session: DbSession) -> Actor:
             user = candidate
     if user is None:
         raise NotSignedIn("sign in first", message_zh="请先登录")
-    return users.actor_for(session, user)
+    actor = users.actor_for(session, user)
+    # End the read-only transaction: its connection goes back to the pool while the request
+    # waits for a thread to run its handler. Held across that wait, a burst of requests
+    # could hold every pooled connection while the threads that would release them wait
+    # for a connection themselves (the pool is smaller than the thread pool).
+    session.commit()
+    return actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

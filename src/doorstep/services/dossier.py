@@ -5,10 +5,23 @@ number reveals it on the page, with a reason, into the audit trail."""
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
+import os
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import fpdf
 from sqlalchemy.orm import Session
 
 from doorstep.domain import plans
@@ -249,15 +262,132 @@ def dossier_blocks(
 
 
 def dossier_pdf(
-    session: Session, actor: Actor, case_id: int, *, zone: ZoneInfo, now: datetime | None = None
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    *,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+    cache_dir: Path | None = None,
 ) -> bytes:
-    """The case's dossier as PDF bytes; records who printed it in the audit trail."""
+    """The case's dossier as PDF bytes; records who printed it in the audit trail.
+
+    With `cache_dir`, a rendered document is kept there for the rest of the local day and
+    served again while nothing in it would change: the file is named by a digest of
+    everything the document shows (the blocks built from the case's current facts, the
+    reader's name in the footer, the day, the renderer's code), so a payment, an attempt,
+    a visit, a new snapshot or another reader's masking gives another file, never a stale
+    one. The facts are still read, and access checked, on every request (a few indexed
+    queries); only the rendering (about a second of CPU) is saved."""
     facts = case_facts(session, actor, case_id)  # access rules of the case page
     moment = now or datetime.now(UTC)
-    document = pdf.render(
-        f"案件资料 · 案件 {facts.case.id}",
-        dossier_blocks(facts, zone, session, moment.astimezone(zone).date()),
-        footer=f"内部资料，仅限本次上门使用 · {actor.username} · {_day(moment, zone)}",
-    )
+    today = moment.astimezone(zone).date()
+    title = f"案件资料 · 案件 {facts.case.id}"
+    blocks = dossier_blocks(facts, zone, session, today)
+
+    def render() -> bytes:
+        footer = f"内部资料，仅限本次上门使用 · {actor.username} · 生成于 {_day(moment, zone)}"
+        return render_apart(title, blocks, footer)
+
+    if cache_dir is None:
+        document = render()
+    else:
+        content = repr((title, blocks, actor.username, today.isoformat(), _renderer()))
+        digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:40]
+        reader = f"u{actor.user_id}"
+        document = DossierCache(cache_dir).get_or_make(facts.case.id, reader, today, digest, render)
     audit.record(session, actor, "case.dossier", "case", facts.case.id, {"bytes": len(document)})
     return document
+
+
+_renderers: list[ProcessPoolExecutor] = []
+_renderers_lock = threading.Lock()
+
+
+def render_apart(title: str, blocks: list[pdf.Block], footer: str) -> bytes:
+    """`pdf.render` in a process of its own. Laying out a dossier is about a second of pure
+    Python that holds the interpreter lock: in the web process it would stall every other
+    request of that process (each database round trip waits to get the lock back)."""
+    for attempt in (1, 2):
+        with _renderers_lock:
+            if not _renderers:
+                spawn = multiprocessing.get_context("spawn")  # never fork a threaded server
+                _renderers.append(
+                    ProcessPoolExecutor(
+                        max_workers=1,
+                        mp_context=spawn,
+                        initializer=_die_with,
+                        initargs=(os.getpid(),),
+                    )
+                )
+            pool = _renderers[0]
+        try:
+            return pool.submit(pdf.render, title, blocks, footer=footer).result(timeout=120)
+        except BrokenProcessPool:  # the renderer died (killed, out of memory): a new one
+            with _renderers_lock:
+                if _renderers and _renderers[0] is pool:
+                    _renderers.clear()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _die_with(parent: int) -> None:
+    """In the renderer process: exit when the web process that started it is gone (killed
+    without the chance to stop its pool), instead of lingering as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+@cache
+def _renderer() -> str:
+    """The code that lays a dossier out: a deployment that changes it renders anew."""
+    sources = b"".join(Path(m.__file__ or "").read_bytes() for m in (pdf, sys.modules[__name__]))
+    return hashlib.sha256(sources + fpdf.__version__.encode()).hexdigest()
+
+
+class DossierCache:
+    """Rendered dossiers of the day, one file per case, reader and digest:
+    `<day>/<case>-<reader>-<digest>.pdf`. Files are private to the service's user (names and
+    amounts, masked identifiers), written whole (a temporary file renamed into place), and
+    dropped when their day is over or the reader's document of the case changes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def get_or_make(
+        self, case_id: int, reader: str, day: date, digest: str, make: Callable[[], bytes]
+    ) -> bytes:
+        today = self.folder / day.isoformat()
+        path = today / f"{case_id}-{reader}-{digest}.pdf"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        document = make()
+        today.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._write(path, document)
+        for stale in today.glob(f"{case_id}-{reader}-*.pdf"):  # earlier versions of today
+            if stale != path:
+                stale.unlink(missing_ok=True)
+        for folder in self.folder.iterdir():  # earlier days
+            if folder.is_dir() and folder.name < today.name:
+                shutil.rmtree(folder, ignore_errors=True)
+        return document
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
+        temporary = path.with_name(f".incoming-{os.getpid()}-{threading.get_ident()}-{path.name}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(data)
+            os.replace(temporary, path)  # readers see the whole file or none
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise

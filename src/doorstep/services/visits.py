@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,7 +31,7 @@ from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.domain.ports import Cipher
 from doorstep.domain.reasons import REASONS
-from doorstep.domain.rules import Pack
+from doorstep.domain.rules import Action, Outcome, Pack, RevealContext, check
 from doorstep.domain.verdict import (
     VULNERABILITIES,
     AddressStatus,
@@ -45,7 +45,19 @@ from doorstep.integrations import evidence as files
 from doorstep.services import audit, contacts, outbox
 from doorstep.services import rules as conduct_rules
 from doorstep.services.cases import Conflict, Forbidden, get_case
-from doorstep.store.models import Case, Evidence, PlanStop, PromiseToPay, User, Verdict, Visit
+from doorstep.store.models import (
+    Assignment,
+    AuditEvent,
+    Case,
+    ContactPoint,
+    Customer,
+    Evidence,
+    PlanStop,
+    PromiseToPay,
+    User,
+    Verdict,
+    Visit,
+)
 from doorstep.store.repositories import cases as case_repo
 from doorstep.store.repositories import visits as repo
 
@@ -200,6 +212,14 @@ def customer_name(session: Session, case: Case) -> str:
     return customer.name if customer is not None else case.customer_id
 
 
+def customer_names(session: Session, cases: Sequence[Case]) -> dict[int, str]:
+    """Case id -> the customer's name, in one query (the day page lists a team's cases)."""
+    wanted = {c.customer_id for c in cases}
+    query = select(Customer.customer_id, Customer.name).where(Customer.customer_id.in_(wanted))
+    found = dict(session.execute(query).all()) if wanted else {}
+    return {c.id: found.get(c.customer_id, c.customer_id) for c in cases}
+
+
 def map_link(template: str, stop: DayStop) -> str | None:
     if stop.lat is None or stop.lng is None or not template:
         return None
@@ -217,8 +237,10 @@ def day(
     pack: Pack | None = None,
 ) -> list[DayStop]:
     """The actor's team's stops of the published plan of `on` in route order, then the
-    cases scheduled for the team by hand. Each best address is revealed (audited) while
-    the assignment is live; a stop whose case is not live-assigned is left out."""
+    cases scheduled for the team by hand. Each best address is revealed while the
+    assignment is live: audited the first time this verifier sees it during the
+    assignment, shown without a new audit event afterwards (the trail already says who saw
+    which address, when and why). A stop whose case is not live-assigned is left out."""
     _require(actor)
     stops: list[DayStop] = []
     wanted: dict[int, int | None] = {}  # case -> the planned contact point
@@ -234,30 +256,118 @@ def day(
         if case.id not in wanted:
             stops.append(DayStop(case, False))
     open_visits = repo.open_visits_of_cases(session, [s.case.id for s in stops])
+    to_reveal: list[tuple[DayStop, ContactPoint]] = []
     for s in stops:
         s.visit = open_visits.get(s.case.id)
         s.submitted = s.case.state not in states
         ranked = contacts.ranked(session, s.case.customer_id, now)
-        point = next(
+        chosen = next(
             (r for r in ranked if r.point.id == wanted.get(s.case.id)), None
         ) or contacts.best(ranked, "address")
-        if point is None:
+        if chosen is None:
             continue
-        s.address_masked = point.point.value_masked
-        s.lat, s.lng = point.point.lat, point.point.lng
+        s.address_masked = chosen.point.value_masked
+        s.lat, s.lng = chosen.point.lat, chosen.point.lng
         if s.case.state in states:
+            to_reveal.append((s, chosen.point))
+    # Reads and checks first, the audit events last and back to back: each event locks the
+    # audit chain's head until the caller commits, and every audited write of the service
+    # waits for that lock.
+    reason = f"外访路线 visit day {on.isoformat()}"
+    live = _reveal_allowed(session, actor, [s.case.id for s, _ in to_reveal], now, pack)
+    seen = _seen_this_assignment(session, actor, live)
+    first: list[tuple[DayStop, ContactPoint]] = []
+    for s, point in to_reveal:
+        if s.case.id not in live or not point.value:
+            # not plainly allowed, or nothing left to show: the reveal service decides,
+            # records and explains, as for any reveal
             s.address = contacts.reveal(
                 session,
                 actor,
                 cipher,
                 s.case.id,
                 field="contact_point",
-                point_id=point.point.id,
-                reason=f"外访路线 visit day {on.isoformat()}",
+                point_id=point.id,
+                reason=reason,
                 pack=pack,
                 request_id=request_id,
             )
+            continue
+        s.address = cipher.decrypt(point.value)
+        if (s.case.id, point.id) not in seen:
+            first.append((s, point))
+    for s, point in first:  # the same event `contacts.reveal` files under the case
+        audit.record(
+            session,
+            actor,
+            "personal_data.reveal",
+            "case",
+            s.case.id,
+            {
+                "customer_id": s.case.customer_id,
+                "field": "contact_point",
+                "contact_point": point.id,
+            },
+            reason=reason,
+            request_id=request_id,
+        )
     return stops
+
+
+def _reveal_allowed(
+    session: Session, actor: Actor, case_ids: Sequence[int], now: datetime, pack: Pack | None
+) -> dict[int, datetime]:
+    """Of `case_ids`, those whose contact points the actor may plainly see now, each with
+    the start of its live assignment to the actor's team: the checks of `contacts.reveal`
+    (a role that may reveal, the conduct rules allowing it without a warning for a live
+    assignment), made once for the day. Empty when any is not met."""
+    if not case_ids or not actor.can(Permission.REVEAL_PERSONAL_DATA):
+        return {}
+    if actor.role not in contacts.REVEAL_ROLES:
+        return {}
+    allowed = check(
+        Action.REVEAL_PERSONAL_DATA,
+        RevealContext(actor.role.value, "contact", True),
+        pack or conduct_rules.active_pack(),
+    )
+    if allowed.outcome is not Outcome.ALLOWED:
+        return {}
+    began: dict[int, datetime] = {}
+    for case_id, starts_at in session.execute(
+        select(Assignment.case_id, Assignment.starts_at).where(
+            Assignment.case_id.in_(case_ids),
+            Assignment.team_id.in_(actor.team_ids),
+            Assignment.revoked_at.is_(None),
+            Assignment.starts_at <= now,
+            or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+        )
+    ):
+        began[case_id] = max(began.get(case_id, starts_at), starts_at)
+    return began
+
+
+def _seen_this_assignment(
+    session: Session, actor: Actor, began: dict[int, datetime]
+) -> set[tuple[int, int]]:
+    """(case, contact point) pairs whose clear value this actor was shown (an audited
+    reveal) since the case's live assignment began."""
+    if not began:
+        return set()
+    seen: set[tuple[int, int]] = set()
+    for object_id, at, summary in session.execute(
+        select(AuditEvent.object_id, AuditEvent.at, AuditEvent.summary).where(
+            AuditEvent.object_type == "case",
+            AuditEvent.object_id.in_([str(c) for c in began]),
+            AuditEvent.action == "personal_data.reveal",
+            AuditEvent.actor == actor.username,
+            AuditEvent.at >= min(began.values()),
+        )
+    ):
+        case_id = int(object_id)
+        point = (summary or {}).get("contact_point")
+        if (summary or {}).get("field") == "contact_point" and at >= began[case_id] and point:
+            seen.add((case_id, int(point)))
+    return seen
 
 
 # --- Check-in and check-out -----------------------------------------------------------

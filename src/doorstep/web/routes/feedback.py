@@ -21,7 +21,13 @@ def dossier(
 ) -> Response:
     request.state.actor = actor
     try:
-        document = dossier_pdf(session, actor, case_id, zone=state.settings.zone)
+        document = dossier_pdf(
+            session,
+            actor,
+            case_id,
+            zone=state.settings.zone,
+            cache_dir=state.settings.var_dir / "cache" / "dossiers",
+        )
     except DoorstepError as exc:
         session.rollback()
         return error_page(request, exc)

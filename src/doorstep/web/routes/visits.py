@@ -108,8 +108,8 @@ def day_page(
     except DoorstepError as exc:
         session.rollback()
         return error_page(request, exc, back="/cases")
-    session.commit()  # the reveals are audited
-    names = {s.case.id: visits.customer_name(session, s.case) for s in stops}
+    session.commit()  # the first reveals of the assignment are audited
+    names = visits.customer_names(session, [s.case for s in stops])
     return render(
         request,
         "visits/day.html",
