@@ -13,13 +13,15 @@ Steps, timed one after the other in this session:
 3. in-process `run_delinquency` over the whole book in one transaction (no broker): the
               baseline every speed-up is measured against;
 4. workers=N  `doorstep worker --concurrency N` started (not timed), then the step's
-              partitions enqueued on the broker and waited for (`run_partitioned`).
+              partitions (runs of the slot stored with each loan) enqueued on the broker
+              and waited for (`run_partitioned`).
 
 Before each of 3 and 4 the date's snapshots are deleted and the table vacuumed (not
 timed), so every run writes the same rows into the same table.
 
 Each partitioned run is checked to give the in-process figures. The 1-minute load
-average beside each figure tells how busy the (shared) machine was.
+average beside each figure tells how busy the (shared) machine was. The schema is
+dropped at the end unless `--keep`.
 """
 
 from __future__ import annotations

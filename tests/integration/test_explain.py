@@ -42,9 +42,10 @@ SELECT 'C' || lpad(g::text, 7, '0'), 'x', 'x', md5(g::text), 'x', 'M', '1990-01-
 FROM generate_series(1, {ROWS}) g;
 INSERT INTO loans (loan_id, customer_id, product, principal, annual_rate, term_months, method,
                    disbursed_on, first_due_on, penalty_rate_daily, schedule_source,
-                   created_at, updated_at)
+                   created_at, updated_at, partition_slot)
 SELECT 'L' || lpad(g::text, 7, '0'), 'C' || lpad(g::text, 7, '0'), 'cash', 1000000, '0.12', 12,
-       'equal_installment', '2024-01-01', '2024-02-01', '0.0005', 'generated', now(), now()
+       'equal_installment', '2024-01-01', '2024-02-01', '0.0005', 'generated', now(), now(),
+       g % 1024  -- spread like CRC32 slots; only the plans matter here
 FROM generate_series(1, {ROWS}) g;
 INSERT INTO cases (id, customer_id, state, opened_on, as_of, max_dpd, bucket, overdue_amount,
                    priority, skip_trace, version, city, district, created_at, updated_at)

@@ -149,3 +149,60 @@ def test_worker_runs_partitioned_step_with_in_process_figures(
         assert stored(engine) == expected
     finally:
         engine.dispose()
+
+
+def test_batch_run_and_the_scheduler_enqueue_the_heavy_steps_and_wait(
+    pg_url: str, worker: subprocess.Popen[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`doorstep batch run` and the scheduler's job, with a broker configured, hand the
+    delinquency step to the worker as partitions, wait for all of them and report them;
+    the figures are those of the in-process run."""
+    from datetime import datetime
+
+    from typer.testing import CliRunner
+
+    from doorstep.cli import scheduler as batch_scheduler
+    from doorstep.cli.main import app
+    from doorstep.services import outbox
+
+    engine: Engine = make_engine(pg_url)
+    try:
+        migrate.upgrade(engine)
+        folder = book_of(random_cases(150, seed=8)).write(tmp_path / "book")
+        with transaction(engine) as session:
+            ingest_book(session, folder)
+            whole = run_delinquency(session, AS_OF, **KW)
+        expected = stored(engine)
+        with transaction(engine) as session:
+            session.execute(DelinquencySnapshot.__table__.delete())
+
+        env = {
+            "DOORSTEP_BROKER_URL": BROKER,
+            "DOORSTEP_DATABASE_URL": pg_url,
+            "DOORSTEP_VAR_DIR": str(tmp_path / "batch"),
+            "DOORSTEP_DELINQUENCY_PARTITIONS": "3",
+            "DOORSTEP_TASK_TIMEOUT_SECONDS": "120",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        result = CliRunner().invoke(app, ["batch", "run", "--as-of", AS_OF.isoformat()])
+        outbox.set_publisher(None)  # the command installed the relay in this process
+        assert result.exit_code == 0, result.output
+        assert "broker configured" in result.output
+        assert "partitions=3" in result.output and f"loans={whole.loans}" in result.output
+        assert stored(engine) == expected
+        with engine.connect() as connection:
+            states = dict(connection.execute(select(BatchStep.name, BatchStep.state)).all())
+        assert set(states.values()) == {"done"}
+
+        config = Settings()  # the scheduler's job, from the same settings
+        outcomes = batch_scheduler.daily_batch(engine, config)
+        today = datetime.now(config.zone).date()
+        by_name = {o.name: o for o in outcomes}
+        assert by_name["delinquency"].state == "done", today
+        assert by_name["delinquency"].counts["partitions"] == 3
+        assert by_name["delinquency"].counts["loans"] == whole.loans
+        assert by_name["deliveries"].counts == {"published": 0}
+        assert worker.poll() is None
+    finally:
+        engine.dispose()

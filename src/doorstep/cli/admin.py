@@ -210,8 +210,11 @@ def serve(
 
     from doorstep.app import create_app
     from doorstep.cli.scheduler import build_scheduler
+    from doorstep.jobs.relay import install as install_relay
 
     config = settings()
+    if install_relay(config):  # with a broker: outbox deliveries published after commit
+        console.print("outbox relay: deliveries are published to the broker's workers")
     scheduler = build_scheduler(ready_engine(config), config) if with_scheduler else None
     if scheduler is not None:
         scheduler.start()

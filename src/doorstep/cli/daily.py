@@ -18,6 +18,7 @@ from doorstep.cli.main import (
     settings,
 )
 from doorstep.domain.errors import DoorstepError
+from doorstep.jobs.relay import install as install_relay
 from doorstep.services.daily import StepOutcome, run_day
 
 
@@ -29,6 +30,12 @@ def batch_run(
     """Run the day's batch (delinquency → selection → …); a rerun finishes what a crash
     left, and skips what is done."""
     config = settings()
+    if install_relay(config):  # a fleet: heavy steps are enqueued and waited for
+        console.print(
+            f"broker configured: delinquency and scoring run as "
+            f"{config.delinquency_partitions} partitions on the workers, deliveries are "
+            "published to them; this run waits for every partition"
+        )
     table = Table(title=f"batch for {as_of}")
     for column in ("step", "state", "seconds", "counts"):
         table.add_column(column)

@@ -1,7 +1,10 @@
 """The built-in scheduler of `doorstep serve --with-scheduler`: the daily batch for the
 business day at `DOORSTEP_BATCH_TIME` (business zone), in a background thread of the web
 process. It runs `run_day`, so the day's lock applies: when another process (a second
-server, `doorstep batch run`) holds the day, this run refuses cleanly and logs it."""
+server, `doorstep batch run`) holds the day, this run refuses cleanly and logs it. With a
+broker configured the heavy steps (delinquency and scoring partitions, webhook
+deliveries) are enqueued for the workers and this thread waits for every partition,
+logging each step's outcome as `doorstep batch run` prints it."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import feedback
+from doorstep.services import feedback, outbox, scoring
 from doorstep.services.delinquency import PARTITION_TASK, run_partition
 from doorstep.services.visit_plans import PlanConfig, run_plan
 from doorstep.store.db import make_engine, transaction
@@ -49,9 +49,29 @@ def run_delinquency_partition(
     return {**summary.as_dict(), "partition": partition}
 
 
-def run_deliver_webhooks(settings: Settings, batch: int = 50) -> dict[str, int]:
-    """One delivery pass; deliveries are rows per (event, endpoint) claimed with
-    FOR UPDATE SKIP LOCKED, so two passes at once never post the same delivery twice."""
+def run_scoring_partition(
+    settings: Settings, as_of: str, partition: int, partitions: int, model_version_id: int
+) -> dict[str, Any]:
+    """Score one partition's customers with the given model version; returns its figures."""
+    with transaction(_engine(settings.resolved_database_url)) as session:
+        return scoring.apply_partition(
+            session,
+            date.fromisoformat(as_of),
+            partition,
+            partitions,
+            model_version_id,
+            waterfall=settings.waterfall_rule,
+            buckets=settings.bucket_scheme,
+        )
+
+
+def run_deliver_webhooks(
+    settings: Settings, batch: int = 50, delivery_ids: list[int] | None = None
+) -> dict[str, int]:
+    """One delivery pass (of the given deliveries only, when the relay names them);
+    deliveries are rows per (event, endpoint) claimed with FOR UPDATE SKIP LOCKED and
+    only while pending and due, so two passes at once, or a task delivered twice, never
+    post the same delivery twice."""
     cipher, _ = personal_data_keys(settings)
     policy = feedback.RetryPolicy(
         max_attempts=settings.webhook_max_attempts,
@@ -59,7 +79,13 @@ def run_deliver_webhooks(settings: Settings, batch: int = 50) -> dict[str, int]:
         backoff=settings.webhook_backoff_seconds,
         backoff_max=settings.webhook_backoff_max_seconds,
     )
-    run = feedback.deliver_due(_engine(settings.resolved_database_url), cipher, policy, batch=batch)
+    run = feedback.deliver_due(
+        _engine(settings.resolved_database_url),
+        cipher,
+        policy,
+        batch=batch if delivery_ids is None else len(delivery_ids),
+        delivery_ids=delivery_ids,
+    )
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
 
 
@@ -98,9 +124,19 @@ def register(app: Celery, settings: Settings) -> None:
     def delinquency_partition(as_of: str, partition: int, partitions: int) -> dict[str, Any]:
         return run_delinquency_partition(settings, as_of, partition, partitions)
 
+    @app.task(name=scoring.SCORING_PARTITION_TASK, **retry)  # type: ignore[untyped-decorator]
+    def scoring_partition(
+        as_of: str, partition: int, partitions: int, model_version_id: int
+    ) -> dict[str, Any]:
+        return run_scoring_partition(settings, as_of, partition, partitions, model_version_id)
+
     @app.task(name="doorstep.deliver_webhooks", **retry)  # type: ignore[untyped-decorator]
     def deliver_webhooks() -> dict[str, int]:
         return run_deliver_webhooks(settings)
+
+    @app.task(name=outbox.DELIVER_TASK, **retry)  # type: ignore[untyped-decorator]
+    def deliver_webhook(delivery_ids: list[int]) -> dict[str, int]:
+        return run_deliver_webhooks(settings, delivery_ids=[int(i) for i in delivery_ids])
 
     @app.task(name="doorstep.plan_city", **retry)  # type: ignore[untyped-decorator]
     def plan_city(day: str, city: str) -> int:

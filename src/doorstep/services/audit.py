@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,9 @@ def event_content(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+_PENDING = "doorstep.audit.pending"
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -41,18 +45,10 @@ def record(
     reason: str | None = None,
     request_id: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain (in the caller's transaction)."""
-    # Lock the head first: concurrent writers queue here instead of forking the chain.
-    locked = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(events=AuditHead.events + 1)
-        .returning(AuditHead.last_hash)
-    ).scalar_one_or_none()
-    if locked is None:
-        session.add(AuditHead(id=1, last_hash=GENESIS, events=1))
-        session.flush()
-        locked = GENESIS
+    """Add one event to the chain when the caller's transaction commits (and never, if it
+    rolls back). Chaining at commit holds the chain's head for milliseconds instead of a
+    whole transaction: concurrent check-ins, submissions and reveals no longer queue
+    behind each other's photo writes and rule checks."""
     event = AuditEvent(
         at=datetime.now(UTC),
         actor=actor.username,
@@ -63,18 +59,46 @@ def record(
         summary=json.loads(canonical(summary or {})),  # stored exactly as hashed
         reason=reason,
         request_id=request_id,
-        prev_hash=locked,
+        prev_hash="",
         hash="",
     )
-    event.hash = chain_hash(locked, event_content(event))
-    session.add(event)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=event.hash))
-    session.flush()
+    session.info.setdefault(_PENDING, []).append(event)
     return event
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _chain_pending(session: Session) -> None:
+    """Chain the transaction's queued events (at commit, or when the trail is read)."""
+    pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    # Lock the head: concurrent committers queue here instead of forking the chain.
+    last = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(events=AuditHead.events + len(pending))
+        .returning(AuditHead.last_hash)
+    ).scalar_one_or_none()
+    if last is None:
+        session.add(AuditHead(id=1, last_hash=GENESIS, events=len(pending)))
+        session.flush()
+        last = GENESIS
+    for item in pending:  # ids follow the order added, so the chain follows the ids
+        item.prev_hash = last
+        item.hash = last = chain_hash(last, event_content(item))
+        session.add(item)
+    session.flush()
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=last))
+
+
+@orm_event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]:
     """(events checked, first broken link or None), streaming the table in id order."""
+    _chain_pending(session)
     checked, last_hash = 0, GENESIS
 
     def rows() -> Iterator[tuple[int, str, str, dict[str, Any]]]:
@@ -108,6 +132,8 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]
 
 
 def timeline(session: Session, object_type: str, object_id: str | int) -> list[AuditEvent]:
+    """The object's events, this transaction's own included (reading chains them now)."""
+    _chain_pending(session)
     return list(
         session.scalars(
             select(AuditEvent)

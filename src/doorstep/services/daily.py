@@ -144,14 +144,34 @@ def _promises(session: Session, ctx: DayContext) -> Mapping[str, Any]:
 def _scoring(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     """Score the day with the active visit_priority model, if there is one (replaces the
     day's earlier scores, so a rerun changes nothing)."""
-    if scores_repo.active_version(session, scores_repo.VISIT_PRIORITY) is None:
+    active = scores_repo.active_version(session, scores_repo.VISIT_PRIORITY)
+    if active is None:
         return {"scored": 0}
+    config = ctx.settings
+    if config.broker_url:  # a fleet: partitions of whole customers on the workers, all or none
+        from doorstep.services.delinquency import collect, via_broker
+
+        partitions = config.delinquency_partitions
+        outcomes = collect(
+            ctx.as_of,
+            partitions,
+            via_broker(
+                config.broker_url,
+                config.resolved_result_backend,
+                timeout=config.task_timeout_seconds,
+                task=scoring.SCORING_PARTITION_TASK,
+                args=(active.id,),
+            ),
+            step="scoring",
+        )
+        report = scoring.finish_partitioned(session, SYSTEM, ctx.as_of, active.id, outcomes)
+        return {"scored": report.scored, "partitions": partitions}
     report = scoring.apply(
         session,
         SYSTEM,
         ctx.as_of,
-        waterfall=ctx.settings.waterfall_rule,
-        buckets=ctx.settings.bucket_scheme,
+        waterfall=config.waterfall_rule,
+        buckets=config.bucket_scheme,
     )
     return {"scored": report.scored}
 
@@ -161,6 +181,7 @@ def _figures(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     return {
         "book_rows": figures.write_book_figures(connection, ctx.as_of),
         "roll_rows": figures.write_roll_figures(connection, ctx.as_of),
+        "field_rows": figures.write_field_figures(connection, ctx.as_of, ctx.settings.zone),
         "outcomes": figures.write_visit_outcomes(
             connection, ctx.as_of, ctx.settings.zone, days=CURE_DAYS
         ),
@@ -230,6 +251,13 @@ def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     inside this one): a delivery row per event and endpoint, marked delivered when the
     lender answered, so a rerun after a crash posts only what is still due."""
     config = ctx.settings
+    if config.broker_url:  # the relay's sweep: the workers post, each delivery once
+        from doorstep.services.outbox import broker_publisher
+
+        due = feedback.due_deliveries(session, datetime.now(UTC))
+        if due:
+            broker_publisher(config.broker_url)(due)
+        return {"published": len(due)}
     policy = feedback.RetryPolicy(
         max_attempts=config.webhook_max_attempts,
         timeout=config.webhook_timeout_seconds,

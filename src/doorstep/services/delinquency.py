@@ -1,10 +1,10 @@
 """The delinquency batch: snapshots of every loan on an as-of date, computed range by range
 with the vectorised kernel and written in bulk (replacing that date's earlier snapshots).
 
-At scale the book is split by a stable hash of the loan id into partitions, each computed
-on its own (a task on a worker, or in-process) and written in its own transaction; a
-coordinator merges the partitions' summaries and fails loudly, naming the partitions,
-when any did not report.
+At scale the book is split into partitions by the slot stored with each loan (a stable
+hash of its customer's id), each a contiguous run of slots computed on its own (a task
+on a worker, or in-process) and written in its own transaction; a coordinator merges the
+partitions' summaries and fails loudly, naming the partitions, when any did not report.
 """
 
 from __future__ import annotations
@@ -224,9 +224,9 @@ def run_delinquency(
 
 PARTITION_TASK = "doorstep.delinquency_partition"
 """The partition task's name, shared by the workers and whoever enqueues it."""
-PARTITION_CHUNK = 5_000
-"""Loans of a partition read at once: their ids are probed in the loan-id indexes, and
-past a few thousand ids PostgreSQL would rather scan the whole table."""
+PARTITION_CHUNK = 20_000
+"""About this many loans of a partition are read at once (whole slots): their ids are a
+range of the slot index that probes the installment and payment indexes by loan id."""
 
 
 class PartitionFailed(DoorstepError):
@@ -243,26 +243,23 @@ def run_partition(
     buckets: BucketScheme,
     per_range: int = PARTITION_CHUNK,
 ) -> DelinquencySummary:
-    """Compute and store the snapshots of one partition's loans on `as_of` (the loans
-    whose id hashes to `partition` of `partitions`), reading only that partition's loans,
-    installments and payments. Its rows for the date are replaced: a rerun, or a task
-    delivered twice, leaves the same rows."""
-    if not 0 <= partition < partitions:
-        raise ValueError(f"partition {partition} is not in 0..{partitions - 1}")
+    """Compute and store the snapshots of one partition's loans on `as_of` (those whose
+    stored slot falls in the partition's run of slots, see `book.slot_range`), reading
+    only that partition's loans, installments and payments. Its rows for the date are
+    replaced: a rerun, or a task delivered twice, leaves the same rows."""
+    first, last = book.slot_range(partition, partitions)
     connection = session.connection()
-    ids = book.partition_ids(connection, partition, partitions)
+    book.clear_snapshots_in_slots(connection, as_of, first, last)
+    chunks = book.slot_chunks(connection, first, last, per_range)
     summary = DelinquencySummary(as_of)
     now = datetime.now(UTC)
-    chunks = [ids[start : start + per_range] for start in range(0, len(ids), per_range)]
-    for chunk in chunks:  # the partition's rows of the date are replaced
-        book.clear_snapshots_of(connection, as_of, chunk)
     fetches = (
-        (lambda chunk=chunk: book.fetch_ids(connection, chunk), len(chunk)) for chunk in chunks
+        (lambda a=a, b=b: book.fetch_slots(connection, a, b), count) for a, b, count in chunks
     )
-    for frame in _pipeline(fetches, len(ids), as_of, waterfall, buckets, None):
+    total = sum(count for _, _, count in chunks)
+    for frame in _pipeline(fetches, total, as_of, waterfall, buckets, None):
         summary.add(frame)
         book.write_snapshots(connection, _stored(frame, now))
-    book.drop_staged_ids(connection)
     return summary
 
 
@@ -272,9 +269,12 @@ Dispatch = Callable[[date, int], Sequence[PartitionOutcome]]
 order, its figures (`DelinquencySummary.as_dict`) or the exception that failed it."""
 
 
-def run_partitioned(as_of: date, partitions: int, dispatch: Dispatch) -> DelinquencySummary:
-    """Run all partitions and merge their figures; raise `PartitionFailed`, naming each
-    partition that failed or did not report, unless every one reported."""
+def collect(
+    as_of: date, partitions: int, dispatch: Dispatch, *, step: str = "delinquency"
+) -> list[Mapping[str, Any]]:
+    """Run all partitions and return their figures, in partition order; raise
+    `PartitionFailed`, naming each partition that failed or did not report, unless every
+    one reported for `as_of`."""
     outcomes = list(dispatch(as_of, partitions))
     failed = {
         n: outcome
@@ -291,13 +291,16 @@ def run_partitioned(as_of: date, partitions: int, dispatch: Dispatch) -> Delinqu
         )
         names = ", ".join(str(n) for n in sorted(failed))
         raise PartitionFailed(
-            f"delinquency on {as_of}: partition(s) {names} of {partitions} failed "
-            f"(first: {detail})",
-            message_zh=f"{as_of} 逾期计算：分区 {names}（共 {partitions}）失败",
+            f"{step} on {as_of}: partition(s) {names} of {partitions} failed (first: {detail})",
+            message_zh=f"{as_of} {step}：分区 {names}（共 {partitions}）失败",
         )
+    return [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
+
+
+def run_partitioned(as_of: date, partitions: int, dispatch: Dispatch) -> DelinquencySummary:
+    """Run all delinquency partitions and merge their figures (see `collect`)."""
     summary = DelinquencySummary(as_of)
-    for outcome in outcomes:
-        assert not isinstance(outcome, BaseException)
+    for outcome in collect(as_of, partitions, dispatch):
         summary.merge(outcome)
     return summary
 
@@ -334,10 +337,17 @@ def in_process(
     return dispatch
 
 
-def via_broker(broker_url: str, result_backend: str, *, timeout: float) -> Dispatch:
-    """Enqueue every partition as a task for the workers and wait for all of them (a
-    group joined here: the daily step is marked done only when every partition reported).
-    """
+def via_broker(
+    broker_url: str,
+    result_backend: str,
+    *,
+    timeout: float,
+    task: str = PARTITION_TASK,
+    args: Sequence[Any] = (),
+) -> Dispatch:
+    """Enqueue every partition as a `task(as_of, partition, partitions, *args)` for the
+    workers and wait for all of them (a group joined here: the daily step is marked done
+    only when every partition reported)."""
 
     def dispatch(as_of: date, partitions: int) -> list[PartitionOutcome]:
         from celery import Celery, group
@@ -345,7 +355,7 @@ def via_broker(broker_url: str, result_backend: str, *, timeout: float) -> Dispa
         client = Celery("doorstep", broker=broker_url, backend=result_backend)
         try:
             tasks = group(
-                client.signature(PARTITION_TASK, args=(as_of.isoformat(), n, partitions))
+                client.signature(task, args=(as_of.isoformat(), n, partitions, *args))
                 for n in range(partitions)
             )
             result = tasks.apply_async()

@@ -142,15 +142,26 @@ class DeliveryRun:
     dead: int = 0
 
 
-def claim_due(session: Session, now: datetime, *, limit: int, lease: timedelta) -> list[Job]:
-    """Lock up to `limit` due pending deliveries, push their next attempt `lease` ahead
-    (so no other worker takes them while this one is posting) and return them."""
+def claim_due(
+    session: Session,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    delivery_ids: Sequence[int] | None = None,
+) -> list[Job]:
+    """Lock up to `limit` due pending deliveries (only these, when `delivery_ids` is
+    given), push their next attempt `lease` ahead (so no other worker takes them while
+    this one is posting) and return them. A delivery already delivered, dead, leased or
+    locked by another worker is not claimed: the same task delivered twice posts once."""
     query = (
         select(WebhookDelivery)
         .where(WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= now)
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(limit)
     )
+    if delivery_ids is not None:
+        query = query.where(WebhookDelivery.id.in_(delivery_ids))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     deliveries = session.scalars(query).all()
@@ -233,13 +244,15 @@ def deliver_due(
     *,
     batch: int = 50,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    delivery_ids: Sequence[int] | None = None,
 ) -> DeliveryRun:
-    """One pass of the worker: claim a batch, post each, record each. Opens its own
-    short transactions (a request to the lender never runs inside one)."""
+    """One pass of the worker: claim a batch (of `delivery_ids` only, when given: the
+    relay's task for one event), post each, record each. Opens its own short
+    transactions (a request to the lender never runs inside one)."""
     run = DeliveryRun()
     lease = timedelta(seconds=policy.timeout + 30)
     with transaction(engine) as session:
-        jobs = claim_due(session, now(), limit=batch, lease=lease)
+        jobs = claim_due(session, now(), limit=batch, lease=lease, delivery_ids=delivery_ids)
     run.claimed = len(jobs)
     for job in jobs:
         timestamp = int(now().timestamp())
@@ -276,6 +289,19 @@ class DeadLetter:
     last_status: int | None
     last_error: str | None
     event_created_at: datetime
+
+
+def due_deliveries(session: Session, now: datetime, *, limit: int = 10_000) -> list[int]:
+    """Ids of the pending deliveries due now, oldest first (what the relay's sweep
+    publishes when a broker is configured)."""
+    return list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.state == PENDING, WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(limit)
+        )
+    )
 
 
 def dead_letters(session: Session, actor: Actor, *, limit: int = 200) -> list[DeadLetter]:

@@ -1,20 +1,35 @@
 """The outbox: an event for the lender is written in the caller's transaction, so it
-exists exactly when the change it reports was committed. The feedback worker delivers it."""
+exists exactly when the change it reports was committed. The feedback worker delivers it.
+
+With a broker configured a relay is installed (`set_publisher`): once the transaction
+that wrote deliveries commits, their ids are published as tasks, so a worker posts them
+at once. The rows stay the source of truth: a publish that fails (broker down) is only
+logged, and the next sweep (the batch's deliveries step, `doorstep webhooks deliver`)
+delivers what is still pending.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import InvalidValue
 from doorstep.store.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 
 TOPICS = ("visit.verdict", "case.closed", "promise.judged")
+DELIVER_TASK = "doorstep.deliver_webhook"
+"""The task posting given deliveries (ids), shared by the relay and the workers."""
+PENDING_KEY = "doorstep.outbox.deliveries"  # in Session.info: delivery ids to publish
+Publisher = Callable[[Sequence[int]], None]
+_publisher: list[Publisher] = []
+log = logging.getLogger(__name__)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -40,27 +55,75 @@ def emit(session: Session, topic: str, key: str, payload: dict[str, Any]) -> str
     except TypeError as exc:
         raise InvalidValue(f"payload: {exc}", message_zh=f"payload：{exc}") from None
     now = datetime.now(UTC)
-    event = OutboxEvent(
+    row = OutboxEvent(
         id=new_event_id(now), topic=topic, key=str(key), payload=document, created_at=now
     )
-    session.add(event)
+    session.add(row)
     session.flush()
     endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active)).all()
-    for endpoint in endpoints:
-        if endpoint.topics and topic not in endpoint.topics:
-            continue
-        session.add(
-            WebhookDelivery(
-                event_id=event.id,
-                endpoint_id=endpoint.id,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+    deliveries = [
+        WebhookDelivery(
+            event_id=row.id,
+            endpoint_id=endpoint.id,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
         )
+        for endpoint in endpoints
+        if not endpoint.topics or topic in endpoint.topics
+    ]
+    session.add_all(deliveries)
     session.flush()
-    return event.id
+    if _publisher:
+        session.info.setdefault(PENDING_KEY, []).extend(d.id for d in deliveries)
+    return row.id
+
+
+def set_publisher(publish: Publisher | None) -> None:
+    """Publish the ids of deliveries written by a transaction once it commits (None: no
+    relay, the embedded default)."""
+    _publisher.clear()
+    if publish is not None:
+        _publisher.append(publish)
+
+
+def broker_publisher(broker_url: str, *, per_task: int = 50) -> Publisher:
+    """A publisher sending the ids as `DELIVER_TASK` tasks (`per_task` ids each) to the
+    broker; the Celery client is made on first use and kept."""
+    clients: list[Any] = []
+
+    def publish(ids: Sequence[int]) -> None:
+        if not clients:
+            from celery import Celery
+
+            client = Celery("doorstep", broker=broker_url, set_as_current=False)
+            client.conf.broker_connection_timeout = 2  # a broker that is down: fail fast
+            clients.append(client)
+        for start in range(0, len(ids), per_task):
+            clients[0].send_task(
+                DELIVER_TASK,
+                args=(list(ids[start : start + per_task]),),
+                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+            )
+
+    return publish
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_committed(session: Session) -> None:
+    ids = session.info.pop(PENDING_KEY, None)
+    if not ids or not _publisher:
+        return
+    try:
+        _publisher[0](sorted(set(ids)))
+    except Exception:  # the rows are the truth: the next sweep delivers them
+        log.warning("outbox relay: publishing %d deliveries failed", len(ids), exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
 
 
 def _reject(value: object) -> Any:

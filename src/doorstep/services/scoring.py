@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 import polars as pl
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain import hardship
@@ -47,7 +48,7 @@ from doorstep.scoring.pipeline import Bundle, TrainingConfig, prepare_table, rea
 from doorstep.scoring.registry import ModelCard, dump_model, fingerprint, load_model
 from doorstep.services import audit
 from doorstep.services.delinquency import compute_range
-from doorstep.store.models import ModelVersion
+from doorstep.store.models import Loan, ModelVersion, Score
 from doorstep.store.repositories import book as book_repo
 from doorstep.store.repositories import scoring as repo
 
@@ -124,6 +125,16 @@ class BookData:
         return {d: self.delinquency(d, waterfall, buckets) for d in behaviour.history_days(as_of)}
 
 
+def amounts_due(installments: pl.DataFrame) -> pl.DataFrame:
+    """The behaviour frame's installments (loan_id, due_on, amount_due) from the kernel's,
+    which hold every installment already: the book's biggest table is read once."""
+    return installments.select(
+        "loan_id",
+        "due_on",
+        (pl.col("principal_due") + pl.col("interest_due") + pl.col("fee_due")).alias("amount_due"),
+    )
+
+
 def read_book(session: Session) -> BookData:
     connection = session.connection()
     parts = [
@@ -137,7 +148,7 @@ def read_book(session: Session) -> BookData:
     payments = pl.concat([p[2] for p in parts])
     frames = behaviour.BookFrames(
         loans=repo.read_loans(connection),
-        installments=repo.read_installments(connection),
+        installments=amounts_due(installments),
         payments=repo.read_payments(connection),
         contacts=repo.read_contact_points(connection),
         attempts=repo.read_attempts(connection),
@@ -466,26 +477,22 @@ def to_basis_points(probability: float) -> int:
     return max(0, min(10_000, math.floor(float(probability) * 10_000 + 0.5)))
 
 
-def apply(
-    session: Session,
-    actor: Actor,
-    as_of: date,
-    *,
-    waterfall: Waterfall,
-    buckets: BucketScheme,
-    data: BookData | None = None,
-    progress: Progress | None = None,
-) -> ApplyReport:
-    """Score with the active ``visit_priority`` model on ``as_of`` (replacing that day's
-    earlier run) and store the day's population stability against training."""
-    _require(actor, Permission.RUN_BATCHES)
-    version = repo.active_version(session, VISIT_PRIORITY)
+def _active_bundle(session: Session, model_version_id: int | None = None) -> ModelVersion:
+    """The active ``visit_priority`` version (or the given one), checked to be scorable."""
+    version = (
+        repo.active_version(session, VISIT_PRIORITY)
+        if model_version_id is None
+        else repo.get_version(session, model_version_id)
+    )
     if version is None:
         raise NotFound(
             "no active visit_priority model: train one and activate it",
             message_zh="没有启用的 visit_priority 模型：请先训练并启用",
         )
-    bundle = load(version)
+    return version
+
+
+def _check_features(version: ModelVersion, bundle: Bundle) -> None:
     foreign = set(bundle.features.names) - set(behaviour.visit_priority_features().names)
     if foreign:
         raise InvalidValue(
@@ -494,16 +501,37 @@ def apply(
             message_zh=f"启用中的 visit_priority 模型（v{version.version}）"
             "并非基于账簿特征训练：请从账簿训练",
         )
-    data = data or read_book(session)
+
+
+@dataclass
+class _Scored:
+    """One run's scores before they are stored (the whole book, or one partition)."""
+
+    customers: list[str]
+    rows: list[dict[str, Any]]
+    inputs: pd.DataFrame
+    probability: Any  # numpy array, one per customer
+    explained: int
+
+
+def _score(
+    session: Session,
+    version: ModelVersion,
+    bundle: Bundle,
+    data: BookData,
+    as_of: date,
+    waterfall: Waterfall,
+    buckets: BucketScheme,
+    progress: Progress | None,
+) -> _Scored:
+    """Score every customer of `data` past due on `as_of` or with an open case."""
     history = data.history(as_of, waterfall, buckets)
     cases = repo.cases_by_customer(session)
     past_due = history[as_of].filter(pl.col("max_dpd") > 0)["customer_id"].to_list()
     known = set(data.frames.loans["customer_id"].to_list())
     customers = sorted(set(past_due) | (set(cases) & known))
-    report = ApplyReport(as_of, version.id, version.version)
     if not customers:
-        repo.replace_scores(session, version.id, as_of, [])
-        return report
+        return _Scored([], [], pd.DataFrame(), np.array([], dtype=np.float64), 0)
     _say(progress, f"scoring {len(customers):,} customers on {as_of}")
     frame = behaviour.features(data.frames, history, as_of, customers)
     inputs = bundle.features.frame(frame).reset_index(drop=True)
@@ -529,30 +557,33 @@ def apply(
                 "scored_at": now,
             }
         )
-    report.scored = repo.replace_scores(session, version.id, as_of, rows)
-    report.with_reasons = explained
-    report.mean_probability = float(np.mean(probability))
-    report.drift = monitoring.psi_report(
-        bundle.reference,
-        inputs,
-        bundle.features,
-        score_reference=bundle.reference_probability,
-        score_current=probability,
-    )
+    return _Scored(customers, rows, inputs, probability, explained)
+
+
+def _store_drift(
+    session: Session,
+    actor: Actor,
+    version: ModelVersion,
+    report: ApplyReport,
+    drift: list[monitoring.Drift],
+    rows: int,
+) -> None:
+    """The day's population stability and the audit event of the run."""
+    report.drift = drift
     repo.replace_drift(
         session,
         version.id,
-        as_of,
+        report.as_of,
         [
             {
                 "model_version_id": version.id,
-                "as_of": as_of,
+                "as_of": report.as_of,
                 "name": d.name,
                 "psi": float(d.psi),
                 "flagged": bool(d.flagged),
-                "rows": len(customers),
+                "rows": rows,
             }
-            for d in report.drift
+            for d in drift
         ],
     )
     audit.record(
@@ -562,12 +593,240 @@ def apply(
         "model_version",
         version.id,
         {
-            "as_of": as_of.isoformat(),
+            "as_of": report.as_of.isoformat(),
             "scored": report.scored,
             "flagged": [d.name for d in report.flagged],
         },
     )
     session.flush()
+
+
+def apply(
+    session: Session,
+    actor: Actor,
+    as_of: date,
+    *,
+    waterfall: Waterfall,
+    buckets: BucketScheme,
+    data: BookData | None = None,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """Score with the active ``visit_priority`` model on ``as_of`` (replacing that day's
+    earlier run) and store the day's population stability against training."""
+    _require(actor, Permission.RUN_BATCHES)
+    version = _active_bundle(session)
+    bundle = load(version)
+    _check_features(version, bundle)
+    data = data or read_book(session)
+    scored = _score(session, version, bundle, data, as_of, waterfall, buckets, progress)
+    report = ApplyReport(as_of, version.id, version.version)
+    if not scored.customers:
+        repo.replace_scores(session, version.id, as_of, [])
+        return report
+    report.scored = repo.replace_scores(session, version.id, as_of, scored.rows)
+    report.with_reasons = scored.explained
+    report.mean_probability = float(np.mean(scored.probability))
+    drift = monitoring.psi_report(
+        bundle.reference,
+        scored.inputs,
+        bundle.features,
+        score_reference=bundle.reference_probability,
+        score_current=scored.probability,
+    )
+    _store_drift(session, actor, version, report, drift, len(scored.customers))
+    return report
+
+
+# --- applying in partitions ----------------------------------------------------------------
+
+SCORING_PARTITION_TASK = "doorstep.scoring_partition"
+"""The scoring partition task's name, shared by the workers and whoever enqueues it."""
+
+
+def read_partition_book(session: Session, first: int, last: int) -> BookData | None:
+    """The book of the customers whose loans' slots are in first..last (a partition holds
+    whole customers); None when it has no loan."""
+    connection = session.connection()
+    parts = [
+        book_repo.range_frames(book_repo.fetch_slots(connection, a, b))
+        for a, b, _ in book_repo.slot_chunks(connection, first, last, 100_000)
+    ]
+    if not parts:
+        return None
+    loans = pl.concat([p[0] for p in parts])
+    installments = pl.concat([p[1] for p in parts])
+    ids = loans["loan_id"].implode()
+    customers = loans["customer_id"].unique().implode()
+    mine = pl.col("customer_id").is_in(customers)
+    frames = behaviour.BookFrames(
+        loans=repo.read_loans(connection).filter(mine),
+        installments=amounts_due(installments),
+        payments=repo.read_payments(connection).filter(pl.col("loan_id").is_in(ids)),
+        contacts=repo.read_contact_points(connection).filter(mine),
+        attempts=repo.read_attempts(connection).filter(mine),
+        promises=repo.read_promises(connection).filter(mine),
+    )
+    kernel = (loans, installments, pl.concat([p[2] for p in parts]))
+    return BookData(frames, kernel, frames.loans.select("loan_id", "disbursed_on"))
+
+
+def _is_categorical(reference: Any, declared: bool) -> bool:
+    """As `monitoring.psi` decides: declared, or a reference that is not numbers."""
+    return declared or not pd.api.types.is_numeric_dtype(pd.Series(reference).infer_objects())
+
+
+def _edges(reference: Any) -> Any:
+    """The reference's decile edges, as `monitoring.psi` cuts them."""
+    finite = pd.Series(np.asarray(reference, dtype=np.float64)).dropna().to_numpy()
+    if not len(finite):
+        return np.array([], dtype=np.float64)
+    return np.unique(np.quantile(finite, np.linspace(0, 1, 11)[1:-1]))
+
+
+def histogram(reference: Any, current: Any, *, categorical: bool) -> list[list[Any]]:
+    """[value, count] pairs standing for `current` in PSI against `reference`: one value
+    per bin (numbers) or level (categories), None for missing. Partitions' histograms
+    concatenated and expanded give the PSI of all their rows together."""
+    if categorical:
+        values = pd.Series(np.asarray(current, dtype=object))
+        missing = int(values.isna().sum())
+        counts = values.dropna().value_counts(sort=False)
+        pairs = [
+            [level.item() if isinstance(level, np.generic) else level, int(n)]
+            for level, n in counts.items()
+        ]
+        return pairs + ([[None, missing]] if missing else [])
+    edges = _edges(reference)
+    numbers = np.asarray(current, dtype=np.float64)
+    codes = np.searchsorted(edges, numbers, side="right")
+    codes[np.isnan(numbers)] = len(edges) + 1
+    counts = np.bincount(codes, minlength=len(edges) + 2)
+    # a value in each bin: below the first edge, each edge, then missing
+    first = float(edges[0]) - 1.0 if len(edges) else 0.0
+    standing = [first, *(float(e) for e in edges), None]
+    return [[standing[k], int(n)] for k, n in enumerate(counts) if n]
+
+
+def _expand(pairs: list[list[Any]], categorical: bool) -> Any:
+    values = [value for value, n in pairs for _ in range(int(n))]
+    if categorical:
+        return pd.Series(values, dtype=object)
+    return pd.Series([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def apply_partition(
+    session: Session,
+    as_of: date,
+    partition: int,
+    partitions: int,
+    model_version_id: int,
+    *,
+    waterfall: Waterfall,
+    buckets: BucketScheme,
+) -> dict[str, Any]:
+    """Score one partition's customers with the given version on ``as_of``, replacing
+    that partition's scores of the day (a task delivered twice leaves the same rows);
+    returns its figures and its inputs' histograms for `finish_partitioned`."""
+    version = _active_bundle(session, model_version_id)
+    bundle = load(version)
+    _check_features(version, bundle)
+    first, last = book_repo.slot_range(partition, partitions)
+    in_partition = select(Loan.customer_id).where(Loan.partition_slot.between(first, last))
+    session.execute(
+        delete(Score).where(
+            Score.model_version_id == version.id,
+            Score.as_of == as_of,
+            Score.customer_id.in_(in_partition),
+        )
+    )
+    data = read_partition_book(session, first, last)
+    scored = (
+        _score(session, version, bundle, data, as_of, waterfall, buckets, None)
+        if data is not None
+        else None
+    )
+    figures: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "partition": partition,
+        "model_version_id": version.id,
+        "scored": 0,
+        "with_reasons": 0,
+        "probability_sum": 0.0,
+        "histograms": {},
+    }
+    if scored is None or not scored.customers:
+        return figures
+    session.execute(insert(Score), scored.rows)
+    categorical = set(bundle.features.categorical)
+    figures.update(
+        scored=len(scored.rows),
+        with_reasons=scored.explained,
+        probability_sum=float(np.sum(scored.probability)),
+        histograms={
+            **{
+                name: histogram(
+                    bundle.reference[name],
+                    scored.inputs[name],
+                    categorical=_is_categorical(bundle.reference[name], name in categorical),
+                )
+                for name in bundle.features.names
+            },
+            monitoring.SCORE: histogram(
+                bundle.reference_probability, scored.probability, categorical=False
+            ),
+        },
+    )
+    return figures
+
+
+def finish_partitioned(
+    session: Session,
+    actor: Actor,
+    as_of: date,
+    model_version_id: int,
+    outcomes: Sequence[Mapping[str, Any]],
+) -> ApplyReport:
+    """The coordinator's part, once every partition reported: scores of customers no
+    longer in the book dropped, the day's population stability over all partitions'
+    inputs, the audit event; the same report as `apply` on the whole book."""
+    _require(actor, Permission.RUN_BATCHES)
+    version = _active_bundle(session, model_version_id)
+    bundle = load(version)
+    session.execute(
+        delete(Score).where(
+            Score.model_version_id == version.id,
+            Score.as_of == as_of,
+            Score.customer_id.not_in(select(Loan.customer_id)),
+        )
+    )
+    report = ApplyReport(as_of, version.id, version.version)
+    report.scored = sum(int(o["scored"]) for o in outcomes)
+    report.with_reasons = sum(int(o["with_reasons"]) for o in outcomes)
+    if not report.scored:
+        return report
+    report.mean_probability = sum(float(o["probability_sum"]) for o in outcomes) / report.scored
+    categorical = set(bundle.features.categorical)
+
+    def merged(name: str, is_categorical: bool) -> Any:
+        pairs = [pair for o in outcomes for pair in o["histograms"].get(name, [])]
+        return _expand(pairs, is_categorical)
+
+    inputs = pd.DataFrame(
+        {
+            name: merged(
+                name, _is_categorical(bundle.reference[name], name in categorical)
+            ).to_numpy()
+            for name in bundle.features.names
+        }
+    )
+    drift = monitoring.psi_report(
+        bundle.reference,
+        inputs,
+        bundle.features,
+        score_reference=bundle.reference_probability,
+        score_current=merged(monitoring.SCORE, False).to_numpy(),
+    )
+    _store_drift(session, actor, version, report, drift, report.scored)
     return report
 
 

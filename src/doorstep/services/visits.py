@@ -257,10 +257,11 @@ def day(
             stops.append(DayStop(case, False))
     open_visits = repo.open_visits_of_cases(session, [s.case.id for s in stops])
     to_reveal: list[tuple[DayStop, ContactPoint]] = []
+    every_ranked = contacts.ranked_many(session, [s.case.customer_id for s in stops], now)
     for s in stops:
         s.visit = open_visits.get(s.case.id)
         s.submitted = s.case.state not in states
-        ranked = contacts.ranked(session, s.case.customer_id, now)
+        ranked = every_ranked[s.case.customer_id]
         chosen = next(
             (r for r in ranked if r.point.id == wanted.get(s.case.id)), None
         ) or contacts.best(ranked, "address")

@@ -40,6 +40,7 @@ from doorstep.store.models import (
     Payment,
 )
 from doorstep.store.models.ingest import IngestChange
+from doorstep.store.models.loan import partition_slot
 from doorstep.store.repositories import staging
 
 Progress = Callable[[str, int, int], None]
@@ -434,6 +435,7 @@ PLANS = {
             "penalty_rate_daily",
             "schedule_source",
             "extra",
+            "partition_slot",
         ),
         keep_when_null=("schedule_source",),
     ),
@@ -446,6 +448,16 @@ PLANS = {
         _table(Payment), ("payment_id",), ("loan_id", "paid_on", "amount", "channel", "extra")
     ),
 }
+
+
+def with_partition_slots(loans: pl.DataFrame) -> pl.DataFrame:
+    """The loans with their partition slot (`partition_slot` of the customer id), each
+    distinct customer's computed once."""
+    customers = loans["customer_id"].unique()
+    slots = dict(zip(customers, map(partition_slot, customers), strict=True))
+    return loans.with_columns(
+        pl.col("customer_id").replace_strict(slots, return_dtype=pl.Int16).alias("partition_slot")
+    )
 
 
 def _apply(
@@ -561,7 +573,7 @@ def ingest_files(
             .otherwise(pl.lit(None, pl.Utf8))
             .alias("schedule_source")
         )
-        step("loans", loans)
+        step("loans", with_partition_slots(loans))
         todo = loans.filter(pl.col("schedule_source") == "generated")
         if todo.height:
             notify("build schedules", 0, todo.height)

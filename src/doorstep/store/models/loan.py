@@ -1,18 +1,39 @@
 from __future__ import annotations
 
+import zlib
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base, Timestamped
 from doorstep.store.types import ExactDecimal, JSONDocument
 
+PARTITION_SLOTS = 1024
+"""The book is cut into this many slots; N partitions take contiguous runs of slots."""
+
+
+def partition_slot(customer_id: str) -> int:
+    """A loan's slot: CRC32 of its customer's id (the same on every machine and run,
+    unlike Python's salted `hash`), so all of a customer's loans share a slot and a
+    partition holds whole customers (scoring works per customer)."""
+    return zlib.crc32(customer_id.encode("utf-8")) % PARTITION_SLOTS
+
+
+def _slot_default(context: DefaultExecutionContext) -> int:
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return partition_slot(parameters["customer_id"])
+
 
 class Loan(Timestamped, Base):
     __tablename__ = "loans"
+    __table_args__ = (
+        # a partition's loans are one range of this index (see `partition_slot`)
+        Index("ix_loans_partition_slot", "partition_slot", "loan_id"),
+    )
 
     loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
@@ -26,6 +47,8 @@ class Loan(Timestamped, Base):
     penalty_rate_daily: Mapped[Decimal] = mapped_column(ExactDecimal(12, 8))
     schedule_source: Mapped[str] = mapped_column(String(16), default="generated")
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # stored at ingest, always `partition_slot(customer_id)`
+    partition_slot: Mapped[int] = mapped_column(SmallInteger, default=_slot_default)
 
 
 class Installment(Base):

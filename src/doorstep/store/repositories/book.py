@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -10,19 +9,15 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import (
-    Column,
     Connection,
     Date,
-    MetaData,
-    String,
-    Table,
     Text,
+    any_,
     cast,
     delete,
     exists,
     func,
     select,
-    text,
 )
 
 from doorstep.store.models import (
@@ -32,6 +27,7 @@ from doorstep.store.models import (
     Payment,
     ScheduleVersion,
 )
+from doorstep.store.models.loan import PARTITION_SLOTS, partition_slot
 from doorstep.store.repositories.staging import bulk_insert
 
 
@@ -162,65 +158,70 @@ def fetch_loans(connection: Connection, loans: LoanFilter) -> RangeRows:
     return RangeRows(rows, installments, payments)
 
 
-# -- partitions: the book split by a stable hash of the loan id ------------------------
+# -- partitions: contiguous runs of the slots stored with each loan ---------------------
 
 
-def partition_of(loan_id: str, partitions: int) -> int:
-    """The partition of a loan: CRC32 of its id modulo `partitions` (the same on every
-    machine and run, unlike Python's salted `hash`)."""
-    return zlib.crc32(loan_id.encode("utf-8")) % partitions
+def slot_range(partition: int, partitions: int) -> tuple[int, int]:
+    """The slots [first, last] of a partition: slot s is in partition
+    s * partitions // PARTITION_SLOTS, so each partition is one run of slots."""
+    if not 0 < partitions <= PARTITION_SLOTS:
+        raise ValueError(f"partitions must be in 1..{PARTITION_SLOTS}, not {partitions}")
+    if not 0 <= partition < partitions:
+        raise ValueError(f"partition {partition} is not in 0..{partitions - 1}")
+    first = -(-partition * PARTITION_SLOTS // partitions)
+    return first, -(-(partition + 1) * PARTITION_SLOTS // partitions) - 1
 
 
-def partition_ids(connection: Connection, partition: int, partitions: int) -> list[str]:
-    """The ids of the partition's loans, in id order (only the book's loan ids are read:
-    an index-only scan)."""
-    return [
-        loan_id
-        for (loan_id,) in _driver_rows(connection, select(Loan.loan_id).order_by(Loan.loan_id))
-        if partition_of(loan_id, partitions) == partition
-    ]
+def partition_of(customer_id: str, partitions: int) -> int:
+    """The partition of a customer's loans among `partitions`."""
+    return partition_slot(customer_id) * partitions // PARTITION_SLOTS
 
 
-STAGED_IDS = Table(
-    "staged_loan_ids",
-    MetaData(),
-    Column("loan_id", String(64), primary_key=True),
-    prefixes=["TEMPORARY"],
-)
+def slot_chunks(
+    connection: Connection, first: int, last: int, per_chunk: int
+) -> list[tuple[int, int, int]]:
+    """(first slot, last slot, loans) runs of the slots first..last holding about
+    `per_chunk` loans each (a slot is never split), from one index-only count."""
+    counts = connection.execute(
+        select(Loan.partition_slot, func.count())
+        .where(Loan.partition_slot.between(first, last))
+        .group_by(Loan.partition_slot)
+        .order_by(Loan.partition_slot)
+    ).all()
+    chunks: list[tuple[int, int, int]] = []
+    for slot, loans in counts:
+        if chunks and chunks[-1][2] + loans <= per_chunk:
+            chunks[-1] = (chunks[-1][0], slot, chunks[-1][2] + loans)
+        else:
+            chunks.append((slot, slot, loans))
+    return chunks
 
 
-def _among(connection: Connection, ids: list[str]) -> LoanFilter:
-    """A filter for exactly these loans (sorted ids): a temporary table of them with its
-    primary key (and, on PostgreSQL, fresh statistics), so whatever the planner believes
-    about the big table, it probes by id or hashes: it never compares every row with
-    every id."""
-    STAGED_IDS.create(connection, checkfirst=True)
-    connection.execute(STAGED_IDS.delete())
-    bulk_insert(connection, STAGED_IDS, pl.DataFrame({"loan_id": ids}, schema={"loan_id": pl.Utf8}))
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(f"ANALYZE {STAGED_IDS.name}"))
-    first, last = ids[0], ids[-1]
-    return lambda column: column.between(first, last) & column.in_(select(STAGED_IDS.c.loan_id))
+def _in_slots(connection: Connection, first: int, last: int) -> LoanFilter:
+    """Rows of the loans whose slot is in first..last. On PostgreSQL their ids (a range
+    of the slot index) become one array, computed once (`= ANY(ARRAY(SELECT …))`), which
+    the loan-id indexes walk in id order: no join, no sort, no temporary table, and no
+    parallel scan of the whole table, which a planner that saw the ids would choose."""
+    in_slots = select(Loan.loan_id).where(Loan.partition_slot.between(first, last))
+    if connection.dialect.name != "postgresql":
+        return lambda column: column.in_(in_slots)
+    return lambda column: column == any_(func.array(in_slots.scalar_subquery()))
 
 
-def fetch_ids(connection: Connection, ids: list[str]) -> RangeRows:
-    """The rows of the loans with these ids (sorted, not empty), as `fetch_range` returns
-    them."""
-    return fetch_loans(connection, _among(connection, ids))
+def fetch_slots(connection: Connection, first: int, last: int) -> RangeRows:
+    """The rows of the loans whose slot is in first..last, as `fetch_range` returns them."""
+    return fetch_loans(connection, _in_slots(connection, first, last))
 
 
-def clear_snapshots_of(connection: Connection, as_of: date, ids: list[str]) -> int:
-    """Delete the snapshots of these loans (sorted ids) on `as_of`."""
-    if not ids:
-        return 0
+def clear_snapshots_in_slots(connection: Connection, as_of: date, first: int, last: int) -> int:
+    """Delete the snapshots on `as_of` of the loans whose slot is in first..last.
+
+    A plain semi-join, not the array of `_in_slots`: this table is rewritten every day,
+    so its statistics are often stale, and a planner that believes it small scans it
+    testing each row against the whole array (rows × ids); a semi-join hashes the ids."""
     s = DelinquencySnapshot
-    return connection.execute(
-        delete(s).where(s.as_of == as_of, _among(connection, ids)(s.loan_id))
-    ).rowcount
-
-
-def drop_staged_ids(connection: Connection) -> None:
-    STAGED_IDS.drop(connection, checkfirst=True)
+    in_slots = select(Loan.loan_id).where(Loan.partition_slot.between(first, last))
+    return connection.execute(delete(s).where(s.as_of == as_of, s.loan_id.in_(in_slots))).rowcount
 
 
 def counts_against_current_schedule(payments: Any) -> Any:

@@ -213,6 +213,20 @@ def contact_points_of(session: Session, customer_id: str) -> list[ContactPoint]:
     )
 
 
+def contact_points_of_many(
+    session: Session, customer_ids: list[str]
+) -> dict[str, list[ContactPoint]]:
+    """`contact_points_of` for several customers in one query."""
+    found: dict[str, list[ContactPoint]] = {c: [] for c in customer_ids}
+    for point in session.scalars(
+        select(ContactPoint)
+        .where(ContactPoint.customer_id.in_(customer_ids))
+        .order_by(ContactPoint.customer_id, ContactPoint.channel, ContactPoint.confidence.desc())
+    ):
+        found[point.customer_id].append(point)
+    return found
+
+
 def attempts_of(session: Session, contact_point_ids: list[int]) -> list[ContactAttempt]:
     return list(
         session.scalars(

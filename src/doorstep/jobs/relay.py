@@ -1,0 +1,17 @@
+"""The outbox relay: with a broker configured, deliveries written by a transaction are
+published as tasks once it commits (see `doorstep.services.outbox`)."""
+
+from __future__ import annotations
+
+from doorstep.config import Settings
+from doorstep.services import outbox
+
+
+def install(settings: Settings) -> bool:
+    """Install the relay in this process when a broker is configured; True if it did.
+    Without a broker nothing is published: deliveries wait for the next sweep."""
+    if not settings.broker_url:
+        outbox.set_publisher(None)
+        return False
+    outbox.set_publisher(outbox.broker_publisher(settings.broker_url))
+    return True
