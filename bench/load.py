@@ -370,12 +370,16 @@ async def verifier(
         )
         dossier = f"/cases/{case_id}/dossier.pdf"
         opened = random.random() < pdf_share
-        if opened and await pause():
-            await run.call(client, "GET dossier.pdf", "GET", dossier, (200,), headers=headers)
+        if opened and await pause():  # rendered now, unless the batch prepared it
+            await run.call(
+                client, "GET dossier.pdf (first)", "GET", dossier, (200,), headers=headers
+            )
         if not await pause():
             break
         if opened and random.random() < pdf_again:  # read again at the door: the cache
-            await run.call(client, "GET dossier.pdf", "GET", dossier, (200,), headers=headers)
+            await run.call(
+                client, "GET dossier.pdf (cached)", "GET", dossier, (200,), headers=headers
+            )
         at = {"lat": "39.9", "lng": "116.44", **AT_THE_DOOR}
         at["device_time"] = datetime.now(UTC).isoformat()
         answer = await run.call(

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     drop_dir: Path | None = Field(
         None, description="daily batch: folder whose sub-folders of lender files are ingested"
     )
+    prepare_dossiers: bool = Field(
+        default=True,
+        description="the batch renders the day's dossiers ahead for each verifier (off: "
+        "rendered on the first download)",
+    )
     batch_publish_plans: bool = Field(
         False, description="daily batch: publish the next day's plans (else left as drafts)"
     )

@@ -151,3 +151,29 @@ def test_earlier_days_are_dropped(
     )
     assert response.status_code == 200 and response.content != b"%PDF old"
     assert not old.exists()
+
+
+def test_the_batch_renders_the_days_dossiers_ahead_for_each_verifier(
+    client: TestClient, world: World, engine: Engine, tmp_path: Path, renders: list[str]
+) -> None:
+    from doorstep.services import daily
+
+    with transaction(engine) as session:  # published for today: scheduled, live-assigned
+        session.execute(
+            update(Case).where(Case.id == world.assigned_case).values(state="scheduled")
+        )
+    config = Settings(var_dir=tmp_path / "var")
+    today = datetime.now(config.zone).date()
+    with transaction(engine) as session:
+        past = daily._dossiers(session, daily.DayContext(today - timedelta(days=1), config))
+        counts = daily._dossiers(session, daily.DayContext(today, config))
+    assert past == {"prepared": 0, "skipped": 0}  # a day caught up later: no one to serve
+    assert counts == {"prepared": 2, "skipped": 0}  # the team's two verifiers
+    assert len(renders) == 2 and len(_cached(tmp_path, world.assigned_case)) == 2
+    assert _audited(engine, world.assigned_case) == []  # rendering is not printing
+
+    url = f"/cases/{world.assigned_case}/dossier.pdf"
+    document = client.get(url, headers=bearer(engine, "verifier"))
+    assert document.status_code == 200 and document.content.startswith(b"%PDF")
+    assert len(renders) == 2  # the morning's download is a file read
+    assert _audited(engine, world.assigned_case) == ["verifier"]

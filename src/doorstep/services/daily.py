@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
+from doorstep.domain.case import CaseState
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import feedback, scoring, visit_plans
+from doorstep.services import dossier, feedback, scoring, users, visit_plans
 from doorstep.services.cases import select_cases
 from doorstep.services.dashboard import CURE_DAYS
 from doorstep.services.delinquency import Progress, run_delinquency
@@ -43,6 +44,7 @@ from doorstep.store.models import Team as TeamRow
 from doorstep.store.repositories import figures
 from doorstep.store.repositories import plans as plans_repo
 from doorstep.store.repositories import scoring as scores_repo
+from doorstep.store.repositories import visits as visits_repo
 
 
 class BatchAlreadyRunning(DoorstepError):
@@ -217,6 +219,25 @@ def _selection(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     }
 
 
+def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """Render the day's dossiers ahead (each verifier's own, masked for them), so the
+    morning's downloads are cache reads. Only for the business day itself: the cache is
+    per day, and a batch catching up on a past day has no one to prepare for."""
+    settings = ctx.settings
+    now = datetime.now(UTC)
+    if not settings.prepare_dossiers or ctx.as_of != now.astimezone(settings.zone).date():
+        return {"prepared": 0, "skipped": 0}
+    states = (CaseState.SCHEDULED.value, CaseState.VISITING.value)
+    readers = [
+        (users.actor_for(session, user), case_id)
+        for user, case_id in visits_repo.live_readers(session, now, states)
+    ]
+    prepared, skipped = dossier.prepare_dossiers(
+        session, readers, zone=settings.zone, cache_dir=dossier.cache_folder(settings.var_dir)
+    )
+    return {"prepared": prepared, "skipped": skipped}
+
+
 def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     """A draft plan for the next day per city with teams and ready cases; published when
     ``batch_publish_plans`` says so. A city that has a plan for that day already (draft
@@ -278,6 +299,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("figures", _figures),
     Step("selection", _selection),
     Step("planning", _planning),
+    Step("dossiers", _dossiers),
     Step("deliveries", _deliveries),
 )
 

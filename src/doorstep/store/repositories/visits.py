@@ -19,10 +19,34 @@ from doorstep.store.models import (
     PromiseToPay,
     Team,
     TeamMember,
+    User,
     Verdict,
     Visit,
     VisitPlan,
 )
+
+
+def live_readers(
+    session: Session, now: datetime, states: tuple[str, ...]
+) -> list[tuple[User, int]]:
+    """(verifier, case) for every case in `states` live-assigned now to a team the active
+    verifier belongs to: who will open which dossier today."""
+    rows = session.execute(
+        select(User, Assignment.case_id)
+        .join(TeamMember, TeamMember.user_id == User.id)
+        .join(Assignment, Assignment.team_id == TeamMember.team_id)
+        .join(Case, Case.id == Assignment.case_id)
+        .where(
+            User.active.is_(True),
+            User.role == "verifier",
+            Case.state.in_(states),
+            Assignment.revoked_at.is_(None),
+            Assignment.starts_at <= now,
+            or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+        )
+        .order_by(Assignment.case_id, User.id)
+    ).all()
+    return [(user, case_id) for user, case_id in rows]
 
 
 def planned_stops(

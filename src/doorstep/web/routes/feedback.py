@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import feedback
-from doorstep.services.dossier import dossier_pdf
+from doorstep.services.dossier import cache_folder, dossier_pdf
 from doorstep.web.routes.cases import error_page
 from doorstep.web.templating import render
 
@@ -26,7 +26,7 @@ def dossier(
             actor,
             case_id,
             zone=state.settings.zone,
-            cache_dir=state.settings.var_dir / "cache" / "dossiers",
+            cache_dir=cache_folder(state.settings.var_dir),
         )
     except DoorstepError as exc:
         session.rollback()
