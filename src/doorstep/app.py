@@ -21,6 +21,7 @@ from doorstep.integrations.crypto import local_secret
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
+from doorstep.web.forms import error_page
 from doorstep.web.routes import auth as auth_pages
 from doorstep.web.routes import batch as batch_pages
 from doorstep.web.routes import cases as case_pages
@@ -58,7 +59,7 @@ def create_app(
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    errors.install(app, render_page=case_pages.error_page)
+    errors.install(app, render_page=error_page)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     for router in (
         cases_api.router,

@@ -9,13 +9,34 @@ from datetime import date
 from typing import TypeVar
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import DoorstepError, InvalidValue
-from doorstep.web.routes.cases import error_page
+from doorstep.http.errors import STATUS
+from doorstep.web.i18n import language_of
+from doorstep.web.templating import render
 
 T = TypeVar("T")
+
+
+def error_message(request: Request, exc: DoorstepError) -> str:
+    """The refusal in the page's language."""
+    return exc.message_zh if language_of(request).startswith("zh") else exc.message
+
+
+def error_page(request: Request, exc: DoorstepError, back: str = "/cases") -> HTMLResponse:
+    """A page (not a JSON problem) for a refused page request: same status, a way back."""
+    status = STATUS.get(exc.code, 422)
+    return render(
+        request,
+        "error.html",
+        status_code=status,
+        status=status,
+        code=exc.code,
+        message=error_message(request, exc),
+        back=back,
+    )
 
 
 def day_field(text: str, field: str) -> date:

@@ -26,8 +26,7 @@ from doorstep.services import audit
 from doorstep.services.cases import Forbidden
 from doorstep.services.daily import BatchAlreadyRunning, day_lock, run_day, runs
 from doorstep.store.models import BatchRun, BatchStep
-from doorstep.web.forms import act, day_field
-from doorstep.web.routes.cases import error_page
+from doorstep.web.forms import act, day_field, error_page
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.case import CancelReason, CaseState, HoldReason
 from doorstep.domain.contact import AttemptChannel, AttemptResult
@@ -16,11 +16,10 @@ from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
-from doorstep.http.errors import STATUS
 from doorstep.services import cases, contacts
 from doorstep.services.case_view import case_facts
 from doorstep.services.cases import CaseFilter
-from doorstep.web.i18n import language_of
+from doorstep.web.forms import act, error_message, error_page
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -43,24 +42,6 @@ def _fen(text: str | None) -> int | None:
 
 def _flag(text: str | None) -> bool | None:
     return {"yes": True, "no": False}.get(text or "")
-
-
-def _message(request: Request, exc: DoorstepError) -> str:
-    return exc.message_zh if language_of(request).startswith("zh") else exc.message
-
-
-def error_page(request: Request, exc: DoorstepError, back: str = "/cases") -> HTMLResponse:
-    """A page (not a JSON problem) for a refused page request: same status, a way back."""
-    status = STATUS.get(exc.code, 422)
-    return render(
-        request,
-        "error.html",
-        status_code=status,
-        status=status,
-        code=exc.code,
-        message=_message(request, exc),
-        back=back,
-    )
 
 
 @router.get("/cases", response_class=HTMLResponse)
@@ -152,8 +133,11 @@ def case_action(
     version: Annotated[int | None, Form()] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        cases.act(
+    page = f"/cases/{case_id}"
+    return act(  # refused: a stale form, a cancel without a reason, ...
+        request,
+        session,
+        lambda: cases.act(
             session,
             actor,
             case_id,
@@ -163,12 +147,10 @@ def case_action(
             cancel_reason=cancel_reason,
             expected_version=version,
             today=datetime.now(state.settings.zone).date(),
-        )
-    except DoorstepError as exc:  # a stale form, a cancel without a reason, ...
-        session.rollback()
-        return error_page(request, exc, back=f"/cases/{case_id}")
-    session.commit()
-    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+        ),
+        page,
+        back=page,
+    )
 
 
 @router.post("/cases/{case_id}/attempts")
@@ -184,8 +166,11 @@ def case_attempt(
     note: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        contacts.record_attempt(
+    page = f"/cases/{case_id}"
+    return act(  # refused: e.g. "moved" for a phone
+        request,
+        session,
+        lambda: contacts.record_attempt(
             session,
             actor,
             case_id,
@@ -194,12 +179,10 @@ def case_attempt(
             result,
             note or None,
             pack=state.settings.rules_pack,
-        )
-    except DoorstepError as exc:  # e.g. "moved" for a phone
-        session.rollback()
-        return error_page(request, exc, back=f"/cases/{case_id}")
-    session.commit()
-    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+        ),
+        page,
+        back=page,
+    )
 
 
 @router.post("/cases/{case_id}/reveal", response_class=HTMLResponse)
@@ -234,7 +217,7 @@ def case_reveal(
             "cases/_revealed.html",
             status_code=422,
             value=None,
-            error=_message(request, exc),
+            error=error_message(request, exc),
         )
     session.commit()
     return render(request, "cases/_revealed.html", value=value, error=None)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import feedback
 from doorstep.services.dossier import cache_folder, dossier_pdf
-from doorstep.web.routes.cases import error_page
+from doorstep.web.forms import act, error_page
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -56,10 +56,7 @@ def dead_letters(request: Request, actor: CurrentActor, session: DbSession) -> H
 @router.post("/feedback/dead-letters/{delivery_id}/retry")
 def retry(delivery_id: int, request: Request, actor: CurrentActor, session: DbSession) -> Response:
     request.state.actor = actor
-    try:
-        feedback.retry_dead(session, actor, delivery_id)
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back="/feedback/dead-letters")
-    session.commit()
-    return RedirectResponse("/feedback/dead-letters", status_code=303)
+    page = "/feedback/dead-letters"
+    return act(
+        request, session, lambda: feedback.retry_dead(session, actor, delivery_id), page, back=page
+    )

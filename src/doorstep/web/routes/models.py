@@ -14,9 +14,8 @@ from doorstep.http.context import CurrentActor, DbSession
 from doorstep.scoring.behaviour import FEATURES
 from doorstep.scoring.monitoring import FLAG_ABOVE, WATCH_ABOVE
 from doorstep.services import scoring
-from doorstep.web.forms import act
+from doorstep.web.forms import act, error_page
 from doorstep.web.i18n import language_of
-from doorstep.web.routes.cases import error_page
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)

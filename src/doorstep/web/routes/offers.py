@@ -20,8 +20,7 @@ from doorstep.domain.schedule import RepaymentMethod
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import offers
 from doorstep.store.models import Offer
-from doorstep.web.forms import act
-from doorstep.web.routes.cases import error_page
+from doorstep.web.forms import act, error_page
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)

@@ -16,8 +16,7 @@ from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import visit_plans
 from doorstep.services.visit_plans import PlanConfig
-from doorstep.web.forms import act, day_field
-from doorstep.web.routes.cases import error_page
+from doorstep.web.forms import act, day_field, error_page
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)

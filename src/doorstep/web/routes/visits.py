@@ -23,8 +23,8 @@ from doorstep.services import alerts, cases, visits
 from doorstep.services.rules import ReasonRequired, RuleBlocked
 from doorstep.store.models import Case
 from doorstep.store.repositories import visits as visit_repo
+from doorstep.web.forms import act, error_page
 from doorstep.web.i18n import language_of
-from doorstep.web.routes.cases import error_page
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -197,8 +197,10 @@ def check_out(
     device_time: Annotated[str | None, Form()] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        visits.check_out(
+    return act(
+        request,
+        session,
+        lambda: visits.check_out(
             session,
             actor,
             visit_id,
@@ -206,12 +208,10 @@ def check_out(
             lng=_number(lng, "lng"),
             device_time=_device_time(device_time),
             now=datetime.now(UTC),
-        )
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/visits/{visit_id}")
-    session.commit()
-    return RedirectResponse(f"/visits/{visit_id}", status_code=303)
+        ),
+        f"/visits/{visit_id}",
+        back=f"/visits/{visit_id}",
+    )
 
 
 @router.post("/visits/{visit_id}/sos")
@@ -224,20 +224,20 @@ def sos(
     lng: Annotated[str | None, Form()] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        alerts.sos(
+    return act(
+        request,
+        session,
+        lambda: alerts.sos(
             session,
             actor,
             visit_id,
             lat=_number(lat, "lat"),
             lng=_number(lng, "lng"),
             now=datetime.now(UTC),
-        )
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/visits/{visit_id}")
-    session.commit()
-    return RedirectResponse(f"/visits/{visit_id}?sos=sent", status_code=303)
+        ),
+        f"/visits/{visit_id}?sos=sent",
+        back=f"/visits/{visit_id}",
+    )
 
 
 # --- The visit and its interview ------------------------------------------------------
@@ -405,20 +405,20 @@ def verdict_review(
     override_reason: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        visits.review(
+    return act(
+        request,
+        session,
+        lambda: visits.review(
             session,
             actor,
             case_id,
             override_step=override_step,
             reason=override_reason,
             now=datetime.now(UTC),
-        )
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/cases/{case_id}")
-    session.commit()
-    return RedirectResponse(f"/cases/{case_id}#verdict", status_code=303)
+        ),
+        f"/cases/{case_id}#verdict",
+        back=f"/cases/{case_id}",
+    )
 
 
 @router.post("/cases/{case_id}/verdict/close")
@@ -430,13 +430,14 @@ def verdict_close(
     reason: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        visits.close(session, actor, case_id, reason=reason, now=datetime.now(UTC))
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back=f"/cases/{case_id}")
-    session.commit()
-    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+    page = f"/cases/{case_id}"
+    return act(
+        request,
+        session,
+        lambda: visits.close(session, actor, case_id, reason=reason, now=datetime.now(UTC)),
+        page,
+        back=page,
+    )
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -465,10 +466,10 @@ def alert_resolve(
     note: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
     request.state.actor = actor
-    try:
-        alerts.resolve(session, actor, alert_id, note, datetime.now(UTC))
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back="/alerts")
-    session.commit()
-    return RedirectResponse("/alerts", status_code=303)
+    return act(
+        request,
+        session,
+        lambda: alerts.resolve(session, actor, alert_id, note, datetime.now(UTC)),
+        "/alerts",
+        back="/alerts",
+    )
