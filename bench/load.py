@@ -18,7 +18,8 @@
            - each verifier, with a think time (`--think`, default 10-30 s: reading,
              walking, talking) before every step: GET /day (the first one counted apart:
              it reveals and audits the day's addresses), then per case the case page, the
-             dossier PDF for a `--pdf-share` of them (again at the door for `--pdf-again`
+             dossier PDF for a `--pdf-share` of them, rendered the night before by the
+             batch's dossier step unless `--no-prepare` (again at the door for `--pdf-again`
              of those), POST check-in, POST submit (the interview and a ~100 KB photo,
              with an idempotency key); when the cases are done only the day page;
            - each manager: a filtered case list (city, bucket, DPD range, state, page),
@@ -131,8 +132,45 @@ def copy_into(sqlite_url: str, target_url: str) -> dict[str, int]:
 @dataclass
 class Field:
     verifiers: list[tuple[str, list[int]]] = field(default_factory=list)  # token, cases
+    usernames: list[str] = field(default_factory=list)  # of the verifiers, in that order
     managers: list[str] = field(default_factory=list)
     lender: str = ""
+
+
+def opening(made: Field, share: float, seed: int = 7) -> frozenset[int]:
+    """The cases whose dossier their verifier opens during the mix (drawn once, so the
+    batch's preparation and the drivers agree)."""
+    draw = random.Random(seed)
+    return frozenset(c for _, cases in made.verifiers for c in cases if draw.random() < share)
+
+
+def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tuple[int, float]:
+    """The daily batch's dossier step (`dossier.prepare_dossiers`, as the `dossiers` step
+    runs it at night) for the dossiers the mix will open, each for its own verifier: the
+    rest would only cost batch time. Returns (prepared, seconds)."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from doorstep.config import Settings
+    from doorstep.services import dossier, users
+    from doorstep.store.db import make_engine
+    from doorstep.store.models import User
+
+    started = time.perf_counter()
+    engine = make_engine(url)
+    with Session(engine) as session:
+        by_name = {u.username: u for u in session.scalars(select(User))}
+        readers = [
+            (users.actor_for(session, by_name[name]), case_id)
+            for name, (_, cases) in zip(made.usernames, made.verifiers, strict=True)
+            for case_id in cases
+            if case_id in opened
+        ]
+        prepared, _ = dossier.prepare_dossiers(
+            session, readers, zone=Settings().zone, cache_dir=dossier.cache_folder(var_dir)
+        )
+    engine.dispose()
+    return prepared, time.perf_counter() - started
 
 
 def populate(
@@ -213,6 +251,7 @@ def populate(
                     for c in mine
                 ]
                 made.verifiers.append((users.issue_token(session, SYSTEM, user, "load"), mine))
+                made.usernames.append(user.username)
         session.execute(insert(Assignment), rows)
         for n in range(managers):
             user = users.add_user(
@@ -338,7 +377,7 @@ async def verifier(
     until: float,
     think: tuple[float, float],
     image: bytes,
-    pdf_share: float,
+    opened: frozenset[int],
     pdf_again: float,
 ) -> None:
     """One verifier's morning: the day page, then case by case the case page (sometimes
@@ -369,14 +408,14 @@ async def verifier(
             client, "GET /cases/{id}", "GET", f"/cases/{case_id}", (200,), headers=headers
         )
         dossier = f"/cases/{case_id}/dossier.pdf"
-        opened = random.random() < pdf_share
-        if opened and await pause():  # rendered now, unless the batch prepared it
+        opens = case_id in opened
+        if opens and await pause():  # rendered now, unless the batch prepared it
             await run.call(
                 client, "GET dossier.pdf (first)", "GET", dossier, (200,), headers=headers
             )
         if not await pause():
             break
-        if opened and random.random() < pdf_again:  # read again at the door: the cache
+        if opens and random.random() < pdf_again:  # read again at the door: the cache
             await run.call(
                 client, "GET dossier.pdf (cached)", "GET", dossier, (200,), headers=headers
             )
@@ -443,7 +482,7 @@ class Share:
     think: tuple[float, float] = (10.0, 30.0)
     manager_think: tuple[float, float] = (5.0, 15.0)
     lender_every: float = 1.0
-    pdf_share: float = 0.1
+    opened: frozenset[int] = frozenset()
     pdf_again: float = 0.5
 
 
@@ -484,7 +523,7 @@ async def _play(share: Share) -> Played:
                         until,
                         share.think,
                         image,
-                        share.pdf_share,
+                        share.opened,
                         share.pdf_again,
                     )
                     for t, c in share.verifiers
@@ -651,6 +690,10 @@ def main(argv: list[str] | None = None) -> int:
         "--pdf-again", type=float, default=0.5,
         help="share of those that fetch it again at the door (served from the day's cache)",
     )  # fmt: skip
+    parser.add_argument(
+        "--no-prepare", dest="prepare", action="store_false",
+        help="leave the dossiers to be rendered on their first download (no night batch)",
+    )  # fmt: skip
     parser.add_argument("--database-url", default="", help="PostgreSQL (empty database/schema)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true")
@@ -679,9 +722,14 @@ def main(argv: list[str] | None = None) -> int:
             copy_into(url, args.database_url)
             url, backend = args.database_url, "PostgreSQL"
         made = populate(url, args.verifiers, args.managers, args.per_verifier, data_key, lookup_key)
+        opened = opening(made, args.pdf_share)
         build_s = time.perf_counter() - started
         print(f"built {built['cases']} cases, {args.verifiers} verifiers, {args.managers} "
               f"managers on {backend} in {build_s:.0f} s", flush=True)  # fmt: skip
+        if args.prepare:
+            prepared, prepare_s = prepare(url, workdir / "var", made, opened)
+            print(f"the batch's dossier step prepared {prepared} dossiers in {prepare_s:.0f} s "
+                  f"({prepared / prepare_s:.2f}/s)", flush=True)  # fmt: skip
 
         (workdir / "rules.toml").write_text(RULES, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOORSTEP_")}
@@ -724,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
                 think=tuple(args.think),
                 manager_think=tuple(args.manager_think),
                 lender_every=args.lender_every,
-                pdf_share=args.pdf_share,
+                opened=opened,
                 pdf_again=args.pdf_again,
             )
         )
@@ -784,10 +832,10 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU seconds in the mix: app workers {app_cpu:.1f} ({app_cpu / max(total, 1) * 1000:.1f}"
         f" ms a request), drivers {driver_cpu:.1f}; ceiling drivers {ceiling_driver_cpu:.1f}"
     )
-    print(f"{'endpoint':<22}{'requests':>9}{'req/s':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'errors':>8}")
+    print(f"{'endpoint':<26}{'requests':>9}{'req/s':>8}{'p50':>9}{'p95':>9}{'p99':>9}{'errors':>8}")
     for r in rows + top_rows:
         print(
-            f"{r['endpoint']:<22}{r['requests']:>9}{r['rps']:>8}{r['p50_ms']:>9}"
+            f"{r['endpoint']:<26}{r['requests']:>9}{r['rps']:>8}{r['p50_ms']:>9}"
             f"{r['p95_ms']:>9}{r['p99_ms']:>9}{r['errors']:>8}"
         )
     print(
