@@ -289,6 +289,7 @@ def serve(
     command = [
         str(Path(sys.executable).parent / "uvicorn"), app, f"--workers={workers}",
         "--host=127.0.0.1", f"--port={port}", "--log-level=warning", "--no-access-log",
+        "--timeout-keep-alive=75",  # as `doorstep serve`: longer than the clients' idle expiry
         f"--app-dir={Path(__file__).resolve().parent}",
     ]  # fmt: skip
     if app.startswith("doorstep."):

@@ -220,7 +220,11 @@ def serve(
         scheduler.start()
         console.print(f"daily batch at {config.batch_time:%H:%M} ({config.timezone})")
     try:
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        # idle connections kept longer than clients keep theirs (httpx 5 s, a proxy's 60 s),
+        # so the server never closes one just as a client sends on it
+        uvicorn.run(
+            create_app(config), host=host, port=port, log_level="info", timeout_keep_alive=75
+        )
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
