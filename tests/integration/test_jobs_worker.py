@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,21 +60,26 @@ def pg_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def worker(pg_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
+@contextmanager
+def running_worker(
+    pg_url: str, folder: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `doorstep worker` (2 processes) on the test broker and database, stopped
+    (SIGTERM, then SIGKILL of its process group) when the block ends."""
+    environment = {
         **os.environ,
+        **(env or {}),
         "DOORSTEP_BROKER_URL": BROKER,
         "DOORSTEP_DATABASE_URL": pg_url,
-        "DOORSTEP_VAR_DIR": str(tmp_path / "worker"),
+        "DOORSTEP_VAR_DIR": str(folder / "worker"),
     }
-    log = (tmp_path / "worker.log").open("wb")
+    log = (folder / "worker.log").open("wb")
     process = subprocess.Popen(
         [
             *(sys.executable, "-c", "from doorstep.cli.main import app; app()", "worker"),
             *("--concurrency", "2", "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h"),
         ],
-        env=env,
+        env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -88,6 +94,12 @@ def worker(pg_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
             os.killpg(process.pid, signal.SIGKILL)  # the worker we started, and its children
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def worker(pg_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with running_worker(pg_url, tmp_path) as process:
+        yield process
 
 
 def children(pid: int) -> list[int]:

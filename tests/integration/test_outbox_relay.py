@@ -5,12 +5,8 @@ missed; a rolled-back transaction publishes nothing."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -29,7 +25,11 @@ from doorstep.services.daily import DEFAULT_STEPS, run_day
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import WebhookDelivery
-from tests.integration.test_jobs_worker import BROKER, pg_url  # noqa: F401 (fixture)
+from tests.integration.test_jobs_worker import (  # noqa: F401 (fixture)
+    BROKER,
+    pg_url,
+    running_worker,
+)
 from tests.integration.test_webhooks import Receiver, receiver  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -38,35 +38,11 @@ KEYS = {"DOORSTEP_DATA_KEYS": new_data_key(), "DOORSTEP_LOOKUP_KEY": new_data_ke
 
 @pytest.fixture
 def worker(pg_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:  # noqa: F811
-    env = {
-        **os.environ,
-        **KEYS,
-        "DOORSTEP_BROKER_URL": BROKER,
-        "DOORSTEP_DATABASE_URL": pg_url,
-        "DOORSTEP_VAR_DIR": str(tmp_path / "worker"),
-    }
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-c", "from doorstep.cli.main import app; app()", "worker"),
-            *("--concurrency", "2", "--hostname", f"relay-{uuid.uuid4().hex[:6]}@%h"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     try:
-        yield process
+        with running_worker(pg_url, tmp_path, KEYS) as process:
+            yield process
     finally:
         outbox.set_publisher(None)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # the worker we started, and its children
-            process.wait()
-        log.close()
 
 
 def delivery(engine: Engine, delivery_id: int) -> tuple[str, int, Any]:

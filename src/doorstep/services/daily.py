@@ -27,7 +27,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
-from doorstep.domain.access import SYSTEM
+from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.case import CaseState
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.selection import SelectionPolicy, value_terms
@@ -228,9 +228,10 @@ def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     if not settings.prepare_dossiers or ctx.as_of != now.astimezone(settings.zone).date():
         return {"prepared": 0, "skipped": 0}
     states = (CaseState.SCHEDULED.value, CaseState.VISITING.value)
+    actors: dict[int, Actor] = {}  # one team lookup per verifier, not per case
     readers = [
-        (users.actor_for(session, user), case_id)
-        for user, case_id in visits_repo.live_readers(session, now, states)
+        (actors.get(user.id) or actors.setdefault(user.id, users.actor_for(session, user)), case)
+        for user, case in visits_repo.live_readers(session, now, states)
     ]
     prepared, skipped = dossier.prepare_dossiers(
         session, readers, zone=settings.zone, cache_dir=dossier.cache_folder(settings.var_dir)

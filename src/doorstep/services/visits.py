@@ -244,8 +244,10 @@ def day(
     _require(actor)
     stops: list[DayStop] = []
     wanted: dict[int, int | None] = {}  # case -> the planned contact point
-    for stop, case in repo.planned_stops(session, actor.team_ids, on):
-        if repo.live_team_of(session, case.id, actor.team_ids, now) is None:
+    planned = repo.planned_stops(session, actor.team_ids, on)
+    assigned = repo.live_cases(session, [case.id for _, case in planned], actor.team_ids, now)
+    for stop, case in planned:
+        if case.id not in assigned:
             continue
         wanted[case.id] = stop.contact_point_id
         stops.append(

@@ -70,6 +70,25 @@ def planned_stops(
     return [(stop, case) for stop, case in rows]
 
 
+def live_cases(
+    session: Session, case_ids: list[int], team_ids: frozenset[int], now: datetime
+) -> set[int]:
+    """Those of `case_ids` live-assigned now to one of `team_ids`, in one query."""
+    if not team_ids or not case_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Assignment.case_id).where(
+                Assignment.case_id.in_(case_ids),
+                Assignment.team_id.in_(team_ids),
+                Assignment.revoked_at.is_(None),
+                Assignment.starts_at <= now,
+                or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+            )
+        )
+    )
+
+
 def live_team_of(
     session: Session, case_id: int, team_ids: frozenset[int], now: datetime
 ) -> int | None:
