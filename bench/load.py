@@ -152,7 +152,7 @@ def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tup
     from sqlalchemy.orm import Session
 
     from doorstep.config import Settings
-    from doorstep.services import dossier, users
+    from doorstep.services import dossier
     from doorstep.store.db import make_engine
     from doorstep.store.models import User
 
@@ -161,7 +161,7 @@ def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tup
     with Session(engine) as session:
         by_name = {u.username: u for u in session.scalars(select(User))}
         readers = [
-            (users.actor_for(session, by_name[name]), case_id)
+            (by_name[name].id, case_id)
             for name, (_, cases) in zip(made.usernames, made.verifiers, strict=True)
             for case_id in cases
             if case_id in opened

@@ -42,6 +42,7 @@ from sqlalchemy import Engine, func, select, text
 
 from doorstep.config import Settings
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
+from doorstep.services.broker import Broker
 from doorstep.services.delinquency import (
     DelinquencySummary,
     run_delinquency,
@@ -54,6 +55,7 @@ from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Installment, Loan, Payment
 
 HERE = Path(__file__).resolve().parent
+QUEUE = f"bench-scale-{os.getpid()}"  # this run's own queue on a shared broker
 
 
 def _generator() -> Any:
@@ -129,7 +131,12 @@ def in_process(engine: Engine, settings: Settings, as_of: Any) -> DelinquencySum
 
 
 def start_worker(url: str, broker: str, concurrency: int, logfile: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "DOORSTEP_BROKER_URL": broker, "DOORSTEP_DATABASE_URL": url}
+    env = {
+        **os.environ,
+        "DOORSTEP_BROKER_URL": broker,
+        "DOORSTEP_DATABASE_URL": url,
+        "DOORSTEP_TASK_QUEUE": QUEUE,
+    }
     command = [sys.executable, "-c", "from doorstep.cli.main import app; app()", "worker"]
     with logfile.open("wb") as log:
         process = subprocess.Popen(
@@ -210,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         baseline = seconds
         lines.append(("delinquency in-process", seconds, rows, "1.00", load()))
         print(f"in-process: {seconds:.1f} s, load {load()}", flush=True)
-        dispatch = via_broker(args.broker, args.broker, timeout=3600)
+        dispatch = via_broker(Broker(args.broker, args.broker, QUEUE, timeout=3600))
         for n in workers:
             clear_date(engine, as_of)
             process = start_worker(url, args.broker, n, workdir / f"worker{n}.log")

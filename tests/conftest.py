@@ -83,3 +83,13 @@ def keys() -> tuple[object, object]:
     from tests.factories.book import make_keys
 
     return make_keys()
+
+
+@pytest.fixture(autouse=True)
+def _no_outbox_relay_left() -> Iterator[None]:
+    """A test (or a command it ran) that installed the outbox relay leaves none behind:
+    later tests in the same process would publish to a broker they never asked for."""
+    yield
+    from doorstep.services import outbox
+
+    outbox.set_publisher(None)

@@ -168,9 +168,7 @@ class Settings(BaseSettings):
     max_broken_promises: int = Field(
         2, ge=1, le=20, description="after this many broken promises no new promise is taken"
     )
-    jurisdiction: str = Field(
-        "cn", description="conduct-rule pack: cn (default), us or uk"
-    )
+    jurisdiction: str = Field("cn", description="conduct-rule pack: cn (default), us or uk")
     rules_file: Path | None = Field(
         None, description="a deployment's TOML file overriding rule-pack parameters"
     )
@@ -185,6 +183,11 @@ class Settings(BaseSettings):
     )
     result_backend: str = Field(
         "", description="task results; empty: the Redis broker itself, or rpc:// with AMQP"
+    )
+    task_queue: str = Field(
+        "doorstep",
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
+        description="the workers' queue; deployments sharing one broker each use their own",
     )
     delinquency_partitions: int = Field(
         4, ge=1, le=1024, description="delinquency batch on workers: partitions of the book"

@@ -42,8 +42,19 @@ def _redis_reachable() -> bool:
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema (for this test and its worker)."""
+def task_queue(monkeypatch: pytest.MonkeyPatch) -> str:
+    """This test's own queue on the shared test broker, so a worker of another test (or of
+    the other xdist process) never takes its tasks; every `Settings()` of the test, and
+    the worker it starts, read it from the environment."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("DOORSTEP_TASK_QUEUE", queue)
+    return queue
+
+
+@pytest.fixture
+def pg_url(task_queue: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema (for this test and its worker),
+    on this test's own task queue."""
     if not _redis_reachable():
         pytest.skip(f"Redis unreachable at {REDIS[0]}:{REDIS[1]}: no worker test")
     if not _postgres_reachable():
@@ -216,5 +227,62 @@ def test_batch_run_and_the_scheduler_enqueue_the_heavy_steps_and_wait(
         assert by_name["delinquency"].counts["loans"] == whole.loans
         assert by_name["deliveries"].counts == {"published": 0}
         assert worker.poll() is None
+    finally:
+        engine.dispose()
+
+
+def test_planning_and_dossiers_run_as_tasks_on_the_worker(
+    pg_url: str, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    """With a broker the planning step sends one task per city and day, and the dossiers
+    step tasks of verifiers' dossiers, to a real worker; the coordinator publishes the
+    plans, and a rerun plans nothing new."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from doorstep.services import dossier
+    from doorstep.store.models import Case, PlanStop, VisitPlan
+    from doorstep.store.repositories import visits as visits_repo
+    from tests.factories.world import build_world
+
+    engine: Engine = make_engine(pg_url)
+    try:
+        migrate.upgrade(engine)
+        world = build_world(engine, tmp_path, keys)
+        with transaction(engine) as session:  # published for today: scheduled, live-assigned
+            session.execute(
+                update(Case).where(Case.id == world.assigned_case).values(state="scheduled")
+            )
+        config = Settings(
+            var_dir=tmp_path / "worker",  # the worker's: the dossier cache is shared storage
+            database_url=pg_url,
+            broker_url=BROKER,
+            plan_seconds=0.2,
+            batch_publish_plans=True,
+            task_timeout_seconds=120,
+        )
+        today = datetime.now(config.zone).date()
+        steps = [s for s in DEFAULT_STEPS if s.name in ("planning", "dossiers")]
+        with running_worker(pg_url, tmp_path, {"DOORSTEP_PLAN_SECONDS": "0.2"}) as process:
+            planning, dossiers = run_day(engine, config, today, steps=steps)
+            again = run_day(engine, config, today, steps=steps[:1], force=True)
+            assert process.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
+        with engine.connect() as connection:
+            plans = connection.execute(select(VisitPlan.id, VisitPlan.city, VisitPlan.state)).all()
+            stops = connection.execute(
+                select(PlanStop.id).where(PlanStop.team_id.is_not(None))
+            ).all()
+        assert [(city, state) for _, city, state in plans] == [("北京市", "published")]
+        assert dict(planning.counts) == {"plans": 1, "published": 1, "stops": len(stops)}
+        assert len(stops) > 0
+        assert dict(again[0].counts) == {"plans": 0, "published": 0, "stops": 0}
+        with Session(engine) as session:  # every live-assigned verifier's, published ones too
+            readers = visits_repo.live_readers(session, datetime.now(UTC), ("scheduled",))
+        assert len(readers) > 2
+        assert dict(dossiers.counts) == {"prepared": len(readers), "skipped": 0, "tasks": 1}
+        folder = dossier.cache_folder(config.var_dir) / today.isoformat()
+        assert len(list(folder.glob(f"{world.assigned_case}-*.pdf"))) == 2  # one per verifier
     finally:
         engine.dispose()

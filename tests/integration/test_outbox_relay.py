@@ -21,14 +21,16 @@ from doorstep.domain.access import SYSTEM
 from doorstep.integrations.crypto import new_data_key
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import feedback, outbox
+from doorstep.services.broker import Broker
 from doorstep.services.daily import DEFAULT_STEPS, run_day
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import WebhookDelivery
-from tests.integration.test_jobs_worker import (  # noqa: F401 (fixture)
+from tests.integration.test_jobs_worker import (  # noqa: F401 (fixtures)
     BROKER,
     pg_url,
     running_worker,
+    task_queue,
 )
 from tests.integration.test_webhooks import Receiver, receiver  # noqa: F401 (fixture)
 
@@ -75,6 +77,7 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
     pg_url: str,  # noqa: F811
     worker: subprocess.Popen[bytes],
     receiver: Receiver,  # noqa: F811
+    task_queue: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     config = Settings(
@@ -92,7 +95,7 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
         with transaction(engine) as session:
             _, receiver.secret = feedback.add_endpoint(session, SYSTEM, receiver.url, cipher)
 
-        outbox.set_publisher(outbox.broker_publisher(BROKER))
+        outbox.set_publisher(outbox.broker_publisher(Broker(BROKER, BROKER, task_queue)))
         first = emit(engine, "1")
         wait_delivered(engine, first, tmp_path / "worker.log")
         assert delivery(engine, first)[:2] == ("delivered", 1)
@@ -101,7 +104,8 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
         # the same task delivered again (a redelivery after a lost acknowledgement)
         before = delivery(engine, first)
         for _ in range(2):
-            again = client.send_task(outbox.DELIVER_TASK, args=([first],)).get(timeout=60)
+            sent = client.send_task(outbox.DELIVER_TASK, args=([first],), queue=task_queue)
+            again = sent.get(timeout=60)
             assert again["claimed"] == 0
         assert delivery(engine, first) == before
         assert len(receiver.acknowledged) == 1 and receiver.bad_signatures == 0
@@ -144,7 +148,7 @@ def test_a_broker_that_is_down_does_not_fail_the_commit(
         )
         with transaction(engine) as session:
             feedback.add_endpoint(session, SYSTEM, "http://127.0.0.1:9/hook", cipher)
-        outbox.set_publisher(outbox.broker_publisher("redis://127.0.0.1:1/0"))
+        outbox.set_publisher(outbox.broker_publisher(Broker("redis://127.0.0.1:1/0", "")))
         started = time.monotonic()
         kept = emit(engine, "9")  # committed although publishing fails
         assert time.monotonic() - started < 20

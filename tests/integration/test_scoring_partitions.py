@@ -24,7 +24,11 @@ from doorstep.services import scoring
 from doorstep.services.delinquency import PartitionFailed, collect
 from doorstep.store.db import transaction
 from doorstep.store.models import ModelDrift, Score
-from tests.integration.test_jobs_worker import pg_url, worker  # noqa: F401 (fixtures)
+from tests.integration.test_jobs_worker import (  # noqa: F401 (fixtures)
+    pg_url,
+    task_queue,
+    worker,
+)
 from tests.integration.test_scoring_service import (  # noqa: F401 (module fixture)
     AS_OF,
     Book,

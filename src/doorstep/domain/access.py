@@ -33,11 +33,22 @@ class Permission(StrEnum):
 P = Permission
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(P),
-    Role.MANAGER: frozenset({P.READ_CASES, P.CHANGE_CASES, P.REVEAL_PERSONAL_DATA,
-                             P.RECORD_ATTEMPTS, P.RUN_BATCHES, P.PLAN_VISITS, P.READ_MODELS,
-                             P.MAKE_OFFERS, P.READ_RULES}),
-    Role.VERIFIER: frozenset({P.READ_CASES, P.REVEAL_PERSONAL_DATA, P.RECORD_ATTEMPTS,
-                              P.RECORD_VISITS}),
+    Role.MANAGER: frozenset(
+        {
+            P.READ_CASES,
+            P.CHANGE_CASES,
+            P.REVEAL_PERSONAL_DATA,
+            P.RECORD_ATTEMPTS,
+            P.RUN_BATCHES,
+            P.PLAN_VISITS,
+            P.READ_MODELS,
+            P.MAKE_OFFERS,
+            P.READ_RULES,
+        }
+    ),
+    Role.VERIFIER: frozenset(
+        {P.READ_CASES, P.REVEAL_PERSONAL_DATA, P.RECORD_ATTEMPTS, P.RECORD_VISITS}
+    ),
     Role.ANALYST: frozenset({P.READ_CASES, P.READ_MODELS, P.TRAIN_MODELS}),
     Role.AUDITOR: frozenset({P.READ_CASES, P.READ_AUDIT, P.READ_MODELS, P.READ_RULES}),
 }

@@ -42,7 +42,6 @@ DEFAULT_SHARE = Decimal("0.5")  # of disposable income a plan may take each mont
 _TWO_PLACES = Decimal("0.01")
 
 
-
 class OptionKind(StrEnum):
     RESCHEDULE = "reschedule"  # arrears capitalised, same rate and remaining term
     EXTEND = "extend"  # a longer term

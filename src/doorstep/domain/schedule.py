@@ -64,8 +64,10 @@ def level_payment(principal: Fen, annual_rate: Decimal, months: int) -> Fen:
     fen into 0.4999… and round it the wrong way.
     """
     rate = Fraction(annual_rate) / MONTHS_PER_YEAR
-    exact = Fraction(principal, months) if rate == 0 else (
-        principal * rate * (1 + rate) ** months / ((1 + rate) ** months - 1)
+    exact = (
+        Fraction(principal, months)
+        if rate == 0
+        else (principal * rate * (1 + rate) ** months / ((1 + rate) ** months - 1))
     )
     return (2 * exact.numerator + exact.denominator) // (2 * exact.denominator)
 

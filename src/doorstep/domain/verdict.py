@@ -60,7 +60,6 @@ class Met(StrEnum):
     NOBODY = "nobody"
 
 
-
 VULNERABILITIES = ("illness", "disability", "elderly", "bereavement")
 
 

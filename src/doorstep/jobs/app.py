@@ -27,6 +27,7 @@ def make_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        task_default_queue=settings.task_queue,  # the worker consumes this queue only
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         result_expires=24 * 3600,

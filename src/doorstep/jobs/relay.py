@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from doorstep.config import Settings
 from doorstep.services import outbox
+from doorstep.services.broker import Broker
 
 
 def install(settings: Settings) -> bool:
     """Install the relay in this process when a broker is configured; True if it did.
     Without a broker nothing is published: deliveries wait for the next sweep."""
-    if not settings.broker_url:
-        outbox.set_publisher(None)
-        return False
-    outbox.set_publisher(outbox.broker_publisher(settings.broker_url))
-    return True
+    broker = Broker.from_settings(settings)
+    outbox.set_publisher(outbox.broker_publisher(broker) if broker else None)
+    return broker is not None

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import feedback, outbox, scoring
+from doorstep.services import daily, dossier, feedback, outbox, scoring
 from doorstep.services.delinquency import PARTITION_TASK, run_partition
 from doorstep.services.visit_plans import PlanConfig, run_plan
 from doorstep.store.db import make_engine, transaction
@@ -89,9 +89,9 @@ def run_deliver_webhooks(
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
 
 
-def run_plan_city(settings: Settings, day: str, city: str) -> int:
+def run_plan_city(settings: Settings, day: str, city: str) -> dict[str, Any]:
     """The city's plan for the day: the one already made (draft or published), or a new
-    draft; returns its id."""
+    draft; returns its id (a task delivered twice finds the first one's plan)."""
     on = date.fromisoformat(day)
     with transaction(_engine(settings.resolved_database_url)) as session:
         existing = session.scalar(
@@ -104,9 +104,23 @@ def run_plan_city(settings: Settings, day: str, city: str) -> int:
             .order_by(VisitPlan.id.desc())
             .limit(1)
         )
-        if existing is not None:
-            return existing
-        return run_plan(session, SYSTEM, on, city, PlanConfig.from_settings(settings)).id
+        if existing is None:
+            existing = run_plan(session, SYSTEM, on, city, PlanConfig.from_settings(settings)).id
+        return {"plan": existing, "city": city, "day": day}
+
+
+def run_prepare_dossiers(settings: Settings, readers: list[list[int]]) -> dict[str, Any]:
+    """Render today's dossiers of these (verifier's user id, case id) pairs into the
+    shared cache (a cached one is only read again); returns the counts."""
+    with transaction(_engine(settings.resolved_database_url)) as session:
+        prepared, skipped = dossier.prepare_dossiers(
+            session,
+            [(int(user), int(case)) for user, case in readers],
+            zone=settings.zone,
+            cache_dir=dossier.cache_folder(settings.var_dir),
+            inline=True,
+        )
+    return {"prepared": prepared, "skipped": skipped}
 
 
 def register(app: Celery, settings: Settings) -> None:
@@ -138,6 +152,10 @@ def register(app: Celery, settings: Settings) -> None:
     def deliver_webhook(delivery_ids: list[int]) -> dict[str, int]:
         return run_deliver_webhooks(settings, delivery_ids=[int(i) for i in delivery_ids])
 
-    @app.task(name="doorstep.plan_city", **retry)  # type: ignore[untyped-decorator]
-    def plan_city(day: str, city: str) -> int:
+    @app.task(name=daily.PLAN_TASK, **retry)  # type: ignore[untyped-decorator]
+    def plan_city(day: str, city: str) -> dict[str, Any]:
         return run_plan_city(settings, day, city)
+
+    @app.task(name=daily.DOSSIERS_TASK, **retry)  # type: ignore[untyped-decorator]
+    def prepare_dossiers(readers: list[list[int]]) -> dict[str, Any]:
+        return run_prepare_dossiers(settings, readers)

@@ -27,15 +27,22 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
-from doorstep.domain.access import SYSTEM, Actor
+from doorstep.domain.access import SYSTEM
 from doorstep.domain.case import CaseState
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import dossier, feedback, scoring, users, visit_plans
+from doorstep.services import dossier, feedback, outbox, scoring, visit_plans
+from doorstep.services.broker import Broker, reported
 from doorstep.services.cases import select_cases
 from doorstep.services.dashboard import CURE_DAYS
-from doorstep.services.delinquency import Progress, run_delinquency
+from doorstep.services.delinquency import (
+    Progress,
+    collect,
+    run_delinquency,
+    run_partitioned,
+    via_broker,
+)
 from doorstep.services.ingest import ingest_files
 from doorstep.services.promises import judge_promises
 from doorstep.store.db import transaction
@@ -110,23 +117,14 @@ def _ingest(session: Session, ctx: DayContext) -> Mapping[str, Any]:
 
 
 def _delinquency(session: Session, ctx: DayContext) -> Mapping[str, Any]:
-    if ctx.settings.broker_url:  # a fleet: the partitions run on the workers, all or none
-        from doorstep.services.delinquency import run_partitioned, via_broker
-
-        config = ctx.settings
-        summary = run_partitioned(
-            ctx.as_of,
-            config.delinquency_partitions,
-            via_broker(
-                config.broker_url,
-                config.resolved_result_backend,
-                timeout=config.task_timeout_seconds,
-            ),
-        )
+    broker = Broker.from_settings(ctx.settings)
+    if broker:  # a fleet: the partitions run on the workers, all or none
+        partitions = ctx.settings.delinquency_partitions
+        summary = run_partitioned(ctx.as_of, partitions, via_broker(broker))
         return {
             "loans": summary.loans,
             "overdue_loans": summary.overdue_loans,
-            "partitions": config.delinquency_partitions,
+            "partitions": partitions,
         }
     summary = run_delinquency(
         session,
@@ -150,22 +148,11 @@ def _scoring(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     if active is None:
         return {"scored": 0}
     config = ctx.settings
-    if config.broker_url:  # a fleet: partitions of whole customers on the workers, all or none
-        from doorstep.services.delinquency import collect, via_broker
-
+    broker = Broker.from_settings(config)
+    if broker:  # a fleet: partitions of whole customers on the workers, all or none
         partitions = config.delinquency_partitions
-        outcomes = collect(
-            ctx.as_of,
-            partitions,
-            via_broker(
-                config.broker_url,
-                config.resolved_result_backend,
-                timeout=config.task_timeout_seconds,
-                task=scoring.SCORING_PARTITION_TASK,
-                args=(active.id,),
-            ),
-            step="scoring",
-        )
+        dispatch = via_broker(broker, task=scoring.SCORING_PARTITION_TASK, args=(active.id,))
+        outcomes = collect(ctx.as_of, partitions, dispatch, step="scoring")
         report = scoring.finish_partitioned(session, SYSTEM, ctx.as_of, active.id, outcomes)
         return {"scored": report.scored, "partitions": partitions}
     report = scoring.apply(
@@ -219,30 +206,48 @@ def _selection(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     }
 
 
+DOSSIERS_TASK = "doorstep.prepare_dossiers"
+DOSSIERS_PER_TASK = 25
+
+
 def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     """Render the day's dossiers ahead (each verifier's own, masked for them), so the
-    morning's downloads are cache reads. Only for the business day itself: the cache is
-    per day, and a batch catching up on a past day has no one to prepare for."""
+    morning's downloads are cache reads; on the workers when there are some (tasks of a
+    few verifiers' dossiers each). Only for the business day itself: the cache is per
+    day, and a batch catching up on a past day has no one to prepare for."""
     settings = ctx.settings
     now = datetime.now(UTC)
     if not settings.prepare_dossiers or ctx.as_of != now.astimezone(settings.zone).date():
         return {"prepared": 0, "skipped": 0}
     states = (CaseState.SCHEDULED.value, CaseState.VISITING.value)
-    actors: dict[int, Actor] = {}  # one team lookup per verifier, not per case
-    readers = [
-        (actors.get(user.id) or actors.setdefault(user.id, users.actor_for(session, user)), case)
-        for user, case in visits_repo.live_readers(session, now, states)
-    ]
-    prepared, skipped = dossier.prepare_dossiers(
-        session, readers, zone=settings.zone, cache_dir=dossier.cache_folder(settings.var_dir)
+    # by verifier, so a task builds few verifiers' access
+    readers = sorted(
+        (user.id, case) for user, case in visits_repo.live_readers(session, now, states)
     )
-    return {"prepared": prepared, "skipped": skipped}
+    broker = Broker.from_settings(settings)
+    if broker is None:
+        prepared, skipped = dossier.prepare_dossiers(
+            session, readers, zone=settings.zone, cache_dir=dossier.cache_folder(settings.var_dir)
+        )
+        return {"prepared": prepared, "skipped": skipped}
+    chunks = [readers[i : i + DOSSIERS_PER_TASK] for i in range(0, len(readers), DOSSIERS_PER_TASK)]
+    labels = [f"dossiers {c[0][0]}/{c[0][1]}…" for c in chunks]
+    results = reported("dossiers", labels, broker.run_group(DOSSIERS_TASK, [(c,) for c in chunks]))
+    return {
+        "prepared": sum(int(r["prepared"]) for r in results),
+        "skipped": sum(int(r["skipped"]) for r in results),
+        "tasks": len(chunks),
+    }
+
+
+PLAN_TASK = "doorstep.plan_city"
 
 
 def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
-    """A draft plan for the next day per city with teams and ready cases; published when
-    ``batch_publish_plans`` says so. A city that has a plan for that day already (draft
-    or published) is left alone, so a rerun adds nothing."""
+    """A draft plan for the next day per city with teams and ready cases (one task per
+    city on the workers when there are some); published when ``batch_publish_plans``
+    says so. A city that has a plan for that day already (draft or published) is left
+    alone, so a rerun adds nothing."""
     day = ctx.as_of + timedelta(days=1)
     cfg = visit_plans.PlanConfig.from_settings(ctx.settings)
     planned = set(
@@ -252,15 +257,21 @@ def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
             )
         )
     )
-    counts = {"plans": 0, "published": 0, "stops": 0}
-    cities = {c for c in session.scalars(select(TeamRow.city)) if c} - planned
-    for city in sorted(cities):
-        if not plans_repo.plannable_cases(session, city):
-            continue
-        plan = visit_plans.run_plan(session, SYSTEM, day, city, cfg)
-        counts["plans"] += 1
+    teams_cities = {c for c in session.scalars(select(TeamRow.city)) if c} - planned
+    cities = [c for c in sorted(teams_cities) if plans_repo.plannable_cases(session, c)]
+    broker = Broker.from_settings(ctx.settings)
+    if broker:
+        outcomes = broker.run_group(PLAN_TASK, [(day.isoformat(), city) for city in cities])
+        made = [
+            session.get_one(VisitPlan, int(r["plan"]))
+            for r in reported("planning", cities, outcomes)
+        ]
+    else:
+        made = [visit_plans.run_plan(session, SYSTEM, day, city, cfg) for city in cities]
+    counts = {"plans": len(made), "published": 0, "stops": 0}
+    for plan in made:
         counts["stops"] += sum(s.team_id is not None for s in plans_repo.stops(session, plan.id))
-        if ctx.settings.batch_publish_plans:
+        if ctx.settings.batch_publish_plans and plan.state == "draft":
             # a batch catching up on a past day publishes as of that day's start
             now = min(datetime.now(UTC), cfg.midnight(day).astimezone(UTC))
             visit_plans.publish(session, SYSTEM, plan.id, cfg, version=plan.version, now=now)
@@ -273,12 +284,11 @@ def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     inside this one): a delivery row per event and endpoint, marked delivered when the
     lender answered, so a rerun after a crash posts only what is still due."""
     config = ctx.settings
-    if config.broker_url:  # the relay's sweep: the workers post, each delivery once
-        from doorstep.services.outbox import broker_publisher
-
+    broker = Broker.from_settings(config)
+    if broker:  # the relay's sweep: the workers post, each delivery once
         due = feedback.due_deliveries(session, datetime.now(UTC))
         if due:
-            broker_publisher(config.broker_url)(due)
+            outbox.broker_publisher(broker)(due)
         return {"published": len(due)}
     policy = feedback.RetryPolicy(
         max_attempts=config.webhook_max_attempts,

@@ -27,6 +27,7 @@ from doorstep.domain.allocation import Waterfall
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import rate_to_units
+from doorstep.services.broker import Broker
 from doorstep.store.db import transaction
 from doorstep.store.repositories import book
 
@@ -337,37 +338,14 @@ def in_process(
     return dispatch
 
 
-def via_broker(
-    broker_url: str,
-    result_backend: str,
-    *,
-    timeout: float,
-    task: str = PARTITION_TASK,
-    args: Sequence[Any] = (),
-) -> Dispatch:
+def via_broker(broker: Broker, *, task: str = PARTITION_TASK, args: Sequence[Any] = ()) -> Dispatch:
     """Enqueue every partition as a `task(as_of, partition, partitions, *args)` for the
     workers and wait for all of them (a group joined here: the daily step is marked done
     only when every partition reported)."""
 
     def dispatch(as_of: date, partitions: int) -> list[PartitionOutcome]:
-        from celery import Celery, group
-
-        client = Celery("doorstep", broker=broker_url, backend=result_backend)
-        try:
-            tasks = group(
-                client.signature(task, args=(as_of.isoformat(), n, partitions, *args))
-                for n in range(partitions)
-            )
-            result = tasks.apply_async()
-            try:
-                values = result.get(timeout=timeout, propagate=False)
-            except Exception as exc:  # timed out: every partition not yet done failed
-                values = [r.result if r.ready() else exc for r in result.results]
-            finally:
-                result.forget()
-            return [v if isinstance(v, BaseException | Mapping) else TypeError(v) for v in values]
-        finally:
-            client.close()
+        calls = [(as_of.isoformat(), n, partitions, *args) for n in range(partitions)]
+        return broker.run_group(task, calls)
 
     return dispatch
 

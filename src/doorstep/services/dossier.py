@@ -12,7 +12,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, date, datetime
@@ -27,11 +27,12 @@ from sqlalchemy.orm import Session
 from doorstep.domain import plans
 from doorstep.domain.access import Actor
 from doorstep.domain.calendar import add_months
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import DoorstepError, NotFound
 from doorstep.domain.money import format_yuan
 from doorstep.integrations import pdf
-from doorstep.services import audit, offers
+from doorstep.services import audit, offers, users
 from doorstep.services.case_view import CaseFacts, case_facts
+from doorstep.store.models import User
 from doorstep.store.repositories import feedback as repo
 
 STATE_ZH = {
@@ -297,6 +298,7 @@ def _document(
     zone: ZoneInfo,
     moment: datetime,
     cache_dir: Path | None,
+    inline: bool = False,
 ) -> bytes:
     facts = case_facts(session, actor, case_id)  # access rules of the case page
     today = moment.astimezone(zone).date()
@@ -305,6 +307,8 @@ def _document(
 
     def render() -> bytes:
         footer = f"内部资料，仅限本次上门使用 · {actor.username} · 生成于 {_day(moment, zone)}"
+        if inline:  # a worker's own process: nothing else waits on its interpreter lock
+            return pdf.render(title, blocks, footer=footer)
         return render_apart(title, blocks, footer)
 
     if cache_dir is None:
@@ -316,17 +320,30 @@ def _document(
 
 
 def prepare_dossiers(
-    session: Session, readers: list[tuple[Actor, int]], *, zone: ZoneInfo, cache_dir: Path
+    session: Session,
+    readers: Sequence[tuple[int, int]],
+    *,
+    zone: ZoneInfo,
+    cache_dir: Path,
+    inline: bool = False,
 ) -> tuple[int, int]:
-    """Render ahead, into the cache, the dossier each (verifier, case) pair will open
-    during the day, so the morning's downloads are file reads instead of a second of CPU
-    each. Nothing is audited: printing is, when a verifier downloads. A pair the reader
-    may not see (yet) is skipped. Returns (prepared, skipped)."""
+    """Render ahead, into the cache, the dossier each (verifier's user id, case id) pair
+    will open during the day, so the morning's downloads are file reads instead of a
+    second of CPU each. Nothing is audited: printing is, when a verifier downloads. A pair
+    the reader may not see (yet), or whose verifier left, is skipped. `inline` renders in
+    this process (a worker) instead of the renderer process. Returns (prepared, skipped)."""
     prepared = skipped = 0
     moment = datetime.now(UTC)
-    for actor, case_id in readers:
+    actors: dict[int, Actor | None] = {}  # one team lookup per verifier, not per case
+    for user_id, case_id in readers:
+        if user_id not in actors:
+            user = session.get(User, user_id)
+            actors[user_id] = users.actor_for(session, user) if user and user.active else None
+        actor = actors[user_id]
         try:
-            _document(session, actor, case_id, zone, moment, cache_dir)
+            if actor is None:
+                raise NotFound(f"user {user_id}")
+            _document(session, actor, case_id, zone, moment, cache_dir, inline)
             prepared += 1
         except DoorstepError:
             skipped += 1

@@ -21,6 +21,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import InvalidValue
+from doorstep.services.broker import Broker
 from doorstep.store.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 
 TOPICS = ("visit.verdict", "case.closed", "promise.judged")
@@ -88,22 +89,19 @@ def set_publisher(publish: Publisher | None) -> None:
         _publisher.append(publish)
 
 
-def broker_publisher(broker_url: str, *, per_task: int = 50) -> Publisher:
+def broker_publisher(broker: Broker, *, per_task: int = 50) -> Publisher:
     """A publisher sending the ids as `DELIVER_TASK` tasks (`per_task` ids each) to the
     broker; the Celery client is made on first use and kept."""
     clients: list[Any] = []
 
     def publish(ids: Sequence[int]) -> None:
         if not clients:
-            from celery import Celery
-
-            client = Celery("doorstep", broker=broker_url, set_as_current=False)
-            client.conf.broker_connection_timeout = 2  # a broker that is down: fail fast
-            clients.append(client)
+            clients.append(broker.sender())
         for start in range(0, len(ids), per_task):
             clients[0].send_task(
                 DELIVER_TASK,
                 args=(list(ids[start : start + per_task]),),
+                queue=broker.queue,
                 retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
             )
 

@@ -53,7 +53,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", "customer_id", "cohort", name=op.f("pk_visit_outcomes")),
     )
 
-
     # cases by state and age for a manager's cities, read from the index alone, in order
     op.create_index(
         "ix_cases_state_opened_city", "cases", ["state", "opened_on", "city"], unique=False
