@@ -655,16 +655,14 @@ def read_partition_book(session: Session, first: int, last: int) -> BookData | N
         return None
     loans = pl.concat([p[0] for p in parts])
     installments = pl.concat([p[1] for p in parts])
-    ids = loans["loan_id"].implode()
-    customers = loans["customer_id"].unique().implode()
-    mine = pl.col("customer_id").is_in(customers)
+    slots = (first, last)  # each read limited to the partition's customers in the database
     frames = behaviour.BookFrames(
-        loans=repo.read_loans(connection).filter(mine),
+        loans=repo.read_loans(connection, slots),
         installments=amounts_due(installments),
-        payments=repo.read_payments(connection).filter(pl.col("loan_id").is_in(ids)),
-        contacts=repo.read_contact_points(connection).filter(mine),
-        attempts=repo.read_attempts(connection).filter(mine),
-        promises=repo.read_promises(connection).filter(mine),
+        payments=repo.read_payments(connection, slots),
+        contacts=repo.read_contact_points(connection, slots),
+        attempts=repo.read_attempts(connection, slots),
+        promises=repo.read_promises(connection, slots),
     )
     kernel = (loans, installments, pl.concat([p[2] for p in parts]))
     return BookData(frames, kernel, frames.loans.select("loan_id", "disbursed_on"))

@@ -215,17 +215,33 @@ def _frame(connection: Connection, statement: Any, schema: dict[str, Any]) -> pl
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
-def read_loans(connection: Connection) -> pl.DataFrame:
+Slots = tuple[int, int] | None
+"""A partition's run of loan slots (first, last), or None for the whole book."""
+
+
+def _in_slots(statement: Any, column: Any, slots: Slots, of: Any) -> Any:
+    """`statement` limited to the rows whose `column` is the `of` column of a loan in the
+    slots (a partition holds whole customers: every loan of a customer has its slot)."""
+    if slots is None:
+        return statement
+    owners = select(of).where(Loan.partition_slot.between(*slots))
+    return statement.where(column.in_(owners))
+
+
+def read_loans(connection: Connection, slots: Slots = None) -> pl.DataFrame:
+    statement = select(
+        Loan.loan_id,
+        Loan.customer_id,
+        Loan.principal,
+        Loan.annual_rate,
+        Loan.term_months,
+        Loan.disbursed_on,
+    )
+    if slots is not None:
+        statement = statement.where(Loan.partition_slot.between(*slots))
     return _frame(
         connection,
-        select(
-            Loan.loan_id,
-            Loan.customer_id,
-            Loan.principal,
-            Loan.annual_rate,
-            Loan.term_months,
-            Loan.disbursed_on,
-        ),
+        statement,
         {
             "loan_id": pl.Utf8,
             "customer_id": pl.Utf8,
@@ -253,29 +269,24 @@ def read_installments(connection: Connection) -> pl.DataFrame:
     )
 
 
-def read_payments(connection: Connection) -> pl.DataFrame:
+def read_payments(connection: Connection, slots: Slots = None) -> pl.DataFrame:
+    statement = select(Payment.loan_id, Payment.paid_on, Payment.amount, Payment.channel)
     return _frame(
         connection,
-        select(Payment.loan_id, Payment.paid_on, Payment.amount, Payment.channel),
+        _in_slots(statement, Payment.loan_id, slots, Loan.loan_id),
         {"loan_id": pl.Utf8, "paid_on": pl.Date, "amount": pl.Int64, "channel": pl.Utf8},
     )
 
 
-def read_contact_points(connection: Connection) -> pl.DataFrame:
+def read_contact_points(connection: Connection, slots: Slots = None) -> pl.DataFrame:
     """Phones and addresses without their values: kind, source, status, trust, when seen."""
     c = ContactPoint
+    statement = select(
+        c.id, c.customer_id, c.channel, c.kind, c.source, c.status, c.confidence, c.observed_at
+    )
     return _frame(
         connection,
-        select(
-            c.id,
-            c.customer_id,
-            c.channel,
-            c.kind,
-            c.source,
-            c.status,
-            c.confidence,
-            c.observed_at,
-        ),
+        _in_slots(statement, c.customer_id, slots, Loan.customer_id),
         {
             "point_id": pl.Int64,
             "customer_id": pl.Utf8,
@@ -289,15 +300,16 @@ def read_contact_points(connection: Connection) -> pl.DataFrame:
     )
 
 
-def read_attempts(connection: Connection) -> pl.DataFrame:
+def read_attempts(connection: Connection, slots: Slots = None) -> pl.DataFrame:
+    statement = select(
+        ContactPoint.customer_id,
+        ContactAttempt.channel,
+        ContactAttempt.result,
+        ContactAttempt.attempted_at,
+    ).join(ContactPoint, ContactPoint.id == ContactAttempt.contact_point_id)
     return _frame(
         connection,
-        select(
-            ContactPoint.customer_id,
-            ContactAttempt.channel,
-            ContactAttempt.result,
-            ContactAttempt.attempted_at,
-        ).join(ContactPoint, ContactPoint.id == ContactAttempt.contact_point_id),
+        _in_slots(statement, ContactPoint.customer_id, slots, Loan.customer_id),
         {
             "customer_id": pl.Utf8,
             "channel": pl.Utf8,
@@ -307,15 +319,12 @@ def read_attempts(connection: Connection) -> pl.DataFrame:
     )
 
 
-def read_promises(connection: Connection) -> pl.DataFrame:
+def read_promises(connection: Connection, slots: Slots = None) -> pl.DataFrame:
     """Promises to pay with the day they were judged (kept / partly kept / broken)."""
+    p = PromiseToPay
+    statement = select(p.customer_id, p.status, p.due_on, p.judged_on)
     return _frame(
         connection,
-        select(
-            PromiseToPay.customer_id,
-            PromiseToPay.status,
-            PromiseToPay.due_on,
-            PromiseToPay.judged_on,
-        ),
+        _in_slots(statement, p.customer_id, slots, Loan.customer_id),
         {"customer_id": pl.Utf8, "status": pl.Utf8, "due_on": pl.Date, "judged_on": pl.Date},
     )
