@@ -235,3 +235,29 @@ def test_dead_letter_page_and_retry(
     assert again.status_code == 422 and "no-dead-letters" not in again.text
     empty = client.get("/feedback/dead-letters", headers=manager)
     assert "no-dead-letters" in empty.text
+
+
+def test_the_batch_writes_the_days_feedback_file(
+    engine: Engine, world: World, tmp_path: Path
+) -> None:
+    """The daily batch's exports step: the file of the day before holds the verdicts last
+    changed that day (Shanghai time) and no other; a rerun rewrites the same file."""
+    from doorstep.services import daily
+
+    config = Settings(var_dir=tmp_path / "var")
+    with transaction(engine) as session:
+        that_day = session.scalars(select(Verdict.case_id).where(Verdict.updated_at == SAME_TIME))
+        expected = set(that_day)
+    assert 0 < len(expected) < len(world.case_ids)
+    context = daily.DayContext(date(2024, 6, 4), config)  # the 3rd's verdicts, by the 4th
+    for _ in range(2):
+        with transaction(engine) as session:
+            assert daily._exports(session, context) == {"feedback_rows": len(expected)}
+    path = feedback.daily_file(tmp_path / "var" / "exports", date(2024, 6, 3))
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    assert {int(r["case_id"]) for r in rows} == expected
+    assert not list(path.parent.glob("*.part"))
+    with transaction(engine) as session:  # a day without verdicts: a file with its header
+        assert daily._exports(session, daily.DayContext(date(2024, 6, 3), config)) == {
+            "feedback_rows": 0
+        }

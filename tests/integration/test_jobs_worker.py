@@ -234,15 +234,15 @@ def test_batch_run_and_the_scheduler_enqueue_the_heavy_steps_and_wait(
 def test_planning_and_dossiers_run_as_tasks_on_the_worker(
     pg_url: str, tmp_path: Path, keys: tuple[object, object]
 ) -> None:
-    """With a broker the planning step sends one task per city and day, and the dossiers
-    step tasks of verifiers' dossiers, to a real worker; the coordinator publishes the
-    plans, and a rerun plans nothing new."""
-    from datetime import UTC, datetime
+    """With a broker the planning step sends one task per city and day, the dossiers step
+    tasks of verifiers' dossiers and the exports step the day's feedback file to a real
+    worker; the coordinator publishes the plans, and a rerun plans nothing new."""
+    from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import update
     from sqlalchemy.orm import Session
 
-    from doorstep.services import dossier
+    from doorstep.services import dossier, feedback
     from doorstep.store.models import Case, PlanStop, VisitPlan
     from doorstep.store.repositories import visits as visits_repo
     from tests.factories.world import build_world
@@ -264,9 +264,9 @@ def test_planning_and_dossiers_run_as_tasks_on_the_worker(
             task_timeout_seconds=120,
         )
         today = datetime.now(config.zone).date()
-        steps = [s for s in DEFAULT_STEPS if s.name in ("planning", "dossiers")]
+        steps = [s for s in DEFAULT_STEPS if s.name in ("planning", "dossiers", "exports")]
         with running_worker(pg_url, tmp_path, {"DOORSTEP_PLAN_SECONDS": "0.2"}) as process:
-            planning, dossiers = run_day(engine, config, today, steps=steps)
+            planning, dossiers, exports = run_day(engine, config, today, steps=steps)
             again = run_day(engine, config, today, steps=steps[:1], force=True)
             assert process.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
         with engine.connect() as connection:
@@ -284,5 +284,8 @@ def test_planning_and_dossiers_run_as_tasks_on_the_worker(
         assert dict(dossiers.counts) == {"prepared": len(readers), "skipped": 0, "tasks": 1}
         folder = dossier.cache_folder(config.var_dir) / today.isoformat()
         assert len(list(folder.glob(f"{world.assigned_case}-*.pdf"))) == 2  # one per verifier
+        assert dict(exports.counts) == {"feedback_rows": 0}  # no verdicts yesterday
+        yesterday = today - timedelta(days=1)
+        assert feedback.daily_file(config.var_dir / "exports", yesterday).exists()
     finally:
         engine.dispose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 import time
 from datetime import datetime
@@ -147,19 +145,8 @@ def export_feedback(
 
 
 def write_feedback(engine: Engine, start: datetime, fmt: FeedbackFormat, out: TextIO) -> int:
-    count = 0
-    writer = csv.writer(out) if fmt is FeedbackFormat.csv else None
-    if writer is not None:
-        writer.writerow(feedback.FEEDBACK_COLUMNS)
     with transaction(engine) as session:
-        for row in feedback.iter_feedback(session, start):
-            record = feedback.feedback_record(row)
-            if writer is not None:
-                writer.writerow(feedback.csv_cells(record))
-            else:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+        return feedback.write_feedback(session, start, out, jsonl=fmt is FeedbackFormat.jsonl)
 
 
 @batch_app.command("promises")

@@ -123,6 +123,16 @@ def run_prepare_dossiers(settings: Settings, readers: list[list[int]]) -> dict[s
     return {"prepared": prepared, "skipped": skipped}
 
 
+def run_export_feedback(settings: Settings, day: str) -> dict[str, Any]:
+    """Write the lender's feedback file of the business day into the shared exports
+    folder; returns its rows."""
+    with transaction(_engine(settings.resolved_database_url)) as session:
+        path, rows = feedback.write_daily_file(
+            session, date.fromisoformat(day), settings.zone, settings.var_dir / "exports"
+        )
+    return {"rows": rows, "file": path.name}
+
+
 def register(app: Celery, settings: Settings) -> None:
     """Bind the tasks to `app`."""
     retry: dict[str, Any] = {
@@ -155,6 +165,10 @@ def register(app: Celery, settings: Settings) -> None:
     @app.task(name=daily.PLAN_TASK, **retry)  # type: ignore[untyped-decorator]
     def plan_city(day: str, city: str) -> dict[str, Any]:
         return run_plan_city(settings, day, city)
+
+    @app.task(name=daily.EXPORT_TASK, **retry)  # type: ignore[untyped-decorator]
+    def export_feedback(day: str) -> dict[str, Any]:
+        return run_export_feedback(settings, day)
 
     @app.task(name=daily.DOSSIERS_TASK, **retry)  # type: ignore[untyped-decorator]
     def prepare_dossiers(readers: list[list[int]]) -> dict[str, Any]:

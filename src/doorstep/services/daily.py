@@ -279,6 +279,24 @@ def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     return counts
 
 
+EXPORT_TASK = "doorstep.export_feedback"
+
+
+def _exports(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """The lender's feedback file of the day before (verdicts last changed that day; by
+    the morning's batch the day is over), beside the API and the webhooks; on a worker
+    when there are some. A rerun rewrites the same file."""
+    day = ctx.as_of - timedelta(days=1)
+    broker = Broker.from_settings(ctx.settings)
+    if broker:
+        outcomes = broker.run_group(EXPORT_TASK, [(day.isoformat(),)])
+        [result] = reported("exports", [f"feedback {day}"], outcomes)
+        return {"feedback_rows": int(result["rows"])}
+    folder = ctx.settings.var_dir / "exports"
+    _, rows = feedback.write_daily_file(session, day, ctx.settings.zone, folder)
+    return {"feedback_rows": rows}
+
+
 def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     """One pass of webhook deliveries. They commit in their own short transactions (never
     inside this one): a delivery row per event and endpoint, marked delivered when the
@@ -311,6 +329,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("selection", _selection),
     Step("planning", _planning),
     Step("dossiers", _dossiers),
+    Step("exports", _exports),
     Step("deliveries", _deliveries),
 )
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TextIO
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -455,12 +458,60 @@ def feedback_page(
     return rows, encode_cursor(rows[-1]) if len(rows) == limit else None
 
 
-def iter_feedback(session: Session, since: datetime, *, batch: int = 500) -> Iterator[FeedbackRow]:
-    """Every row since `since`, read a page at a time (the export)."""
+def iter_feedback(
+    session: Session, since: datetime, *, until: datetime | None = None, batch: int = 500
+) -> Iterator[FeedbackRow]:
+    """Every row changed from `since` (until before `until`), read a page at a time in
+    the order of change (the export)."""
     after: tuple[datetime, int] | None = None
     while True:
         rows = repo.feedback_page(session, since, after, batch)
-        yield from rows
+        for row in rows:
+            if until is not None and row.updated_at >= until:
+                return
+            yield row
         if len(rows) < batch:
             return
         after = (rows[-1].updated_at, rows[-1].verdict_id)
+
+
+def write_feedback(
+    session: Session,
+    since: datetime,
+    out: TextIO,
+    *,
+    until: datetime | None = None,
+    jsonl: bool = False,
+) -> int:
+    """The lender's feedback file (DESIGN §5): CSV with a header, or JSON lines; returns
+    the rows written."""
+    writer = None if jsonl else csv.writer(out)
+    if writer is not None:
+        writer.writerow(FEEDBACK_COLUMNS)
+    count = 0
+    for row in iter_feedback(session, since, until=until):
+        record = feedback_record(row)
+        if writer is None:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            writer.writerow(csv_cells(record))
+        count += 1
+    return count
+
+
+def daily_file(folder: Path, day: date) -> Path:
+    return folder / "feedback" / f"feedback-{day.isoformat()}.csv"
+
+
+def write_daily_file(session: Session, day: date, zone: ZoneInfo, folder: Path) -> tuple[Path, int]:
+    """The feedback file of one business day (every verdict last changed that day, local
+    time), written whole under its final name or not at all; a rerun rewrites the same
+    file. Returns (path, rows)."""
+    target = daily_file(folder, day)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    start = datetime.combine(day, time(0), zone)
+    partial = target.with_name(target.name + ".part")
+    with partial.open("w", encoding="utf-8", newline="") as handle:
+        rows = write_feedback(session, start, handle, until=start + timedelta(days=1))
+    partial.replace(target)  # never a half-written file under the real name
+    return target, rows
