@@ -33,6 +33,8 @@ class Loan(Timestamped, Base):
     __table_args__ = (
         # a partition's loans are one range of this index (see `partition_slot`)
         Index("ix_loans_partition_slot", "partition_slot", "loan_id"),
+        # and its customers one range of this one (scoring reads by customer)
+        Index("ix_loans_partition_slot_customer", "partition_slot", "customer_id"),
     )
 
     loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, any_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.case import OPEN_STATES
@@ -219,13 +219,18 @@ Slots = tuple[int, int] | None
 """A partition's run of loan slots (first, last), or None for the whole book."""
 
 
-def _in_slots(statement: Any, column: Any, slots: Slots, of: Any) -> Any:
+def _in_slots(connection: Connection, statement: Any, column: Any, slots: Slots, of: Any) -> Any:
     """`statement` limited to the rows whose `column` is the `of` column of a loan in the
-    slots (a partition holds whole customers: every loan of a customer has its slot)."""
+    slots (a partition holds whole customers: every loan of a customer has its slot). On
+    PostgreSQL the partition's keys become one array computed once from the slot indexes
+    (`= ANY(ARRAY(SELECT …))`), which the column's own index then probes: with `IN` the
+    planner hashes the keys and scans the whole table."""
     if slots is None:
         return statement
-    owners = select(of).where(Loan.partition_slot.between(*slots))
-    return statement.where(column.in_(owners))
+    owners = select(of).where(Loan.partition_slot.between(*slots)).distinct()
+    if connection.dialect.name != "postgresql":
+        return statement.where(column.in_(owners))
+    return statement.where(column == any_(func.array(owners.scalar_subquery())))
 
 
 def read_loans(connection: Connection, slots: Slots = None) -> pl.DataFrame:
@@ -273,7 +278,7 @@ def read_payments(connection: Connection, slots: Slots = None) -> pl.DataFrame:
     statement = select(Payment.loan_id, Payment.paid_on, Payment.amount, Payment.channel)
     return _frame(
         connection,
-        _in_slots(statement, Payment.loan_id, slots, Loan.loan_id),
+        _in_slots(connection, statement, Payment.loan_id, slots, Loan.loan_id),
         {"loan_id": pl.Utf8, "paid_on": pl.Date, "amount": pl.Int64, "channel": pl.Utf8},
     )
 
@@ -286,7 +291,7 @@ def read_contact_points(connection: Connection, slots: Slots = None) -> pl.DataF
     )
     return _frame(
         connection,
-        _in_slots(statement, c.customer_id, slots, Loan.customer_id),
+        _in_slots(connection, statement, c.customer_id, slots, Loan.customer_id),
         {
             "point_id": pl.Int64,
             "customer_id": pl.Utf8,
@@ -309,7 +314,7 @@ def read_attempts(connection: Connection, slots: Slots = None) -> pl.DataFrame:
     ).join(ContactPoint, ContactPoint.id == ContactAttempt.contact_point_id)
     return _frame(
         connection,
-        _in_slots(statement, ContactPoint.customer_id, slots, Loan.customer_id),
+        _in_slots(connection, statement, ContactPoint.customer_id, slots, Loan.customer_id),
         {
             "customer_id": pl.Utf8,
             "channel": pl.Utf8,
@@ -325,6 +330,6 @@ def read_promises(connection: Connection, slots: Slots = None) -> pl.DataFrame:
     statement = select(p.customer_id, p.status, p.due_on, p.judged_on)
     return _frame(
         connection,
-        _in_slots(statement, p.customer_id, slots, Loan.customer_id),
+        _in_slots(connection, statement, p.customer_id, slots, Loan.customer_id),
         {"customer_id": pl.Utf8, "status": pl.Utf8, "due_on": pl.Date, "judged_on": pl.Date},
     )
