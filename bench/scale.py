@@ -4,7 +4,7 @@ workers (1, 2 and 4 worker processes), against the in-process run of the same se
     python bench/scale.py [--loans 1000000] [--installments 12] [--partitions 8]
                           [--workers 1,2,4] [--broker redis://127.0.0.1:6379/12]
                           [--database postgresql://postgres@127.0.0.1:5432/test]
-                          [--schema bench_scale] [--reuse] [--keep]
+                          [--schema bench_scale] [--reuse] [--keep] [--book DIR]
 
 Steps, timed one after the other in this session:
 
@@ -186,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--schema", default="bench_scale")
     parser.add_argument("--reuse", action="store_true", help="keep the schema's book, skip 1-2")
+    parser.add_argument(
+        "--book", type=Path, help="the generated book's folder: made there once, reused after"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
     args = parser.parse_args(argv)
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
@@ -198,15 +201,19 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="doorstep-scale-") as tmp:
         workdir = Path(tmp)
         if not args.reuse:
-            seconds, counts = timed(
-                lambda: bench.generate(workdir / "book", args.loans, args.installments)
-            )
-            generated = sum(counts[e] for e in ("customers", "loans", "installments", "payments"))
-            lines.append(("generate", seconds, generated, "", load()))
-            print(f"generate: {seconds:.1f} s, load {load()}", flush=True)
+            folder = args.book or workdir / "book"
+            if not (folder / "loans.parquet").exists():
+                seconds, counts = timed(
+                    lambda: bench.generate(folder, args.loans, args.installments)
+                )
+                generated = sum(
+                    counts[e] for e in ("customers", "loans", "installments", "payments")
+                )
+                lines.append(("generate", seconds, generated, "", load()))
+                print(f"generate: {seconds:.1f} s, load {load()}", flush=True)
             fresh_schema(args.database, args.schema)
             engine = make_engine(url)
-            seconds, ingested = timed(lambda: ingest(engine, workdir / "book", settings))
+            seconds, ingested = timed(lambda: ingest(engine, folder, settings))
             lines.append(("ingest (COPY staging)", seconds, ingested, "", load()))
             print(f"ingest: {seconds:.1f} s, load {load()}", flush=True)
         else:
