@@ -169,7 +169,7 @@ PARENTS = {
 
 
 def _parents(
-    connection: Connection, frames: dict[str, pl.DataFrame], entity: str, wanted: set[str]
+    connection: Connection, frames: dict[str, pl.DataFrame], entity: str, wanted: pl.Series
 ) -> pl.DataFrame:
     """The batch's rows of a parent entity, and the `wanted` keys it lacks from the database."""
     parent = PARENTS[entity]
@@ -182,7 +182,7 @@ def _parents(
             .filter(pl.col(key).is_not_null())
             .unique(key, keep="first", maintain_order=True)
         )
-    outside = sorted(wanted - set(batch[key].to_list()))
+    outside = wanted.filter(~wanted.is_in(batch[key].implode())).sort().to_list()
     stored = staging.fetch_by_keys(connection, parent.table, key, outside, names)
     return pl.concat([batch, pl.DataFrame(stored, schema=parent.schema)])
 
@@ -192,12 +192,12 @@ def cross_file_problems(
 ) -> list[Problem]:
     """Unknown parents, payments before disbursement, given schedules that do not fit the
     loan. A parent whose file is in the batch but unreadable is not checked against."""
-    wanted: dict[str, set[str]] = {}
+    wanted: dict[str, list[pl.Series]] = {}
     for entity, frame in frames.items():
         for column, parent in SPECS[entity].references.items():
-            wanted.setdefault(parent, set()).update(frame[column].drop_nulls().to_list())
+            wanted.setdefault(parent, []).append(frame[column].drop_nulls().rename("key"))
     parents = {
-        parent: _parents(connection, frames, parent, keys)
+        parent: _parents(connection, frames, parent, pl.concat(keys).unique())
         for parent, keys in wanted.items()
         if parent in frames or parent not in files
     }
@@ -454,26 +454,31 @@ def with_partition_slots(loans: pl.DataFrame) -> pl.DataFrame:
     """The loans with their partition slot (`partition_slot` of the customer id), each
     distinct customer's computed once."""
     customers = loans["customer_id"].unique()
-    slots = dict(zip(customers, map(partition_slot, customers), strict=True))
+    slots = pl.Series([partition_slot(c) for c in customers.to_list()], dtype=pl.Int16)
     return loans.with_columns(
-        pl.col("customer_id").replace_strict(slots, return_dtype=pl.Int16).alias("partition_slot")
+        pl.col("customer_id")
+        .replace_strict(customers, slots, return_dtype=pl.Int16)
+        .alias("partition_slot")
     )
 
 
-def _apply(
-    connection: Connection,
-    name: str,
-    frame: pl.DataFrame,
-    now: datetime,
-    changes: list[IngestChange],
-    counts: dict[str, dict[str, int]],
+def _upsert(
+    connection: Connection, plan: TablePlan, name: str, frame: pl.DataFrame, now: datetime
 ) -> staging.UpsertResult:
-    plan = PLANS[name]
-    columns = [c for c in frame.columns if c != LINE]
-    stage = staging.create_stage(connection, plan.table, columns)
+    """The batch of one table through a stage, compared with what is stored."""
+    stage = staging.create_stage(connection, plan.table, [c for c in frame.columns if c != LINE])
     try:
         staging.bulk_insert(connection, stage, frame)
-        staging.index_stage(connection, stage, plan.key)
+        staging.index_stage(connection, stage, plan.key, frame.height)
+        # Trimmed before the upsert: the rows it removes are neither updated nor inserted,
+        # and it then reads only the rows stored before this batch.
+        deleted = (
+            staging.delete_missing_children(
+                connection, plan.table, stage, parent="loan_id", key=plan.key
+            )
+            if name == "installments"
+            else 0
+        )
         result = staging.upsert_from_stage(
             connection,
             plan.table,
@@ -485,12 +490,27 @@ def _apply(
             now=now,
             carry=plan.carry,
         )
-        if name == "installments":
-            result.deleted = staging.delete_missing_children(
-                connection, plan.table, stage, parent="loan_id", key=plan.key
-            )
     finally:
         staging.drop_stage(connection, stage)
+    result.deleted = deleted
+    return result
+
+
+def _apply(
+    connection: Connection,
+    name: str,
+    frame: pl.DataFrame,
+    now: datetime,
+    changes: list[IngestChange],
+    counts: dict[str, dict[str, int]],
+) -> staging.UpsertResult:
+    plan = PLANS[name]
+    if staging.copies_straight(connection, plan.table):
+        result = staging.insert_all(
+            connection, plan.table, frame, now=now, insert_defaults=plan.insert_defaults
+        )
+    else:
+        result = _upsert(connection, plan, name, frame, now)
     counts[name] = {
         "inserted": result.inserted,
         "updated": result.updated,
@@ -502,6 +522,22 @@ def _apply(
         for k, b, a in result.changes or []
     ]
     return result
+
+
+def _new_or_changed_terms(connection: Connection, loans: pl.DataFrame) -> list[str]:
+    """Ids of the loans that are new or whose schedule terms changed."""
+    if not loans.height:
+        return []
+    if staging.is_empty(connection, _table(Loan)):  # a first load: all are new
+        return cast(list[str], loans["loan_id"].to_list())
+    stage = staging.create_stage(connection, _table(Loan), [c for c in loans.columns if c != LINE])
+    staging.bulk_insert(connection, stage, loans)
+    staging.index_stage(connection, stage, ["loan_id"], loans.height)
+    needing = staging.new_or_changed_keys(
+        connection, _table(Loan), stage, key="loan_id", compare=SCHEDULE_FIELDS
+    )
+    staging.drop_stage(connection, stage)
+    return needing
 
 
 def ingest_files(
@@ -551,17 +587,11 @@ def ingest_files(
     schedules = []
     if "loans" in frames:
         loans = frames["loans"]
-        stage = staging.create_stage(
-            connection, _table(Loan), [c for c in loans.columns if c != LINE]
-        )
-        staging.bulk_insert(connection, stage, loans)
-        staging.index_stage(connection, stage, ["loan_id"])
-        needing = staging.new_or_changed_keys(
-            connection, _table(Loan), stage, key="loan_id", compare=SCHEDULE_FIELDS
-        )
-        staging.drop_stage(connection, stage)
         with_schedule = pl.Series(
             frames["installments"]["loan_id"] if "installments" in frames else [], dtype=pl.Utf8
+        )
+        needing = _new_or_changed_terms(
+            connection, loans.filter(~pl.col("loan_id").is_in(with_schedule.implode()))
         )
         # A loan keeps its stored schedule and source unless one comes with it, or it is new
         # or its terms changed (then it is generated); null keeps the stored source.

@@ -1,12 +1,14 @@
 """Read one ingest file and check every row against its contract, column by column.
 
-Checks are vectorised polars expressions; the few rules that live in the domain core
-(national ID checksum, rates) are applied per value so there is one definition of them.
-A row may collect several problems; every one is reported.
+Checks are vectorised polars expressions, evaluated together in one pass over the file;
+the few rules that live in the domain core (national ID checksum, rates, ISO times) are
+applied in Python so there is one definition of them, once per distinct value (rates,
+times) or once per row (IDs). A row may collect several problems; every one is reported.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -61,16 +63,60 @@ def read_table(path: Path) -> pl.DataFrame:
     return numbered.filter(~pl.all_horizontal(pl.exclude(LINE).is_null()))
 
 
-def _problems(
-    frame: pl.DataFrame, mask: pl.Expr, column: str, reason: str | pl.Expr
-) -> pl.DataFrame:
-    reason_expr = pl.lit(reason) if isinstance(reason, str) else reason
-    return frame.filter(mask).select(
+@dataclass(frozen=True)
+class Check:
+    """Rows where `mask` holds have a problem in `column`, said by `reason` (text, or an
+    expression over the whole file)."""
+
+    mask: pl.Expr
+    column: str
+    reason: str | pl.Expr
+
+
+def typed_name(name: str) -> str:
+    """Where the typed value of a column is kept beside its text while checking (a NUL
+    in the name: no file's header can clash with it)."""
+    return f"\0typed:{name}"
+
+
+def _each_distinct(expr: pl.Expr, function: Callable[[str], object], dtype: pl.DataType) -> pl.Expr:
+    """`function` (a domain rule, in Python) of each non-null value, called once per
+    distinct value: a file has millions of rows but few distinct rates or times."""
+
+    def apply(values: pl.Series) -> pl.Series:
+        distinct = values.drop_nulls().unique()
+        results = pl.Series([function(v) for v in distinct.to_list()], dtype=dtype)
+        return values.replace_strict(distinct, results, default=None, return_dtype=dtype)
+
+    return expr.map_batches(apply, return_dtype=dtype)
+
+
+def _problems(frame: pl.DataFrame, mask: pl.Series, check: Check) -> pl.DataFrame:
+    """The problem rows of one check; its reason is worked out on the whole file."""
+    reason = pl.lit(check.reason) if isinstance(check.reason, str) else check.reason
+    return frame.select(
         pl.lit(None, pl.Utf8).alias("file"),
         pl.col(LINE).alias("line"),
-        pl.lit(column).alias("column"),
-        pl.col(column).cast(pl.Utf8).fill_null("").alias("value"),
-        reason_expr.alias("reason"),
+        pl.lit(check.column).alias("column"),
+        pl.col(check.column).cast(pl.Utf8).fill_null("").alias("value"),
+        reason.alias("reason"),
+    ).filter(mask)
+
+
+def find_problems(frame: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
+    """Every check's problem rows, in the order of the checks. The masks are evaluated
+    together in one pass; only the checks that found something build their rows."""
+    masks = frame.select(
+        check.mask.fill_null(False).alias(str(n)) for n, check in enumerate(checks)
+    )
+    hits = masks.select(pl.all().any()).row(0) if checks else ()
+    found = [
+        _problems(frame, masks.to_series(n), check)
+        for n, (check, hit) in enumerate(zip(checks, hits, strict=True))
+        if hit
+    ]
+    return pl.concat(
+        [pl.DataFrame(schema=PROBLEM_SCHEMA), *(f.cast(PROBLEM_SCHEMA) for f in found)]
     )
 
 
@@ -91,21 +137,30 @@ def _parse_instant(text: str, zone: ZoneInfo) -> datetime | None:
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
-def check_column(
-    frame: pl.DataFrame, column: Column, zone: ZoneInfo
-) -> tuple[pl.Expr, list[pl.DataFrame]]:
-    """(expression giving the typed value, problem frames) for one column."""
+def _money(value: pl.Expr, shape_ok: pl.Expr) -> pl.Expr:
+    """Yuan text with at most 2 decimals as integer fen (null when not that shape)."""
+    whole = value.str.split_exact(".", 1).struct.field("field_0")
+    part = value.str.split_exact(".", 1).struct.field("field_1").fill_null("")
+    return pl.when(shape_ok).then(
+        whole.cast(pl.Int64, strict=False) * 100
+        + part.str.pad_end(2, "0").replace("00", "0").cast(pl.Int64, strict=False)
+    )
+
+
+def check_column(column: Column, zone: ZoneInfo) -> tuple[pl.Expr, list[Check]]:
+    """(expression giving the typed value, checks) for one column. The checks read the
+    typed value from `typed_name(column)`, where the caller puts it once."""
     name, value = column.name, pl.col(column.name)
+    typed = pl.col(typed_name(name))
     present = value.is_not_null()
-    found: list[pl.DataFrame] = []
+    found: list[Check] = []
     if not column.nullable:
-        found.append(_problems(frame, ~present, name, "required value is missing"))
+        found.append(Check(~present, name, "required value is missing"))
 
     if column.kind is Kind.TEXT:
-        typed = value
+        expr = value
         found.append(
-            _problems(
-                frame,
+            Check(
                 present & (value.str.len_chars() > column.max_length),
                 name,
                 f"longer than {column.max_length} characters",
@@ -113,8 +168,7 @@ def check_column(
         )
         if column.choices:
             found.append(
-                _problems(
-                    frame,
+                Check(
                     present & ~value.is_in(column.choices),
                     name,
                     "must be one of: " + ", ".join(column.choices),
@@ -122,23 +176,21 @@ def check_column(
             )
         if column.pattern:
             found.append(
-                _problems(
-                    frame,
+                Check(
                     present & ~value.str.contains(column.pattern),
                     name,
                     f"bad format ({column.pattern_hint})",
                 )
             )
     elif column.kind is Kind.DATE:
-        typed = value.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        found.append(_problems(frame, present & typed.is_null(), name, "not a date (YYYY-MM-DD)"))
+        expr = value.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+        found.append(Check(present & typed.is_null(), name, "not a date (YYYY-MM-DD)"))
     elif column.kind is Kind.DATETIME:
-        typed = value.map_elements(
-            lambda text: _parse_instant(text, zone), return_dtype=pl.Datetime("us", "UTC")
+        expr = _each_distinct(
+            value, lambda text: _parse_instant(text, zone), pl.Datetime("us", "UTC")
         )
         found.append(
-            _problems(
-                frame,
+            Check(
                 present & typed.is_null(),
                 name,
                 "not a date-time (ISO 8601, e.g. 2025-03-02T10:15:00+08:00)",
@@ -146,17 +198,11 @@ def check_column(
         )
     elif column.kind is Kind.MONEY:
         shape_ok = value.str.contains(MONEY_TEXT)
-        whole = value.str.split_exact(".", 1).struct.field("field_0")
-        part = value.str.split_exact(".", 1).struct.field("field_1").fill_null("")
-        typed = pl.when(shape_ok).then(
-            whole.cast(pl.Int64, strict=False) * 100
-            + part.str.pad_end(2, "0").replace("00", "0").cast(pl.Int64, strict=False)
-        )
+        expr = _money(value, shape_ok)
         negative = value.str.starts_with("-")
-        found.append(_problems(frame, present & negative, name, "must not be negative"))
+        found.append(Check(present & negative, name, "must not be negative"))
         found.append(
-            _problems(
-                frame,
+            Check(
                 present & ~negative & ~shape_ok,
                 name,
                 "not an amount in yuan with at most 2 decimals (e.g. 1234.56)",
@@ -165,73 +211,89 @@ def check_column(
         if column.low is not None:
             low = round(column.low * 100)
             found.append(
-                _problems(
-                    frame, shape_ok & (typed < low), name, f"must be at least {column.low:.2f}"
-                )
+                Check(shape_ok & (typed < low), name, f"must be at least {column.low:.2f}")
             )
         if column.high is not None:
             high = round(column.high * 100)
             found.append(
-                _problems(
-                    frame, shape_ok & (typed > high), name, f"must be at most {column.high:.2f}"
-                )
+                Check(shape_ok & (typed > high), name, f"must be at most {column.high:.2f}")
             )
     elif column.kind is Kind.RATE:
-        typed = value
-        reason = value.map_elements(lambda text: _rate_problem(text, column), return_dtype=pl.Utf8)
-        found.append(_problems(frame, present & reason.is_not_null(), name, reason))
+        expr = value
+        reason = _each_distinct(value, lambda text: _rate_problem(text, column), pl.Utf8())
+        found.append(Check(present & reason.is_not_null(), name, reason))
     elif column.kind is Kind.INT:
-        typed = value.cast(pl.Int64, strict=False)
-        found.append(_problems(frame, present & typed.is_null(), name, "not a whole number"))
+        expr = value.cast(pl.Int64, strict=False)
+        found.append(Check(present & typed.is_null(), name, "not a whole number"))
         found.append(
-            _problems(
-                frame,
+            Check(
                 typed.is_not_null() & ~typed.is_between(column.low, column.high),
                 name,
                 f"must be between {column.low:g} and {column.high:g}",
             )
         )
     else:  # FLOAT: coordinates, not money
-        typed = value.cast(pl.Float64, strict=False)
-        found.append(_problems(frame, present & typed.is_null(), name, "not a number"))
+        expr = value.cast(pl.Float64, strict=False)
+        found.append(Check(present & typed.is_null(), name, "not a number"))
         found.append(
-            _problems(
-                frame,
+            Check(
                 typed.is_not_null() & ~typed.is_between(column.low, column.high),
                 name,
                 f"must be between {column.low:g} and {column.high:g}",
             )
         )
-    return typed.alias(name), found
+    return expr, found
 
 
-def check_rows(frame: pl.DataFrame, spec: FileSpec) -> list[pl.DataFrame]:
-    """Rules that look at several columns of a row (checked on the text values)."""
-    found: list[pl.DataFrame] = []
+ID_FACTS = "\0id_facts"
+ID_FACTS_TYPE = pl.Struct({"problem": pl.Utf8(), "birth": pl.Utf8(), "sex": pl.Utf8()})
+
+
+def _id_facts(ids: pl.Series) -> pl.Series:
+    """(problem, birth date, sex) of each national ID, by the domain's one definition of
+    them, in one call per ID; birth date and sex only of the valid ones."""
+    problems: list[str | None] = []
+    births: list[str | None] = []
+    sexes: list[str | None] = []
+    for value in ids.to_list():
+        problem = None if value is None else id_number_problem(value)
+        valid = value is not None and problem is None
+        problems.append(problem)
+        births.append(str(id_birth_date(value)) if valid else None)
+        sexes.append(id_gender(value) if valid else None)
+    facts = pl.DataFrame(
+        {"problem": problems, "birth": births, "sex": sexes}, schema=ID_FACTS_TYPE.to_schema()
+    )
+    return facts.to_struct(ID_FACTS)
+
+
+def check_rows(frame: pl.DataFrame, spec: FileSpec) -> tuple[list[pl.Expr], list[Check]]:
+    """Rules that look at several columns of a row (checked on the text values): the
+    columns they need worked out first, and the checks."""
+    found: list[Check] = []
+    helpers: list[pl.Expr] = []
     if spec.entity == "customers":
-        id_reason = pl.col("id_number").map_elements(
-            lambda v: id_number_problem(v), return_dtype=pl.Utf8
+        helpers.append(
+            pl.col("id_number").map_batches(_id_facts, return_dtype=ID_FACTS_TYPE).alias(ID_FACTS)
         )
-        found.append(_problems(frame, id_reason.is_not_null(), "id_number", id_reason))
-        id_ok = pl.col("id_number").map_elements(
-            lambda v: id_number_problem(v) is None, return_dtype=pl.Boolean
-        )
-        birth = pl.col("id_number").map_elements(
-            lambda v: str(id_birth_date(v)), return_dtype=pl.Utf8
-        )
+        facts = pl.col(ID_FACTS).struct
+        id_reason = facts.field("problem")
+        found.append(Check(id_reason.is_not_null(), "id_number", id_reason))
+        id_ok = pl.col("id_number").is_not_null() & id_reason.is_null()
         found.append(
-            _problems(
-                frame,
-                id_ok & pl.col("birth_date").is_not_null() & (birth != pl.col("birth_date")),
+            Check(
+                id_ok
+                & pl.col("birth_date").is_not_null()
+                & (facts.field("birth") != pl.col("birth_date")),
                 "birth_date",
                 "does not match the birth date in the national ID",
             )
         )
-        sex = pl.col("id_number").map_elements(lambda v: id_gender(v), return_dtype=pl.Utf8)
         found.append(
-            _problems(
-                frame,
-                id_ok & pl.col("gender").is_in(("M", "F")) & (sex != pl.col("gender")),
+            Check(
+                id_ok
+                & pl.col("gender").is_in(("M", "F"))
+                & (facts.field("sex") != pl.col("gender")),
                 "gender",
                 "does not match the national ID (17th digit)",
             )
@@ -241,24 +303,21 @@ def check_rows(frame: pl.DataFrame, spec: FileSpec) -> list[pl.DataFrame]:
         mobile = value.str.contains(MOBILE.pattern)
         landline = value.str.contains(LANDLINE.pattern)
         found.append(
-            _problems(
-                frame,
+            Check(
                 kind.is_in(("mobile", "emergency")) & value.is_not_null() & ~mobile,
                 "value",
                 "not a mainland mobile number (11 digits starting 13-19)",
             )
         )
         found.append(
-            _problems(
-                frame,
+            Check(
                 kind.is_in(("home", "work")) & value.is_not_null() & ~mobile & ~landline,
                 "value",
                 "not a phone number (landline 0xx-xxxxxxxx or mobile)",
             )
         )
         found.append(
-            _problems(
-                frame,
+            Check(
                 (kind == "emergency") & pl.col("relation").is_null()
                 if "relation" in frame.columns
                 else kind == "emergency",
@@ -272,8 +331,7 @@ def check_rows(frame: pl.DataFrame, spec: FileSpec) -> list[pl.DataFrame]:
             pl.col("disbursed_on").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
         )
         found.append(
-            _problems(
-                frame,
+            Check(
                 first.is_not_null() & disbursed.is_not_null() & (first <= disbursed),
                 "first_due_on",
                 "must be after disbursed_on",
@@ -281,25 +339,22 @@ def check_rows(frame: pl.DataFrame, spec: FileSpec) -> list[pl.DataFrame]:
         )
     elif spec.entity == "addresses" and {"lat", "lng"} <= set(frame.columns):
         one_only = pl.col("lat").is_null() != pl.col("lng").is_null()
-        found.append(_problems(frame, one_only, "lat", "lat and lng must be given together"))
-    return found
+        found.append(Check(one_only, "lat", "lat and lng must be given together"))
+    return helpers, found
 
 
-def duplicate_keys(frame: pl.DataFrame, spec: FileSpec) -> pl.DataFrame:
+def duplicate_keys(frame: pl.DataFrame, spec: FileSpec) -> list[Check]:
     """Every row whose key repeats an earlier row of the same file (a missing key part is
-    reported as missing, not as a repeat)."""
+    reported as missing, not as a repeat). Keys whose hashes all differ all differ: then
+    the costlier search for the first of each key is not needed."""
     key = list(spec.key)
+    if frame.select(pl.struct(key).hash().n_unique()).item() == frame.height:
+        return []
     complete = pl.all_horizontal(pl.col(k).is_not_null() for k in key)
     repeated = complete & pl.struct(key).is_first_distinct().not_()
-    # The first line is found before `_problems` filters the repeats out of the frame.
-    first = frame.with_columns(pl.col(LINE).min().over(key).alias("_first_line"))
-    return _problems(
-        first,
-        repeated,
-        spec.key[-1],
-        pl.lit("duplicate key (" + ", ".join(spec.key) + ") already on line ")
-        + pl.col("_first_line").cast(pl.Utf8),
-    )
+    first_line = pl.col(LINE).min().over(key).cast(pl.Utf8)
+    reason = pl.lit("duplicate key (" + ", ".join(spec.key) + ") already on line ") + first_line
+    return [Check(repeated, spec.key[-1], reason)]
 
 
 def validate_file(
@@ -323,21 +378,25 @@ def validate_file(
         if column.name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.Utf8).alias(column.name))
 
-    zone_problems: list[pl.DataFrame] = []
-    typed_columns = []
+    typed_columns, checks = [], []
     for column in spec.columns:
-        typed, found = check_column(frame, column, zone)
-        typed_columns.append(typed)
-        zone_problems.extend(found)
-    zone_problems.extend(check_rows(frame, spec))
-    zone_problems.append(duplicate_keys(frame, spec))
+        typed, found = check_column(column, zone)
+        typed_columns.append(typed.alias(typed_name(column.name)))
+        checks += found
+    helpers, found = check_rows(frame, spec)
+    checks += [*found, *duplicate_keys(frame, spec)]
+    checked = frame.with_columns(*typed_columns, *helpers)
     problems = (
-        pl.concat([p.cast(PROBLEM_SCHEMA) for p in zone_problems])
+        find_problems(checked, checks)
         .with_columns(pl.lit(path.name).alias("file"))
-        .sort("line", "column")
+        .sort("line", "column", maintain_order=True)
     )
     known = {c.name for c in spec.columns} | {LINE}
     extra_names = [name for name in frame.columns if name not in known]
     extra = pl.struct(extra_names).struct.json_encode() if extra_names else pl.lit(None, pl.Utf8)
-    typed_frame = frame.select(*typed_columns, extra.alias("extra"), pl.col(LINE))
+    typed_frame = checked.select(
+        *(pl.col(typed_name(c.name)).alias(c.name) for c in spec.columns),
+        extra.alias("extra"),
+        pl.col(LINE),
+    )
     return typed_frame, [Problem(**row) for row in problems.iter_rows(named=True)]
