@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -19,7 +19,13 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`. Processes starting together (web, workers, the
+    batch) take turns on PostgreSQL: the first migrates, the others then find the schema
+    current (without the lock two would both create the version table, and one fail)."""
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            key = "hashtext('doorstep.migrate.' || current_schema())"
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({key})"))
         config = alembic_config(engine)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
