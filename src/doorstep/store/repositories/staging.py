@@ -338,8 +338,10 @@ def _bulk_steps(connection: Connection, target: Table, rows: int) -> list[tuple[
     if connection.dialect.name != "postgresql" or rows < BULK_INSERT_ROWS:
         return []
     table = connection.dialect.identifier_preparer.format_table(target)
-    # -1 when never analysed; a table that grew by a bulk load has its index builds' count
-    stored = max(0.0, _catalog(connection, ESTIMATED_ROWS, table)[0][0])
+    [(stored, owned)] = _catalog(connection, ESTIMATED_ROWS, table)
+    if not owned:  # only the table's owner may drop and add its keys: row by row then
+        return []
+    stored = max(0.0, stored)  # -1 when never analysed (index builds count the rows too)
     steps = []
     if rows * 10 >= stored:  # one trigger query per row costs ~25 times a row of the join
         steps += _alter(connection, table, FOREIGN_KEYS)
@@ -367,7 +369,9 @@ def _catalog(connection: Connection, query: str, table: str) -> list[Any]:
     return list(connection.execute(text(query), {"table": table}))
 
 
-ESTIMATED_ROWS = "SELECT reltuples FROM pg_class WHERE oid = CAST(:table AS regclass)"
+ESTIMATED_ROWS = """
+SELECT reltuples, pg_has_role(relowner, 'USAGE') FROM pg_class
+WHERE oid = CAST(:table AS regclass)"""
 FOREIGN_KEYS = """
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
 WHERE conrelid = CAST(:table AS regclass) AND contype = 'f' ORDER BY conname"""
