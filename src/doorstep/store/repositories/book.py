@@ -197,26 +197,29 @@ def slot_chunks(
     return chunks
 
 
-def _in_slots(connection: Connection, first: int, last: int) -> LoanFilter:
-    """Rows of the loans whose slot is in first..last. On PostgreSQL their ids (a range
-    of the slot index) become one array, computed once (`= ANY(ARRAY(SELECT …))`), which
-    the loan-id indexes walk in id order: no join, no sort, no temporary table, and no
-    parallel scan of the whole table, which a planner that saw the ids would choose."""
-    in_slots = select(Loan.loan_id).where(Loan.partition_slot.between(first, last))
+def in_slots(connection: Connection, first: int, last: int, of: Any = Loan.loan_id) -> LoanFilter:
+    """Rows whose column is the `of` column (loan id, or customer id) of a loan whose slot
+    is in first..last. On PostgreSQL those keys (a range of a slot index) become one
+    array, computed once (`= ANY(ARRAY(SELECT …))`), which the column's own index walks:
+    no join, no sort, no temporary table, and no scan of the whole table, which a planner
+    that saw `IN (SELECT …)` would choose (it hashes the keys)."""
+    keys = select(of).where(Loan.partition_slot.between(first, last))
+    if of is not Loan.loan_id:
+        keys = keys.distinct()  # a customer's loans share the slot
     if connection.dialect.name != "postgresql":
-        return lambda column: column.in_(in_slots)
-    return lambda column: column == any_(func.array(in_slots.scalar_subquery()))
+        return lambda column: column.in_(keys)
+    return lambda column: column == any_(func.array(keys.scalar_subquery()))
 
 
 def fetch_slots(connection: Connection, first: int, last: int) -> RangeRows:
     """The rows of the loans whose slot is in first..last, as `fetch_range` returns them."""
-    return fetch_loans(connection, _in_slots(connection, first, last))
+    return fetch_loans(connection, in_slots(connection, first, last))
 
 
 def clear_snapshots_in_slots(connection: Connection, as_of: date, first: int, last: int) -> int:
     """Delete the snapshots on `as_of` of the loans whose slot is in first..last.
 
-    A plain semi-join, not the array of `_in_slots`: this table is rewritten every day,
+    A plain semi-join, not the array of `in_slots`: this table is rewritten every day,
     so its statistics are often stale, and a planner that believes it small scans it
     testing each row against the whole array (rows × ids); a semi-join hashes the ids."""
     s = DelinquencySnapshot

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, any_, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.case import OPEN_STATES
@@ -30,6 +30,7 @@ from doorstep.store.models import (
     Score,
 )
 from doorstep.store.models.delinquency import DelinquencySnapshot
+from doorstep.store.repositories import book
 
 ACTIVE, CANDIDATE, RETIRED = "active", "candidate", "retired"
 VISIT_PRIORITY = "visit_priority"
@@ -220,17 +221,11 @@ Slots = tuple[int, int] | None
 
 
 def _in_slots(connection: Connection, statement: Any, column: Any, slots: Slots, of: Any) -> Any:
-    """`statement` limited to the rows whose `column` is the `of` column of a loan in the
-    slots (a partition holds whole customers: every loan of a customer has its slot). On
-    PostgreSQL the partition's keys become one array computed once from the slot indexes
-    (`= ANY(ARRAY(SELECT …))`), which the column's own index then probes: with `IN` the
-    planner hashes the keys and scans the whole table."""
+    """`statement` limited to the partition's rows (see `book.in_slots`): a partition
+    holds whole customers, every loan of a customer has its slot."""
     if slots is None:
         return statement
-    owners = select(of).where(Loan.partition_slot.between(*slots)).distinct()
-    if connection.dialect.name != "postgresql":
-        return statement.where(column.in_(owners))
-    return statement.where(column == any_(func.array(owners.scalar_subquery())))
+    return statement.where(book.in_slots(connection, *slots, of=of)(column))
 
 
 def read_loans(connection: Connection, slots: Slots = None) -> pl.DataFrame:
