@@ -61,13 +61,14 @@ SELECT 'L' || lpad(g::text, 7, '0'), 'C' || lpad(g::text, 7, '0'), 'cash', 10000
        'equal_installment', '2024-01-01', '2024-02-01', '0.0005', 'generated', now(), now(),
        g % 1024
 FROM generate_series(1, {LOANS}) g;
-INSERT INTO installments (loan_id, seq, due_on, principal_due, interest_due, fee_due)
+INSERT INTO installments (loan_id, seq, due_on, principal_due, interest_due, fee_due,
+                          partition_slot)
 SELECT 'L' || lpad((g / 10 * 50 + 1)::text, 7, '0'), g % 10 + 1,
-       date '2024-02-01' + g % 10 * 30, 80000, 10000, 0
+       date '2024-02-01' + g % 10 * 30, 80000, 10000, 0, (g / 10 * 50 + 1) % 1024
 FROM generate_series(0, {ROWS} - 1) g;
-INSERT INTO payments (payment_id, loan_id, paid_on, amount, channel)
+INSERT INTO payments (payment_id, loan_id, paid_on, amount, channel, partition_slot)
 SELECT 'P' || lpad(g::text, 7, '0'), 'L' || lpad((g * 5 + 1)::text, 7, '0'),
-       date '2024-02-01' + g % 300, 90000, 'bank'
+       date '2024-02-01' + g % 300, 90000, 'bank', (g * 5 + 1) % 1024
 FROM generate_series(0, {ROWS} - 1) g;
 INSERT INTO schedule_versions (loan_id, version, effective_on, source, created_at)
 SELECT 'L' || lpad((g * 50 + 1)::text, 7, '0'), 2, date '2024-06-01', 'offer', now()

@@ -624,3 +624,59 @@ def test_blank_status_keeps_the_stored_status(engine: Engine, tmp_path: Path) ->
         {"status": "confirmed"},
         {"status": "invalid"},
     )
+
+
+def stray_slots(engine: Engine) -> list[tuple[str, str]]:
+    """(table, loan id) of every installment or payment whose slot is not its loan's."""
+    found = []
+    with engine.connect() as connection:
+        for model in (Installment, Payment):
+            rows = connection.execute(
+                select(model.loan_id)
+                .join(Loan, Loan.loan_id == model.loan_id)
+                .where(model.partition_slot != Loan.partition_slot)
+            ).scalars()
+            found += [(model.__tablename__, loan_id) for loan_id in rows]
+    return found
+
+
+def test_installments_and_payments_carry_their_loans_slot(engine: Engine, tmp_path: Path) -> None:
+    book = small_book(3)
+    ingest(engine, tmp_path, book.write(tmp_path / "v1"))
+    assert count(engine, Installment) == 36 and count(engine, Payment) == 3
+    assert stray_slots(engine) == []
+
+    # a loan moves to another customer (so, nearly always, to another slot): its stored
+    # schedule and payments move with it, and a later payments-only batch finds its slot
+    book.rows["loans"][1]["customer_id"] = "C0003"
+    ingest(engine, tmp_path, book.write(tmp_path / "v2"))
+    later = Book(
+        {
+            "payments": [
+                {
+                    "payment_id": "P0101",
+                    "loan_id": "L0002",
+                    "paid_on": "2024-03-10",
+                    "amount": "10.00",
+                    "channel": "bank",
+                }
+            ]
+        }
+    )
+    ingest(engine, tmp_path, later.write(tmp_path / "v3"))
+    with engine.connect() as connection:
+        slots = dict(connection.execute(select(Loan.loan_id, Loan.partition_slot)).all())
+    assert slots["L0002"] == slots["L0003"]
+    assert stray_slots(engine) == []
+
+    with transaction(engine) as session:  # one written outside the ingest
+        session.add(
+            Payment(
+                payment_id="P0102",
+                loan_id="L0001",
+                paid_on=date(2024, 3, 11),
+                amount=1,
+                channel="bank",
+            )
+        )
+    assert stray_slots(engine) == []

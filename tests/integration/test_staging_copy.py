@@ -350,6 +350,7 @@ def test_a_failed_bulk_insert_keeps_the_keys(
             "principal_due": [1] * rows,
             "interest_due": [0] * rows,
             "fee_due": [0] * rows,
+            "partition_slot": [0] * rows,
             staging.LINE: range(2, rows + 2),
         }
     )

@@ -41,7 +41,7 @@ from doorstep.store.models import (
 )
 from doorstep.store.models.ingest import IngestChange
 from doorstep.store.models.loan import partition_slot
-from doorstep.store.repositories import staging
+from doorstep.store.repositories import book, staging
 
 Progress = Callable[[str, int, int], None]
 SUFFIXES = (".csv", ".parquet")
@@ -442,10 +442,12 @@ PLANS = {
     "installments": TablePlan(
         _table(Installment),
         ("loan_id", "seq"),
-        ("due_on", "principal_due", "interest_due", "fee_due"),
+        ("due_on", "principal_due", "interest_due", "fee_due", "partition_slot"),
     ),
     "payments": TablePlan(
-        _table(Payment), ("payment_id",), ("loan_id", "paid_on", "amount", "channel", "extra")
+        _table(Payment),
+        ("payment_id",),
+        ("loan_id", "paid_on", "amount", "channel", "extra", "partition_slot"),
     ),
 }
 
@@ -460,6 +462,32 @@ def with_partition_slots(loans: pl.DataFrame) -> pl.DataFrame:
         .replace_strict(customers, slots, return_dtype=pl.Int16)
         .alias("partition_slot")
     )
+
+
+def in_slot_order(
+    connection: Connection, frame: pl.DataFrame, batch_slots: pl.DataFrame
+) -> pl.DataFrame:
+    """Rows of loans (installments, payments) with their loan's partition slot, from
+    this batch's loans or else as stored, sorted by slot then loan: a first load then
+    writes each partition's rows next to each other in the table, so a partition reads
+    a few runs of pages instead of rows scattered over the whole table."""
+    ids = frame["loan_id"].unique()
+    stored = book.stored_slots(
+        connection, ids.filter(~ids.is_in(batch_slots["loan_id"].implode())).to_list()
+    )
+    slots = pl.concat([batch_slots, stored])
+    return frame.join(slots, on="loan_id", how="left").sort(
+        ["partition_slot", "loan_id"], maintain_order=True
+    )
+
+
+def _moved_loans(result: staging.UpsertResult) -> dict[str, int]:
+    """Stored loans whose slot this batch changed (their customer changed)."""
+    return {
+        key: after["partition_slot"]
+        for key, _, after in result.changes or []
+        if "partition_slot" in after
+    }
 
 
 def _upsert(
@@ -576,15 +604,17 @@ def ingest_files(
     changes: list[IngestChange] = []
     steps = ["customers", "contact_points", "loans", "installments", "payments"]
 
-    def step(name: str, frame: pl.DataFrame | None) -> None:
+    def step(name: str, frame: pl.DataFrame | None) -> staging.UpsertResult | None:
         notify(f"write {name}", steps.index(name), len(steps))
         if frame is not None and frame.height:
-            _apply(connection, name, frame, started, changes, report.counts)
+            return _apply(connection, name, frame, started, changes, report.counts)
+        return None
 
     customers = frames.get("customers")
     step("customers", _customers(customers, cipher, hasher) if customers is not None else None)
     step("contact_points", _contact_points(frames, cipher, hasher))
     schedules = []
+    batch_slots = pl.DataFrame(schema={"loan_id": pl.Utf8, "partition_slot": pl.Int16})
     if "loans" in frames:
         loans = frames["loans"]
         with_schedule = pl.Series(
@@ -603,7 +633,11 @@ def ingest_files(
             .otherwise(pl.lit(None, pl.Utf8))
             .alias("schedule_source")
         )
-        step("loans", with_partition_slots(loans))
+        loans = with_partition_slots(loans)
+        applied = step("loans", loans)
+        if applied is not None:
+            book.move_to_slots(connection, _moved_loans(applied))
+        batch_slots = loans.select("loan_id", "partition_slot")
         todo = loans.filter(pl.col("schedule_source") == "generated")
         if todo.height:
             notify("build schedules", 0, todo.height)
@@ -617,8 +651,10 @@ def ingest_files(
                 "loan_id", "seq", "due_on", "principal_due", "interest_due", "fee_due", LINE
             )
         )
-    step("installments", pl.concat(schedules) if schedules else None)
-    step("payments", frames.get("payments"))
+    if schedules:
+        step("installments", in_slot_order(connection, pl.concat(schedules), batch_slots))
+    if "payments" in frames:
+        step("payments", in_slot_order(connection, frames["payments"], batch_slots))
     notify("done", len(steps), len(steps))
 
     if report.changed:

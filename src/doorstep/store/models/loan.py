@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String, select
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,8 +53,25 @@ class Loan(Timestamped, Base):
     partition_slot: Mapped[int] = mapped_column(SmallInteger, default=_slot_default)
 
 
+def _loan_slot(context: DefaultExecutionContext) -> int:
+    """The stored slot of the row's loan, for the few rows written one by one (the
+    ingest sets it for a whole batch)."""
+    loan_id = context.get_current_parameters()["loan_id"]  # type: ignore[no-untyped-call]
+    slot = context.connection.execute(
+        select(Loan.partition_slot).where(Loan.loan_id == loan_id)
+    ).scalar()
+    if slot is None:
+        raise ValueError(f"loan {loan_id!r} is not stored: its rows have no partition slot")
+    return int(slot)
+
+
 class Installment(Base):
     __tablename__ = "installments"
+    __table_args__ = (
+        # a partition's installments are one range of this index, and of the table when
+        # loaded in slot order (as the ingest does): see `Payment.partition_slot`
+        Index("ix_installments_partition_slot", "partition_slot", "loan_id"),
+    )
 
     loan_id: Mapped[str] = mapped_column(
         ForeignKey("loans.loan_id", ondelete="CASCADE"), primary_key=True
@@ -64,10 +81,12 @@ class Installment(Base):
     principal_due: Mapped[int] = mapped_column(BigInteger)
     interest_due: Mapped[int] = mapped_column(BigInteger)
     fee_due: Mapped[int] = mapped_column(BigInteger, default=0)
+    partition_slot: Mapped[int] = mapped_column(SmallInteger, default=_loan_slot)
 
 
 class Payment(Base):
     __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_partition_slot", "partition_slot", "loan_id"),)
 
     payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     loan_id: Mapped[str] = mapped_column(ForeignKey("loans.loan_id"), index=True)
@@ -75,3 +94,7 @@ class Payment(Base):
     amount: Mapped[int] = mapped_column(BigInteger)  # fen
     channel: Mapped[str] = mapped_column(String(32))
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # always its loan's slot: a partition's payments are then one range of an index, not
+    # probes scattered over a table bigger than memory, which made workers 4x slower
+    # than one in-process pass over 5,000,000 loans
+    partition_slot: Mapped[int] = mapped_column(SmallInteger, default=_loan_slot)

@@ -11,13 +11,16 @@ import polars as pl
 from sqlalchemy import (
     Connection,
     Date,
+    Table,
     Text,
     any_,
+    bindparam,
     cast,
     delete,
     exists,
     func,
     select,
+    update,
 )
 
 from doorstep.store.models import (
@@ -153,7 +156,7 @@ def fetch_loans(connection: Connection, loans: LoanFilter) -> RangeRows:
         Payment.__table__,
         loans,
         [p.paid_on, p.payment_id, p.amount],
-        *([counts_against_current_schedule(p)] if restructured else []),
+        *([counts_against_current_schedule(p, loans)] if restructured else []),
     )
     return RangeRows(rows, installments, payments)
 
@@ -212,8 +215,16 @@ def in_slots(connection: Connection, first: int, last: int, of: Any = Loan.loan_
 
 
 def fetch_slots(connection: Connection, first: int, last: int) -> RangeRows:
-    """The rows of the loans whose slot is in first..last, as `fetch_range` returns them."""
-    return fetch_loans(connection, in_slots(connection, first, last))
+    """The rows of the loans whose slot is in first..last, as `fetch_range` returns them.
+    Loans, installments and payments each carry the slot, so each is read as one range
+    of its own slot index; other tables by the partition's loan ids."""
+    by_loan_id = in_slots(connection, first, last)
+
+    def loans(loan_id: Any) -> Any:
+        slot = loan_id.table.c.get("partition_slot")
+        return by_loan_id(loan_id) if slot is None else slot.between(first, last)
+
+    return fetch_loans(connection, loans)
 
 
 def clear_snapshots_in_slots(connection: Connection, as_of: date, first: int, last: int) -> int:
@@ -227,13 +238,44 @@ def clear_snapshots_in_slots(connection: Connection, as_of: date, first: int, la
     return connection.execute(delete(s).where(s.as_of == as_of, s.loan_id.in_(in_slots))).rowcount
 
 
-def counts_against_current_schedule(payments: Any) -> Any:
+def stored_slots(connection: Connection, loan_ids: list[str]) -> pl.DataFrame:
+    """(loan_id, partition_slot) of the stored loans among `loan_ids`."""
+    rows: Rows = []
+    for start in range(0, len(loan_ids), 10_000):
+        chunk = loan_ids[start : start + 10_000]
+        rows += _driver_rows(
+            connection,
+            select(Loan.loan_id, Loan.partition_slot).where(Loan.loan_id.in_(chunk)),
+        )
+    return pl.DataFrame(rows, schema={"loan_id": pl.Utf8, "partition_slot": pl.Int16}, orient="row")
+
+
+def move_to_slots(connection: Connection, slots: dict[str, int]) -> None:
+    """Give the stored installments and payments of these loans their loan's new slot
+    (a loan whose customer changed moved with the customer)."""
+    if not slots:
+        return
+    values = [{"loan": loan_id, "slot": slot} for loan_id, slot in slots.items()]
+    for model in (Installment, Payment):
+        table = model.__table__
+        assert isinstance(table, Table)
+        connection.execute(
+            update(table)
+            .where(table.c.loan_id == bindparam("loan"))
+            .values(partition_slot=bindparam("slot")),
+            values,
+        )
+
+
+def counts_against_current_schedule(payments: Any, loans: LoanFilter | None = None) -> Any:
     """Payments the current schedule is measured with: all of them on a loan's original
     schedule; on a restructured loan only those made on or after the day the current
     version took effect (the earlier ones were settled under the schedule it replaced,
     and the plan started from what they left owing)."""
     v = ScheduleVersion.__table__.c
-    return ~exists().where(v.loan_id == payments.loan_id, v.effective_on > payments.paid_on)
+    # the read's own loan filter too, so the versions are read by it, not all of them
+    among = [loans(v.loan_id)] if loans is not None else []
+    return ~exists().where(v.loan_id == payments.loan_id, v.effective_on > payments.paid_on, *among)
 
 
 def _explode(rows: Rows, columns: dict[str, pl.DataType], order: list[str]) -> pl.DataFrame:

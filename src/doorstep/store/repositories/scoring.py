@@ -271,9 +271,11 @@ def read_installments(connection: Connection) -> pl.DataFrame:
 
 def read_payments(connection: Connection, slots: Slots = None) -> pl.DataFrame:
     statement = select(Payment.loan_id, Payment.paid_on, Payment.amount, Payment.channel)
+    if slots is not None:  # payments carry their loan's slot
+        statement = statement.where(Payment.partition_slot.between(*slots))
     return _frame(
         connection,
-        _in_slots(connection, statement, Payment.loan_id, slots, Loan.loan_id),
+        statement,
         {"loan_id": pl.Utf8, "paid_on": pl.Date, "amount": pl.Int64, "channel": pl.Utf8},
     )
 
