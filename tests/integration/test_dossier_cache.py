@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.integrations import pdf
 from doorstep.services import dossier, users
 from doorstep.store.db import transaction
-from doorstep.store.models import Assignment, AuditEvent, Case
+from doorstep.store.models import Assignment, AuditEvent, Case, PlanStop, VisitPlan
 from tests.api.conftest import CHEAP_HASHER, bearer
 from tests.factories.world import World, build_world
 
@@ -169,6 +169,25 @@ def test_the_batch_renders_the_days_dossiers_ahead_for_each_verifier(
         counts = daily._dossiers(session, daily.DayContext(today, config))
     assert past == {"prepared": 0, "skipped": 0}  # a day caught up later: no one to serve
     assert counts == {"prepared": 2, "skipped": 0}  # the team's two verifiers
+
+    # on a plan published for tomorrow, it is tomorrow's batch that prepares it
+    with transaction(engine) as session:
+        plan = VisitPlan(
+            city="北京市",
+            day=today + timedelta(days=1),
+            state="published",
+            seconds=1,
+            cost=0,
+            distance_m=0,
+        )
+        session.add(plan)
+        session.flush()
+        session.add(PlanStop(plan_id=plan.id, case_id=world.assigned_case, status="routed"))
+    with transaction(engine) as session:
+        later = daily._dossiers(session, daily.DayContext(today, config))
+        assert later == {"prepared": 0, "skipped": 0}
+        session.execute(delete(PlanStop))
+        session.execute(delete(VisitPlan))
     assert len(renders) == 2 and len(_cached(tmp_path, world.assigned_case)) == 2
     assert _audited(engine, world.assigned_case) == []  # rendering is not printing
 

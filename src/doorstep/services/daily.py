@@ -221,9 +221,8 @@ def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         return {"prepared": 0, "skipped": 0}
     states = (CaseState.SCHEDULED.value, CaseState.VISITING.value)
     # by verifier, so a task builds few verifiers' access
-    readers = sorted(
-        (user.id, case) for user, case in visits_repo.live_readers(session, now, states)
-    )
+    live = visits_repo.live_readers(session, now, states, not_planned_after=ctx.as_of)
+    readers = sorted((user.id, case) for user, case in live)
     broker = Broker.from_settings(settings)
     if broker is None:
         prepared, skipped = dossier.prepare_dossiers(
@@ -258,7 +257,7 @@ def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         )
     )
     teams_cities = {c for c in session.scalars(select(TeamRow.city)) if c} - planned
-    cities = [c for c in sorted(teams_cities) if plans_repo.plannable_cases(session, c)]
+    cities = sorted(plans_repo.cities_with_ready_cases(session, teams_cities))
     broker = Broker.from_settings(ctx.settings)
     if broker:
         outcomes = broker.run_group(PLAN_TASK, [(day.isoformat(), city) for city in cities])

@@ -125,6 +125,23 @@ def plannable_cases(session: Session, city: str, also: Collection[int] | None = 
     )
 
 
+def cities_with_ready_cases(session: Session, cities: Collection[str]) -> set[str]:
+    """Those of `cities` with a case `plannable_cases` would give (one query for all)."""
+    if not cities:
+        return set()
+    return set(
+        session.scalars(
+            select(Case.city)
+            .where(
+                Case.city.in_(list(cities)),
+                Case.hold_reason.is_(None),
+                Case.state == CaseState.READY.value,
+            )
+            .distinct()
+        )
+    )
+
+
 def cases_by_id(session: Session, case_ids: Collection[int]) -> dict[int, Case]:
     if not case_ids:
         return {}

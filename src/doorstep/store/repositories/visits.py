@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep.store.models import (
@@ -27,10 +27,28 @@ from doorstep.store.models import (
 
 
 def live_readers(
-    session: Session, now: datetime, states: tuple[str, ...]
+    session: Session,
+    now: datetime,
+    states: tuple[str, ...],
+    *,
+    not_planned_after: date | None = None,
 ) -> list[tuple[User, int]]:
     """(verifier, case) for every case in `states` live-assigned now to a team the active
-    verifier belongs to: who will open which dossier today."""
+    verifier belongs to: who will open which dossier today. With `not_planned_after`,
+    not the cases of a plan published for a later day (live as soon as published, but
+    visited, and their dossiers opened, that day)."""
+    later = (
+        [
+            ~exists().where(
+                PlanStop.case_id == Assignment.case_id,
+                PlanStop.plan_id == VisitPlan.id,
+                VisitPlan.state == "published",
+                VisitPlan.day > not_planned_after,
+            )
+        ]
+        if not_planned_after is not None
+        else []
+    )
     rows = session.execute(
         select(User, Assignment.case_id)
         .join(TeamMember, TeamMember.user_id == User.id)
@@ -43,6 +61,7 @@ def live_readers(
             Assignment.revoked_at.is_(None),
             Assignment.starts_at <= now,
             or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+            *later,
         )
         .order_by(Assignment.case_id, User.id)
     ).all()
