@@ -194,3 +194,37 @@ def test_agrees_with_numpy_financial(principal: int, rate: Decimal, months: int)
     assert abs(Fraction(ipmt) - first.interest_due) <= Fraction(1, 2) + ipmt_error + slack
     assert abs(ppmt - first.principal_due) <= 1 + 1e-6
     assert abs(Fraction(ppmt) - first.principal_due) <= 1 + ppmt_error + slack
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([100_000, 1_234_567, 5_000_000]),  # terms repeat, as in a book
+            st.sampled_from(["0", "0.0735", "0.1235", "0.2399", "0.36"]),
+            st.integers(1, 36),
+            st.sampled_from([m.value for m in RepaymentMethod]),
+            st.dates(date(2023, 1, 1), date(2026, 12, 31)),  # month ends and leap days too
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_a_books_generated_schedules_are_each_loans_schedule(
+    loans: list[tuple[int, str, int, str, date]],
+) -> None:
+    import polars as pl
+
+    from doorstep.services.ingest import generated_schedules
+
+    frame = pl.DataFrame(
+        [(f"L{n:03d}", *loan) for n, loan in enumerate(loans)],
+        schema=["loan_id", "principal", "annual_rate", "term_months", "method", "first_due_on"],
+        orient="row",
+    )
+    expected = [
+        (f"L{n:03d}", r.seq, r.due_on, r.principal_due, r.interest_due, r.fee_due)
+        for n, (principal, rate, months, method, first) in enumerate(loans)
+        for r in build_schedule(principal, Decimal(rate), months, method, first)
+    ]
+    assert generated_schedules(frame).rows() == expected

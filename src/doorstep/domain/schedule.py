@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from functools import cache
 
 from doorstep.domain.calendar import add_months
 from doorstep.domain.errors import InvalidValue
@@ -63,13 +64,20 @@ def level_payment(principal: Fen, annual_rate: Decimal, months: int) -> Fen:
     Computed in exact fractions: any rounding before the last step can turn an exact half
     fen into 0.4999… and round it the wrong way.
     """
-    rate = Fraction(annual_rate) / MONTHS_PER_YEAR
-    exact = (
-        Fraction(principal, months)
-        if rate == 0
-        else (principal * rate * (1 + rate) ** months / ((1 + rate) ** months - 1))
-    )
+    exact = principal * annuity_factor(annual_rate, months)
     return (2 * exact.numerator + exact.denominator) // (2 * exact.denominator)
+
+
+@cache
+def annuity_factor(annual_rate: Decimal, months: int) -> Fraction:
+    """r·(1+r)^n / ((1+r)^n − 1) exactly (1/n at a zero rate): the payment per fen of
+    principal. A book has few distinct (rate, term) pairs and the power is the costly
+    part, so each pair is computed once."""
+    rate = Fraction(annual_rate) / MONTHS_PER_YEAR
+    if rate == 0:
+        return Fraction(1, months)
+    grown = (1 + rate) ** months
+    return rate * grown / (grown - 1)
 
 
 def build_schedule(
@@ -80,6 +88,19 @@ def build_schedule(
     first_due_on: date,
 ) -> list[Installment]:
     """The installments of a loan, due monthly from `first_due_on`."""
+    return [
+        Installment(seq, add_months(first_due_on, seq - 1), part, interest)
+        for seq, (part, interest) in enumerate(
+            schedule_amounts(principal, annual_rate, months, method), start=1
+        )
+    ]
+
+
+def schedule_amounts(
+    principal: Fen, annual_rate: Decimal, months: int, method: RepaymentMethod | str
+) -> list[tuple[Fen, Fen]]:
+    """(principal part, interest) of each month of a loan's schedule: they depend on the
+    terms only, not on the dates, so a book computes them once per distinct terms."""
     method = RepaymentMethod(method)
     if principal <= 0:
         raise InvalidValue("principal must be positive", message_zh="本金必须大于零")
@@ -90,12 +111,14 @@ def build_schedule(
 
     payment = level_payment(principal, annual_rate, months)
     regular_principal = (2 * principal + months) // (2 * months)  # P / n, half up
+    # month_interest's exact ratio, taken once for the whole schedule
+    numerator, denominator = annual_rate.as_integer_ratio()
+    scale = MONTHS_PER_YEAR * denominator
     balance = principal
-    rows: list[Installment] = []
+    rows: list[tuple[Fen, Fen]] = []
     for seq in range(1, months + 1):
-        interest = month_interest(balance, annual_rate)
-        last = seq == months
-        if last:
+        interest = (2 * balance * numerator + scale) // (2 * scale)
+        if seq == months:
             part = balance
         elif method is RepaymentMethod.EQUAL_INSTALLMENT:
             part = min(max(payment - interest, 0), balance)
@@ -103,7 +126,7 @@ def build_schedule(
             part = min(regular_principal, balance)
         else:  # interest first: principal all at the end
             part = 0
-        rows.append(Installment(seq, add_months(first_due_on, seq - 1), part, interest))
+        rows.append((part, interest))
         balance -= part
     return rows
 

@@ -26,7 +26,7 @@ from doorstep.domain.contact import initial_confidence
 from doorstep.domain.errors import IngestRejected
 from doorstep.domain.identity import mask_id_number
 from doorstep.domain.ports import Cipher, KeyedHasher
-from doorstep.domain.schedule import build_schedule
+from doorstep.domain.schedule import schedule_amounts
 from doorstep.services.ingest.contracts import ORDER, SPECS
 from doorstep.services.ingest.validate import LINE, Problem, validate_file
 from doorstep.services.personal_data import mask_contact
@@ -358,31 +358,48 @@ def _contact_points(
     return pl.concat(parts) if parts else None
 
 
+SCHEDULE_TERMS = ["principal", "annual_rate", "term_months", "method"]
+"""What a generated schedule's amounts depend on (its dates depend on the first due day)."""
+
+
 def generated_schedules(loans: pl.DataFrame) -> pl.DataFrame:
-    """Installments from the domain's schedule maths for loans that came without them."""
-    rows: dict[str, list[Any]] = {
-        k: [] for k in ("loan_id", "seq", "due_on", "principal_due", "interest_due", "fee_due")
+    """Installments from the domain's schedule maths for loans that came without them.
+    The amounts are computed once per distinct terms (a book repeats them a lot), then
+    spread over the loans; each due day is the first one plus seq - 1 months, clamped to
+    the month's end as `add_months` does."""
+    distinct = loans.select(SCHEDULE_TERMS).unique().with_row_index("terms")
+    columns: dict[str, list[int]] = {
+        k: [] for k in ("terms", "seq", "principal_due", "interest_due")
     }
-    for loan_id, principal, rate, term, method, first_due in loans.select(
-        "loan_id", "principal", "annual_rate", "term_months", "method", "first_due_on"
-    ).iter_rows():
-        for item in build_schedule(principal, Decimal(rate), term, method, first_due):
-            rows["loan_id"].append(loan_id)
-            rows["seq"].append(item.seq)
-            rows["due_on"].append(item.due_on)
-            rows["principal_due"].append(item.principal_due)
-            rows["interest_due"].append(item.interest_due)
-            rows["fee_due"].append(item.fee_due)
-    return pl.DataFrame(
-        rows,
+    for terms, principal, rate, months, method in distinct.iter_rows():
+        monthly = schedule_amounts(principal, Decimal(rate), months, method)
+        columns["terms"] += [terms] * months
+        columns["seq"] += range(1, months + 1)
+        columns["principal_due"] += (part for part, _ in monthly)
+        columns["interest_due"] += (interest for _, interest in monthly)
+    amounts = pl.DataFrame(
+        columns,
         schema={
-            "loan_id": pl.Utf8,
+            "terms": pl.UInt32,
             "seq": pl.Int64,
-            "due_on": pl.Date,
             "principal_due": pl.Int64,
             "interest_due": pl.Int64,
-            "fee_due": pl.Int64,
         },
+    )
+    return (
+        loans.select("loan_id", *SCHEDULE_TERMS, "first_due_on")
+        .join(distinct, on=SCHEDULE_TERMS, how="left", maintain_order="left")
+        .join(amounts, on="terms", how="left", maintain_order="left")
+        .select(
+            "loan_id",
+            "seq",
+            pl.col("first_due_on")
+            .dt.offset_by(pl.format("{}mo", pl.col("seq") - 1))
+            .alias("due_on"),
+            "principal_due",
+            "interest_due",
+            pl.lit(0, pl.Int64).alias("fee_due"),
+        )
     )
 
 
