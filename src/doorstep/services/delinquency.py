@@ -102,7 +102,7 @@ def compute_range(
     waterfall: Waterfall,
     buckets: BucketScheme,
 ) -> pl.DataFrame:
-    """Snapshots of the given loans (frames as `book.read_range` returns them)."""
+    """Snapshots of the given loans (frames as `book.range_frames` gives them)."""
     index = (
         loans.select("loan_id")
         .with_row_index("position")
@@ -148,13 +148,17 @@ def iter_snapshots(
     progress: Progress | None = None,
     per_range: int = LOANS_PER_RANGE,
 ) -> Iterator[pl.DataFrame]:
-    """Snapshot frames of the whole book, one loan-id range at a time, in id order."""
+    """Snapshot frames of the whole book, a run of slots at a time: each table's rows of
+    a run of slots are one range of its slot index, and contiguous in the table as the
+    ingest loads them, where a loan-id range's are scattered all over it."""
     connection = session.connection()
+    chunks = book.slot_chunks(connection, *book.slot_range(0, 1), per_range)  # all slots
     fetches = (
-        (lambda first=first, last=last: book.fetch_range(connection, first, last), count)
-        for first, last, count in book.loan_id_ranges(connection, per_range)
+        (lambda first=first, last=last: book.fetch_slots(connection, first, last), count)
+        for first, last, count in chunks
     )
-    yield from _pipeline(fetches, book.count_loans(connection), as_of, waterfall, buckets, progress)
+    total = sum(count for _, _, count in chunks)
+    yield from _pipeline(fetches, total, as_of, waterfall, buckets, progress)
 
 
 def _pipeline(
@@ -365,4 +369,4 @@ def delinquency_table(
     frames = list(iter_snapshots(session, as_of, waterfall, buckets, progress))
     if not frames:
         return stored
-    return pl.concat(frames).drop("unapplied")
+    return pl.concat(frames).drop("unapplied").sort("loan_id")  # as the stored ones come

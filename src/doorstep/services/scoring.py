@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 import polars as pl
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain import hardship
@@ -90,7 +90,7 @@ class BookData:
     """The book read once: behaviour frames and the delinquency kernel's inputs."""
 
     frames: behaviour.BookFrames
-    kernel: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]  # as book.read_range returns
+    kernel: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]  # as book.range_frames gives them
     disbursed: pl.DataFrame  # loan_id, disbursed_on
     _days: dict[date, pl.DataFrame] = field(default_factory=dict)
 
@@ -135,17 +135,26 @@ def amounts_due(installments: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _slot_parts(
+    connection: Connection, first: int, last: int
+) -> list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+    """(loans, installments, payments) of the slots first..last, about 100,000 loans at
+    a time (each a range of the tables' slot indexes)."""
+    return [
+        book_repo.range_frames(book_repo.fetch_slots(connection, a, b))
+        for a, b, _ in book_repo.slot_chunks(connection, first, last, 100_000)
+    ]
+
+
 def read_book(session: Session) -> BookData:
     connection = session.connection()
-    parts = [
-        book_repo.read_range(connection, first, last)
-        for first, last, _ in book_repo.loan_id_ranges(connection, 100_000)
-    ]
+    parts = _slot_parts(connection, *book_repo.slot_range(0, 1))  # all slots
     if not parts:
         raise NotEnoughData("the book holds no loans", message_zh="账簿中没有贷款")
-    loans = pl.concat([p[0] for p in parts])
-    installments = pl.concat([p[1] for p in parts])
-    payments = pl.concat([p[2] for p in parts])
+    # in loan order whatever the chunks (training and its fingerprint see the same rows)
+    loans = pl.concat([p[0] for p in parts]).sort("loan_id")
+    installments = pl.concat([p[1] for p in parts]).sort("loan_id", maintain_order=True)
+    payments = pl.concat([p[2] for p in parts]).sort("loan_id", maintain_order=True)
     frames = behaviour.BookFrames(
         loans=repo.read_loans(connection),
         installments=amounts_due(installments),
@@ -647,10 +656,7 @@ def read_partition_book(session: Session, first: int, last: int) -> BookData | N
     """The book of the customers whose loans' slots are in first..last (a partition holds
     whole customers); None when it has no loan."""
     connection = session.connection()
-    parts = [
-        book_repo.range_frames(book_repo.fetch_slots(connection, a, b))
-        for a, b, _ in book_repo.slot_chunks(connection, first, last, 100_000)
-    ]
+    parts = _slot_parts(connection, first, last)
     if not parts:
         return None
     loans = pl.concat([p[0] for p in parts])

@@ -1,8 +1,9 @@
-"""Reading the loan book in bulk (by loan-id range) and writing delinquency snapshots."""
+"""Reading the loan book in bulk (by runs of partition slots) and writing delinquency
+snapshots."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -49,18 +50,6 @@ def _driver_rows(connection: Connection, statement: Any) -> list[tuple[Any, ...]
         result.close()
 
 
-def loan_id_ranges(connection: Connection, per_range: int) -> Iterator[tuple[str, str, int]]:
-    """(first, last, count) loan-id ranges of at most `per_range` loans, in id order."""
-    ids = [row[0] for row in _driver_rows(connection, select(Loan.loan_id).order_by(Loan.loan_id))]
-    for start in range(0, len(ids), per_range):
-        chunk = ids[start : start + per_range]
-        yield chunk[0], chunk[-1], len(chunk)
-
-
-def count_loans(connection: Connection) -> int:
-    return connection.execute(select(func.count()).select_from(Loan)).scalar_one()
-
-
 SEP = "\x1f"  # joins a loan's values in one text; no id, date or number contains it
 Rows = list[tuple[Any, ...]]
 
@@ -82,8 +71,8 @@ LOAN_SCHEMA = {"loan_id": pl.Utf8, "customer_id": pl.Utf8, "penalty_rate_daily":
 
 @dataclass(frozen=True)
 class RangeRows:
-    """What the database returned for one loan-id range, before it is parsed into frames
-    (which needs no connection, so it can run in another thread)."""
+    """What the database returned for some loans, before it is parsed into frames (which
+    needs no connection, so it can run in another thread). Each list is in loan-id order."""
 
     loans: Rows  # (loan_id, customer_id, penalty rate as text)
     installments: Rows  # (loan_id, then each INSTALLMENT_COLUMNS joined by SEP)
@@ -128,13 +117,8 @@ def _per_loan(
     return _driver_rows(connection, statement)
 
 
-def fetch_range(connection: Connection, first: str, last: str) -> RangeRows:
-    """The rows of the loans with first <= loan_id <= last (see `read_range`)."""
-    return fetch_loans(connection, lambda column: column.between(first, last))
-
-
 def fetch_loans(connection: Connection, loans: LoanFilter) -> RangeRows:
-    """The rows of the loans the filter selects, as `fetch_range` returns them."""
+    """The rows of the loans the filter selects (see `RangeRows`)."""
     rows = _driver_rows(
         connection,
         select(Loan.loan_id, Loan.customer_id, cast(Loan.penalty_rate_daily, Text))
@@ -215,7 +199,7 @@ def in_slots(connection: Connection, first: int, last: int, of: Any = Loan.loan_
 
 
 def fetch_slots(connection: Connection, first: int, last: int) -> RangeRows:
-    """The rows of the loans whose slot is in first..last, as `fetch_range` returns them.
+    """The rows of the loans whose slot is in first..last (see `RangeRows`).
     Loans, installments and payments each carry the slot, so each is read as one range
     of its own slot index; other tables by the partition's loan ids."""
     by_loan_id = in_slots(connection, first, last)
@@ -297,21 +281,13 @@ def _explode(rows: Rows, columns: dict[str, pl.DataType], order: list[str]) -> p
 
 
 def range_frames(rows: RangeRows) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(loans, installments, payments) frames of fetched rows (see `read_range`)."""
+    """(loans, installments, payments) frames of fetched rows, sorted as the delinquency
+    kernel wants them: loans by loan_id, installments by (loan_id, seq), payments by
+    (loan_id, paid_on, payment_id). The penalty rate is exact text."""
     loans = pl.DataFrame(rows.loans, schema=LOAN_SCHEMA, orient="row")
     installments = _explode(rows.installments, INSTALLMENT_COLUMNS, ["seq"]).drop("seq")
     payments = _explode(rows.payments, PAYMENT_COLUMNS, ["paid_on", "payment_id"])
     return loans, installments, payments.drop("payment_id")
-
-
-def read_range(
-    connection: Connection, first: str, last: str
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(loans, installments, payments) of the loans with first <= loan_id <= last, sorted
-    as the delinquency kernel wants them: loans by loan_id, installments by (loan_id,
-    seq), payments by (loan_id, paid_on, payment_id), ids compared as Python compares
-    them whatever the database's collation. The penalty rate is exact text."""
-    return range_frames(fetch_range(connection, first, last))
 
 
 def clear_snapshots(connection: Connection, as_of: date) -> int:
