@@ -229,9 +229,9 @@ def run_delinquency(
 
 PARTITION_TASK = "doorstep.delinquency_partition"
 """The partition task's name, shared by the workers and whoever enqueues it."""
-PARTITION_CHUNK = 20_000
-"""About this many loans of a partition are read at once (whole slots): their ids are a
-range of the slot index that probes the installment and payment indexes by loan id."""
+PARTITION_CHUNK = LOANS_PER_RANGE
+"""A partition is read in pieces of about this many loans (whole slots), like the
+in-process pass: each piece is one range of the tables' slot indexes."""
 
 
 class PartitionFailed(DoorstepError):

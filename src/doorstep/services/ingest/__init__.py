@@ -650,7 +650,8 @@ def ingest_files(
             .otherwise(pl.lit(None, pl.Utf8))
             .alias("schedule_source")
         )
-        loans = with_partition_slots(loans)
+        # in slot order too, like their installments and payments (see `in_slot_order`)
+        loans = with_partition_slots(loans).sort(["partition_slot", "loan_id"])
         applied = step("loans", loans)
         if applied is not None:
             book.move_to_slots(connection, _moved_loans(applied))
