@@ -229,9 +229,11 @@ def run_delinquency(
 
 PARTITION_TASK = "doorstep.delinquency_partition"
 """The partition task's name, shared by the workers and whoever enqueues it."""
-PARTITION_CHUNK = LOANS_PER_RANGE
-"""A partition is read in pieces of about this many loans (whole slots), like the
-in-process pass: each piece is one range of the tables' slot indexes."""
+PARTITION_CHUNK = 20_000
+"""A partition is read in pieces of about this many loans (whole slots), each one range
+of the tables' slot indexes. Smaller than the in-process pass's: a partition has fewer
+loans, and more pieces overlap reading with computing better (5,000,000 loans, 8
+partitions: 2 workers took 169 s with pieces of 20,000, 192-197 s with 100,000)."""
 
 
 class PartitionFailed(DoorstepError):
