@@ -182,7 +182,11 @@ def test_the_batch_renders_the_days_dossiers_ahead_for_each_verifier(
         )
         session.add(plan)
         session.flush()
-        session.add(PlanStop(plan_id=plan.id, case_id=world.assigned_case, status="routed"))
+        team = session.scalar(
+            select(Assignment.team_id).where(Assignment.case_id == world.assigned_case)
+        )
+        stop = {"case_id": world.assigned_case, "team_id": team, "seq": 1, "status": "routed"}
+        session.add(PlanStop(plan_id=plan.id, **stop))
     with transaction(engine) as session:
         later = daily._dossiers(session, daily.DayContext(today, config))
         assert later == {"prepared": 0, "skipped": 0}

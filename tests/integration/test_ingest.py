@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 from sqlalchemy import Engine, MetaData, func, select
+from sqlalchemy.exc import IntegrityError
 
 from doorstep.domain.identity import id_check_digit
 from doorstep.domain.schedule import build_schedule
@@ -669,14 +670,11 @@ def test_installments_and_payments_carry_their_loans_slot(engine: Engine, tmp_pa
     assert slots["L0002"] == slots["L0003"]
     assert stray_slots(engine) == []
 
+    payment = {"loan_id": "L0001", "paid_on": date(2024, 3, 11), "amount": 1, "channel": "bank"}
     with transaction(engine) as session:  # one written outside the ingest
-        session.add(
-            Payment(
-                payment_id="P0102",
-                loan_id="L0001",
-                paid_on=date(2024, 3, 11),
-                amount=1,
-                channel="bank",
-            )
-        )
+        session.add(Payment(payment_id="P0102", **payment))
     assert stray_slots(engine) == []
+    other = (slots["L0001"] + 1) % 1024  # another slot than its loan's: refused
+    refused = r"fk_payments_loan_id_loans|FOREIGN KEY constraint"
+    with pytest.raises(IntegrityError, match=refused), transaction(engine) as session:
+        session.add(Payment(payment_id="P0103", partition_slot=other, **payment))

@@ -30,6 +30,7 @@ from doorstep.store.models import DelinquencySnapshot, Loan
 from doorstep.store.models.loan import PARTITION_SLOTS, partition_slot
 from doorstep.store.repositories.book import partition_of, slot_range
 from tests.integration.test_delinquency_batch import book_of, ingest_book, random_cases
+from tests.integration.test_ingest import stray_slots
 
 pytestmark = pytest.mark.db
 AS_OF = date(2024, 9, 30)
@@ -113,6 +114,7 @@ def test_migration_backfills_the_slots_of_existing_loans(book_engine: Engine) ->
         assert "loan_id" in columns and "partition_slot" not in columns
     migrate.upgrade(book_engine)
     assert slots(book_engine) == expected
+    assert stray_slots(book_engine) == []  # the installments' and payments' slots too
 
 
 def test_partitioned_equals_unpartitioned(book_engine: Engine) -> None:

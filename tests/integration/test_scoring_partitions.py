@@ -79,8 +79,6 @@ def partitions_in_process(engine: Engine, version_id: int, runs: list[int]) -> A
     return dispatch
 
 
-# Partitions run only on a fleet's workers, and a fleet's store is PostgreSQL.
-@pytest.mark.parametrize("book", ["postgresql"], indirect=True)
 def test_partitioned_scoring_equals_one_pass(book: Book) -> None:  # noqa: F811
     engine = book.engine
     version = _train(engine)

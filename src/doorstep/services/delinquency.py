@@ -371,4 +371,4 @@ def delinquency_table(
     frames = list(iter_snapshots(session, as_of, waterfall, buckets, progress))
     if not frames:
         return stored
-    return pl.concat(frames).drop("unapplied").sort("loan_id")  # as the stored ones come
+    return pl.concat(frames).drop("unapplied").sort("loan_id")  # one loan order, any chunks

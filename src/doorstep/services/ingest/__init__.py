@@ -389,7 +389,7 @@ def generated_schedules(loans: pl.DataFrame) -> pl.DataFrame:
     return (
         loans.select("loan_id", *SCHEDULE_TERMS, "first_due_on")
         .join(distinct, on=SCHEDULE_TERMS, how="left", maintain_order="left")
-        .join(amounts, on="terms", how="left", maintain_order="left")
+        .join(amounts, on="terms", how="left", maintain_order="left_right")  # seq order
         .select(
             "loan_id",
             "seq",
@@ -496,15 +496,6 @@ def in_slot_order(
     return frame.join(slots, on="loan_id", how="left").sort(
         ["partition_slot", "loan_id"], maintain_order=True
     )
-
-
-def _moved_loans(result: staging.UpsertResult) -> dict[str, int]:
-    """Stored loans whose slot this batch changed (their customer changed)."""
-    return {
-        key: after["partition_slot"]
-        for key, _, after in result.changes or []
-        if "partition_slot" in after
-    }
 
 
 def _upsert(
@@ -621,11 +612,10 @@ def ingest_files(
     changes: list[IngestChange] = []
     steps = ["customers", "contact_points", "loans", "installments", "payments"]
 
-    def step(name: str, frame: pl.DataFrame | None) -> staging.UpsertResult | None:
+    def step(name: str, frame: pl.DataFrame | None) -> None:
         notify(f"write {name}", steps.index(name), len(steps))
         if frame is not None and frame.height:
-            return _apply(connection, name, frame, started, changes, report.counts)
-        return None
+            _apply(connection, name, frame, started, changes, report.counts)
 
     customers = frames.get("customers")
     step("customers", _customers(customers, cipher, hasher) if customers is not None else None)
@@ -652,9 +642,8 @@ def ingest_files(
         )
         # in slot order too, like their installments and payments (see `in_slot_order`)
         loans = with_partition_slots(loans).sort(["partition_slot", "loan_id"])
-        applied = step("loans", loans)
-        if applied is not None:
-            book.move_to_slots(connection, _moved_loans(applied))
+        # a stored loan whose slot changes takes its rows along (ON UPDATE CASCADE)
+        step("loans", loans)
         batch_slots = loans.select("loan_id", "partition_slot")
         todo = loans.filter(pl.col("schedule_source") == "generated")
         if todo.height:

@@ -5,7 +5,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, SmallInteger, String, select
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    select,
+)
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,8 +41,9 @@ def _slot_default(context: DefaultExecutionContext) -> int:
 class Loan(Timestamped, Base):
     __tablename__ = "loans"
     __table_args__ = (
-        # a partition's loans are one range of this index (see `partition_slot`)
-        Index("ix_loans_partition_slot", "partition_slot", "loan_id"),
+        # a partition's loans are one range of this index (see `partition_slot`); unique,
+        # so installments and payments can point at (loan_id, partition_slot)
+        Index("ix_loans_partition_slot", "partition_slot", "loan_id", unique=True),
         # and its customers one range of this one (scoring reads by customer)
         Index("ix_loans_partition_slot_customer", "partition_slot", "customer_id"),
     )
@@ -56,7 +67,9 @@ class Loan(Timestamped, Base):
 def _loan_slot(context: DefaultExecutionContext) -> int:
     """The stored slot of the row's loan, for the few rows written one by one (the
     ingest sets it for a whole batch)."""
-    loan_id = context.get_current_parameters()["loan_id"]  # type: ignore[no-untyped-call]
+    loan_id = context.get_current_parameters().get("loan_id")  # type: ignore[no-untyped-call]
+    if loan_id is None:  # e.g. INSERT … SELECT from a stage without the column
+        raise ValueError("installments and payments are written with their partition_slot")
     slot = context.connection.execute(
         select(Loan.partition_slot).where(Loan.loan_id == loan_id)
     ).scalar()
@@ -65,17 +78,27 @@ def _loan_slot(context: DefaultExecutionContext) -> int:
     return int(slot)
 
 
+def _slot_key(ondelete: str | None) -> ForeignKeyConstraint:
+    """The child's loan and slot together: a row cannot hold another slot than its
+    loan's, and follows the loan when it moves (its customer changed)."""
+    return ForeignKeyConstraint(
+        ["loan_id", "partition_slot"],
+        ["loans.loan_id", "loans.partition_slot"],
+        ondelete=ondelete,
+        onupdate="CASCADE",
+    )
+
+
 class Installment(Base):
     __tablename__ = "installments"
     __table_args__ = (
         # a partition's installments are one range of this index, and of the table when
         # loaded in slot order (as the ingest does): see `Payment.partition_slot`
         Index("ix_installments_partition_slot", "partition_slot", "loan_id"),
+        _slot_key(ondelete="CASCADE"),
     )
 
-    loan_id: Mapped[str] = mapped_column(
-        ForeignKey("loans.loan_id", ondelete="CASCADE"), primary_key=True
-    )
+    loan_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     due_on: Mapped[date] = mapped_column(Date)
     principal_due: Mapped[int] = mapped_column(BigInteger)
@@ -86,10 +109,13 @@ class Installment(Base):
 
 class Payment(Base):
     __tablename__ = "payments"
-    __table_args__ = (Index("ix_payments_partition_slot", "partition_slot", "loan_id"),)
+    __table_args__ = (
+        Index("ix_payments_partition_slot", "partition_slot", "loan_id"),
+        _slot_key(ondelete=None),
+    )
 
     payment_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.loan_id"), index=True)
+    loan_id: Mapped[str] = mapped_column(String(64), index=True)
     paid_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[int] = mapped_column(BigInteger)  # fen
     channel: Mapped[str] = mapped_column(String(32))

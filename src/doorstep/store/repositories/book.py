@@ -12,16 +12,13 @@ import polars as pl
 from sqlalchemy import (
     Connection,
     Date,
-    Table,
     Text,
     any_,
-    bindparam,
     cast,
     delete,
     exists,
     func,
     select,
-    update,
 )
 
 from doorstep.store.models import (
@@ -232,23 +229,6 @@ def stored_slots(connection: Connection, loan_ids: list[str]) -> pl.DataFrame:
             select(Loan.loan_id, Loan.partition_slot).where(Loan.loan_id.in_(chunk)),
         )
     return pl.DataFrame(rows, schema={"loan_id": pl.Utf8, "partition_slot": pl.Int16}, orient="row")
-
-
-def move_to_slots(connection: Connection, slots: dict[str, int]) -> None:
-    """Give the stored installments and payments of these loans their loan's new slot
-    (a loan whose customer changed moved with the customer)."""
-    if not slots:
-        return
-    values = [{"loan": loan_id, "slot": slot} for loan_id, slot in slots.items()]
-    for model in (Installment, Payment):
-        table = model.__table__
-        assert isinstance(table, Table)
-        connection.execute(
-            update(table)
-            .where(table.c.loan_id == bindparam("loan"))
-            .values(partition_slot=bindparam("slot")),
-            values,
-        )
 
 
 def counts_against_current_schedule(payments: Any, loans: LoanFilter | None = None) -> Any:

@@ -37,13 +37,22 @@ def live_readers(
     verifier belongs to: who will open which dossier today. With `not_planned_after`,
     not the cases of a plan published for a later day (live as soon as published, but
     visited, and their dossiers opened, that day)."""
+
+    def on_published_plan(day: Any) -> Any:  # routed there for this very team
+        return exists().where(
+            PlanStop.case_id == Assignment.case_id,
+            PlanStop.team_id == Assignment.team_id,
+            PlanStop.seq.is_not(None),
+            PlanStop.plan_id == VisitPlan.id,
+            VisitPlan.state == "published",
+            day,
+        )
+
     later = (
         [
-            ~exists().where(
-                PlanStop.case_id == Assignment.case_id,
-                PlanStop.plan_id == VisitPlan.id,
-                VisitPlan.state == "published",
-                VisitPlan.day > not_planned_after,
+            or_(
+                ~on_published_plan(VisitPlan.day > not_planned_after),
+                on_published_plan(VisitPlan.day <= not_planned_after),
             )
         ]
         if not_planned_after is not None
