@@ -16,7 +16,7 @@ from doorstep.api.routes import me as me_api
 from doorstep.config import Settings
 from doorstep.http import errors
 from doorstep.http.context import AppState
-from doorstep.http.limits import RequestSizeLimit
+from doorstep.http.limits import RefuseNul, RequestSizeLimit
 from doorstep.integrations.crypto import local_secret
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.store import migrate
@@ -60,6 +60,7 @@ def create_app(
         https_only=settings.secure_cookies,
     )
     errors.install(app, render_page=error_page)
+    app.add_middleware(RefuseNul)  # inside the size limit, which bounds what it reads
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     for router in (
         cases_api.router,

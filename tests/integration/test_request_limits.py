@@ -110,3 +110,34 @@ def test_the_limit_is_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     with TestClient(create_app(Settings(var_dir=tmp_path / "var"))) as client:
         assert_413(client.post("/login", content=b"x" * 4096))
         assert client.post("/login", content=b"x" * 1024).status_code != 413
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "where"),
+    [
+        ("get", "/api/cases?city=%00", {}, "path or query"),
+        ("get", "/api/cases/%00", {}, "path or query"),
+        ("post", "/api/cases/1/actions", {"content": b'{"action": "a\\u0000"}'}, "body"),
+        ("post", "/login", {"content": b"username=a%00&password=b"}, "body"),
+    ],
+)
+def test_text_with_a_nul_is_refused_before_any_handler(
+    tmp_path: Path, method: str, path: str, kwargs: dict[str, Any], where: str
+) -> None:
+    """PostgreSQL cannot store U+0000 (SQLite can): a 422 problem on every store, never a
+    500 from the database."""
+    content_type = (
+        "application/json" if path.startswith("/api") else ("application/x-www-form-urlencoded")
+    )
+    with TestClient(make_app(tmp_path)) as client:
+        response = getattr(client, method)(path, headers={"content-type": content_type}, **kwargs)
+        assert response.status_code == 422, response.text[:200]
+        body = response.json()
+        assert body["code"] == "invalid_request" and body["detail"].startswith(where)
+        # the same form without the NUL reaches its handler (which refuses the login)
+        clean = client.post(
+            "/login",
+            content=b"username=a&password=b",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert "U+0000" not in clean.text

@@ -71,3 +71,59 @@ class RequestSizeLimit:
         )
         response.headers["connection"] = "close"
         await response(scope, receive, send)
+
+
+# A NUL in a path, query string, JSON or form body: PostgreSQL text cannot hold it.
+NUL_MARKS = {
+    b"application/json": (b"\\u0000", b"\x00"),
+    b"application/x-www-form-urlencoded": (b"%00", b"\x00"),
+}
+
+
+class RefuseNul:
+    """Refuse text carrying U+0000 with a 422 problem before any handler sees it: SQLite
+    would store it, PostgreSQL fails the statement (a 500), so neither may get it. Bodies
+    are checked only for JSON and forms, which are small (multipart uploads are files)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").lower()
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            await self._refuse(scope, receive, send, "path or query")
+            return
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        marks = NUL_MARKS.get(content_type.split(b";")[0].strip().lower())
+        if marks is None:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = b""
+        while True:  # the size limit outside this middleware bounds what is buffered
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        if any(mark in body.lower() for mark in marks):
+            await self._refuse(scope, receive, send, "body")
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, where: str) -> None:
+        response = problem(
+            422,
+            "invalid_request",
+            "invalid request",
+            f"{where}: 文本不能包含 NUL 字符 (text may not contain U+0000)",
+            Request(scope),
+        )
+        await response(scope, receive, send)
