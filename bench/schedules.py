@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from decimal import Decimal
 
 import numpy as np
@@ -73,9 +74,11 @@ def per_loan(loans: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def timed(call: object, loans: pl.DataFrame) -> tuple[float, pl.DataFrame]:
+def timed(
+    call: Callable[[pl.DataFrame], pl.DataFrame], loans: pl.DataFrame
+) -> tuple[float, pl.DataFrame]:
     started = time.perf_counter()
-    result = call(loans)  # type: ignore[operator]
+    result = call(loans)
     return time.perf_counter() - started, result
 
 

@@ -102,14 +102,13 @@ class RefuseNul:
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
-        body = b""
         while True:  # the size limit outside this middleware bounds what is buffered
             message = await receive()
             messages.append(message)
-            body += message.get("body", b"")
             if message["type"] != "http.request" or not message.get("more_body", False):
                 break
-        if any(mark in body.lower() for mark in marks):
+        body = b"".join(m.get("body", b"") for m in messages).lower()
+        if any(mark in body for mark in marks):
             await self._refuse(scope, receive, send, "body")
             return
 

@@ -137,6 +137,7 @@ def replace_schedule(
     session.add_all(
         Installment(
             loan_id=loan_row.loan_id,
+            partition_slot=loan_row.partition_slot,  # known here: no lookup per row
             seq=r.seq,
             due_on=r.due_on,
             principal_due=r.principal_due,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import date, datetime
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.case import CaseState
@@ -119,10 +119,15 @@ def plannable_cases(session: Session, city: str, also: Collection[int] | None = 
     return list(
         session.scalars(
             select(Case)
-            .where(Case.city == city, Case.hold_reason.is_(None), may)
+            .where(Case.city == city, _plannable(may))
             .order_by(Case.priority.desc(), Case.id)
         )
     )
+
+
+def _plannable(state: ColumnElement[bool]) -> ColumnElement[bool]:
+    """A case the planner may take: in the given state, and not on hold."""
+    return and_(Case.hold_reason.is_(None), state)
 
 
 def cities_with_ready_cases(session: Session, cities: Collection[str]) -> set[str]:
@@ -132,11 +137,7 @@ def cities_with_ready_cases(session: Session, cities: Collection[str]) -> set[st
     return set(
         session.scalars(
             select(Case.city)
-            .where(
-                Case.city.in_(list(cities)),
-                Case.hold_reason.is_(None),
-                Case.state == CaseState.READY.value,
-            )
+            .where(Case.city.in_(list(cities)), _plannable(Case.state == CaseState.READY.value))
             .distinct()
         )
     )

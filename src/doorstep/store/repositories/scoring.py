@@ -21,7 +21,6 @@ from doorstep.store.models import (
     ContactAttempt,
     ContactPoint,
     Customer,
-    Installment,
     Loan,
     ModelDrift,
     ModelVersion,
@@ -250,22 +249,6 @@ def read_loans(connection: Connection, slots: Slots = None) -> pl.DataFrame:
             "term_months": pl.Int64,
             "disbursed_on": pl.Date,
         },
-    )
-
-
-def read_installments(connection: Connection) -> pl.DataFrame:
-    return _frame(
-        connection,
-        select(
-            Installment.loan_id,
-            Installment.due_on,
-            (
-                Installment.principal_due
-                + Installment.interest_due
-                + func.coalesce(Installment.fee_due, 0)
-            ).label("amount_due"),
-        ),
-        {"loan_id": pl.Utf8, "due_on": pl.Date, "amount_due": pl.Int64},
     )
 
 
