@@ -92,7 +92,7 @@ def build(db: Path, n: int, seed: int = 20250630) -> dict[str, Any]:
 
     from doorstep.domain.access import SYSTEM, Role
     from doorstep.domain.delinquency import DEFAULT_BUCKETS
-    from doorstep.services import users
+    from doorstep.services.people import users
     from doorstep.store import migrate
     from doorstep.store.db import make_engine, transaction
     from doorstep.store.models import Case, Customer
@@ -201,8 +201,9 @@ def _serve(workdir: str, db: str, ports: Any) -> None:
     from doorstep.config import Settings
     from doorstep.store.db import make_engine
 
-    app = create_app(Settings(var_dir=Path(workdir)), engine=make_engine(f"sqlite:///{db}"),
-                     migrate_schema=False)
+    app = create_app(
+        Settings(var_dir=Path(workdir)), engine=make_engine(f"sqlite:///{db}"), migrate_schema=False
+    )
 
     def baseline(request: Request, actor: CurrentActor, session: DbSession) -> HTMLResponse:
         ids = session.execute(text("SELECT id FROM cases LIMIT 50")).scalars().all()
@@ -241,8 +242,15 @@ def sign_in(client: Any) -> None:
     page = client.get("/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token, "no CSRF token on /login"
-    response = client.post("/login", data={"username": "manager", "password": PASSWORD,
-                                           "csrf_token": token.group(1), "next": "/cases"})
+    response = client.post(
+        "/login",
+        data={
+            "username": "manager",
+            "password": PASSWORD,
+            "csrf_token": token.group(1),
+            "next": "/cases",
+        },
+    )
     assert response.status_code == 303, f"sign-in failed: {response.status_code}"
 
 
@@ -313,15 +321,27 @@ def measure(workdir: Path, db: Path, requests: int) -> tuple[Figures, list[Figur
         with httpx.Client(base_url=url, timeout=60) as client:
             sign_in(client)
             samples, _ = timed(client, "/bench/baseline", requests)
-            base = Figures("baseline: bare SELECT", "/bench/baseline",
-                           statistics.median(samples), _p95(samples))
+            base = Figures(
+                "baseline: bare SELECT",
+                "/bench/baseline",
+                statistics.median(samples),
+                _p95(samples),
+            )
             figures = []
             for name, query, htmx in QUERIES:
                 samples, body = timed(client, f"/cases?{query}", requests, htmx)
                 shown = re.search(r'data-total="(\d+)"', body)
                 counts = sql_breakdown(engine, query)
-                figures.append(Figures(name, query, statistics.median(samples), _p95(samples),
-                                       int(shown.group(1)) if shown else None, *counts))
+                figures.append(
+                    Figures(
+                        name,
+                        query,
+                        statistics.median(samples),
+                        _p95(samples),
+                        int(shown.group(1)) if shown else None,
+                        *counts,
+                    )
+                )
         with Session(engine) as session:  # the bare query alone, no HTTP: the floor
             raw = []
             for _ in range(requests):
@@ -344,27 +364,41 @@ def add_proposed_indexes(db: Path) -> None:
         connection.execute("ANALYZE")
 
 
-def report(built: dict[str, Any], base: Figures, figures: list[Figures], raw_ms: float,
-           requests: int, title: str) -> bool:
+def report(
+    built: dict[str, Any],
+    base: Figures,
+    figures: list[Figures],
+    raw_ms: float,
+    requests: int,
+    title: str,
+) -> bool:
     import os
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\n== {title}\n{built['cases']:,} cases, {built['visible_to_manager']:,} in the "
-          f"manager's regions ({', '.join(MANAGER_REGIONS)}); {requests} requests per query, "
-          f"httpx -> uvicorn (own process); load average {load} on {os.cpu_count()} CPUs")
-    header = (f"{'query':<24} {'median ms':>9} {'p95 ms':>8} {'x base':>7} {'rows':>7} "
-              f"{'sql count':>9} {'sql page':>8}  target")
+    print(
+        f"\n== {title}\n{built['cases']:,} cases, {built['visible_to_manager']:,} in the "
+        f"manager's regions ({', '.join(MANAGER_REGIONS)}); {requests} requests per query, "
+        f"httpx -> uvicorn (own process); load average {load} on {os.cpu_count()} CPUs"
+    )
+    header = (
+        f"{'query':<24} {'median ms':>9} {'p95 ms':>8} {'x base':>7} {'rows':>7} "
+        f"{'sql count':>9} {'sql page':>8}  target"
+    )
     print(header)
     print("-" * len(header))
-    print(f"{base.name:<24.24} {base.median_ms:>9.1f} {base.p95_ms:>8.1f} {1:>7.1f} {'':>7} "
-          f"{'':>9} {'':>8}")
+    print(
+        f"{base.name:<24.24} {base.median_ms:>9.1f} {base.p95_ms:>8.1f} {1:>7.1f} {'':>7} "
+        f"{'':>9} {'':>8}"
+    )
     ok = True
     for f in figures:
         good = f.median_ms < TARGET_MS
         ok &= good
-        print(f"{f.name:<24} {f.median_ms:>9.1f} {f.p95_ms:>8.1f} "
-              f"{f.median_ms / base.median_ms:>7.1f} {f.total if f.total is not None else '?':>7} "
-              f"{f.sql_count_ms:>9.1f} {f.sql_page_ms:>8.1f}  {'ok' if good else 'MISSED'}")
+        print(
+            f"{f.name:<24} {f.median_ms:>9.1f} {f.p95_ms:>8.1f} "
+            f"{f.median_ms / base.median_ms:>7.1f} {f.total if f.total is not None else '?':>7} "
+            f"{f.sql_count_ms:>9.1f} {f.sql_page_ms:>8.1f}  {'ok' if good else 'MISSED'}"
+        )
     print(f"\nbare SELECT id FROM cases LIMIT 50 without HTTP: {raw_ms:.2f} ms (median)")
     print(f"target: median < {TARGET_MS:.0f} ms for every query: {'met' if ok else 'MISSED'}")
     return ok
@@ -377,8 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="default: a new temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--compare", action="store_true",
-                        help="then add the proposed indexes and measure again")
+    parser.add_argument(
+        "--compare", action="store_true", help="then add the proposed indexes and measure again"
+    )
     args = parser.parse_args(argv)
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="doorstep-bench-"))
@@ -393,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
         titles = {"schema": "the schema as migrated"}
         if args.compare:
             titles["proposed"] = "with the proposed indexes: " + "; ".join(
-                d.split(" ON ")[1] for d in PROPOSED_INDEXES)
+                d.split(" ON ")[1] for d in PROPOSED_INDEXES
+            )
         ok = True
         for key, title in titles.items():
             if key == "proposed":
@@ -402,11 +438,14 @@ def main(argv: list[str] | None = None) -> int:
             passed = report(built, base, figures, raw_ms, args.requests, title)
             if key == "schema":  # the exit status: the app as it is
                 ok = passed
-            runs[key] = {"raw_select_ms": raw_ms, "baseline": base.__dict__,
-                         "queries": [f.__dict__ for f in figures], "target_met": passed}
+            runs[key] = {
+                "raw_select_ms": raw_ms,
+                "baseline": base.__dict__,
+                "queries": [f.__dict__ for f in figures],
+                "target_met": passed,
+            }
         if args.json:
-            args.json.write_text(json.dumps({"built": built, **runs}, indent=2,
-                                            ensure_ascii=False))
+            args.json.write_text(json.dumps({"built": built, **runs}, indent=2, ensure_ascii=False))
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

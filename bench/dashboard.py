@@ -151,11 +151,13 @@ def main(argv: list[str] | None = None) -> int:
             old.unlink(missing_ok=True)
         built = case_list.build(db, args.cases)
         field = build_field(db, args.days, args.visits)
-        print(f"built {built['cases']:,} cases, {field['book_rows']:,} book figures, "
-              f"{field['visits']:,} visits with verdicts, {field['promises']:,} promises, "
-              f"{field['outcomes']:,} outcomes in {built['seconds'] + field['seconds']:.1f} s; "
-              f"the batch's first field-figures run wrote {field['field_rows']:,} rows "
-              f"in {field['field_step_s']:.1f} s")
+        print(
+            f"built {built['cases']:,} cases, {field['book_rows']:,} book figures, "
+            f"{field['visits']:,} visits with verdicts, {field['promises']:,} promises, "
+            f"{field['outcomes']:,} outcomes in {built['seconds'] + field['seconds']:.1f} s; "
+            f"the batch's first field-figures run wrote {field['field_rows']:,} rows "
+            f"in {field['field_step_s']:.1f} s"
+        )
         process, url = case_list.serve(workdir, db)
         results = []
         try:
@@ -176,20 +178,27 @@ def main(argv: list[str] | None = None) -> int:
         import os
 
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"\n{args.requests} requests each, httpx -> uvicorn (own process); "
-              f"load average {load} on {os.cpu_count()} CPUs")
+        print(
+            f"\n{args.requests} requests each, httpx -> uvicorn (own process); "
+            f"load average {load} on {os.cpu_count()} CPUs"
+        )
         print(f"{'query':<22} {'median ms':>9} {'p95 ms':>8} {'x base':>7}  target")
         print(f"{'baseline: bare SELECT':<22} {base:>9.1f} {'':>8} {1:>7.1f}")
         ok = True
         for r in results:
             good = r["median_ms"] < TARGET_MS
             ok &= good
-            print(f"{r['query']:<22} {r['median_ms']:>9.1f} {r['p95_ms']:>8.1f} "
-                  f"{r['median_ms'] / base:>7.1f}  {'ok' if good else 'MISSED'}")
+            print(
+                f"{r['query']:<22} {r['median_ms']:>9.1f} {r['p95_ms']:>8.1f} "
+                f"{r['median_ms'] / base:>7.1f}  {'ok' if good else 'MISSED'}"
+            )
         print(f"target: median < {TARGET_MS:.0f} ms: {'met' if ok else 'MISSED'}")
         if args.json:
-            args.json.write_text(json.dumps(
-                {"built": {**built, **field}, "baseline_ms": base, "queries": results}, indent=2))
+            args.json.write_text(
+                json.dumps(
+                    {"built": {**built, **field}, "baseline_ms": base, "queries": results}, indent=2
+                )
+            )
         return 0 if ok else 1
     finally:
         if not args.keep and not args.workdir:

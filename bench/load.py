@@ -152,7 +152,7 @@ def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tup
     from sqlalchemy.orm import Session
 
     from doorstep.config import Settings
-    from doorstep.services import dossier
+    from doorstep.services.lender import dossier
     from doorstep.store.db import make_engine
     from doorstep.store.models import User
 
@@ -184,7 +184,7 @@ def populate(
 
     from doorstep.domain.access import SYSTEM, Role
     from doorstep.integrations.crypto import FernetCipher, HmacHasher
-    from doorstep.services import teams, users
+    from doorstep.services.people import teams, users
     from doorstep.store.db import make_engine, transaction
     from doorstep.store.models import Assignment, Case, ContactPoint
 

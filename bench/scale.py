@@ -42,8 +42,8 @@ from sqlalchemy import Engine, func, select, text
 
 from doorstep.config import Settings
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
-from doorstep.services.broker import Broker
-from doorstep.services.delinquency import (
+from doorstep.services.batch.broker import Broker
+from doorstep.services.batch.delinquency import (
     DelinquencySummary,
     run_delinquency,
     run_partitioned,

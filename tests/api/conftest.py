@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
-from doorstep.services import users
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, User
 from tests.factories.world import ANYTIME_RULES, PASSWORD, World, build_world

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, update
 
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.services import audit, users
+from doorstep.services.conduct import audit
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, LoginFailure
 from tests.api.conftest import PASSWORD, bearer, csrf_of, set_state, sign_in

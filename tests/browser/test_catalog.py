@@ -18,7 +18,7 @@ from doorstep.domain.contact import SOURCES, AttemptChannel, AttemptResult, Cont
 from doorstep.domain.reasons import REASONS
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.planning.plan import DropReason
-from doorstep.services.daily import DEFAULT_STEPS
+from doorstep.services.batch.daily import DEFAULT_STEPS
 from doorstep.services.ingest.contracts import ADDRESSES, CONTACTS, CUSTOMERS
 from doorstep.web import i18n
 

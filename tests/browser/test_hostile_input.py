@@ -25,7 +25,9 @@ from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.integrations.evidence import BadEvidenceName, LocalEvidenceStore, sha256_of
-from doorstep.services import audit, portal, users
+from doorstep.services.conduct import audit
+from doorstep.services.people import users
+from doorstep.services.repayment import portal
 from doorstep.services.visits import InvalidAnswers, Upload, check_uploads
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, Case, ContactPoint, Customer, Team

@@ -52,10 +52,11 @@ def model_site(
     from doorstep.domain.delinquency import DEFAULT_BUCKETS
     from doorstep.domain.selection import SelectionPolicy
     from doorstep.scoring.pipeline import TrainingConfig
-    from doorstep.services import scoring, users
+    from doorstep.services import scoring
+    from doorstep.services.batch.delinquency import run_delinquency
     from doorstep.services.cases import select_cases
-    from doorstep.services.delinquency import run_delinquency
     from doorstep.services.ingest import ingest_files
+    from doorstep.services.people import users
     from doorstep.store import migrate
     from doorstep.store.db import make_engine, transaction
 

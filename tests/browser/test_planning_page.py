@@ -27,7 +27,7 @@ CITY = "北京市"
 def _prepare(engine: Any, tmp: Path, keys: tuple[object, object]) -> None:
     """A demo-like Beijing day: addresses over the city, two teams with a home base."""
     from doorstep.domain.access import SYSTEM, Role
-    from doorstep.services import teams, users
+    from doorstep.services.people import teams, users
     from doorstep.store.db import transaction
     from doorstep.store.models import ContactPoint, Team
     from tests.factories.world import PASSWORD, build_world

@@ -45,7 +45,7 @@ class LenderReceiver:
 
         from doorstep.domain.access import SYSTEM
         from doorstep.integrations import webhooks
-        from doorstep.services import feedback
+        from doorstep.services.lender import feedback
         from doorstep.store.db import transaction
 
         state = cls()
@@ -76,7 +76,7 @@ class LenderReceiver:
 
     def drain(self, site: Site) -> None:
         """Deliver what is due, then stop listening and switch the endpoint off."""
-        from doorstep.services.feedback import RetryPolicy, deliver_due
+        from doorstep.services.lender.feedback import RetryPolicy, deliver_due
         from doorstep.store.db import transaction
         from doorstep.store.models import WebhookEndpoint
 
@@ -122,7 +122,8 @@ def prepare(site: Site) -> int:
     from sqlalchemy import select
 
     from doorstep.domain.access import SYSTEM, Role
-    from doorstep.services import cases, teams, users
+    from doorstep.services import cases
+    from doorstep.services.people import teams, users
     from doorstep.store.db import transaction
     from doorstep.store.models import Case, PlanStop, VisitPlan
 

@@ -14,10 +14,10 @@ from doorstep.domain.access import SYSTEM, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.selection import SelectionPolicy
-from doorstep.services import teams, users
+from doorstep.services.batch.delinquency import run_delinquency
 from doorstep.services.cases import select_cases
-from doorstep.services.delinquency import run_delinquency
 from doorstep.services.ingest import ingest_files
+from doorstep.services.people import teams, users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case
 from tests.factories.book import small_book

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from doorstep.cli.main import app as cli
 from doorstep.domain.access import Actor, Role
-from doorstep.services import audit, users
+from doorstep.services.conduct import audit
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, AuditHead
 from tests.factories.world import build_world

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from doorstep.app import create_app
 from doorstep.config import Settings
-from doorstep.services import users
-from doorstep.services.daily import DEFAULT_STEPS, day_lock
+from doorstep.services.batch.daily import DEFAULT_STEPS, day_lock
+from doorstep.services.people import users
 from doorstep.store.models import AuditEvent, BatchRun, BatchStep
 from tests.api.conftest import CHEAP_HASHER, csrf_of, sign_in
 from tests.factories.world import AS_OF, World, build_world

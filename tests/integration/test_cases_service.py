@@ -20,10 +20,12 @@ from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError, IllegalTransition
 from doorstep.domain.selection import SelectionPolicy
-from doorstep.services import audit, cases, contacts, users
-from doorstep.services.cases import SelectionReport, select_cases
-from doorstep.services.delinquency import run_delinquency
+from doorstep.services import cases
+from doorstep.services.batch.delinquency import run_delinquency
+from doorstep.services.cases import SelectionReport, contacts, select_cases
+from doorstep.services.conduct import audit
 from doorstep.services.ingest import ingest_files
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, ContactPoint, User
 from tests.factories.book import Book, small_book

@@ -27,8 +27,10 @@ from sqlalchemy.orm import Session
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Role
-from doorstep.services import audit, cases, users
+from doorstep.services import cases
 from doorstep.services.cases import Conflict
+from doorstep.services.conduct import audit
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import BatchRun, Case, User
 from tests.api.conftest import CHEAP_HASHER, PASSWORD, bearer, set_state, sign_in
@@ -175,7 +177,7 @@ HOLDER = textwrap.dedent(
     import sys
     from datetime import date
     from pathlib import Path
-    from doorstep.services.daily import day_lock
+    from doorstep.services.batch.daily import day_lock
     from doorstep.store.db import make_engine
 
     url, var_dir, as_of = sys.argv[1:4]

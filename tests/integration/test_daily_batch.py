@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
-from doorstep.services.daily import (
+from doorstep.services.batch.daily import (
     DEFAULT_STEPS,
     BatchAlreadyRunning,
     DayContext,
@@ -211,7 +211,7 @@ KILLER = textwrap.dedent(
     from datetime import date
     from pathlib import Path
     from doorstep.config import Settings
-    from doorstep.services.daily import DEFAULT_STEPS, Step, run_day
+    from doorstep.services.batch.daily import DEFAULT_STEPS, Step, run_day
     from doorstep.store.db import make_engine
 
     url, schema, var_dir, victim, as_of = sys.argv[1:6]

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, update
 
 from doorstep.app import create_app
 from doorstep.config import Settings
-from doorstep.services import users
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, AuditEvent, Customer
 from tests.api.conftest import CHEAP_HASHER, bearer
@@ -80,7 +80,7 @@ def test_dossier_renders_chinese(
     import re
 
     rates = re.findall(r"(\d+\.\d\d)%", text)
-    from doorstep.services.dossier import OPTION_ZH
+    from doorstep.services.lender.dossier import OPTION_ZH
 
     named = [name for name in OPTION_ZH.values() if name in text.replace(" ", "")]
     assert rates and named, "no computed repayment option in the dossier"

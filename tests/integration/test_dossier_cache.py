@@ -16,7 +16,8 @@ from sqlalchemy import Engine, delete, select, update
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.integrations import pdf
-from doorstep.services import dossier, users
+from doorstep.services.lender import dossier
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, AuditEvent, Case, PlanStop, VisitPlan
 from tests.api.conftest import CHEAP_HASHER, bearer
@@ -156,7 +157,7 @@ def test_earlier_days_are_dropped(
 def test_the_batch_renders_the_days_dossiers_ahead_for_each_verifier(
     client: TestClient, world: World, engine: Engine, tmp_path: Path, renders: list[str]
 ) -> None:
-    from doorstep.services import daily
+    from doorstep.services.batch import daily
 
     with transaction(engine) as session:  # published for today: scheduled, live-assigned
         session.execute(

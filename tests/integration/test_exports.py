@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import InvalidValue
-from doorstep.services.exports import EXPORTABLE, export_table
+from doorstep.services.lender.exports import EXPORTABLE, export_table
 from doorstep.store.models import Base, Customer, Loan
 from tests.factories.world import build_world
 

@@ -44,8 +44,8 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
-from doorstep.services import teams, users
 from doorstep.services import visits as visit_service
+from doorstep.services.people import teams, users
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Case, Evidence, OutboxEvent, Team, User, Verdict, Visit

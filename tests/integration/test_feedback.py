@@ -21,8 +21,9 @@ from doorstep.cli.main import app as cli_app
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.errors import DoorstepError
-from doorstep.services import feedback, users
-from doorstep.services.outbox import emit
+from doorstep.services.lender import feedback
+from doorstep.services.lender.outbox import emit
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Case,
@@ -242,7 +243,7 @@ def test_the_batch_writes_the_days_feedback_file(
 ) -> None:
     """The daily batch's exports step: the file of the day before holds the verdicts last
     changed that day (Shanghai time) and no other; a rerun rewrites the same file."""
-    from doorstep.services import daily
+    from doorstep.services.batch import daily
 
     config = Settings(var_dir=tmp_path / "var")
     with transaction(engine) as session:

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from doorstep.config import Settings
-from doorstep.services.daily import DEFAULT_STEPS, run_day
-from doorstep.services.delinquency import run_delinquency
+from doorstep.services.batch.daily import DEFAULT_STEPS, run_day
+from doorstep.services.batch.delinquency import run_delinquency
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import BatchStep, DelinquencySnapshot
@@ -186,7 +186,7 @@ def test_batch_run_and_the_scheduler_enqueue_the_heavy_steps_and_wait(
 
     from doorstep.cli import scheduler as batch_scheduler
     from doorstep.cli.main import app
-    from doorstep.services import outbox
+    from doorstep.services.lender import outbox
 
     engine: Engine = make_engine(pg_url)
     try:
@@ -242,7 +242,7 @@ def test_planning_and_dossiers_run_as_tasks_on_the_worker(
     from sqlalchemy import update
     from sqlalchemy.orm import Session
 
-    from doorstep.services import dossier, feedback
+    from doorstep.services.lender import dossier, feedback
     from doorstep.store.models import Case, PlanStop, VisitPlan
     from doorstep.store.repositories import visits as visits_repo
     from tests.factories.world import build_world

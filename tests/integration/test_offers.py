@@ -19,9 +19,10 @@ from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError, IllegalTransition, InvalidValue, NotFound
 from doorstep.integrations.sms import LogSender
-from doorstep.services import offers, portal, users
+from doorstep.services.batch.delinquency import run_delinquency
 from doorstep.services.cases import Forbidden
-from doorstep.services.delinquency import run_delinquency
+from doorstep.services.people import users
+from doorstep.services.repayment import offers, portal
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     ArchivedInstallment,

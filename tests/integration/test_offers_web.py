@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.integrations.sms import LogSender
-from doorstep.services import users
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     AuditEvent,
@@ -153,7 +153,7 @@ def test_a_borrower_cannot_take_another_borrowers_offer(
 def test_maker_cannot_approve_and_auditors_own_the_complaint_queue(
     client: TestClient, engine: Engine, world: World
 ) -> None:
-    from doorstep.services import portal
+    from doorstep.services.repayment import portal
 
     token = sign_in(client, "manager")
     with transaction(engine) as session:  # a settlement with a large discount

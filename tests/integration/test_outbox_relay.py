@@ -20,9 +20,9 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.integrations.crypto import new_data_key
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import feedback, outbox
-from doorstep.services.broker import Broker
-from doorstep.services.daily import DEFAULT_STEPS, run_day
+from doorstep.services.batch.broker import Broker
+from doorstep.services.batch.daily import DEFAULT_STEPS, run_day
+from doorstep.services.lender import feedback, outbox
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import WebhookDelivery

@@ -17,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
-from doorstep.services import audit
+from doorstep.services.conduct import audit
 from doorstep.store.models import AuditEvent
 from doorstep.web.forms import act, day_field
 

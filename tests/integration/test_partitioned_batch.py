@@ -15,7 +15,7 @@ from sqlalchemy import Engine, inspect, select
 
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.services.delinquency import (
+from doorstep.services.batch.delinquency import (
     Dispatch,
     PartitionFailed,
     PartitionOutcome,

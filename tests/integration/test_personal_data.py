@@ -20,8 +20,9 @@ from doorstep.domain.access import Actor, Role
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.identity import mask_id_number
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, KeyError_, new_data_key
-from doorstep.services import audit, contacts, personal_data, users
-from doorstep.services.cases import Forbidden
+from doorstep.services.cases import Forbidden, contacts
+from doorstep.services.conduct import audit, personal_data
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import ContactPoint, Customer, User
 from tests.factories.world import PASSWORD, World, build_world

@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app as cli_app
-from doorstep.services import users
-from doorstep.services.promises import broken_promises, judge_promises
+from doorstep.services.people import users
+from doorstep.services.repayment.promises import broken_promises, judge_promises
 from doorstep.store.db import transaction
 from doorstep.store.models import Alert, AuditEvent, Case, Loan, OutboxEvent, Payment, PromiseToPay
 from tests.api.conftest import CHEAP_HASHER

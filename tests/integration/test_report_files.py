@@ -23,9 +23,10 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import InvalidValue
-from doorstep.services import report_files, users
 from doorstep.services.cases import Forbidden
-from doorstep.services.dashboard import Dashboard, build_dashboard
+from doorstep.services.people import users
+from doorstep.services.reports import files as report_files
+from doorstep.services.reports.dashboard import Dashboard, build_dashboard
 from doorstep.store.models import Case
 from doorstep.web.i18n import translations
 from tests.api.conftest import CHEAP_HASHER, sign_in

@@ -19,8 +19,11 @@ from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.ports import Cipher
 from doorstep.domain.rules import load
-from doorstep.services import audit, cases, contacts, users
-from doorstep.services import rules as conduct
+from doorstep.services import cases
+from doorstep.services.cases import contacts
+from doorstep.services.conduct import audit
+from doorstep.services.conduct import rules as conduct
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Base,

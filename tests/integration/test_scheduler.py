@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from doorstep.cli import scheduler as batch_scheduler
 from doorstep.cli.main import app
 from doorstep.config import Settings
-from doorstep.services import users
-from doorstep.services.daily import DEFAULT_STEPS, day_lock
+from doorstep.services.batch.daily import DEFAULT_STEPS, day_lock
+from doorstep.services.people import users
 from doorstep.store.models import BatchRun
 from tests.api.conftest import CHEAP_HASHER
 from tests.factories.world import build_world

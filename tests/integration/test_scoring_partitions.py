@@ -21,7 +21,7 @@ from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.scoring import monitoring
 from doorstep.services import scoring
-from doorstep.services.delinquency import PartitionFailed, collect
+from doorstep.services.batch.delinquency import PartitionFailed, collect
 from doorstep.store.db import transaction
 from doorstep.store.models import ModelDrift, Score
 from tests.integration.test_jobs_worker import (  # noqa: F401 (fixtures)
@@ -147,7 +147,7 @@ def test_scoring_step_on_a_real_worker_equals_one_pass(
     (Redis, PostgreSQL), their histograms sent back as JSON; the stored scores and drift
     are those of the one-pass run."""
     from doorstep.config import Settings
-    from doorstep.services.daily import DEFAULT_STEPS, run_day
+    from doorstep.services.batch.daily import DEFAULT_STEPS, run_day
     from doorstep.store import migrate
     from doorstep.store.db import make_engine
     from tests.integration.test_jobs_worker import BROKER

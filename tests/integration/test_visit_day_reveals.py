@@ -12,7 +12,8 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor
-from doorstep.services import teams, users, visits
+from doorstep.services import visits
+from doorstep.services.people import teams, users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, AuditEvent, User
 from tests.factories.world import World, build_world
@@ -101,7 +102,7 @@ def test_a_reveal_before_the_assignment_or_of_another_point_does_not_count(
 ) -> None:
     """A reveal of another contact point (a phone), or one made before the live assignment
     began, is not this assignment's reveal of the address: the day page audits its own."""
-    from doorstep.services import contacts
+    from doorstep.services.cases import contacts
     from doorstep.store.models import Case, ContactPoint
 
     with transaction(world.engine) as session:

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.errors import IllegalTransition
 from doorstep.planning import PlanInfeasible
-from doorstep.services import teams, users, visit_plans
+from doorstep.services import visit_plans
 from doorstep.services.cases import Conflict, Forbidden
+from doorstep.services.people import teams, users
 from doorstep.services.visit_plans import PlanConfig
 from doorstep.store.db import transaction
 from doorstep.store.models import (
@@ -323,7 +324,7 @@ def test_conduct_rules_quiet_hours_and_holds(
     from doorstep.config import Settings
     from doorstep.domain.case import HoldReason
     from doorstep.planning import AllowedHours
-    from doorstep.services import rules
+    from doorstep.services.conduct import rules
 
     ready = spread_world(engine, tmp_path, keys)
     cfg = PlanConfig(

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from doorstep.app import create_app
 from doorstep.config import Settings
-from doorstep.services import users
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, VisitPlan
 from tests.api.conftest import CHEAP_HASHER, csrf_of, sign_in

@@ -20,7 +20,9 @@ from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.checkin import Limits
 from doorstep.domain.errors import DoorstepError
 from doorstep.integrations.evidence import LocalEvidenceStore
-from doorstep.services import alerts, cases, users, visits
+from doorstep.services import cases, visits
+from doorstep.services.cases import alerts
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Alert,
@@ -261,7 +263,7 @@ def test_a_check_in_3_km_away_is_refused_then_flagged_with_a_reason(world: World
 
 def test_the_conduct_rules_decide_the_check_in(world: World) -> None:
     from doorstep.domain.rules import load as load_pack
-    from doorstep.services.rules import RuleBlocked
+    from doorstep.services.conduct.rules import RuleBlocked
     from doorstep.store.models import RuleDecision
 
     pack = load_pack("cn")
@@ -603,7 +605,7 @@ def test_the_day_lists_plan_stops_in_order_then_cases_scheduled_by_hand(world: W
     now = datetime.now(UTC)
     today = now.astimezone(rules().zone).date()
     with transaction(world.engine) as session:  # a second case for the team, not planned
-        from doorstep.services import teams
+        from doorstep.services.people import teams
 
         teams.assign(
             session,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
-from doorstep.services import users
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, Case, RuleDecision, User, Verdict, Visit
 from tests.factories.world import World, build_world

@@ -19,9 +19,9 @@ from sqlalchemy import Engine, select
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.errors import DoorstepError
 from doorstep.integrations import webhooks
-from doorstep.services import feedback
-from doorstep.services.feedback import RetryPolicy, deliver_due
-from doorstep.services.outbox import emit
+from doorstep.services.lender import feedback
+from doorstep.services.lender.feedback import RetryPolicy, deliver_due
+from doorstep.services.lender.outbox import emit
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, WebhookDelivery
 

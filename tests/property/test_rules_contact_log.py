@@ -22,8 +22,9 @@ from doorstep.domain.access import Actor
 from doorstep.domain.case import HoldReason
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.rules import load
-from doorstep.services import contacts, users
-from doorstep.services import rules as conduct
+from doorstep.services.cases import contacts
+from doorstep.services.conduct import rules as conduct
+from doorstep.services.people import users
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Case, ContactAttempt, ContactPoint, User

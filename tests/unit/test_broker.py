@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from doorstep.services.broker import TasksFailed, reported
+from doorstep.services.batch.broker import TasksFailed, reported
 
 
 def test_every_task_reported_gives_the_results_in_order() -> None:

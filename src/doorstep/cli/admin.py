@@ -22,8 +22,9 @@ from doorstep.cli.main import (
 from doorstep.domain.access import SYSTEM, Role
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.selection import SelectionPolicy, value_terms
-from doorstep.services import audit, users
 from doorstep.services.cases import SelectionReport, select_cases
+from doorstep.services.conduct import audit
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
@@ -187,7 +188,7 @@ def keys_rotate() -> None:
     """Re-encrypt every personal-data value under the first configured key. Put the new key
     first in DOORSTEP_DATA_KEYS, run this, then drop the old key."""
     from doorstep.integrations.keys import personal_data_keys
-    from doorstep.services.personal_data import rotate_all
+    from doorstep.services.conduct.personal_data import rotate_all
 
     config = settings()
     cipher, _ = personal_data_keys(config)

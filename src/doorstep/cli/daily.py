@@ -19,7 +19,7 @@ from doorstep.cli.main import (
 )
 from doorstep.domain.errors import DoorstepError
 from doorstep.jobs.relay import install as install_relay
-from doorstep.services.daily import StepOutcome, run_day
+from doorstep.services.batch.daily import StepOutcome, run_day
 
 
 @batch_app.command("run")

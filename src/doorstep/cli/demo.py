@@ -23,9 +23,9 @@ from doorstep.cli.main import (
 )
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.money import format_yuan
+from doorstep.services.batch.daily import selection_policy
 from doorstep.services.cases import select_cases
-from doorstep.services.daily import selection_policy
-from doorstep.services.reports import overdue_by_city
+from doorstep.services.reports.book import overdue_by_city
 from doorstep.store.db import transaction
 
 

@@ -30,8 +30,8 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import feedback
-from doorstep.services.promises import judge_promises
+from doorstep.services.lender import feedback
+from doorstep.services.repayment.promises import judge_promises
 from doorstep.store.db import transaction
 
 webhooks_app = typer.Typer(help="Webhooks to the lender.", no_args_is_help=True)

@@ -29,7 +29,11 @@ from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.domain.schedule import RepaymentMethod, build_schedule, remaining_balances
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services.delinquency import DelinquencySummary, delinquency_table, run_delinquency
+from doorstep.services.batch.delinquency import (
+    DelinquencySummary,
+    delinquency_table,
+    run_delinquency,
+)
 from doorstep.services.ingest import BatchRejected, IngestReport, ingest_files
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
@@ -306,7 +310,7 @@ def export_table(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
 ) -> None:
     """A whole table for analysts' own tools, without personal data (amounts in fen)."""
-    from doorstep.services.exports import export_table as write_table
+    from doorstep.services.lender.exports import export_table as write_table
 
     config = settings()
     target = output or config.var_dir / "exports" / f"{name}.{output_format.value}"

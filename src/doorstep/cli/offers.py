@@ -9,7 +9,7 @@ import typer
 from doorstep.cli.main import AsOf, app, console, fail, parse_day, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
-from doorstep.services import offers, portal
+from doorstep.services.repayment import offers, portal
 from doorstep.store.db import transaction
 
 offers_app = typer.Typer(help="Repayment offers and plans.", no_args_is_help=True)

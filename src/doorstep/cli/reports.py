@@ -12,7 +12,7 @@ import typer
 from doorstep.cli.main import app, console, fail, parse_day, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
-from doorstep.services import report_files
+from doorstep.services.reports import files as report_files
 from doorstep.store.db import transaction
 from doorstep.web.i18n import LANGUAGES, translations
 

@@ -12,7 +12,7 @@ from doorstep.cli.main import app, console, fail, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.rules.kinds import shown
-from doorstep.services import rules as conduct
+from doorstep.services.conduct import rules as conduct
 from doorstep.store.db import transaction
 
 rules_app = typer.Typer(help="Conduct rules.", no_args_is_help=True)

@@ -16,7 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
 from doorstep.config import Settings
-from doorstep.services.daily import BatchAlreadyRunning, StepOutcome, run_day
+from doorstep.services.batch.daily import BatchAlreadyRunning, StepOutcome, run_day
 
 JOB_ID = "daily-batch"
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from doorstep.cli.main import batch_app, console, fail, ready_engine, settings
 from doorstep.integrations.evidence import LocalEvidenceStore
-from doorstep.services.alerts import raise_overdue_checkouts
+from doorstep.services.cases.alerts import raise_overdue_checkouts
 from doorstep.services.visits import verify_evidence
 from doorstep.store.db import transaction
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Role
 from doorstep.domain.case import CaseState
-from doorstep.services import teams, users
+from doorstep.services.people import teams, users
 from doorstep.store.models import Case, User
 
 DEMO_USERS = [

@@ -15,7 +15,7 @@ from doorstep.config import Settings
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import DoorstepError
 from doorstep.integrations.crypto import FernetCipher, HmacHasher
-from doorstep.services import users
+from doorstep.services.people import users
 
 
 class NotSignedIn(DoorstepError):

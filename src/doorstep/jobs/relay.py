@@ -1,11 +1,11 @@
 """The outbox relay: with a broker configured, deliveries written by a transaction are
-published as tasks once it commits (see `doorstep.services.outbox`)."""
+published as tasks once it commits (see `doorstep.services.lender.outbox`)."""
 
 from __future__ import annotations
 
 from doorstep.config import Settings
-from doorstep.services import outbox
-from doorstep.services.broker import Broker
+from doorstep.services.batch.broker import Broker
+from doorstep.services.lender import outbox
 
 
 def install(settings: Settings) -> bool:

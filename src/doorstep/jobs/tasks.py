@@ -17,8 +17,10 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import daily, dossier, feedback, outbox, scoring
-from doorstep.services.delinquency import PARTITION_TASK, run_partition
+from doorstep.services import scoring
+from doorstep.services.batch import daily
+from doorstep.services.batch.delinquency import PARTITION_TASK, run_partition
+from doorstep.services.lender import dossier, feedback, outbox
 from doorstep.services.visit_plans import PlanConfig, run_plan
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import VisitPlan

@@ -5,8 +5,8 @@ from pydantic import BaseModel
 
 from doorstep.domain.access import Permission
 from doorstep.http.context import CurrentActor, DbSession
-from doorstep.services import audit
 from doorstep.services.cases import Forbidden
+from doorstep.services.conduct import audit
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 

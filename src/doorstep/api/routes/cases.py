@@ -18,10 +18,10 @@ from doorstep.api.schemas.cases import (
 )
 from doorstep.domain.money import format_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
-from doorstep.services import cases, contacts
-from doorstep.services.case_view import case_facts
-from doorstep.services.cases import CaseFilter
-from doorstep.services.contacts import RankedContact
+from doorstep.services import cases
+from doorstep.services.cases import CaseFilter, contacts
+from doorstep.services.cases.contacts import RankedContact
+from doorstep.services.cases.view import case_facts
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 

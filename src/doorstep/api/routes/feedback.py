@@ -11,7 +11,7 @@ from doorstep.api.schemas.feedback import FeedbackItem, FeedbackPage
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import InvalidValue
 from doorstep.http.context import CurrentActor, DbSession, State
-from doorstep.services import feedback
+from doorstep.services.lender import feedback
 
 router = APIRouter(prefix="/api/feedback", tags=["feedback"])
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

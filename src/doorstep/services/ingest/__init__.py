@@ -27,9 +27,9 @@ from doorstep.domain.errors import IngestRejected
 from doorstep.domain.identity import mask_id_number
 from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.schedule import schedule_amounts
+from doorstep.services.conduct.personal_data import mask_contact
 from doorstep.services.ingest.contracts import ORDER, SPECS
 from doorstep.services.ingest.validate import LINE, Problem, validate_file
-from doorstep.services.personal_data import mask_contact
 from doorstep.store.models import (
     Base,
     ContactPoint,

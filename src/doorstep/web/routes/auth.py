@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import DbSession, client_address
-from doorstep.services import audit, users
+from doorstep.services.conduct import audit
+from doorstep.services.people import users
 from doorstep.web.i18n import LANGUAGES, language_of
 from doorstep.web.templating import render
 

@@ -16,9 +16,9 @@ from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
-from doorstep.services import cases, contacts
-from doorstep.services.case_view import case_facts
-from doorstep.services.cases import CaseFilter
+from doorstep.services import cases
+from doorstep.services.cases import CaseFilter, contacts
+from doorstep.services.cases.view import case_facts
 from doorstep.web.forms import act, error_message, error_page
 from doorstep.web.templating import render
 

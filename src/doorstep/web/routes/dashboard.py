@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from doorstep.http.context import CurrentActor, DbSession, State
-from doorstep.services import report_files
-from doorstep.services.dashboard import Dashboard, build_dashboard, default_end
+from doorstep.services.reports import files as report_files
+from doorstep.services.reports.dashboard import Dashboard, build_dashboard, default_end
 from doorstep.web.forms import day_field
 from doorstep.web.i18n import LANGUAGES, language_of, translations
 from doorstep.web.templating import render

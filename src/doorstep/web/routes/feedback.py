@@ -7,8 +7,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
-from doorstep.services import feedback
-from doorstep.services.dossier import cache_folder, dossier_pdf
+from doorstep.services.lender import feedback
+from doorstep.services.lender.dossier import cache_folder, dossier_pdf
 from doorstep.web.forms import act, error_page
 from doorstep.web.templating import render
 

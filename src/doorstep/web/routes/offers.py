@@ -18,7 +18,7 @@ from doorstep.domain.errors import DoorstepError, InvalidValue
 from doorstep.domain.money import parse_yuan
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.http.context import CurrentActor, DbSession, State
-from doorstep.services import offers
+from doorstep.services.repayment import offers
 from doorstep.store.models import Offer
 from doorstep.web.forms import act, error_page
 from doorstep.web.templating import render

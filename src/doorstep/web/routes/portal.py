@@ -19,7 +19,7 @@ from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.reasons import REASONS
 from doorstep.http.context import DbSession, State, client_address
 from doorstep.integrations.sms import LogSender, SmsSender
-from doorstep.services import offers, portal
+from doorstep.services.repayment import offers, portal
 from doorstep.web.forms import act, day_field
 from doorstep.web.i18n import language_of
 from doorstep.web.templating import render

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
-from doorstep.services import rules as conduct
+from doorstep.services.conduct import rules as conduct
 from doorstep.web.forms import day_field, error_page
 from doorstep.web.templating import render
 

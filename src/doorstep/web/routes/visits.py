@@ -19,8 +19,9 @@ from doorstep.domain.verdict import VULNERABILITIES, NextStep
 from doorstep.http.context import AppState, CurrentActor, DbSession, State, request_id
 from doorstep.http.errors import STATUS
 from doorstep.integrations.evidence import LocalEvidenceStore, StorageFull
-from doorstep.services import alerts, cases, visits
-from doorstep.services.rules import ReasonRequired, RuleBlocked
+from doorstep.services import cases, visits
+from doorstep.services.cases import alerts
+from doorstep.services.conduct.rules import ReasonRequired, RuleBlocked
 from doorstep.store.models import Case
 from doorstep.store.repositories import visits as visit_repo
 from doorstep.web.forms import act, error_page

@@ -23,8 +23,9 @@ from doorstep.domain.delinquency import snapshot
 from doorstep.domain.errors import DoorstepError, IllegalTransition, InvalidValue, NotFound
 from doorstep.domain.money import rate_to_units
 from doorstep.domain.schedule import RepaymentMethod
-from doorstep.services import audit, cases
+from doorstep.services import cases
 from doorstep.services.cases import Forbidden
+from doorstep.services.conduct import audit
 from doorstep.store.models import BorrowerMessage, Case, Offer
 from doorstep.store.repositories import offers as repo
 

@@ -33,9 +33,9 @@ from doorstep.domain.rules import (
     RevealContext,
     check,
 )
-from doorstep.services import audit
-from doorstep.services import rules as rules_service
 from doorstep.services.cases import Forbidden, get_case
+from doorstep.services.conduct import audit
+from doorstep.services.conduct import rules as rules_service
 from doorstep.store.models import ContactAttempt, ContactPoint, Customer
 from doorstep.store.repositories import cases as repo
 

@@ -27,7 +27,7 @@ from doorstep.domain.allocation import Waterfall
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import rate_to_units
-from doorstep.services.broker import Broker
+from doorstep.services.batch.broker import Broker
 from doorstep.store.db import transaction
 from doorstep.store.repositories import book
 

@@ -21,7 +21,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import InvalidValue
-from doorstep.services.broker import Broker
+from doorstep.services.batch.broker import Broker
 from doorstep.store.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 
 TOPICS = ("visit.verdict", "case.closed", "promise.judged")

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
-from doorstep.services import audit
 from doorstep.services.cases import actions_for, get_case
-from doorstep.services.contacts import RankedContact, best, ranked
+from doorstep.services.cases.contacts import RankedContact, best, ranked
+from doorstep.services.conduct import audit
 from doorstep.store.models import (
     AuditEvent,
     Case,

@@ -55,10 +55,12 @@ from doorstep.planning import (
 )
 from doorstep.planning.model import clamp_windows
 from doorstep.planning.osrm import OsrmTravel
-from doorstep.services import audit, cases, teams
-from doorstep.services import rules as conduct
+from doorstep.services import cases
 from doorstep.services.cases import Conflict, Forbidden
-from doorstep.services.contacts import best, ranked
+from doorstep.services.cases.contacts import best, ranked
+from doorstep.services.conduct import audit
+from doorstep.services.conduct import rules as conduct
+from doorstep.services.people import teams
 from doorstep.store.models import Case, PlanRoute, PlanStop, VisitPlan
 from doorstep.store.models import Team as TeamRow
 from doorstep.store.models.base import utcnow

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Role
 from doorstep.domain.errors import DoorstepError, NotFound
-from doorstep.services import audit
+from doorstep.services.conduct import audit
 from doorstep.store.models import ApiToken, LoginFailure, TeamMember, User
 
 HASHER = PasswordHasher()

@@ -37,7 +37,7 @@ from doorstep.domain.case import HOLD_POLICIES, HoldReason
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.rules import Action, Decision, Outcome, Pack
 from doorstep.domain.rules.kinds import _in_quiet
-from doorstep.services import audit
+from doorstep.services.conduct import audit
 from doorstep.store.models import Case, CaseHold, RuleDecision, TeamMember, User
 from doorstep.store.repositories import cases as repo
 

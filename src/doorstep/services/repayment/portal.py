@@ -22,9 +22,10 @@ from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.reasons import REASONS
 from doorstep.domain.schedule import Installment
 from doorstep.integrations.sms import SmsSender
-from doorstep.services import audit, cases
-from doorstep.services.offers import borrower_actor, visible_to_borrower
-from doorstep.services.personal_data import mask_address
+from doorstep.services import cases
+from doorstep.services.conduct import audit
+from doorstep.services.conduct.personal_data import mask_address
+from doorstep.services.repayment.offers import borrower_actor, visible_to_borrower
 from doorstep.store.models import (
     BorrowerMessage,
     Case,

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Permission, Role
 from doorstep.domain.errors import DoorstepError
-from doorstep.services import audit
 from doorstep.services.cases import Forbidden, get_case
+from doorstep.services.conduct import audit
 from doorstep.store.models import Assignment, Team, TeamMember, User
 
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.money import format_yuan
-from doorstep.services import audit
-from doorstep.services.outbox import emit
+from doorstep.services.conduct import audit
+from doorstep.services.lender.outbox import emit
 from doorstep.store.models import Alert, Loan, Payment, PromiseToPay
 
 OPEN, KEPT, PARTLY_KEPT, BROKEN = "open", "kept", "partly_kept", "broken"

@@ -46,8 +46,8 @@ from doorstep.scoring import behaviour, fairness, monitoring
 from doorstep.scoring.base import Reason
 from doorstep.scoring.pipeline import Bundle, TrainingConfig, prepare_table, read_table, train
 from doorstep.scoring.registry import ModelCard, dump_model, fingerprint, load_model
-from doorstep.services import audit
-from doorstep.services.delinquency import compute_range
+from doorstep.services.batch.delinquency import compute_range
+from doorstep.services.conduct import audit
 from doorstep.store.models import Loan, ModelVersion, Score
 from doorstep.store.repositories import book as book_repo
 from doorstep.store.repositories import scoring as repo

@@ -27,9 +27,9 @@ from doorstep.domain.contact import effective_confidence
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.selection import Candidate, SelectionPolicy, decide, in_holdout, rank
-from doorstep.services import audit
-from doorstep.services import rules as conduct
-from doorstep.services.reports import best_address_region
+from doorstep.services.conduct import audit
+from doorstep.services.conduct import rules as conduct
+from doorstep.services.reports.book import best_address_region
 from doorstep.store.models import Case
 from doorstep.store.repositories import book
 from doorstep.store.repositories import cases as repo

@@ -32,7 +32,7 @@ from doorstep.domain.calendar import add_months
 from doorstep.domain.errors import InvalidValue
 from doorstep.integrations import pdf
 from doorstep.services.cases import Forbidden
-from doorstep.services.dashboard import Chart, Dashboard, build_dashboard
+from doorstep.services.reports.dashboard import Chart, Dashboard, build_dashboard
 
 Translate = Callable[[str], str]
 MONEY_CHARTS = frozenset({"book_amount", "recovery"})

@@ -30,9 +30,9 @@ from doorstep.domain.errors import InvalidValue, NotFound
 from doorstep.domain.money import format_yuan
 from doorstep.domain.ports import Cipher
 from doorstep.integrations import webhooks
-from doorstep.services import audit
 from doorstep.services.cases import Forbidden
-from doorstep.services.outbox import TOPICS
+from doorstep.services.conduct import audit
+from doorstep.services.lender.outbox import TOPICS
 from doorstep.store.db import transaction
 from doorstep.store.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from doorstep.store.repositories import feedback as repo

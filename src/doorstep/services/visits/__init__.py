@@ -42,9 +42,10 @@ from doorstep.domain.verdict import (
     decide,
 )
 from doorstep.integrations import evidence as files
-from doorstep.services import audit, contacts, outbox
-from doorstep.services import rules as conduct_rules
-from doorstep.services.cases import Conflict, Forbidden, get_case
+from doorstep.services.cases import Conflict, Forbidden, contacts, get_case
+from doorstep.services.conduct import audit
+from doorstep.services.conduct import rules as conduct_rules
+from doorstep.services.lender import outbox
 from doorstep.store.models import (
     Assignment,
     AuditEvent,

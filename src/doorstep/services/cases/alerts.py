@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from doorstep.domain import checkin
 from doorstep.domain.access import SYSTEM, Actor, Permission, Role
 from doorstep.domain.errors import DoorstepError, NotFound
-from doorstep.services import audit
 from doorstep.services.cases import Forbidden
+from doorstep.services.conduct import audit
 from doorstep.services.visits import visit_of
 from doorstep.store.models import Alert, Team
 from doorstep.store.repositories import cases as case_repo

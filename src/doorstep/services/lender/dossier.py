@@ -30,8 +30,10 @@ from doorstep.domain.calendar import add_months
 from doorstep.domain.errors import DoorstepError, NotFound
 from doorstep.domain.money import format_yuan
 from doorstep.integrations import pdf
-from doorstep.services import audit, offers, users
-from doorstep.services.case_view import CaseFacts, case_facts
+from doorstep.services.cases.view import CaseFacts, case_facts
+from doorstep.services.conduct import audit
+from doorstep.services.people import users
+from doorstep.services.repayment import offers
 from doorstep.store.models import User
 from doorstep.store.repositories import feedback as repo
 

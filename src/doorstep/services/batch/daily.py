@@ -32,19 +32,20 @@ from doorstep.domain.case import CaseState
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import dossier, feedback, outbox, scoring, visit_plans
-from doorstep.services.broker import Broker, reported
-from doorstep.services.cases import select_cases
-from doorstep.services.dashboard import CURE_DAYS
-from doorstep.services.delinquency import (
+from doorstep.services import scoring, visit_plans
+from doorstep.services.batch.broker import Broker, reported
+from doorstep.services.batch.delinquency import (
     Progress,
     collect,
     run_delinquency,
     run_partitioned,
     via_broker,
 )
+from doorstep.services.cases import select_cases
 from doorstep.services.ingest import ingest_files
-from doorstep.services.promises import judge_promises
+from doorstep.services.lender import dossier, feedback, outbox
+from doorstep.services.repayment.promises import judge_promises
+from doorstep.services.reports.dashboard import CURE_DAYS
 from doorstep.store.db import transaction
 from doorstep.store.models import BatchRun, BatchStep, ImportBatch, VisitPlan
 from doorstep.store.models import Team as TeamRow
