@@ -14,6 +14,7 @@ from doorstep.api.routes import cases as cases_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
 from doorstep.config import Settings
+from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
 from doorstep.http.context import AppState
 from doorstep.http.limits import RefuseNul, RequestSizeLimit
@@ -37,7 +38,11 @@ from doorstep.web.security import check_csrf
 
 
 def create_app(
-    settings: Settings | None = None, *, engine: Engine | None = None, migrate_schema: bool = True
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    migrate_schema: bool = True,
+    clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     engine = engine or make_engine(settings.resolved_database_url)
@@ -49,7 +54,7 @@ def create_app(
         version="0.1.0",
         description="Home-visit verification of overdue consumer loans.",
     )
-    app.state.doorstep = AppState(settings, engine, cipher, hasher)
+    app.state.doorstep = AppState(settings, engine, cipher, hasher, clock or SystemClock())
     secret = settings.session_secret or local_secret(settings.secrets_dir / "session.key")
     app.add_middleware(
         SessionMiddleware,

@@ -13,7 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from doorstep.domain.allocation import Waterfall
 from doorstep.domain.delinquency import BucketScheme
-from doorstep.domain.rules import Pack, PackError
+from doorstep.domain.errors import PackError
+from doorstep.domain.rules import Pack
 from doorstep.domain.rules import load as load_rule_pack
 
 

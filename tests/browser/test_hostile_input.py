@@ -24,11 +24,12 @@ from sqlalchemy import Engine, func, select
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
-from doorstep.integrations.evidence import BadEvidenceName, LocalEvidenceStore, sha256_of
+from doorstep.domain.errors import BadEvidenceName, InvalidAnswers
+from doorstep.integrations.evidence import LocalEvidenceStore, sha256_of
 from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.services.repayment import portal
-from doorstep.services.visits import InvalidAnswers, Upload, check_uploads
+from doorstep.services.visits import Upload, check_uploads
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, Case, ContactPoint, Customer, Team
 from tests.api.conftest import CHEAP_HASHER, bearer, sign_in

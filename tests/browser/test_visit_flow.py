@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from doorstep.domain.errors import SignatureError
 from tests.browser.conftest import Site
 from tests.factories.world import PASSWORD
 
@@ -59,7 +60,7 @@ class LenderReceiver:
                 try:
                     webhooks.verify(state.secret, self.headers[webhooks.SIGNATURE_HEADER], body)
                     state.bodies.append(json.loads(body))
-                except webhooks.SignatureError:
+                except SignatureError:
                     state.bad_signatures += 1
                 self.send_response(200)
                 self.end_headers()

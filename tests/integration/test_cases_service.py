@@ -18,7 +18,7 @@ from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.case import OPEN_STATES
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.domain.errors import DoorstepError, IllegalTransition
+from doorstep.domain.errors import DoorstepError, Forbidden, IllegalTransition
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services import cases
 from doorstep.services.batch.delinquency import run_delinquency
@@ -281,7 +281,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.WRONG_NUMBER,
         )
     analyst = Actor("analyst", Role.ANALYST)
-    with pytest.raises(cases.Forbidden), transaction(engine) as session:
+    with pytest.raises(Forbidden), transaction(engine) as session:
         contacts.record_attempt(
             session,
             analyst,

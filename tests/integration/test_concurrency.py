@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Role
+from doorstep.domain.errors import Conflict
 from doorstep.services import cases
-from doorstep.services.cases import Conflict
 from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.store.db import transaction

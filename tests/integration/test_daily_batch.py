@@ -22,9 +22,9 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
+from doorstep.domain.errors import BatchAlreadyRunning
 from doorstep.services.batch.daily import (
     DEFAULT_STEPS,
-    BatchAlreadyRunning,
     DayContext,
     Step,
     _lock_key,

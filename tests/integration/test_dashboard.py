@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
+from doorstep.domain.errors import Forbidden
 from doorstep.services.batch.delinquency import run_delinquency
-from doorstep.services.cases import Forbidden
 from doorstep.services.reports.dashboard import LABELS, TITLES, Chart, build_dashboard
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, Payment, PromiseToPay, Team, Verdict, Visit

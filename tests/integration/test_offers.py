@@ -17,10 +17,18 @@ from sqlalchemy import Engine, func, select
 from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.domain.errors import DoorstepError, IllegalTransition, InvalidValue, NotFound
+from doorstep.domain.errors import (
+    DoorstepError,
+    Forbidden,
+    IllegalTransition,
+    InvalidValue,
+    NotFound,
+    OfferExpired,
+    SignInRefused,
+    SignInThrottled,
+)
 from doorstep.integrations.sms import LogSender
 from doorstep.services.batch.delinquency import run_delinquency
-from doorstep.services.cases import Forbidden
 from doorstep.services.people import users
 from doorstep.services.repayment import offers, portal
 from doorstep.store.db import transaction
@@ -199,7 +207,7 @@ def test_refusals_change_nothing(engine: Engine, world: World) -> None:
         (other_customer, offer_id, key, NOW, NotFound),  # another borrower's offer
         (customer_id, offer_id + 999, key, NOW, NotFound),  # no such offer
         (customer_id, offer_id, key + "-tampered", NOW, InvalidValue),  # a tampered plan id
-        (customer_id, offer_id, key, NOW + timedelta(days=15), offers.OfferExpired),
+        (customer_id, offer_id, key, NOW + timedelta(days=15), OfferExpired),
     ]
     for who, oid, plan, at, error in cases:
         with transaction(engine) as session, pytest.raises(error):
@@ -273,12 +281,12 @@ def test_one_time_codes(engine: Engine, world: World) -> None:
     hasher: Any = world.hasher
     with transaction(engine) as session:
         for wrong_loan, wrong_mobile in [("L9999", mobile), (loan_id, "13900000000"), ("", mobile)]:
-            with pytest.raises(portal.SignInRefused, match="do not match"):
+            with pytest.raises(SignInRefused, match="do not match"):
                 portal.request_code(
                     session, sender, hasher, wrong_loan, wrong_mobile, "1.2.3.4", NOW
                 )
         _, other_loan = case_loan(engine, world.other_case)
-        with pytest.raises(portal.SignInRefused):  # another borrower's loan with my mobile
+        with pytest.raises(SignInRefused):  # another borrower's loan with my mobile
             portal.request_code(session, sender, hasher, other_loan, mobile, "1.2.3.4", NOW)
     assert sender.recent() == []
     with transaction(engine) as session:
@@ -287,32 +295,32 @@ def test_one_time_codes(engine: Engine, world: World) -> None:
         stored = session.scalar(select(PortalCode))
         assert stored is not None and code not in stored.code_hash
         wrong = f"{(int(code) + 1) % 10**6:06d}"
-        with pytest.raises(portal.SignInRefused, match="4 tries left"):
+        with pytest.raises(SignInRefused, match="4 tries left"):
             portal.verify_code(session, hasher, loan_id, wrong, NOW)
-        with pytest.raises(portal.SignInRefused, match="expired"):
+        with pytest.raises(SignInRefused, match="expired"):
             portal.verify_code(
                 session, hasher, loan_id, code, NOW + timedelta(minutes=5, seconds=1)
             )
-        with pytest.raises(portal.SignInRefused):  # the code is for this loan only
+        with pytest.raises(SignInRefused):  # the code is for this loan only
             portal.verify_code(session, hasher, other_loan, code, NOW)
         assert session.scalar(select(func.count()).select_from(PortalSession)) == 0
         token = portal.verify_code(session, hasher, loan_id, code, NOW)
         assert portal.borrower_for(session, token, NOW) == customer_id
         assert portal.borrower_for(session, token, NOW + timedelta(hours=3)) is None
-        with pytest.raises(portal.SignInRefused):  # used once
+        with pytest.raises(SignInRefused):  # used once
             portal.verify_code(session, hasher, loan_id, code, NOW)
     with transaction(engine) as session:  # five wrong tries end a code
         portal.request_code(session, sender, hasher, loan_id, mobile, "1.2.3.4", NOW)
         code = _code(sender)
         for _ in range(5):
-            with pytest.raises(portal.SignInRefused):
+            with pytest.raises(SignInRefused):
                 portal.verify_code(
                     session, hasher, loan_id, "000000" if code != "000000" else "111111", NOW
                 )
-        with pytest.raises(portal.SignInRefused, match="too many"):
+        with pytest.raises(SignInRefused, match="too many"):
             portal.verify_code(session, hasher, loan_id, code, NOW)
         portal.request_code(session, sender, hasher, loan_id, mobile, "1.2.3.4", NOW)
-        with pytest.raises(portal.SignInThrottled):  # a fourth code within 15 minutes
+        with pytest.raises(SignInThrottled):  # a fourth code within 15 minutes
             portal.request_code(session, sender, hasher, loan_id, mobile, "1.2.3.4", NOW)
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, inspect, select
 
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
+from doorstep.domain.errors import PartitionFailed
 from doorstep.services.batch.delinquency import (
     Dispatch,
-    PartitionFailed,
     PartitionOutcome,
     in_process,
     run_delinquency,

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Role
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import DoorstepError, Forbidden
 from doorstep.domain.identity import mask_id_number
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, KeyError_, new_data_key
-from doorstep.services.cases import Forbidden, contacts
+from doorstep.services.cases import contacts
 from doorstep.services.conduct import audit, personal_data
 from doorstep.services.people import users
 from doorstep.store.db import transaction

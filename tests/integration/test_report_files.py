@@ -22,8 +22,7 @@ from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.domain.errors import InvalidValue
-from doorstep.services.cases import Forbidden
+from doorstep.domain.errors import Forbidden, InvalidValue
 from doorstep.services.people import users
 from doorstep.services.reports import files as report_files
 from doorstep.services.reports.dashboard import Dashboard, build_dashboard

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, update
 
 from doorstep.domain.access import Actor
 from doorstep.domain.contact import AttemptChannel, AttemptResult
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import DoorstepError, Forbidden, ReasonRequired
 from doorstep.domain.ports import Cipher
 from doorstep.domain.rules import load
 from doorstep.services import cases
@@ -144,7 +144,7 @@ def test_warned_contact_needs_a_reason_and_reports_it(
     point_id = phone_of(engine, case_id)
     soft = load("cn", ("site.toml", '[rules.CN-HOURS]\nseverity = "warn"'))
     with transaction(engine) as session:
-        with pytest.raises(conduct.ReasonRequired):
+        with pytest.raises(ReasonRequired):
             contacts.attempt(
                 session, boss, case_id, point_id, CALL, NO_ANSWER, at=at(10, 23), pack=soft
             )
@@ -234,7 +234,7 @@ def test_reveal_goes_through_the_rule(
             pack=CN,
         )
         assert value in world.id_numbers
-    with transaction(engine) as session, pytest.raises(cases.Forbidden, match="purpose"):
+    with transaction(engine) as session, pytest.raises(Forbidden, match="purpose"):
         contacts.reveal(
             session,
             boss,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
+from doorstep.domain.errors import Forbidden, NotFound
+
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import uuid
@@ -161,12 +163,12 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
     assert not {"gender", "birth_date", "household", *PROTECTED} & set(stored.features)
 
     # Nothing is scored before a model is active; selection keeps its rule of thumb.
-    with transaction(engine) as session, pytest.raises(scoring.NotFound):
+    with transaction(engine) as session, pytest.raises(NotFound):
         scoring.apply(session, SYSTEM, AS_OF, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
 
     # Activation: audited, one active per purpose, the previous one retired.
     with transaction(engine) as session:
-        with pytest.raises(scoring.Forbidden):
+        with pytest.raises(Forbidden):
             scoring.activate(session, MANAGER, first.id)
         scoring.activate(session, ANALYST, first.id, reason="first model")
     with transaction(engine) as session:

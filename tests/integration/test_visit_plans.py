@@ -11,10 +11,8 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor, Role
-from doorstep.domain.errors import IllegalTransition
-from doorstep.planning import PlanInfeasible
+from doorstep.domain.errors import Conflict, Forbidden, IllegalTransition, PlanInfeasible
 from doorstep.services import visit_plans
-from doorstep.services.cases import Conflict, Forbidden
 from doorstep.services.people import teams, users
 from doorstep.services.visit_plans import PlanConfig
 from doorstep.store.db import transaction

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.checkin import Limits
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import (
+    AssignmentEnded,
+    DoorstepError,
+    DuplicateSubmission,
+    InvalidAnswers,
+    TooFar,
+)
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.cases import alerts
@@ -214,7 +220,7 @@ def submit(
             )
             session.commit()
             return result
-        except visits.DuplicateSubmission:
+        except DuplicateSubmission:
             session.rollback()
             earlier = visits.submitted_with(session, who, key)
             assert earlier is not None
@@ -241,7 +247,7 @@ def store(tmp_path: Path) -> LocalEvidenceStore:
 
 
 def test_a_check_in_3_km_away_is_refused_then_flagged_with_a_reason(world: World) -> None:
-    with pytest.raises(visits.TooFar) as refused:
+    with pytest.raises(TooFar) as refused:
         check_in(world, lat=HOME[0] + 0.027)
     assert 2900 <= refused.value.distance_m <= 3100
     assert "3.0 km" in refused.value.message and "500 m" in refused.value.message
@@ -262,8 +268,8 @@ def test_a_check_in_3_km_away_is_refused_then_flagged_with_a_reason(world: World
 
 
 def test_the_conduct_rules_decide_the_check_in(world: World) -> None:
+    from doorstep.domain.errors import RuleBlocked
     from doorstep.domain.rules import load as load_pack
-    from doorstep.services.conduct.rules import RuleBlocked
     from doorstep.store.models import RuleDecision
 
     pack = load_pack("cn")
@@ -361,7 +367,7 @@ def test_submission_after_the_assignment_ended_is_refused(
             .where(Assignment.case_id == world.assigned_case)
             .values(ends_at=moment() + timedelta(minutes=5))
         )
-    with pytest.raises(visits.AssignmentEnded) as refused:
+    with pytest.raises(AssignmentEnded) as refused:
         submit(world, visit_id, "key-late-0001", store)
     assert "no longer assigned" in refused.value.message
     assert "草稿" in refused.value.message_zh  # the verifier's draft is kept
@@ -384,7 +390,7 @@ def test_evidence_is_refused_by_content_and_size(
     world: World, store: LocalEvidenceStore, name: str, data: bytes, limit: int, message: str
 ) -> None:
     visit_id = check_in(world)
-    with pytest.raises(visits.InvalidAnswers) as refused:
+    with pytest.raises(InvalidAnswers) as refused:
         submit(
             world,
             visit_id,
@@ -405,7 +411,7 @@ def test_evidence_is_refused_by_content_and_size(
 def test_missing_answers_are_named(world: World, store: LocalEvidenceStore) -> None:
     visit_id = check_in(world)
     bad = answers(willingness="9", ability_per_month="", disclosure_ack="", promise_amount="1.234")
-    with pytest.raises(visits.InvalidAnswers) as refused:
+    with pytest.raises(InvalidAnswers) as refused:
         submit(world, visit_id, "key-missing-1", store, answers=bad)
     fields = {p.field for p in refused.value.problems}
     assert fields == {"willingness", "ability_per_month", "disclosure_ack", "promise_amount"}
@@ -509,7 +515,7 @@ def test_after_two_broken_promises_no_new_promise_is_taken(
                     paid=0,
                 )
             )
-    with pytest.raises(visits.InvalidAnswers) as refused:
+    with pytest.raises(InvalidAnswers) as refused:
         submit(world, visit_id, "key-promise-3", store)
     assert [p.field for p in refused.value.problems] == ["outcome"]
     result = submit(world, visit_id, "key-promise-3", store, answers=answers(outcome="plan"))
@@ -564,7 +570,7 @@ def test_manager_overrides_with_a_reason_and_closes(
     submit(world, visit_id, "key-review-01", store, answers=answers(outcome="none"))
     with transaction(world.engine) as session:
         manager = actor(session, "manager")
-        with pytest.raises(visits.InvalidAnswers) as refused:
+        with pytest.raises(InvalidAnswers) as refused:
             visits.review(
                 session,
                 manager,

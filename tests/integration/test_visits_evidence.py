@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from doorstep.domain.errors import BadEvidenceName
 from doorstep.integrations.evidence import (
     HEIC,
     JPEG,
     M4A,
     MP3,
     PNG,
-    BadEvidenceName,
     LocalEvidenceStore,
     read_exif,
     sha256_of,

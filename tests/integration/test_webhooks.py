@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from doorstep.domain.access import SYSTEM, Actor, Role
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import DoorstepError, SignatureError
 from doorstep.integrations import webhooks
 from doorstep.services.lender import feedback
 from doorstep.services.lender.feedback import RetryPolicy, deliver_due
@@ -61,7 +61,7 @@ def receiver() -> Iterator[Receiver]:
                 return
             try:
                 webhooks.verify(state.secret, self.headers[webhooks.SIGNATURE_HEADER], body)
-            except webhooks.SignatureError:
+            except SignatureError:
                 with state.lock:
                     state.bad_signatures += 1
                 self.send_response(400)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import Actor
 from doorstep.domain.case import HoldReason
 from doorstep.domain.contact import AttemptChannel, AttemptResult
+from doorstep.domain.errors import ReasonRequired
 from doorstep.domain.rules import load
 from doorstep.services.cases import contacts
 from doorstep.services.conduct import rules as conduct
@@ -124,7 +125,7 @@ def test_blocked_never_performed_and_performed_within_limits(
                     pack=pack,
                     override_reason="asked to" if reason else None,
                 )
-            except conduct.ReasonRequired:
+            except ReasonRequired:
                 continue  # warned without a reason: nothing written
         log = session.scalars(
             select(ContactAttempt)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from doorstep.services.batch.broker import TasksFailed, reported
+from doorstep.domain.errors import TasksFailed
+from doorstep.services.batch.broker import reported
 
 
 def test_every_task_reported_gives_the_results_in_order() -> None:

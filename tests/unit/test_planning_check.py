@@ -11,13 +11,13 @@ from datetime import date
 
 import pytest
 
+from doorstep.domain.errors import PlanInfeasible
 from doorstep.planning import (
     Dropped,
     DropReason,
     EuclideanTravel,
     Location,
     Plan,
-    PlanInfeasible,
     PlannedStop,
     PlanRequest,
     Route,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from doorstep.domain.errors import InvalidValue
+from doorstep.domain.errors import InvalidValue, PlanInfeasible
 from doorstep.planning import (
     AllowedHours,
     CostWeights,
@@ -16,7 +16,6 @@ from doorstep.planning import (
     EuclideanTravel,
     GreatCircleTravel,
     Location,
-    PlanInfeasible,
     PlanRequest,
     Team,
     TimeWindow,

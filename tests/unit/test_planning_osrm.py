@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from doorstep.domain.errors import InvalidValue
+from doorstep.domain.errors import InvalidValue, TravelServiceFailed
 from doorstep.planning import GreatCircleTravel, Location, PlanRequest, Team, Visit, build, check
-from doorstep.planning.osrm import OsrmTravel, TravelServiceFailed
+from doorstep.planning.osrm import OsrmTravel
 
 ROAD = GreatCircleTravel(detour=1.4, speed_kmh=30)
 

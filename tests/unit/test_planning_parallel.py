@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from doorstep.planning import Location, PlanInfeasible, PlanRequest, Team, Visit, build, check
+from doorstep.domain.errors import PlanInfeasible
+from doorstep.planning import Location, PlanRequest, Team, Visit, build, check
 from doorstep.planning.parallel import objective, solve_best
 from doorstep.planning.solver import solve
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from doorstep.domain.errors import PlanInfeasible
 from doorstep.planning import (
     DropReason,
     Location,
-    PlanInfeasible,
     PlanRequest,
     Team,
     TimeWindow,

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from doorstep.domain import rules
-from doorstep.domain.rules import Action, Channel, ContactContext, PackError
+from doorstep.domain.errors import PackError
+from doorstep.domain.rules import Action, Channel, ContactContext
 from doorstep.domain.rules.pack import shipped_text
 
 SH = ZoneInfo("Asia/Shanghai")

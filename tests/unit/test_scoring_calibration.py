@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from doorstep.domain.errors import InvalidValue
-from doorstep.scoring import NotFitted
+from doorstep.domain.errors import InvalidValue, NotFitted
 from doorstep.scoring.calibration import CalibratedModel, Calibrator, out_of_fold
 from doorstep.scoring.evaluate import brier
 

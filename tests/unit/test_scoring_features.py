@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from doorstep.domain.errors import InvalidValue
-from doorstep.scoring import Feature, FeatureSet, ProtectedFeatureError, protected_attribute
+from doorstep.domain.errors import InvalidValue, ProtectedFeatureError
+from doorstep.scoring import Feature, FeatureSet, protected_attribute
 from doorstep.scoring.features import (
     cap_sentinels,
     check_allowed,

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from doorstep.scoring import Feature, FeatureSet, NotFitted
+from doorstep.domain.errors import NotFitted
+from doorstep.scoring import Feature, FeatureSet
 from doorstep.scoring.challenger import ChallengerConfig, ChallengerModel, DefaultLightGBM
 from doorstep.scoring.registry import dump_model, fingerprint, load_model
 from doorstep.scoring.scorecard import ScorecardConfig, ScorecardModel

@@ -15,6 +15,7 @@ import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 import polars as pl
 import pytest
 
+from doorstep.domain.errors import ScoringInputError
 from doorstep.domain.selection import (
     Candidate,
     SelectionPolicy,
@@ -25,7 +26,6 @@ from doorstep.domain.selection import (
 )
 from doorstep.scoring import behaviour, protected_attribute
 from doorstep.scoring.challenger import ChallengerConfig
-from doorstep.scoring.errors import ScoringInputError
 from doorstep.scoring.pipeline import TrainingConfig, prepare_table, read_table, train
 from doorstep.scoring.registry import dump_model, fingerprint, load_model
 

@@ -7,7 +7,8 @@ import hmac
 
 import pytest
 
-from doorstep.integrations.webhooks import SignatureError, event_body, sign, verify
+from doorstep.domain.errors import SignatureError
+from doorstep.integrations.webhooks import event_body, sign, verify
 
 SECRET = "whsec_test"
 BODY = event_body(

@@ -16,7 +16,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Engine
 
 from doorstep.config import Settings
-from doorstep.services.batch.daily import BatchAlreadyRunning, StepOutcome, run_day
+from doorstep.domain.errors import BatchAlreadyRunning
+from doorstep.services.batch.daily import StepOutcome, run_day
 
 JOB_ID = "daily-batch"
 log = logging.getLogger(__name__)

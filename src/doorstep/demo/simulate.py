@@ -35,13 +35,13 @@ from sqlalchemy import Engine, select
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.case import CancelReason, CaseState
-from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.domain.errors import DoorstepError, InvalidAnswers, InvalidValue
 from doorstep.domain.money import Fen, format_yuan, parse_yuan
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.batch.daily import run_day
 from doorstep.services.people import users
-from doorstep.services.visits import InvalidAnswers, VisitRules
+from doorstep.services.visits import VisitRules
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, Team, TeamMember, User
 from doorstep.store.repositories import book

@@ -1,6 +1,53 @@
-"""The error tree: every domain error carries a machine code and zh_CN/en messages."""
+"""The one error tree: every error doorstep raises on purpose, with a machine code and
+zh_CN/en messages. `http.errors.STATUS` maps each branch (never a leaf) to an HTTP status,
+so a service never speaks HTTP.
+
+    DoorstepError                     base; an unmapped one is a 500
+    ├── InvalidValue                  422  input that cannot be accepted
+    │   ├── IngestRejected                 a batch with a bad row: nothing was written
+    │   ├── InvalidAnswers                 a visit form's answers, each problem named
+    │   ├── TooFar                         a check-in beyond the distance limit, no reason
+    │   ├── ReasonRequired                 a warned action without its reason
+    │   ├── NotEnoughData                  too little data to train or measure a model
+    │   ├── ScoringInputError              training/scoring data the models cannot use
+    │   ├── ProtectedFeatureError          a protected attribute offered as a model input
+    │   ├── PackError                      a conduct rule pack that cannot be used
+    │   ├── BadEvidenceName                not a SHA-256 evidence name
+    │   └── SignatureError                 a webhook signature that does not verify
+    ├── NotFound                      404  (also what a case the caller may not see is)
+    ├── Unauthenticated               401
+    │   ├── NotSignedIn
+    │   ├── LoginRefused                   staff sign-in
+    │   └── SignInRefused                  borrower portal sign-in
+    ├── Forbidden                     403  the role or a rule does not allow it
+    │   ├── RuleBlocked                    a conduct rule forbids the action now
+    │   └── CsrfFailed
+    ├── Throttled                     429
+    │   ├── LoginThrottled
+    │   └── SignInThrottled
+    ├── Conflict                      409  the state of things does not allow it now
+    │   ├── IllegalTransition              a case/offer state machine refusal
+    │   ├── DuplicateSubmission            a visit someone submitted first
+    │   ├── AssignmentEnded                the case left the verifier's assignment
+    │   ├── OfferExpired
+    │   ├── BatchAlreadyRunning
+    │   ├── PlanInfeasible                 no lawful plan for the day
+    │   └── NotFitted                      a model used before it was trained
+    ├── StorageFull                   507  no room for evidence: nothing was kept
+    ├── DependencyFailed              502  a service we call answered badly or not at all
+    │   ├── TravelServiceFailed            the road-network (OSRM) service
+    │   └── TasksFailed                    broker tasks that failed or never reported
+    │       └── PartitionFailed            delinquency partitions that did not report
+    └── KeyMaterialError              500  a personal-data key that is missing or unusable
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # the rules engine imports this module: no cycle at run time
+    from doorstep.domain.rules.model import Decision
 
 
 class DoorstepError(Exception):
@@ -14,23 +61,16 @@ class DoorstepError(Exception):
         self.message_zh = message_zh or message
 
 
+# --- 422: input that cannot be accepted -----------------------------------------------
+
+
 class InvalidValue(DoorstepError):
     """A value that cannot be accepted (a bad amount, rate, date or term)."""
 
     code = "invalid_value"
 
 
-class IllegalTransition(DoorstepError):
-    """An action that the current state of an object does not allow."""
-
-    code = "illegal_transition"
-
-
-class NotFound(DoorstepError):
-    code = "not_found"
-
-
-class IngestRejected(DoorstepError):
+class IngestRejected(InvalidValue):
     """A batch with at least one bad row: nothing of it was written."""
 
     code = "ingest_rejected"
@@ -42,3 +82,278 @@ class IngestRejected(DoorstepError):
         )
         self.problems_count = problems_count
         self.report_path = report_path
+
+
+class FieldProblem(Protocol):
+    @property
+    def field(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def message_zh(self) -> str: ...
+
+
+class InvalidAnswers(InvalidValue):
+    """Answers the form cannot accept; each problem names its field."""
+
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
+        super().__init__(
+            "; ".join(f"{p.field}: {p.message}" for p in problems),
+            message_zh="；".join(f"{p.field}：{p.message_zh}" for p in problems),
+        )
+        self.problems = list(problems)
+
+
+class TooFar(InvalidValue):
+    """A check-in farther from the planned address than the limit, without a reason."""
+
+    code = "too_far"
+
+    def __init__(self, distance_m: int, limit_m: int) -> None:
+        km = f"{distance_m / 1000:.1f}"
+        super().__init__(
+            f"You are {km} km from the planned address (the limit is {limit_m} m): check in "
+            "at the address, or give a reason to check in anyway (the visit will be flagged).",
+            message_zh=f"您距计划地址 {km} 公里（上限 {limit_m} 米）：请到达地址后签到，"
+            "或说明原因后仍然签到（该外访将被标记）。",
+        )
+        self.distance_m = distance_m
+
+
+class ReasonRequired(InvalidValue):
+    """A warned action goes ahead only with a reason, which is audited."""
+
+    code = "reason_required"
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(
+            f"{decision.action.value} warned by {decision.explain('en')}: give a reason",
+            message_zh=(
+                f"{decision.action.value} 触发合规提醒：{decision.explain('zh')}，请填写理由"
+            ),
+        )
+        self.decision = decision
+
+
+class NotEnoughData(InvalidValue):
+    code = "not_enough_data"
+
+
+class ScoringInputError(InvalidValue):
+    """Training or scoring data that the models cannot use (missing columns, bad target)."""
+
+    code = "scoring_input"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        text = "; ".join(self.problems)
+        super().__init__(f"unusable scoring input: {text}", message_zh=f"评分输入不可用：{text}")
+
+
+class ProtectedFeatureError(InvalidValue):
+    """A protected attribute (or a feature derived from one) was offered as a model input.
+
+    ``offending`` maps each refused feature name to the protected attribute it was
+    recognised as.
+    """
+
+    code = "protected_feature"
+
+    def __init__(self, offending: Mapping[str, str]) -> None:
+        self.offending = dict(offending)
+        listed = ", ".join(f"{name!r} ({what})" for name, what in self.offending.items())
+        super().__init__(
+            f"protected attributes may not be model inputs: {listed}; drop them from the "
+            "feature list (they may still be used for the fairness report)",
+            message_zh=f"受保护属性不得作为模型输入：{listed}；请从特征列表中移除"
+            "（仍可用于公平性报告）",
+        )
+
+
+class PackError(InvalidValue):
+    """A rule pack or override file that cannot be used."""
+
+    code = "invalid_rule_pack"
+
+    def __init__(self, origin: str, rule: str | None, field: str, problem: str) -> None:
+        where = f"rule {rule}, field {field}" if rule else f"field {field}"
+        where_zh = f"规则 {rule}，字段 {field}" if rule else f"字段 {field}"
+        super().__init__(
+            f"rule pack {origin}: {where}: {problem}",
+            message_zh=f"规则包 {origin}：{where_zh}：{problem}",
+        )
+        self.origin, self.rule, self.field, self.problem = origin, rule, field, problem
+
+
+class BadEvidenceName(InvalidValue):
+    code = "bad_evidence_name"
+
+
+class SignatureError(InvalidValue):
+    """A webhook request whose signature header is malformed, stale or wrong."""
+
+    code = "bad_signature"
+
+
+# --- 404 ------------------------------------------------------------------------------
+
+
+class NotFound(DoorstepError):
+    code = "not_found"
+
+
+# --- 401: who is asking is not known --------------------------------------------------
+
+
+class Unauthenticated(DoorstepError):
+    code = "unauthenticated"
+
+
+class NotSignedIn(Unauthenticated):
+    code = "not_signed_in"
+
+
+class LoginRefused(Unauthenticated):
+    code = "login_refused"
+
+
+class SignInRefused(Unauthenticated):
+    code = "sign_in_refused"
+
+
+# --- 403: known, but not allowed ------------------------------------------------------
+
+
+class Forbidden(DoorstepError):
+    code = "forbidden"
+
+
+class RuleBlocked(Forbidden):
+    """The conduct rules forbid the action: it did not happen."""
+
+    code = "rule_blocked"
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(
+            f"{decision.action.value} blocked by {decision.explain('en')}",
+            message_zh=f"{decision.action.value} 被合规规则禁止：{decision.explain('zh')}",
+        )
+        self.decision = decision
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+
+# --- 429 ------------------------------------------------------------------------------
+
+
+class Throttled(DoorstepError):
+    code = "throttled"
+
+
+class LoginThrottled(Throttled):
+    code = "login_throttled"
+
+
+class SignInThrottled(Throttled):
+    code = "login_throttled"
+
+
+# --- 409: the state of things does not allow it now -----------------------------------
+
+
+class Conflict(DoorstepError):
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    """An action that the current state of an object does not allow."""
+
+    code = "illegal_transition"
+
+
+class DuplicateSubmission(Conflict):
+    """Another request submitted this visit first (the entry point rolls back and looks
+    the submission up by its key)."""
+
+
+class AssignmentEnded(Conflict):
+    """The case is no longer live-assigned to the verifier's team."""
+
+    code = "assignment_ended"
+
+
+class OfferExpired(Conflict):
+    code = "offer_expired"
+
+
+class BatchAlreadyRunning(Conflict):
+    code = "batch_running"
+
+
+class PlanInfeasible(Conflict):
+    """No lawful plan: a required visit cannot be served, or a plan breaks a constraint.
+
+    ``problems`` lists every broken constraint found, one human-readable line each.
+    """
+
+    code = "plan_infeasible"
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        head = "; ".join(self.problems[:5])
+        more = f" (+{len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(
+            f"plan infeasible: {head}{more}",
+            message_zh=f"外访计划不可行：{head}{more}",
+        )
+
+
+class NotFitted(Conflict):
+    """A model used before `fit`."""
+
+    code = "model_not_fitted"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not fitted yet", message_zh=f"{what} 尚未训练")
+
+
+# --- 5xx: our side or a dependency ----------------------------------------------------
+
+
+class StorageFull(DoorstepError):
+    """The evidence store has no room (disk or quota full): nothing of the file was kept."""
+
+    code = "storage_full"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the evidence store is full (no space left on the device): nothing was saved, "
+            "send the visit again later",
+            message_zh="证据存储空间已满（设备无剩余空间）：未保存任何内容，请稍后重新提交",
+        )
+
+
+class DependencyFailed(DoorstepError):
+    code = "dependency_failed"
+
+
+class TravelServiceFailed(DependencyFailed):
+    """The road-network service did not answer, or answered something unusable."""
+
+    code = "travel_service_failed"
+
+
+class TasksFailed(DependencyFailed):
+    code = "tasks_failed"
+
+
+class PartitionFailed(TasksFailed):
+    code = "partition_failed"
+
+
+class KeyMaterialError(DoorstepError):
+    """A personal-data key that is missing, malformed or unknown to a stored value."""
+
+    code = "bad_key"

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 
 class Clock(Protocol):
-    def now(self) -> datetime: ...
+    """Where services get the time: passed in by the entry point, so a test or a replay
+    of a past day sets it instead of patching `datetime`."""
+
+    def now(self) -> datetime:
+        """A timezone-aware instant."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedClock:
+    """Always the same instant (tests, and replays of a past business day)."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
 
 
 class Cipher(Protocol):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,13 +13,10 @@ from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
 from doorstep.domain.access import Actor
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import NotSignedIn
+from doorstep.domain.ports import Clock, SystemClock
 from doorstep.integrations.crypto import FernetCipher, HmacHasher
 from doorstep.services.people import users
-
-
-class NotSignedIn(DoorstepError):
-    code = "not_signed_in"
 
 
 @dataclass
@@ -28,6 +25,7 @@ class AppState:
     engine: Engine
     cipher: FernetCipher
     hasher: HmacHasher
+    clock: Clock = field(default_factory=SystemClock)
 
 
 def app_state(request: Request) -> AppState:

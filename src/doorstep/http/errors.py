@@ -9,25 +9,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
+from doorstep.domain import errors
 from doorstep.domain.errors import DoorstepError
 
-STATUS = {
-    "not_found": 404,
-    "forbidden": 403,
-    "conflict": 409,
-    "illegal_transition": 409,
-    "login_refused": 401,
-    "not_signed_in": 401,
-    "login_throttled": 429,
-    "csrf_failed": 403,
-    "rule_blocked": 403,  # a conduct rule forbids the action (now, for this person)
-    "assignment_ended": 409,  # the case left the verifier's assignment meanwhile
-    "offer_expired": 409,
-    "batch_running": 409,
-    "plan_infeasible": 409,
-    "sign_in_refused": 401,
-    "travel_service_failed": 502,
+STATUS: dict[type[DoorstepError], int] = {
+    # One status per branch of the tree drawn in domain/errors.py; a leaf takes its branch's.
+    errors.InvalidValue: 422,
+    errors.NotFound: 404,
+    errors.Unauthenticated: 401,
+    errors.Forbidden: 403,
+    errors.Throttled: 429,
+    errors.Conflict: 409,
+    errors.StorageFull: 507,  # the server's fault, not the request's: send it again later
+    errors.DependencyFailed: 502,
 }
+
+
+def status_of(exc: DoorstepError) -> int:
+    """The HTTP status of a domain error: its nearest branch in STATUS, else 500."""
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500
 
 
 def problem(
@@ -59,7 +62,7 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
 
     @app.exception_handler(DoorstepError)
     async def domain_error(request: Request, exc: DoorstepError) -> Response:
-        status = STATUS.get(exc.code, 422)
+        status = status_of(exc)
         if status == 401 and wants_page(request) and exc.code == "not_signed_in":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if render_page is not None and wants_page(request):

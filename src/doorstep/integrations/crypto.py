@@ -11,11 +11,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from doorstep.domain.errors import DoorstepError
-
-
-class KeyError_(DoorstepError):
-    code = "bad_key"
+from doorstep.domain.errors import KeyMaterialError
 
 
 class FernetCipher:
@@ -24,11 +20,11 @@ class FernetCipher:
 
     def __init__(self, keys: list[str]) -> None:
         if not keys:
-            raise KeyError_("at least one data key is needed")
+            raise KeyMaterialError("at least one data key is needed")
         try:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
         except ValueError as exc:
-            raise KeyError_(f"a data key is not a valid Fernet key: {exc}") from None
+            raise KeyMaterialError(f"a data key is not a valid Fernet key: {exc}") from None
 
     def encrypt(self, plain: str) -> str:
         return self._fernet.encrypt(plain.encode("utf-8")).decode("ascii")
@@ -37,7 +33,9 @@ class FernetCipher:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
-            raise KeyError_("cannot decrypt: the value was encrypted with an unknown key") from None
+            raise KeyMaterialError(
+                "cannot decrypt: the value was encrypted with an unknown key"
+            ) from None
 
     def rotate(self, token: str) -> str:
         return self._fernet.rotate(token.encode("ascii")).decode("ascii")

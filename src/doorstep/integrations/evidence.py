@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Protocol
 
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import BadEvidenceName, StorageFull
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -64,23 +64,6 @@ class EvidenceStore(Protocol):
     def get(self, sha256: str) -> bytes: ...
 
     def exists(self, sha256: str) -> bool: ...
-
-
-class BadEvidenceName(ValueError):
-    pass
-
-
-class StorageFull(DoorstepError):
-    """The evidence store has no room (disk or quota full): nothing of the file was kept."""
-
-    code = "storage_full"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "the evidence store is full (no space left on the device): nothing was saved, "
-            "send the visit again later",
-            message_zh="证据存储空间已满（设备无剩余空间）：未保存任何内容，请稍后重新提交",
-        )
 
 
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

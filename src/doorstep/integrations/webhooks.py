@@ -15,14 +15,12 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from doorstep.domain.errors import SignatureError
+
 SIGNATURE_HEADER = "Doorstep-Signature"
 EVENT_ID_HEADER = "Doorstep-Event-Id"
 TOPIC_HEADER = "Doorstep-Topic"
 TOLERANCE_SECONDS = 300
-
-
-class SignatureError(ValueError):
-    """The request is not signed by the shared secret (or is too old to trust)."""
 
 
 def new_secret() -> str:

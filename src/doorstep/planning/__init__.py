@@ -10,8 +10,8 @@ cheapest plan; ``osrm.OsrmTravel`` is the road-network `TravelTimes` (OSRM table
 
 from __future__ import annotations
 
+from doorstep.domain.errors import PlanInfeasible
 from doorstep.planning.check import check, problems
-from doorstep.planning.errors import PlanInfeasible
 from doorstep.planning.model import (
     AllowedHours,
     CostWeights,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from doorstep.planning.errors import PlanInfeasible
+from doorstep.domain.errors import PlanInfeasible
 from doorstep.planning.model import PlanRequest, Team, Visit
 from doorstep.planning.plan import Plan, Route
 from doorstep.planning.travel import Location

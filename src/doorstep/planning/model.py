@@ -26,8 +26,7 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
-from doorstep.domain.errors import InvalidValue
-from doorstep.planning.errors import PlanInfeasible
+from doorstep.domain.errors import InvalidValue, PlanInfeasible
 from doorstep.planning.plan import Dropped, DropReason
 from doorstep.planning.request import AllowedHours, PlanRequest, Team, TimeWindow, Visit
 from doorstep.planning.travel import EuclideanTravel, GreatCircleTravel, Location, TravelTimes

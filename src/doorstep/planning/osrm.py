@@ -17,16 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.domain.errors import InvalidValue, TravelServiceFailed
 from doorstep.planning.travel import IntMatrix, Location
 
 __all__ = ["OsrmTravel", "TravelServiceFailed"]
-
-
-class TravelServiceFailed(DoorstepError):
-    """The road-network service did not answer, or answered something unusable."""
-
-    code = "travel_service_failed"
 
 
 @dataclass(frozen=True, slots=True)

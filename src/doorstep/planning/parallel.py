@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from doorstep.planning.errors import PlanInfeasible
+from doorstep.domain.errors import PlanInfeasible
 from doorstep.planning.model import RoutingData
 from doorstep.planning.plan import Plan
 

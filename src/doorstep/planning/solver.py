@@ -27,7 +27,7 @@ import pyvrp
 from pyvrp import PenaltyParams
 from pyvrp.stop import MaxIterations, MaxRuntime, MultipleCriteria, StoppingCriterion
 
-from doorstep.planning.errors import PlanInfeasible
+from doorstep.domain.errors import PlanInfeasible
 from doorstep.planning.model import Matrix, RoutingData, Vehicle
 from doorstep.planning.plan import Dropped, DropReason, Plan, PlannedStop, Route
 

@@ -22,8 +22,8 @@ LightGBM load when a model is fitted.
 
 from __future__ import annotations
 
+from doorstep.domain.errors import NotFitted, ProtectedFeatureError, ScoringInputError
 from doorstep.scoring.base import Classifier, Reason
-from doorstep.scoring.errors import NotFitted, ProtectedFeatureError, ScoringInputError
 from doorstep.scoring.features import (
     PROTECTED,
     Engineered,

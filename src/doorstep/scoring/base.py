@@ -9,7 +9,7 @@ from typing import Any, Protocol, Self
 import numpy as np
 import numpy.typing as npt
 
-from doorstep.scoring.errors import ScoringInputError
+from doorstep.domain.errors import ScoringInputError
 from doorstep.scoring.features import FeatureSet
 
 __all__ = ["Classifier", "FloatArray", "IntArray", "Reason", "as_target", "top_reasons"]

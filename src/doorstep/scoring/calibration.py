@@ -14,9 +14,8 @@ from typing import Any, Literal, Self
 
 import numpy as np
 
-from doorstep.domain.errors import InvalidValue
+from doorstep.domain.errors import InvalidValue, NotFitted
 from doorstep.scoring.base import Classifier, FloatArray, as_target
-from doorstep.scoring.errors import NotFitted
 
 __all__ = ["CalibratedModel", "Calibrator", "Method", "out_of_fold"]
 

@@ -26,8 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-from doorstep.domain.errors import InvalidValue
-from doorstep.scoring.errors import ProtectedFeatureError, ScoringInputError
+from doorstep.domain.errors import InvalidValue, ProtectedFeatureError, ScoringInputError
 
 __all__ = [
     "PROTECTED",

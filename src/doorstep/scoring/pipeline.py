@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
-from doorstep.domain.errors import InvalidValue
+from doorstep.domain.errors import InvalidValue, ScoringInputError
 from doorstep.scoring.base import Classifier, FloatArray, Reason, as_target
 from doorstep.scoring.calibration import CalibratedModel, Method
 from doorstep.scoring.challenger import ChallengerConfig, ChallengerModel, DefaultLightGBM
-from doorstep.scoring.errors import ScoringInputError
 from doorstep.scoring.evaluate import Candidate, Evaluation, evaluate
 from doorstep.scoring.features import PROTECTED, Feature, FeatureSet, protected_attribute
 from doorstep.scoring.scorecard import ScorecardConfig, ScorecardModel

@@ -25,8 +25,8 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd  # type: ignore[import-untyped, unused-ignore]
 
+from doorstep.domain.errors import NotFitted
 from doorstep.scoring.base import FloatArray, Reason, as_target, top_reasons
-from doorstep.scoring.errors import NotFitted
 from doorstep.scoring.features import FeatureSet
 
 __all__ = ["ScorecardConfig", "ScorecardModel"]

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import DoorstepError, InvalidValue
-from doorstep.http.errors import STATUS
+from doorstep.http.errors import status_of
 from doorstep.web.i18n import language_of
 from doorstep.web.templating import render
 
@@ -27,7 +27,7 @@ def error_message(request: Request, exc: DoorstepError) -> str:
 
 def error_page(request: Request, exc: DoorstepError, back: str = "/cases") -> HTMLResponse:
     """A page (not a JSON problem) for a refused page request: same status, a way back."""
-    status = STATUS.get(exc.code, 422)
+    status = status_of(exc)
     return render(
         request,
         "error.html",

@@ -8,11 +8,7 @@ import secrets
 
 from starlette.requests import Request
 
-from doorstep.domain.errors import DoorstepError
-
-
-class CsrfFailed(DoorstepError):
-    code = "csrf_failed"
+from doorstep.domain.errors import CsrfFailed
 
 
 def csrf_token(request: Request) -> str:

@@ -4,8 +4,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from doorstep.domain.access import Permission
+from doorstep.domain.errors import Forbidden
 from doorstep.http.context import CurrentActor, DbSession
-from doorstep.services.cases import Forbidden
 from doorstep.services.conduct import audit
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])

@@ -1,6 +1,7 @@
 """Conduct rules as code (DESIGN §2 "Rule"): jurisdiction packs as data (`packs/*.toml`),
 a deployment's overrides, and `check(action, context, pack) -> Decision`. Stdlib only."""
 
+from doorstep.domain.errors import PackError
 from doorstep.domain.rules.engine import check
 from doorstep.domain.rules.model import (
     CONTEXTS,
@@ -21,7 +22,7 @@ from doorstep.domain.rules.model import (
     Rule,
     Severity,
 )
-from doorstep.domain.rules.pack import JURISDICTIONS, Pack, PackError, load
+from doorstep.domain.rules.pack import JURISDICTIONS, Pack, load
 
 __all__ = [
     "CONTEXTS",

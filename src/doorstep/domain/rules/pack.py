@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import PackError
 from doorstep.domain.rules.kinds import KINDS, ParamError, Predicate, parse_params
 from doorstep.domain.rules.model import Action, Rule, Severity
 
@@ -30,21 +30,6 @@ RULE_KEYS = {
     "params", "enabled",
 }  # fmt: skip
 OVERRIDE_KEYS = {"params", "severity", "enabled"}
-
-
-class PackError(DoorstepError):
-    """A rule pack or override file that cannot be used."""
-
-    code = "invalid_rule_pack"
-
-    def __init__(self, origin: str, rule: str | None, field: str, problem: str) -> None:
-        where = f"rule {rule}, field {field}" if rule else f"field {field}"
-        where_zh = f"规则 {rule}，字段 {field}" if rule else f"字段 {field}"
-        super().__init__(
-            f"rule pack {origin}: {where}: {problem}",
-            message_zh=f"规则包 {origin}：{where_zh}：{problem}",
-        )
-        self.origin, self.rule, self.field, self.problem = origin, rule, field, problem
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from doorstep.config import Settings
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import TasksFailed
 
 Outcome = Mapping[str, Any] | BaseException
 """A task's result (a mapping of figures) or the exception that failed it."""
@@ -77,10 +77,6 @@ class Broker:
             ]
         finally:
             client.close()
-
-
-class TasksFailed(DoorstepError):
-    code = "tasks_failed"
 
 
 def reported(

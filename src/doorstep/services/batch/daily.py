@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.case import CaseState
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import BatchAlreadyRunning
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import scoring, visit_plans
@@ -53,10 +53,6 @@ from doorstep.store.repositories import figures
 from doorstep.store.repositories import plans as plans_repo
 from doorstep.store.repositories import scoring as scores_repo
 from doorstep.store.repositories import visits as visits_repo
-
-
-class BatchAlreadyRunning(DoorstepError):
-    code = "batch_running"
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from doorstep.compute.delinquency import BookArrays, snapshot_book
 from doorstep.domain.allocation import Waterfall
 from doorstep.domain.delinquency import BucketScheme
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import PartitionFailed
 from doorstep.domain.money import rate_to_units
 from doorstep.services.batch.broker import Broker
 from doorstep.store.db import transaction
@@ -234,10 +234,6 @@ PARTITION_CHUNK = 20_000
 of the tables' slot indexes. Smaller than the in-process pass's: a partition has fewer
 loans, and more pieces overlap reading with computing better (5,000,000 loans, 8
 partitions: 2 workers took 169 s with pieces of 20,000, 192-197 s with 100,000)."""
-
-
-class PartitionFailed(DoorstepError):
-    code = "partition_failed"
 
 
 def run_partition(

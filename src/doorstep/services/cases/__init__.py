@@ -25,7 +25,7 @@ from doorstep.domain.case import (
 )
 from doorstep.domain.contact import effective_confidence
 from doorstep.domain.delinquency import BucketScheme
-from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
+from doorstep.domain.errors import Conflict, Forbidden, InvalidValue, NotFound
 from doorstep.domain.selection import Candidate, SelectionPolicy, decide, in_holdout, rank
 from doorstep.services.conduct import audit
 from doorstep.services.conduct import rules as conduct
@@ -34,14 +34,6 @@ from doorstep.store.models import Case
 from doorstep.store.repositories import book
 from doorstep.store.repositories import cases as repo
 from doorstep.store.repositories import scoring as scores_repo
-
-
-class Forbidden(DoorstepError):
-    code = "forbidden"
-
-
-class Conflict(DoorstepError):
-    code = "conflict"
 
 
 @dataclass
@@ -96,7 +88,7 @@ def select_cases(
     probabilities = scores_repo.probabilities_on(session, model.id, as_of) if model else {}
     overdue = repo.overdue_by_customer(connection, as_of)
     if overdue.height == 0:
-        raise DoorstepError(
+        raise InvalidValue(
             f"no delinquency snapshots on {as_of}: run the delinquency batch first",
             message_zh=f"{as_of} 没有逾期快照：请先运行逾期计算",
         )

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain import checkin
 from doorstep.domain.access import SYSTEM, Actor, Permission, Role
-from doorstep.domain.errors import DoorstepError, NotFound
-from doorstep.services.cases import Forbidden
+from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
 from doorstep.services.conduct import audit
 from doorstep.services.visits import visit_of
 from doorstep.store.models import Alert, Team
@@ -116,7 +115,7 @@ def resolve(
         return alert
     text = (note or "").strip()
     if len(text) < 2:
-        raise DoorstepError(
+        raise InvalidValue(
             "note: say what was done (at least 2 characters)",
             message_zh="处理说明：请说明处理情况（至少 2 个字）",
         )

@@ -19,7 +19,7 @@ from doorstep.domain.contact import (
     after_attempt,
     effective_confidence,
 )
-from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
+from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
 from doorstep.domain.ports import Cipher
 from doorstep.domain.rules import (
     THIRD_PARTIES,
@@ -33,7 +33,7 @@ from doorstep.domain.rules import (
     RevealContext,
     check,
 )
-from doorstep.services.cases import Forbidden, get_case
+from doorstep.services.cases import get_case
 from doorstep.services.conduct import audit
 from doorstep.services.conduct import rules as rules_service
 from doorstep.store.models import ContactAttempt, ContactPoint, Customer
@@ -217,11 +217,11 @@ def attempt(
         raise Forbidden("your role cannot record attempts", message_zh="您的角色无权登记联系结果")
     point = _point_in_case(session, actor, case_id, point_id)
     if result is AttemptResult.WRONG_NUMBER and point.channel != "phone":
-        raise DoorstepError(
+        raise InvalidValue(
             "wrong number applies to phones only", message_zh="“号码错误”仅适用于电话"
         )
     if result is AttemptResult.MOVED and point.channel != "address":
-        raise DoorstepError("moved applies to addresses only", message_zh="“已搬离”仅适用于地址")
+        raise InvalidValue("moved applies to addresses only", message_zh="“已搬离”仅适用于地址")
     at = at or datetime.now(UTC)
     if at.tzinfo is None:
         raise InvalidValue("at: a time zone is required", message_zh="at：须带时区")
@@ -344,7 +344,7 @@ def reveal(
             "your role cannot reveal personal data", message_zh="您的角色无权查看个人信息"
         )
     if len(reason.strip()) < 4:
-        raise DoorstepError(
+        raise InvalidValue(
             "say why you need to see it (at least 4 characters)",
             message_zh="请说明查看原因（至少 4 个字）",
         )
@@ -379,7 +379,7 @@ def reveal(
     elif field == "contact_point" and point_id is not None:
         stored = _point_in_case(session, actor, case_id, point_id).value
     else:
-        raise DoorstepError(f"cannot reveal {field!r}")
+        raise InvalidValue(f"cannot reveal {field!r}")
     if not stored:  # minimised under the retention rules: nothing left to show
         raise NotFound(
             "this personal data was minimised under the retention rules",

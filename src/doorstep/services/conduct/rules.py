@@ -34,44 +34,18 @@ from doorstep.config import Settings
 from doorstep.domain import rules
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.case import HOLD_POLICIES, HoldReason
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import (
+    Forbidden,
+    InvalidValue,
+    NotFound,
+    ReasonRequired,
+    RuleBlocked,
+)
 from doorstep.domain.rules import Action, Decision, Outcome, Pack
 from doorstep.domain.rules.kinds import _in_quiet
 from doorstep.services.conduct import audit
 from doorstep.store.models import Case, CaseHold, RuleDecision, TeamMember, User
 from doorstep.store.repositories import cases as repo
-
-
-class RuleBlocked(DoorstepError):
-    """The conduct rules forbid the action: it did not happen."""
-
-    code = "rule_blocked"
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(
-            f"{decision.action.value} blocked by {decision.explain('en')}",
-            message_zh=f"{decision.action.value} 被合规规则禁止：{decision.explain('zh')}",
-        )
-        self.decision = decision
-
-
-class ReasonRequired(DoorstepError):
-    """A warned action goes ahead only with a reason, which is audited."""
-
-    code = "reason_required"
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(
-            f"{decision.action.value} warned by {decision.explain('en')}: give a reason",
-            message_zh=(
-                f"{decision.action.value} 触发合规提醒：{decision.explain('zh')}，请填写理由"
-            ),
-        )
-        self.decision = decision
-
-
-class RulesForbidden(DoorstepError):
-    code = "forbidden"
 
 
 @cache
@@ -180,7 +154,7 @@ def lift_hold(
         known = hold.type in {h.value for h in HoldReason}
         policy = HOLD_POLICIES[HoldReason(hold.type)] if known else None
         if policy is not None and actor.role.value not in policy.lift_roles:
-            raise RulesForbidden(
+            raise Forbidden(
                 f"a {hold.type} hold may be lifted only by {', '.join(sorted(policy.lift_roles))}"
                 f" ({policy.end_rule_en})",
                 message_zh=f"{hold.type} 暂停只能由 {'、'.join(sorted(policy.lift_roles))} 解除"
@@ -284,7 +258,7 @@ def check_plan_visit(
     pack = pack or active_pack()
     case = session.get(Case, case_id)
     if case is None:
-        raise DoorstepError(f"no case {case_id}", message_zh=f"没有案件 {case_id}")
+        raise NotFound(f"no case {case_id}", message_zh=f"没有案件 {case_id}")
     holds = hold_types(session, case_id)
     if case.hold_reason and case.hold_reason not in holds:
         holds = (*holds, case.hold_reason)
@@ -377,7 +351,7 @@ def pack_rows(pack: Pack) -> list[dict[str, Any]]:
 
 def require_reader(actor: Actor) -> None:
     if not actor.can(Permission.READ_RULES):
-        raise RulesForbidden(
+        raise Forbidden(
             "your role cannot read the conduct rules", message_zh="您的角色无权查看合规规则"
         )
 
@@ -412,7 +386,7 @@ def compliance_report(
     quiet hours (should be none), and the holds active in the period."""
     require_reader(actor)
     if end < start:
-        raise DoorstepError("the period ends before it starts", message_zh="报告期结束早于开始")
+        raise InvalidValue("the period ends before it starts", message_zh="报告期结束早于开始")
     pack = pack or active_pack()
     zone = pack.default_zone
     t0 = datetime.combine(start, time.min, tzinfo=zone).astimezone(UTC)

@@ -26,11 +26,10 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor, Permission
-from doorstep.domain.errors import InvalidValue, NotFound
+from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
 from doorstep.domain.money import format_yuan
 from doorstep.domain.ports import Cipher
 from doorstep.integrations import webhooks
-from doorstep.services.cases import Forbidden
 from doorstep.services.conduct import audit
 from doorstep.services.lender.outbox import TOPICS
 from doorstep.store.db import transaction

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Permission, Role
-from doorstep.domain.errors import DoorstepError
-from doorstep.services.cases import Forbidden, get_case
+from doorstep.domain.errors import Forbidden, InvalidValue
+from doorstep.services.cases import get_case
 from doorstep.services.conduct import audit
 from doorstep.store.models import Assignment, Team, TeamMember, User
 
@@ -19,11 +19,11 @@ def create_team(
 ) -> Team:
     """A team of at least two verifiers: field visits are never made alone."""
     if len(members) < 2:
-        raise DoorstepError(
+        raise InvalidValue(
             "a team needs at least two verifiers", message_zh="外访小组至少需要两名外访员"
         )
     if any(m.role != Role.VERIFIER.value for m in members):
-        raise DoorstepError("team members must be verifiers", message_zh="小组成员必须是外访员")
+        raise InvalidValue("team members must be verifiers", message_zh="小组成员必须是外访员")
     team = Team(name=name, city=city)
     session.add(team)
     session.flush()
@@ -47,7 +47,7 @@ def assign(
         raise Forbidden("your role cannot assign cases", message_zh="您的角色无权分派案件")
     get_case(session, by, case_id)
     if ends_at <= starts_at:
-        raise DoorstepError(
+        raise InvalidValue(
             "an assignment must end after it starts", message_zh="分派结束时间必须晚于开始时间"
         )
     assignment = Assignment(case_id=case_id, team_id=team_id, starts_at=starts_at, ends_at=ends_at)

@@ -13,7 +13,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Role
-from doorstep.domain.errors import DoorstepError, NotFound
+from doorstep.domain.errors import (
+    InvalidValue,
+    LoginRefused,
+    LoginThrottled,
+    NotFound,
+)
 from doorstep.services.conduct import audit
 from doorstep.store.models import ApiToken, LoginFailure, TeamMember, User
 
@@ -21,14 +26,6 @@ HASHER = PasswordHasher()
 WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
-
-
-class LoginRefused(DoorstepError):
-    code = "login_refused"
-
-
-class LoginThrottled(DoorstepError):
-    code = "login_throttled"
 
 
 @dataclass(frozen=True)
@@ -43,11 +40,11 @@ class NewUser:
 
 def add_user(session: Session, by: Actor, new: NewUser) -> User:
     if len(new.password) < 10:
-        raise DoorstepError(
+        raise InvalidValue(
             "a password needs at least 10 characters", message_zh="密码至少 10 个字符"
         )
     if session.scalar(select(User.id).where(User.username == new.username)):
-        raise DoorstepError(
+        raise InvalidValue(
             f"user {new.username!r} exists", message_zh=f"用户 {new.username!r} 已存在"
         )
     user = User(

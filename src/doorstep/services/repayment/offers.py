@@ -20,21 +20,22 @@ from doorstep.domain.allocation import DEFAULT_WATERFALL, Waterfall
 from doorstep.domain.calendar import add_months
 from doorstep.domain.case import OPEN_STATES, CaseState, HoldReason
 from doorstep.domain.delinquency import snapshot
-from doorstep.domain.errors import DoorstepError, IllegalTransition, InvalidValue, NotFound
+from doorstep.domain.errors import (
+    Forbidden,
+    IllegalTransition,
+    InvalidValue,
+    NotFound,
+    OfferExpired,
+)
 from doorstep.domain.money import rate_to_units
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.services import cases
-from doorstep.services.cases import Forbidden
 from doorstep.services.conduct import audit
 from doorstep.store.models import BorrowerMessage, Case, Offer
 from doorstep.store.repositories import offers as repo
 
 PLAN_HOLD_NOTE = "repayment plan active"
 RELEASED_BY_BROKEN_PLAN = frozenset({HoldReason.OTHER.value, HoldReason.HARDSHIP_REPORTED.value})
-
-
-class OfferExpired(DoorstepError):
-    code = "offer_expired"
 
 
 @dataclass(frozen=True)

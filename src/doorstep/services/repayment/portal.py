@@ -16,7 +16,12 @@ from doorstep.domain.access import Actor
 from doorstep.domain.allocation import DEFAULT_WATERFALL, Waterfall
 from doorstep.domain.case import OPEN_STATES, HoldReason
 from doorstep.domain.delinquency import Snapshot, snapshot
-from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
+from doorstep.domain.errors import (
+    InvalidValue,
+    NotFound,
+    SignInRefused,
+    SignInThrottled,
+)
 from doorstep.domain.money import rate_to_units
 from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.reasons import REASONS
@@ -57,14 +62,6 @@ MESSAGE_KINDS = (
     "complaint",
     "plan_broken",
 )
-
-
-class SignInRefused(DoorstepError):
-    code = "sign_in_refused"
-
-
-class SignInThrottled(DoorstepError):
-    code = "login_throttled"
 
 
 def _digits(text: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import Actor, Permission, Role
 from doorstep.domain.calendar import add_months
 from doorstep.domain.case import CaseState
-from doorstep.services.cases import Forbidden
+from doorstep.domain.errors import Forbidden
 from doorstep.store.repositories import figures as repo
 
 CURE_DAYS = 30

@@ -29,9 +29,8 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Role
 from doorstep.domain.calendar import add_months
-from doorstep.domain.errors import InvalidValue
+from doorstep.domain.errors import Forbidden, InvalidValue
 from doorstep.integrations import pdf
-from doorstep.services.cases import Forbidden
 from doorstep.services.reports.dashboard import Chart, Dashboard, build_dashboard
 
 Translate = Callable[[str], str]

@@ -41,7 +41,7 @@ from doorstep.domain.access import Actor, Permission
 from doorstep.domain.allocation import Waterfall
 from doorstep.domain.case import CaseState
 from doorstep.domain.delinquency import BucketScheme
-from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
+from doorstep.domain.errors import Forbidden, InvalidValue, NotEnoughData, NotFound
 from doorstep.scoring import behaviour, fairness, monitoring
 from doorstep.scoring.base import Reason
 from doorstep.scoring.pipeline import Bundle, TrainingConfig, prepare_table, read_table, train
@@ -59,14 +59,6 @@ VISIT_STATES = frozenset(
     {CaseState.READY, CaseState.SCHEDULED, CaseState.VISITING, CaseState.VISITED}
 )
 Progress = Callable[[str], None]
-
-
-class Forbidden(DoorstepError):
-    code = "forbidden"
-
-
-class NotEnoughData(DoorstepError):
-    code = "not_enough_data"
 
 
 def _require(actor: Actor, permission: Permission) -> None:

@@ -34,7 +34,14 @@ from sqlalchemy.orm.exc import StaleDataError
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.case import CaseState
-from doorstep.domain.errors import DoorstepError, IllegalTransition, InvalidValue, NotFound
+from doorstep.domain.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    InvalidValue,
+    NotFound,
+    PlanInfeasible,
+)
 from doorstep.domain.rules import Pack
 from doorstep.planning import (
     AllowedHours,
@@ -43,7 +50,6 @@ from doorstep.planning import (
     GreatCircleTravel,
     Location,
     Plan,
-    PlanInfeasible,
     PlanRequest,
     RoutingData,
     Team,
@@ -56,7 +62,6 @@ from doorstep.planning import (
 from doorstep.planning.model import clamp_windows
 from doorstep.planning.osrm import OsrmTravel
 from doorstep.services import cases
-from doorstep.services.cases import Conflict, Forbidden
 from doorstep.services.cases.contacts import best, ranked
 from doorstep.services.conduct import audit
 from doorstep.services.conduct import rules as conduct
@@ -319,7 +324,7 @@ def _collect(
     again; ``wanted``: plan only these cases (the ones of an existing draft)."""
     team_rows = repo.teams_of_city(session, city)
     if not team_rows:
-        raise DoorstepError(f"no verifier team in {city}", message_zh=f"{city} 没有外访小组")
+        raise InvalidValue(f"no verifier team in {city}", message_zh=f"{city} 没有外访小组")
     fixed_ids = {f.case_id for f in fixed}
     candidates = [
         c
@@ -591,7 +596,7 @@ def run_plan(
         seed=seed,
     )
     if not out.request.visits and not out.early_drops:
-        raise DoorstepError(
+        raise InvalidValue(
             f"no ready case in {city} to plan", message_zh=f"{city} 没有待外访的案件"
         )
     row = VisitPlan(

@@ -27,7 +27,17 @@ from doorstep.config import Settings
 from doorstep.domain import checkin, hardship
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.case import CaseState, CaseView, HoldReason, hold, transition
-from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
+from doorstep.domain.errors import (
+    AssignmentEnded,
+    Conflict,
+    DoorstepError,
+    DuplicateSubmission,
+    Forbidden,
+    InvalidAnswers,
+    InvalidValue,
+    NotFound,
+    TooFar,
+)
 from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.domain.ports import Cipher
 from doorstep.domain.reasons import REASONS
@@ -42,7 +52,7 @@ from doorstep.domain.verdict import (
     decide,
 )
 from doorstep.integrations import evidence as files
-from doorstep.services.cases import Conflict, Forbidden, contacts, get_case
+from doorstep.services.cases import contacts, get_case
 from doorstep.services.conduct import audit
 from doorstep.services.conduct import rules as conduct_rules
 from doorstep.services.lender import outbox
@@ -65,47 +75,11 @@ from doorstep.store.repositories import visits as repo
 OPEN = ("checked_in", "checked_out")
 
 
-class AssignmentEnded(DoorstepError):
-    """The case is no longer live-assigned to the verifier's team."""
-
-    code = "assignment_ended"
-
-
-class TooFar(DoorstepError):
-    code = "too_far"
-
-    def __init__(self, distance_m: int, limit_m: int) -> None:
-        km = f"{distance_m / 1000:.1f}"
-        super().__init__(
-            f"You are {km} km from the planned address (the limit is {limit_m} m): check in "
-            "at the address, or give a reason to check in anyway (the visit will be flagged).",
-            message_zh=f"您距计划地址 {km} 公里（上限 {limit_m} 米）：请到达地址后签到，"
-            "或说明原因后仍然签到（该外访将被标记）。",
-        )
-        self.distance_m = distance_m
-
-
-class DuplicateSubmission(Conflict):
-    """Another request submitted this visit first (the entry point rolls back and looks
-    the submission up by its key)."""
-
-
 @dataclass(frozen=True)
 class Problem:
     field: str
     message: str
     message_zh: str
-
-
-class InvalidAnswers(InvalidValue):
-    """Answers the form cannot accept; each problem names its field."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__(
-            "; ".join(f"{p.field}: {p.message}" for p in problems),
-            message_zh="；".join(f"{p.field}：{p.message_zh}" for p in problems),
-        )
-        self.problems = list(problems)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,9 @@ from sqlalchemy import Engine
 
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Permission
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import BatchAlreadyRunning, DoorstepError, Forbidden
 from doorstep.http.context import CurrentActor, DbSession, State
-from doorstep.services.batch.daily import BatchAlreadyRunning, day_lock, run_day, runs
-from doorstep.services.cases import Forbidden
+from doorstep.services.batch.daily import day_lock, run_day, runs
 from doorstep.services.conduct import audit
 from doorstep.store.models import BatchRun, BatchStep
 from doorstep.web.forms import act, day_field, error_page

@@ -13,15 +13,21 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import UploadFile
 
 from doorstep.domain.access import Permission
-from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.domain.errors import (
+    DoorstepError,
+    DuplicateSubmission,
+    InvalidValue,
+    ReasonRequired,
+    RuleBlocked,
+    TooFar,
+)
 from doorstep.domain.reasons import REASONS
 from doorstep.domain.verdict import VULNERABILITIES, NextStep
 from doorstep.http.context import AppState, CurrentActor, DbSession, State, request_id
-from doorstep.http.errors import STATUS
-from doorstep.integrations.evidence import LocalEvidenceStore, StorageFull
+from doorstep.http.errors import status_of
+from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.cases import alerts
-from doorstep.services.conduct.rules import ReasonRequired, RuleBlocked
 from doorstep.store.models import Case
 from doorstep.store.repositories import visits as visit_repo
 from doorstep.web.forms import act, error_page
@@ -160,7 +166,7 @@ def check_in(
             reason=reason,
             request_id=request_id(request),
         )
-    except (visits.TooFar, RuleBlocked, ReasonRequired) as exc:
+    except (TooFar, RuleBlocked, ReasonRequired) as exc:
         # Nothing but the conduct rules' decision was written: keep it (it is audited).
         session.commit()
         return render(
@@ -277,7 +283,7 @@ def _problem(request: Request, exc: DoorstepError) -> JSONResponse:
     problems = getattr(exc, "problems", [])
     # 507 Insufficient Storage: the server's fault, not the answers'; the device keeps the
     # visit and sends it again with the same key.
-    status = 507 if isinstance(exc, StorageFull) else STATUS.get(exc.code, 422)
+    status = status_of(exc)
     return JSONResponse(
         {
             "code": exc.code,
@@ -335,7 +341,7 @@ async def submit(
             )
             session.commit()
             return result
-        except visits.DuplicateSubmission:
+        except DuplicateSubmission:
             session.rollback()
             earlier = visits.submitted_with(session, actor, key)
             if earlier is None:
