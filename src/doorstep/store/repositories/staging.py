@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 from sqlalchemy import (
@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import Date, DateTime
 
+from doorstep.store.models.ingest import IngestChange
 from doorstep.store.types import ExactDecimal, UTCDateTime
 
 LINE = "_line"
@@ -439,3 +440,22 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool | dict | list):
         return value
     return str(value)
+
+
+def record_changes(connection: Connection, batch_id: int, changes: Sequence[IngestChange]) -> None:
+    """The before/after of every row the import batch changed, in one statement."""
+    if not changes:
+        return
+    connection.execute(
+        insert(cast(Table, IngestChange.__table__)),
+        [
+            {
+                "batch_id": batch_id,
+                "entity": c.entity,
+                "entity_key": c.entity_key,
+                "before": c.before,
+                "after": c.after,
+            }
+            for c in changes
+        ],
+    )
