@@ -147,101 +147,121 @@ def _money(value: pl.Expr, shape_ok: pl.Expr) -> pl.Expr:
     )
 
 
+@dataclass(frozen=True)
+class _Cell:
+    """What a column's checks look at: the text as read, its typed value (read from
+    `typed_name(column)`, where the caller puts it once) and whether it was given."""
+
+    column: Column
+    value: pl.Expr
+    typed: pl.Expr
+    present: pl.Expr
+    zone: ZoneInfo
+
+    def check(self, mask: pl.Expr, reason: str | pl.Expr) -> Check:
+        return Check(mask, self.column.name, reason)
+
+    def in_range(self) -> Check:
+        low, high = self.column.low, self.column.high
+        return self.check(
+            self.typed.is_not_null() & ~self.typed.is_between(low, high),
+            f"must be between {low:g} and {high:g}",
+        )
+
+
+def _text(c: _Cell) -> tuple[pl.Expr, list[Check]]:
+    column, value, present = c.column, c.value, c.present
+    found = [
+        c.check(
+            present & (value.str.len_chars() > column.max_length),
+            f"longer than {column.max_length} characters",
+        )
+    ]
+    if column.choices:
+        found.append(
+            c.check(
+                present & ~value.is_in(column.choices),
+                "must be one of: " + ", ".join(column.choices),
+            )
+        )
+    if column.pattern:
+        found.append(
+            c.check(
+                present & ~value.str.contains(column.pattern), f"bad format ({column.pattern_hint})"
+            )
+        )
+    return value, found
+
+
+def _date(c: _Cell) -> tuple[pl.Expr, list[Check]]:
+    expr = c.value.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    return expr, [c.check(c.present & c.typed.is_null(), "not a date (YYYY-MM-DD)")]
+
+
+def _datetime(c: _Cell) -> tuple[pl.Expr, list[Check]]:
+    zone = c.zone
+    expr = _each_distinct(
+        c.value, lambda text: _parse_instant(text, zone), pl.Datetime("us", "UTC")
+    )
+    reason = "not a date-time (ISO 8601, e.g. 2025-03-02T10:15:00+08:00)"
+    return expr, [c.check(c.present & c.typed.is_null(), reason)]
+
+
+def _money_column(c: _Cell) -> tuple[pl.Expr, list[Check]]:
+    column, value, typed, present = c.column, c.value, c.typed, c.present
+    shape_ok = value.str.contains(MONEY_TEXT)
+    negative = value.str.starts_with("-")
+    found = [
+        c.check(present & negative, "must not be negative"),
+        c.check(
+            present & ~negative & ~shape_ok,
+            "not an amount in yuan with at most 2 decimals (e.g. 1234.56)",
+        ),
+    ]
+    if column.low is not None:
+        low = round(column.low * 100)
+        found.append(c.check(shape_ok & (typed < low), f"must be at least {column.low:.2f}"))
+    if column.high is not None:
+        high = round(column.high * 100)
+        found.append(c.check(shape_ok & (typed > high), f"must be at most {column.high:.2f}"))
+    return _money(value, shape_ok), found
+
+
+def _rate(c: _Cell) -> tuple[pl.Expr, list[Check]]:
+    column = c.column
+    reason = _each_distinct(c.value, lambda text: _rate_problem(text, column), pl.Utf8())
+    return c.value, [c.check(c.present & reason.is_not_null(), reason)]
+
+
+def _int(c: _Cell) -> tuple[pl.Expr, list[Check]]:
+    expr = c.value.cast(pl.Int64, strict=False)
+    return expr, [c.check(c.present & c.typed.is_null(), "not a whole number"), c.in_range()]
+
+
+def _float(c: _Cell) -> tuple[pl.Expr, list[Check]]:  # coordinates, not money
+    expr = c.value.cast(pl.Float64, strict=False)
+    return expr, [c.check(c.present & c.typed.is_null(), "not a number"), c.in_range()]
+
+
+_BY_KIND: dict[Kind, Callable[[_Cell], tuple[pl.Expr, list[Check]]]] = {
+    Kind.TEXT: _text,
+    Kind.DATE: _date,
+    Kind.DATETIME: _datetime,
+    Kind.MONEY: _money_column,
+    Kind.RATE: _rate,
+    Kind.INT: _int,
+    Kind.FLOAT: _float,
+}
+
+
 def check_column(column: Column, zone: ZoneInfo) -> tuple[pl.Expr, list[Check]]:
     """(expression giving the typed value, checks) for one column. The checks read the
     typed value from `typed_name(column)`, where the caller puts it once."""
-    name, value = column.name, pl.col(column.name)
-    typed = pl.col(typed_name(name))
-    present = value.is_not_null()
-    found: list[Check] = []
+    value = pl.col(column.name)
+    cell = _Cell(column, value, pl.col(typed_name(column.name)), value.is_not_null(), zone)
+    expr, found = _BY_KIND[column.kind](cell)
     if not column.nullable:
-        found.append(Check(~present, name, "required value is missing"))
-
-    if column.kind is Kind.TEXT:
-        expr = value
-        found.append(
-            Check(
-                present & (value.str.len_chars() > column.max_length),
-                name,
-                f"longer than {column.max_length} characters",
-            )
-        )
-        if column.choices:
-            found.append(
-                Check(
-                    present & ~value.is_in(column.choices),
-                    name,
-                    "must be one of: " + ", ".join(column.choices),
-                )
-            )
-        if column.pattern:
-            found.append(
-                Check(
-                    present & ~value.str.contains(column.pattern),
-                    name,
-                    f"bad format ({column.pattern_hint})",
-                )
-            )
-    elif column.kind is Kind.DATE:
-        expr = value.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-        found.append(Check(present & typed.is_null(), name, "not a date (YYYY-MM-DD)"))
-    elif column.kind is Kind.DATETIME:
-        expr = _each_distinct(
-            value, lambda text: _parse_instant(text, zone), pl.Datetime("us", "UTC")
-        )
-        found.append(
-            Check(
-                present & typed.is_null(),
-                name,
-                "not a date-time (ISO 8601, e.g. 2025-03-02T10:15:00+08:00)",
-            )
-        )
-    elif column.kind is Kind.MONEY:
-        shape_ok = value.str.contains(MONEY_TEXT)
-        expr = _money(value, shape_ok)
-        negative = value.str.starts_with("-")
-        found.append(Check(present & negative, name, "must not be negative"))
-        found.append(
-            Check(
-                present & ~negative & ~shape_ok,
-                name,
-                "not an amount in yuan with at most 2 decimals (e.g. 1234.56)",
-            )
-        )
-        if column.low is not None:
-            low = round(column.low * 100)
-            found.append(
-                Check(shape_ok & (typed < low), name, f"must be at least {column.low:.2f}")
-            )
-        if column.high is not None:
-            high = round(column.high * 100)
-            found.append(
-                Check(shape_ok & (typed > high), name, f"must be at most {column.high:.2f}")
-            )
-    elif column.kind is Kind.RATE:
-        expr = value
-        reason = _each_distinct(value, lambda text: _rate_problem(text, column), pl.Utf8())
-        found.append(Check(present & reason.is_not_null(), name, reason))
-    elif column.kind is Kind.INT:
-        expr = value.cast(pl.Int64, strict=False)
-        found.append(Check(present & typed.is_null(), name, "not a whole number"))
-        found.append(
-            Check(
-                typed.is_not_null() & ~typed.is_between(column.low, column.high),
-                name,
-                f"must be between {column.low:g} and {column.high:g}",
-            )
-        )
-    else:  # FLOAT: coordinates, not money
-        expr = value.cast(pl.Float64, strict=False)
-        found.append(Check(present & typed.is_null(), name, "not a number"))
-        found.append(
-            Check(
-                typed.is_not_null() & ~typed.is_between(column.low, column.high),
-                name,
-                f"must be between {column.low:g} and {column.high:g}",
-            )
-        )
+        found.insert(0, cell.check(~cell.present, "required value is missing"))
     return expr, found
 
 
@@ -267,80 +287,83 @@ def _id_facts(ids: pl.Series) -> pl.Series:
     return facts.to_struct(ID_FACTS)
 
 
+def _customer_rows(frame: pl.DataFrame) -> tuple[list[pl.Expr], list[Check]]:
+    """The national ID is valid and agrees with the stated birth date and gender."""
+    helpers = [
+        pl.col("id_number").map_batches(_id_facts, return_dtype=ID_FACTS_TYPE).alias(ID_FACTS)
+    ]
+    facts = pl.col(ID_FACTS).struct
+    id_reason = facts.field("problem")
+    id_ok = pl.col("id_number").is_not_null() & id_reason.is_null()
+    return helpers, [
+        Check(id_reason.is_not_null(), "id_number", id_reason),
+        Check(
+            id_ok
+            & pl.col("birth_date").is_not_null()
+            & (facts.field("birth") != pl.col("birth_date")),
+            "birth_date",
+            "does not match the birth date in the national ID",
+        ),
+        Check(
+            id_ok & pl.col("gender").is_in(("M", "F")) & (facts.field("sex") != pl.col("gender")),
+            "gender",
+            "does not match the national ID (17th digit)",
+        ),
+    ]
+
+
+def _contact_rows(frame: pl.DataFrame) -> tuple[list[pl.Expr], list[Check]]:
+    """A phone of its kind's shape; an emergency contact with its relation."""
+    value, kind = pl.col("value"), pl.col("kind")
+    mobile = value.str.contains(MOBILE.pattern)
+    landline = value.str.contains(LANDLINE.pattern)
+    no_relation = (
+        (kind == "emergency") & pl.col("relation").is_null()
+        if "relation" in frame.columns
+        else kind == "emergency"
+    )
+    return [], [
+        Check(
+            kind.is_in(("mobile", "emergency")) & value.is_not_null() & ~mobile,
+            "value",
+            "not a mainland mobile number (11 digits starting 13-19)",
+        ),
+        Check(
+            kind.is_in(("home", "work")) & value.is_not_null() & ~mobile & ~landline,
+            "value",
+            "not a phone number (landline 0xx-xxxxxxxx or mobile)",
+        ),
+        Check(no_relation, "relation", "an emergency contact needs a relation"),
+    ]
+
+
+def _loan_rows(frame: pl.DataFrame) -> tuple[list[pl.Expr], list[Check]]:
+    first = pl.col("first_due_on").str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    disbursed = pl.col("disbursed_on").str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+    late_enough = first.is_not_null() & disbursed.is_not_null() & (first <= disbursed)
+    return [], [Check(late_enough, "first_due_on", "must be after disbursed_on")]
+
+
+def _address_rows(frame: pl.DataFrame) -> tuple[list[pl.Expr], list[Check]]:
+    if not {"lat", "lng"} <= set(frame.columns):
+        return [], []
+    one_only = pl.col("lat").is_null() != pl.col("lng").is_null()
+    return [], [Check(one_only, "lat", "lat and lng must be given together")]
+
+
+_ROW_RULES: dict[str, Callable[[pl.DataFrame], tuple[list[pl.Expr], list[Check]]]] = {
+    "customers": _customer_rows,
+    "contacts": _contact_rows,
+    "loans": _loan_rows,
+    "addresses": _address_rows,
+}
+
+
 def check_rows(frame: pl.DataFrame, spec: FileSpec) -> tuple[list[pl.Expr], list[Check]]:
     """Rules that look at several columns of a row (checked on the text values): the
     columns they need worked out first, and the checks."""
-    found: list[Check] = []
-    helpers: list[pl.Expr] = []
-    if spec.entity == "customers":
-        helpers.append(
-            pl.col("id_number").map_batches(_id_facts, return_dtype=ID_FACTS_TYPE).alias(ID_FACTS)
-        )
-        facts = pl.col(ID_FACTS).struct
-        id_reason = facts.field("problem")
-        found.append(Check(id_reason.is_not_null(), "id_number", id_reason))
-        id_ok = pl.col("id_number").is_not_null() & id_reason.is_null()
-        found.append(
-            Check(
-                id_ok
-                & pl.col("birth_date").is_not_null()
-                & (facts.field("birth") != pl.col("birth_date")),
-                "birth_date",
-                "does not match the birth date in the national ID",
-            )
-        )
-        found.append(
-            Check(
-                id_ok
-                & pl.col("gender").is_in(("M", "F"))
-                & (facts.field("sex") != pl.col("gender")),
-                "gender",
-                "does not match the national ID (17th digit)",
-            )
-        )
-    elif spec.entity == "contacts":
-        value, kind = pl.col("value"), pl.col("kind")
-        mobile = value.str.contains(MOBILE.pattern)
-        landline = value.str.contains(LANDLINE.pattern)
-        found.append(
-            Check(
-                kind.is_in(("mobile", "emergency")) & value.is_not_null() & ~mobile,
-                "value",
-                "not a mainland mobile number (11 digits starting 13-19)",
-            )
-        )
-        found.append(
-            Check(
-                kind.is_in(("home", "work")) & value.is_not_null() & ~mobile & ~landline,
-                "value",
-                "not a phone number (landline 0xx-xxxxxxxx or mobile)",
-            )
-        )
-        found.append(
-            Check(
-                (kind == "emergency") & pl.col("relation").is_null()
-                if "relation" in frame.columns
-                else kind == "emergency",
-                "relation",
-                "an emergency contact needs a relation",
-            )
-        )
-    elif spec.entity == "loans":
-        first, disbursed = (
-            pl.col("first_due_on").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
-            pl.col("disbursed_on").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
-        )
-        found.append(
-            Check(
-                first.is_not_null() & disbursed.is_not_null() & (first <= disbursed),
-                "first_due_on",
-                "must be after disbursed_on",
-            )
-        )
-    elif spec.entity == "addresses" and {"lat", "lng"} <= set(frame.columns):
-        one_only = pl.col("lat").is_null() != pl.col("lng").is_null()
-        found.append(Check(one_only, "lat", "lat and lng must be given together"))
-    return helpers, found
+    rules = _ROW_RULES.get(spec.entity)
+    return rules(frame) if rules else ([], [])
 
 
 def duplicate_keys(frame: pl.DataFrame, spec: FileSpec) -> list[Check]:
