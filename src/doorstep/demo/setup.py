@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Role
-from doorstep.domain.case import CaseState
 from doorstep.services.people import teams, users
-from doorstep.store.models import Case, User
+from doorstep.store.models import User
+from doorstep.store.repositories import demo as demo_repo
 
 DEMO_USERS = [
     ("admin", "系统管理员", Role.ADMIN, None),
@@ -46,7 +45,7 @@ def create_people(
     logins = []
     made: dict[str, User] = {}
     for n, (username, name, role, regions) in enumerate(DEMO_USERS):
-        existing = session.scalar(select(User).where(User.username == username))
+        existing = demo_repo.user_named(session, username)
         if existing is not None:
             made[username] = existing
             continue
@@ -68,12 +67,7 @@ def create_people(
             # Where the team's day starts and ends (the city office), its shift and capacity.
             team.base_lat, team.base_lng = OFFICES[city]
             team.shift_start_minute, team.shift_end_minute, team.max_visits = 9 * 60, 20 * 60, 8
-            ready = session.scalars(
-                select(Case)
-                .where(Case.state == CaseState.READY.value, Case.city == city)
-                .order_by(Case.priority.desc())
-                .limit(per_team)
-            ).all()
+            ready = demo_repo.best_ready_cases(session, city, per_team)
             for case in ready:
                 teams.assign(
                     session, SYSTEM, case.id, team.id, day_start, day_start + timedelta(days=2)

@@ -30,11 +30,11 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Actor
-from doorstep.domain.case import CancelReason, CaseState
+from doorstep.domain.case import CaseState
 from doorstep.domain.errors import DoorstepError, InvalidAnswers, InvalidValue
 from doorstep.domain.money import Fen, format_yuan, parse_yuan
 from doorstep.integrations.evidence import LocalEvidenceStore
@@ -43,8 +43,9 @@ from doorstep.services.batch.daily import run_day
 from doorstep.services.people import users
 from doorstep.services.visits import VisitRules
 from doorstep.store.db import transaction
-from doorstep.store.models import Case, Team, TeamMember, User
+from doorstep.store.models import Case
 from doorstep.store.repositories import book
+from doorstep.store.repositories import demo as demo_repo
 from doorstep.store.repositories import plans as plans_repo
 from doorstep.store.repositories import visits as visits_repo
 
@@ -144,12 +145,7 @@ def interview(seed: int, borrower: _Borrower, case: Case, day: date) -> dict[str
 def _crew(engine: Engine) -> list[tuple[int, Actor]]:
     """Each team with one of its verifiers acting for it."""
     with transaction(engine) as session:
-        rows = session.execute(
-            select(Team.id, User)
-            .join(TeamMember, TeamMember.team_id == Team.id)
-            .join(User, User.id == TeamMember.user_id)
-            .order_by(Team.id, User.id)
-        ).all()
+        rows = demo_repo.team_members(session)
         crew: dict[int, Actor] = {}
         for team_id, user in rows:
             crew.setdefault(team_id, users.actor_for(session, user))
@@ -226,15 +222,7 @@ def _close_reviewed(engine: Engine, day: date) -> None:
     """The manager closes visited cases a week on; a customer still overdue may then be
     selected again once the selection's visit gap has passed."""
     with transaction(engine) as session:
-        done = session.scalars(
-            select(Case.id)
-            .where(
-                Case.state == CaseState.VISITED.value,
-                Case.hold_reason.is_(None),
-                Case.visited_on <= day - timedelta(days=REVIEW_DAYS),
-            )
-            .order_by(Case.id)
-        ).all()
+        done = demo_repo.visited_unheld_cases_by(session, day - timedelta(days=REVIEW_DAYS))
         for case_id in done:
             cases.act(session, SYSTEM, case_id, "close", reason="verdict reviewed", today=day)
 
@@ -257,11 +245,7 @@ def _payments(
             )
             .sort("customer_id", "loan_id")
         )
-        held = set(
-            session.scalars(
-                select(Case.customer_id).where(Case.cancel_reason == CancelReason.HOLDOUT.value)
-            )
-        )
+        held = demo_repo.held_out_customers(session)
     loans: dict[str, list[tuple[str, Fen]]] = {}
     for customer, loan, amount in owed.select("customer_id", "loan_id", "owed").iter_rows():
         loans.setdefault(customer, []).append((loan, amount))
