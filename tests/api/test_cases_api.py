@@ -289,7 +289,7 @@ def test_disabling_a_user_ends_their_session(
     assert client.get("/api/me").json()["username"] == "manager"
     token = bearer(engine, "manager")
     with transaction(engine) as session:
-        users.set_active(session, SYSTEM, "manager", False)
+        users.set_active(session, SYSTEM, "manager", False, now=datetime.now(UTC))
     assert_problem(client.get("/api/me"), 401, "not_signed_in")
     assert_problem(client.get("/api/me", headers=token), 401)
     page = client.get("/cases", follow_redirects=False)

@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select, update
 
 from doorstep.domain.access import SYSTEM, Actor, Role
@@ -34,11 +33,6 @@ from tests.factories.world import ANYTIME_RULES, AS_OF, build_world
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
 RECENT = "2024-05-20T10:00:00+08:00"
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
 
 
 @pytest.fixture(autouse=True)

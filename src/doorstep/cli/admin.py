@@ -21,6 +21,7 @@ from doorstep.cli.main import (
 )
 from doorstep.domain.access import SYSTEM, Role
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.services.cases import SelectionReport, select_cases
 from doorstep.services.conduct import audit
@@ -62,6 +63,7 @@ def users_add(
                     [r.strip() for r in regions.split(",")] if regions else None,
                     badge,
                 ),
+                hasher=users.standard_hasher(),
             )
             console.print(f"added {user.username} ({user.role})")
     except DoorstepError as exc:
@@ -91,7 +93,7 @@ def users_disable(username: str) -> None:
     config = settings()
     try:
         with transaction(ready_engine(config)) as session:
-            users.set_active(session, SYSTEM, username, False)
+            users.set_active(session, SYSTEM, username, False, now=SystemClock().now())
     except DoorstepError as exc:
         raise fail(exc.message) from None
     console.print(f"disabled {username}")

@@ -25,6 +25,7 @@ from doorstep.domain.access import SYSTEM
 from doorstep.domain.money import format_yuan
 from doorstep.services.batch.daily import selection_policy
 from doorstep.services.cases import select_cases
+from doorstep.services.people import users
 from doorstep.services.reports.book import overdue_by_city
 from doorstep.store.db import transaction
 
@@ -99,7 +100,7 @@ def demo(
             capacity=120,
             buckets=config.bucket_scheme,
         )
-        logins = create_people(session, day, config.zone)
+        logins = create_people(session, day, config.zone, hasher=users.standard_hasher())
     print_selection(report)
     people = Table(title="demo users (passwords are shown once)")
     for column in ("username", "role", "password"):

@@ -137,6 +137,9 @@ class PlanConfig:
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     workers: int = 1
     """Seeds solved at once, one process each; the best plan is kept."""
+    iterations: int | None = None
+    """Also stop each search after this many iterations (tests: a result that does not
+    depend on how busy the machine is); None stops on the seconds alone."""
     pack: Pack | None = None
     """The conduct rules: quiet hours become windows, holds and blocks exclusions."""
 
@@ -402,7 +405,9 @@ def _collect(
     from doorstep.planning.parallel import solve_best  # loads PyVRP only when planning
 
     data = build(request, costs=COSTS)
-    plan = solve_best(data, seconds, [seed + k for k in range(cfg.workers)])
+    plan = solve_best(
+        data, seconds, [seed + k for k in range(cfg.workers)], iterations=cfg.iterations
+    )
     check(plan, request)  # an infeasible plan is an error, never saved
     _check_rules(session, cfg, plan, meta, sizes)
     return _Outcome(request, plan, data, meta, early, list(fixed))
