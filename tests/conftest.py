@@ -17,13 +17,16 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
+from doorstep.store.db import make_engine
 from tests.factories import databases
 from tests.factories.databases import POSTGRES_URL, postgres_problem
 from tests.factories.people import CHEAP_HASHER
@@ -59,6 +62,34 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield database.engine
     finally:
         database.close()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session in a transaction that is rolled back after the test, for service tests
+    that need no real commit: the service's own commits become savepoints (SQLAlchemy's
+    "joining a session into an external transaction"), so nothing is left to clean."""
+    bound = engine
+    if engine.dialect.name == "sqlite":  # pysqlite needs SQLAlchemy's recipe for SAVEPOINT
+        bound = make_engine(engine.url.render_as_string(hide_password=False))
+        event.listen(bound, "connect", _sqlite_no_implicit_transactions)
+        event.listen(bound, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+    with bound.connect() as connection:
+        outer = connection.begin()
+        session = Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+    if bound is not engine:
+        bound.dispose()
+
+
+def _sqlite_no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see above)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -17,7 +17,9 @@ from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, LoginFailure
-from tests.api.conftest import PASSWORD, bearer, csrf_of, set_state, sign_in
+from tests.factories.cases import set_state
+from tests.factories.people import PASSWORD, bearer
+from tests.factories.web import csrf_of, sign_in
 from tests.factories.world import World
 
 pytestmark = pytest.mark.db

@@ -186,6 +186,8 @@ def postgres_problem() -> str | None:
     return _postgres_problem[0] or None
 
 
+MANY = 5000
+"""Rows from which a table is truncated rather than deleted from."""
 WAIT = "-clock_timeout=20s"
 """The reset waits this long for a lock before it fails loudly instead of hanging."""
 FAST_COMMITS = "-csynchronous_commit=off"
@@ -244,13 +246,14 @@ class PostgresWorkerSchema:
                 if name not in KEEP
             ]
             self.order = _insert_order(connection, self.name)
-        self.clean = ";".join(
-            [f'DELETE FROM "{t}"' for t in reversed(self.order) if t not in KEEP]  # children first
-            + [
-                "SELECT setval(oid, 1, false) FROM pg_class"  # the sequences that moved
-                f" WHERE relnamespace = '{self.name}'::regnamespace AND CASE relkind"
-                " WHEN 'S' THEN pg_sequence_last_value(oid) IS NOT NULL ELSE false END"
-            ]
+        self.rows_probe = " UNION ALL ".join(
+            f"SELECT '{t}', (SELECT count(*) FROM (SELECT FROM \"{t}\" LIMIT {MANY}) AS r)"
+            for t in self.tables
+        )
+        self.restart_sequences = (
+            "SELECT setval(oid, 1, false) FROM pg_class"  # the sequences that moved
+            f" WHERE relnamespace = '{self.name}'::regnamespace AND CASE relkind"
+            " WHEN 'S' THEN pg_sequence_last_value(oid) IS NOT NULL ELSE false END"
         )
 
     def engine(self) -> Engine:
@@ -266,21 +269,32 @@ class PostgresWorkerSchema:
 
     def reset(self) -> None:
         """Empty every table, restart every sequence; rebuild a schema a test changed.
-        DELETE, not TRUNCATE: the tables are small, and TRUNCATE makes new files for
-        each table and index, which costs far more on a busy disk."""
+        Small tables are emptied with DELETE: TRUNCATE makes new files for each table and
+        index, which costs far more on a busy disk; big ones (a test that loaded MANY
+        rows or more) are truncated."""
         with self.admin.begin() as connection:
             shape, _ = connection.execute(text(CHECK), self.check_params).one()
             if shape == self.fingerprint:
-                connection.exec_driver_sql(self.clean)
+                rows = self.rows(connection)
+                big = [t for t, n in rows.items() if n >= MANY]
+                statements = [f"TRUNCATE {', '.join(map(quoted, big))} CASCADE"] if big else []
+                statements += [
+                    f'DELETE FROM "{t}"'
+                    for t in reversed(self.order)  # referring rows first
+                    if 0 < rows.get(t, 0) < MANY
+                ]
+                connection.exec_driver_sql(";".join([*statements, self.restart_sequences]))
                 return
         self.drop_schema(self.name)
         self._build()
 
+    def rows(self, connection: Connection) -> dict[str, int]:
+        """The tables that hold rows, with their count (up to MANY)."""
+        found = connection.exec_driver_sql(self.rows_probe)
+        return {table: count for table, count in found if count}
+
     def non_empty(self, connection: Connection) -> list[str]:
-        probe = " UNION ALL ".join(
-            f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in self.tables
-        )
-        return [name for (name,) in connection.execute(text(probe))]
+        return list(self.rows(connection))
 
     def save(self, name: str) -> None:
         snapshot = f"{self.name}_s{len(self.snapshots)}"  # names are longer than PG allows
@@ -331,6 +345,10 @@ class PostgresWorkerSchema:
             self.drop_schema(snapshot)
         self.drop_schema(self.name)
         self.admin.dispose()
+
+
+def quoted(name: str) -> str:
+    return f'"{name}"'
 
 
 def _insert_order(connection: Connection, schema: str) -> list[str]:
