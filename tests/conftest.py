@@ -65,6 +65,19 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The worker's PostgreSQL schema, migrated and empty, as a URL that another process
+    can use; emptied after the test like the `engine` fixture's."""
+    if not _postgres_reachable():
+        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {_postgres_problem[0]}")
+    database = databases.postgres_database()
+    try:
+        yield databases.url_of(database.engine)
+    finally:
+        database.close()
+
+
+@pytest.fixture
 def db_session(engine: Engine) -> Iterator[Session]:
     """A session in a transaction that is rolled back after the test, for service tests
     that need no real commit: the service's own commits become savepoints (SQLAlchemy's

@@ -65,13 +65,16 @@ def database_of(engine: Engine) -> TestDatabase | None:
 
 
 def url_of(engine: Engine) -> str:
-    """A URL another process or a CLI command can use for this test's database (its own
-    schema on PostgreSQL)."""
+    """A URL another process or a CLI command can use for this test's database: on
+    PostgreSQL its schema, also as the connections' name (the reset after the test ends
+    any that such a process left open)."""
     url = engine.url
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        url = url.update_query_dict(
+            {"options": f"-csearch_path={schema}", "application_name": schema}
+        )
     return url.render_as_string(hide_password=False)
 
 

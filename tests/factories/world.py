@@ -51,10 +51,13 @@ def build_world(
     keys: tuple[object, object],
     customers: int = 8,
     then: Callable[[World], object] | None = None,
+    *,
+    fresh: bool = False,
 ) -> World:
     """The small world of `customers` customers (a quarter in Shanghai, outside the
     manager's region) in the database of `engine`; `then(world)` adds what a test file
-    needs on top (a module-level function: its name keys the saved copy)."""
+    needs on top (a module-level function: its name keys the saved copy). `fresh` builds
+    it for real even where a saved copy exists: for tests that watch the build itself."""
     name = f"world-{customers}-{id(keys[0])}"  # the keys encrypt what is saved
     if then is not None:
         name += f"-{then.__module__}.{then.__qualname__}"
@@ -65,7 +68,7 @@ def build_world(
             then(world)
         return world
 
-    made = databases.built_once(engine, name, build)
+    made = build() if fresh else databases.built_once(engine, name, build)
     return replace(
         made,
         engine=engine,

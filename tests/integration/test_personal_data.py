@@ -111,7 +111,7 @@ def test_no_personal_data_in_the_logs(
     caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
     engine.echo = "debug"  # statements, parameters and result rows
     try:
-        world = build_world(engine, tmp_path, keys)
+        world = build_world(engine, tmp_path, keys, fresh=True)  # its ingest logged too
         visit_pages(world, engine, tmp_path)
     finally:
         engine.echo = False
