@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.context import AppState, CurrentActor, DbSession, State
 from doorstep.services.reports import files as report_files
 from doorstep.services.reports.dashboard import Dashboard, build_dashboard, default_end
 from doorstep.web.forms import day_field
@@ -17,6 +17,11 @@ from doorstep.web.i18n import LANGUAGES, language_of, translations
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _now(state: AppState) -> datetime:
+    """The app clock's now, in the business zone."""
+    return state.clock.now().astimezone(state.settings.zone)
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -30,7 +35,7 @@ def dashboard_page(
     until: str | None = None,
 ) -> HTMLResponse:
     settings = state.settings
-    today = default_end(session, datetime.now(settings.zone).date())
+    today = default_end(session, _now(state).date())
     try:
         end = date.fromisoformat(until) if until else today
     except ValueError:
@@ -71,7 +76,7 @@ def _report(
     city: str | None,
 ) -> tuple[Dashboard, date, date]:
     request.state.actor = actor
-    last = day_field(end, "end") if end else datetime.now(state.settings.zone).date()
+    last = day_field(end, "end") if end else _now(state).date()
     first = day_field(start, "start") if start else last - timedelta(days=90)
     board = report_files.report_board(
         session,
@@ -141,13 +146,13 @@ def report_pdf(
     lang: str | None = None,
 ) -> Response:
     """The monthly summary (default: last month) with the charts drawn and their tables."""
-    zone = state.settings.zone
+    now = _now(state)
     if month is None:
-        month = (datetime.now(zone).date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        month = (now.date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     first, last = report_files.month_period(month)
     board, _, _ = _report(request, actor, session, state, first.isoformat(), last.isoformat(), city)
     body = report_files.report_pdf(
-        board, _gettext(request, lang), start=first, end=last, generated_at=datetime.now(zone)
+        board, _gettext(request, lang), start=first, end=last, generated_at=now
     )
     return _download(body, "application/pdf", f"dashboard-{month}.pdf")
 
