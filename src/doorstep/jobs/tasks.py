@@ -78,16 +78,10 @@ def run_deliver_webhooks(
     only while pending and due, so two passes at once, or a task delivered twice, never
     post the same delivery twice."""
     cipher, _ = personal_data_keys(settings)
-    policy = feedback.RetryPolicy(
-        max_attempts=settings.webhook_max_attempts,
-        timeout=settings.webhook_timeout_seconds,
-        backoff=settings.webhook_backoff_seconds,
-        backoff_max=settings.webhook_backoff_max_seconds,
-    )
     run = feedback.deliver_due(
         _engine(settings.resolved_database_url),
         cipher,
-        policy,
+        daily.webhook_retry_policy(settings),
         batch=batch if delivery_ids is None else len(delivery_ids),
         now=clock.now,
         delivery_ids=delivery_ids,

@@ -289,6 +289,16 @@ def _exports(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     return {"feedback_rows": rows}
 
 
+def webhook_retry_policy(settings: Settings) -> feedback.RetryPolicy:
+    """How often and how long a webhook delivery is tried, from the settings."""
+    return feedback.RetryPolicy(
+        max_attempts=settings.webhook_max_attempts,
+        timeout=settings.webhook_timeout_seconds,
+        backoff=settings.webhook_backoff_seconds,
+        backoff_max=settings.webhook_backoff_max_seconds,
+    )
+
+
 def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     """One pass of webhook deliveries. They commit in their own short transactions (never
     inside this one): a delivery row per event and endpoint, marked delivered when the
@@ -300,15 +310,10 @@ def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         if due:
             outbox.broker_publisher(broker)(due)
         return {"published": len(due)}
-    policy = feedback.RetryPolicy(
-        max_attempts=config.webhook_max_attempts,
-        timeout=config.webhook_timeout_seconds,
-        backoff=config.webhook_backoff_seconds,
-        backoff_max=config.webhook_backoff_max_seconds,
-    )
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    run = feedback.deliver_due(engine, personal_data_keys(config)[0], policy, now=ctx.clock.now)
+    cipher = personal_data_keys(config)[0]
+    run = feedback.deliver_due(engine, cipher, webhook_retry_policy(config), now=ctx.clock.now)
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
 
 

@@ -3,10 +3,11 @@ each chart with the same numbers (readable without the chart, and by screen read
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from doorstep.http.context import AppState, CurrentActor, DbSession, State
@@ -66,18 +67,25 @@ def dashboard_page(
 # Downloads: the same figures, access rules and city limits as the page.
 
 
+@dataclass(frozen=True)
+class _Report:
+    board: Dashboard
+    first: date
+    last: date
+    tr: report_files.Translate
+
+
 def _report(
     request: Request,
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    start: str | None,
-    end: str | None,
+    first: date,
+    last: date,
     city: str | None,
-) -> tuple[Dashboard, date, date]:
+    lang: str | None,
+) -> _Report:
     request.state.actor = actor
-    last = day_field(end, "end") if end else _now(state).date()
-    first = day_field(start, "start") if start else last - timedelta(days=90)
     board = report_files.report_board(
         session,
         actor,
@@ -87,7 +95,27 @@ def _report(
         city=city or None,
         bucket_order=state.settings.bucket_scheme.names,
     )
-    return board, first, last
+    return _Report(board, first, last, _gettext(request, lang))
+
+
+def _period_report(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    start: str | None = None,
+    end: str | None = None,
+    city: str | None = None,
+    lang: str | None = None,
+) -> _Report:
+    """The report of the days `start`..`end` (default: the 90 days up to today)."""
+    request.state.actor = actor
+    last = day_field(end, "end") if end else _now(state).date()
+    first = day_field(start, "start") if start else last - timedelta(days=90)
+    return _report(request, actor, session, state, first, last, city, lang)
+
+
+PeriodReport = Annotated[_Report, Depends(_period_report)]
 
 
 def _gettext(request: Request, lang: str | None) -> report_files.Translate:
@@ -103,36 +131,17 @@ def _download(body: bytes | str, media_type: str, name: str) -> Response:
 
 
 @router.get("/dashboard/report.csv")
-def report_csv(
-    request: Request,
-    actor: CurrentActor,
-    session: DbSession,
-    state: State,
-    start: str | None = None,
-    end: str | None = None,
-    city: str | None = None,
-    lang: str | None = None,
-) -> Response:
+def report_csv(report: PeriodReport) -> Response:
     """One long CSV: chart, title, label, series, value (the roll matrix as chart `roll`)."""
-    board, first, last = _report(request, actor, session, state, start, end, city)
-    body = report_files.report_csv(board, _gettext(request, lang))
-    return _download(body, "text/csv; charset=utf-8", f"dashboard-{first}-{last}.csv")
+    body = report_files.report_csv(report.board, report.tr)
+    name = f"dashboard-{report.first}-{report.last}.csv"
+    return _download(body, "text/csv; charset=utf-8", name)
 
 
 @router.get("/dashboard/report.xlsx")
-def report_xlsx(
-    request: Request,
-    actor: CurrentActor,
-    session: DbSession,
-    state: State,
-    start: str | None = None,
-    end: str | None = None,
-    city: str | None = None,
-    lang: str | None = None,
-) -> Response:
-    board, first, last = _report(request, actor, session, state, start, end, city)
-    body = report_files.report_xlsx(board, _gettext(request, lang), start=first, end=last)
-    return _download(body, XLSX, f"dashboard-{first}-{last}.xlsx")
+def report_xlsx(report: PeriodReport) -> Response:
+    body = report_files.report_xlsx(report.board, report.tr, start=report.first, end=report.last)
+    return _download(body, XLSX, f"dashboard-{report.first}-{report.last}.xlsx")
 
 
 @router.get("/dashboard/report.pdf")
@@ -150,10 +159,8 @@ def report_pdf(
     if month is None:
         month = (now.date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     first, last = report_files.month_period(month)
-    board, _, _ = _report(request, actor, session, state, first.isoformat(), last.isoformat(), city)
-    body = report_files.report_pdf(
-        board, _gettext(request, lang), start=first, end=last, generated_at=now
-    )
+    report = _report(request, actor, session, state, first, last, city, lang)
+    body = report_files.report_pdf(report.board, report.tr, start=first, end=last, generated_at=now)
     return _download(body, "application/pdf", f"dashboard-{month}.pdf")
 
 
