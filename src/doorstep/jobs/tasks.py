@@ -1,7 +1,8 @@
 """The tasks: thin wrappers that open a transaction and call a service.
 
 Each is a plain function first (`run_*`), so the embedded default (no broker) calls the
-same code in-process; `register` binds them to a Celery app with their retry policy.
+same code in-process; `register` binds them to a Celery app with their retry policy and
+the worker's clock.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from functools import cache
 from typing import Any
 
 from celery import Celery
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
+from doorstep.domain.ports import Clock
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import scoring
 from doorstep.services.batch import daily
@@ -23,7 +25,7 @@ from doorstep.services.batch.delinquency import PARTITION_TASK, run_partition
 from doorstep.services.lender import dossier, feedback, outbox
 from doorstep.services.visit_plans import PlanConfig, run_plan
 from doorstep.store.db import make_engine, transaction
-from doorstep.store.models import VisitPlan
+from doorstep.store.repositories import batch as batch_repo
 
 # transient trouble worth a retry; anything else (a poisoned partition) fails at once
 TRANSIENT = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
@@ -36,7 +38,7 @@ def _engine(url: str) -> Engine:
 
 
 def run_delinquency_partition(
-    settings: Settings, as_of: str, partition: int, partitions: int
+    settings: Settings, clock: Clock, as_of: str, partition: int, partitions: int
 ) -> dict[str, Any]:
     """Compute and store one partition's snapshots; returns its figures."""
     with transaction(_engine(settings.resolved_database_url)) as session:
@@ -47,6 +49,7 @@ def run_delinquency_partition(
             partitions,
             waterfall=settings.waterfall_rule,
             buckets=settings.bucket_scheme,
+            now=clock.now(),
         )
     return {**summary.as_dict(), "partition": partition}
 
@@ -68,24 +71,19 @@ def run_scoring_partition(
 
 
 def run_deliver_webhooks(
-    settings: Settings, batch: int = 50, delivery_ids: list[int] | None = None
+    settings: Settings, clock: Clock, batch: int = 50, delivery_ids: list[int] | None = None
 ) -> dict[str, int]:
     """One delivery pass (of the given deliveries only, when the relay names them);
     deliveries are rows per (event, endpoint) claimed with FOR UPDATE SKIP LOCKED and
     only while pending and due, so two passes at once, or a task delivered twice, never
     post the same delivery twice."""
     cipher, _ = personal_data_keys(settings)
-    policy = feedback.RetryPolicy(
-        max_attempts=settings.webhook_max_attempts,
-        timeout=settings.webhook_timeout_seconds,
-        backoff=settings.webhook_backoff_seconds,
-        backoff_max=settings.webhook_backoff_max_seconds,
-    )
     run = feedback.deliver_due(
         _engine(settings.resolved_database_url),
         cipher,
-        policy,
+        daily.webhook_retry_policy(settings),
         batch=batch if delivery_ids is None else len(delivery_ids),
+        now=clock.now,
         delivery_ids=delivery_ids,
     )
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
@@ -96,16 +94,7 @@ def run_plan_city(settings: Settings, day: str, city: str) -> dict[str, Any]:
     draft; returns its id (a task delivered twice finds the first one's plan)."""
     on = date.fromisoformat(day)
     with transaction(_engine(settings.resolved_database_url)) as session:
-        existing = session.scalar(
-            select(VisitPlan.id)
-            .where(
-                VisitPlan.city == city,
-                VisitPlan.day == on,
-                VisitPlan.state.in_(["draft", "published"]),
-            )
-            .order_by(VisitPlan.id.desc())
-            .limit(1)
-        )
+        existing = batch_repo.live_plan_id(session, city, on)
         if existing is None:
             existing = run_plan(session, SYSTEM, on, city, PlanConfig.from_settings(settings)).id
         return {"plan": existing, "city": city, "day": day}
@@ -135,8 +124,8 @@ def run_export_feedback(settings: Settings, day: str) -> dict[str, Any]:
     return {"rows": rows, "file": path.name}
 
 
-def register(app: Celery, settings: Settings) -> None:
-    """Bind the tasks to `app`."""
+def register(app: Celery, settings: Settings, clock: Clock) -> None:
+    """Bind the tasks to `app`; `clock` stamps what they write."""
     retry: dict[str, Any] = {
         "autoretry_for": TRANSIENT,
         "retry_backoff": True,
@@ -148,7 +137,7 @@ def register(app: Celery, settings: Settings) -> None:
 
     @app.task(name=PARTITION_TASK, **retry)  # type: ignore[untyped-decorator]
     def delinquency_partition(as_of: str, partition: int, partitions: int) -> dict[str, Any]:
-        return run_delinquency_partition(settings, as_of, partition, partitions)
+        return run_delinquency_partition(settings, clock, as_of, partition, partitions)
 
     @app.task(name=scoring.SCORING_PARTITION_TASK, **retry)  # type: ignore[untyped-decorator]
     def scoring_partition(
@@ -158,11 +147,11 @@ def register(app: Celery, settings: Settings) -> None:
 
     @app.task(name="doorstep.deliver_webhooks", **retry)  # type: ignore[untyped-decorator]
     def deliver_webhooks() -> dict[str, int]:
-        return run_deliver_webhooks(settings)
+        return run_deliver_webhooks(settings, clock)
 
     @app.task(name=outbox.DELIVER_TASK, **retry)  # type: ignore[untyped-decorator]
     def deliver_webhook(delivery_ids: list[int]) -> dict[str, int]:
-        return run_deliver_webhooks(settings, delivery_ids=[int(i) for i in delivery_ids])
+        return run_deliver_webhooks(settings, clock, delivery_ids=[int(i) for i in delivery_ids])
 
     @app.task(name=daily.PLAN_TASK, **retry)  # type: ignore[untyped-decorator]
     def plan_city(day: str, city: str) -> dict[str, Any]:
