@@ -3,7 +3,7 @@ scheduled and assigned, supersede, replan during the day, optimistic locking."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,10 @@ from tests.factories.world import PASSWORD, build_world
 
 pytestmark = pytest.mark.db
 CITY = "北京市"
-CFG = PlanConfig(seconds=1, edit_seconds=1)
+ITERATIONS = 500
+"""The searches stop by iterations (the same plan on any machine, and soon); their seconds
+only bound a run on a starved machine."""
+CFG = PlanConfig(seconds=30, edit_seconds=30, iterations=ITERATIONS)
 DAY = datetime.now(CFG.zone).date() + timedelta(days=1)
 
 
@@ -332,7 +335,10 @@ def test_conduct_rules_quiet_hours_and_holds(
 
     ready = spread_world(engine, tmp_path, keys)
     cfg = PlanConfig(
-        allowed=AllowedHours(5 * 3600, 24 * 3600), seconds=1, pack=Settings().rules_pack
+        allowed=AllowedHours(5 * 3600, 24 * 3600),
+        seconds=30,
+        iterations=ITERATIONS,
+        pack=Settings().rules_pack,
     )
     with transaction(engine) as session:
         for team in session.scalars(select(Team)):
@@ -356,9 +362,33 @@ def test_two_workers_plan_a_checked_draft(
     engine: Engine, tmp_path: Path, keys: tuple[object, object]
 ) -> None:
     ready = spread_world(engine, tmp_path, keys)
-    cfg = PlanConfig(seconds=2, workers=2)
+    cfg = PlanConfig(seconds=30, workers=2, iterations=ITERATIONS)
     with transaction(engine) as session:
         plan = visit_plans.run_plan(session, SYSTEM, DAY, CITY, cfg, seed=5)
         stops = repo.stops(session, plan.id)
         assert {s.case_id for s in stops} == set(ready)
         assert [s for s in stops if s.team_id is not None]
+
+
+def test_the_standing_plan_of_a_city_and_day(engine: Engine) -> None:
+    """`plan_for` / `cities_planned`: a draft or published plan stands for its city's day
+    (the newest when there are several), a superseded one does not."""
+
+    def plan(city: str, day: date, state: str) -> VisitPlan:
+        row = VisitPlan(city=city, day=day, state=state, seconds=1, cost=0, distance_m=0)
+        session.add(row)
+        session.flush()
+        return row
+
+    with transaction(engine) as session:
+        assert repo.plan_for(session, CITY, DAY) is None
+        assert repo.cities_planned(session, DAY) == set()
+        plan(CITY, DAY, "superseded")
+        plan("上海市", DAY + timedelta(days=1), "draft")
+        assert repo.plan_for(session, CITY, DAY) is None
+        published = plan(CITY, DAY, "published")
+        assert repo.plan_for(session, CITY, DAY) is published
+        newer = plan(CITY, DAY, "draft")
+        assert repo.plan_for(session, CITY, DAY) is newer
+        assert repo.cities_planned(session, DAY) == {CITY}
+        assert repo.cities_planned(session, DAY + timedelta(days=1)) == {"上海市"}
