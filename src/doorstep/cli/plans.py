@@ -11,6 +11,7 @@ from rich.table import Table
 from doorstep.cli.main import app, console, fail, parse_day, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.services import visit_plans
 from doorstep.store.db import transaction
 
@@ -37,7 +38,12 @@ def plan(
             )
             if publish:
                 visit_plans.publish(
-                    session, SYSTEM, result.plan.id, cfg, version=result.plan.version
+                    session,
+                    SYSTEM,
+                    result.plan.id,
+                    cfg,
+                    version=result.plan.version,
+                    now=SystemClock().now(),
                 )
             print_plan(result, cfg)
     except DoorstepError as exc:
