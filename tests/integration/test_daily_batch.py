@@ -47,7 +47,7 @@ from doorstep.store.models import (
     Team,
     VisitPlan,
 )
-from doorstep.store.repositories import batch as batch_repo
+from doorstep.store.repositories import plans as plans_repo
 from tests.conftest import POSTGRES_URL
 from tests.factories.book import make_keys, small_book
 
@@ -220,9 +220,10 @@ def test_the_drop_folder_is_ingested_once_and_the_next_day_is_planned(
     assert plans == [("北京市", date(2024, 6, 2), "published")]
     with Session(engine) as session:  # what the planning step and the plan task ask
         plan_id = session.scalar(select(VisitPlan.id))
-        assert batch_repo.live_plan_id(session, "北京市", date(2024, 6, 2)) == plan_id
-        assert batch_repo.live_plan_id(session, "北京市", AS_OF) is None
-        assert batch_repo.planned_cities(session, date(2024, 6, 2)) == {"北京市"}
+        standing = plans_repo.plan_for(session, "北京市", date(2024, 6, 2))
+        assert standing is not None and standing.id == plan_id
+        assert plans_repo.plan_for(session, "北京市", AS_OF) is None
+        assert plans_repo.cities_planned(session, date(2024, 6, 2)) == {"北京市"}
 
 
 def test_a_second_run_for_the_same_day_refuses(engine: Engine, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from doorstep.services.batch.delinquency import PARTITION_TASK, run_partition
 from doorstep.services.lender import dossier, feedback, outbox
 from doorstep.services.visit_plans import PlanConfig, run_plan
 from doorstep.store.db import make_engine, transaction
-from doorstep.store.repositories import batch as batch_repo
+from doorstep.store.repositories import plans as plans_repo
 
 # transient trouble worth a retry; anything else (a poisoned partition) fails at once
 TRANSIENT = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
@@ -94,10 +94,10 @@ def run_plan_city(settings: Settings, day: str, city: str) -> dict[str, Any]:
     draft; returns its id (a task delivered twice finds the first one's plan)."""
     on = date.fromisoformat(day)
     with transaction(_engine(settings.resolved_database_url)) as session:
-        existing = batch_repo.live_plan_id(session, city, on)
-        if existing is None:
-            existing = run_plan(session, SYSTEM, on, city, PlanConfig.from_settings(settings)).id
-        return {"plan": existing, "city": city, "day": day}
+        plan = plans_repo.plan_for(session, city, on)
+        if plan is None:
+            plan = run_plan(session, SYSTEM, on, city, PlanConfig.from_settings(settings))
+        return {"plan": plan.id, "city": city, "day": day}
 
 
 def run_prepare_dossiers(settings: Settings, readers: list[list[int]]) -> dict[str, Any]:

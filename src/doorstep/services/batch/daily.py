@@ -249,7 +249,7 @@ def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     alone, so a rerun adds nothing."""
     day = ctx.as_of + timedelta(days=1)
     cfg = visit_plans.PlanConfig.from_settings(ctx.settings)
-    unplanned = batch_repo.team_cities(session) - batch_repo.planned_cities(session, day)
+    unplanned = batch_repo.team_cities(session) - plans_repo.cities_planned(session, day)
     cities = sorted(plans_repo.cities_with_ready_cases(session, unplanned))
     broker = Broker.from_settings(ctx.settings)
     if broker:

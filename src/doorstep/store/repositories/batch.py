@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from doorstep.store.models import BatchRun, BatchStep, ImportBatch, Team, VisitPlan
+from doorstep.store.models import BatchRun, BatchStep, ImportBatch, Team
 
 # -- runs and steps -----------------------------------------------------------------------
 
@@ -69,9 +69,6 @@ def advisory_unlock(connection: Connection, key: int) -> None:
 
 # -- what the steps read ------------------------------------------------------------------
 
-LIVE_PLAN_STATES = ("draft", "published")
-"""A plan in one of these states is the city's plan for its day (a discarded one is not)."""
-
 
 def applied_file_hashes(session: Session) -> set[str]:
     """The SHA-256 of every file of every applied import batch."""
@@ -88,25 +85,3 @@ def field_capacity(session: Session) -> int:
 def team_cities(session: Session) -> set[str]:
     """The cities that have a team."""
     return {c for c in session.scalars(select(Team.city)) if c}
-
-
-def planned_cities(session: Session, day: date) -> set[str]:
-    """The cities that have a plan (draft or published) for `day`."""
-    return set(
-        session.scalars(
-            select(VisitPlan.city).where(
-                VisitPlan.day == day, VisitPlan.state.in_(LIVE_PLAN_STATES)
-            )
-        )
-    )
-
-
-def live_plan_id(session: Session, city: str, day: date) -> int | None:
-    """The city's plan for `day` (draft or published; the newest if there were several),
-    or None: is there a plan for this city and day."""
-    return session.scalar(
-        select(VisitPlan.id)
-        .where(VisitPlan.city == city, VisitPlan.day == day, VisitPlan.state.in_(LIVE_PLAN_STATES))
-        .order_by(VisitPlan.id.desc())
-        .limit(1)
-    )
