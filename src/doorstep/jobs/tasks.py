@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
+from doorstep.domain.ports import SystemClock
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import scoring
 from doorstep.services.batch import daily
@@ -64,6 +65,7 @@ def run_scoring_partition(
             model_version_id,
             waterfall=settings.waterfall_rule,
             buckets=settings.bucket_scheme,
+            clock=SystemClock(),
         )
 
 

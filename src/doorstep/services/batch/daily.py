@@ -30,6 +30,7 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.case import CaseState
 from doorstep.domain.errors import BatchAlreadyRunning
+from doorstep.domain.ports import SystemClock
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import scoring, visit_plans
@@ -158,6 +159,7 @@ def _scoring(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         ctx.as_of,
         waterfall=config.waterfall_rule,
         buckets=config.bucket_scheme,
+        clock=SystemClock(),
     )
     return {"scored": report.scored}
 
