@@ -171,15 +171,8 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
     assert not {"gender", "birth_date", "household", *PROTECTED} & set(stored.features)
 
     # Nothing is scored before a model is active; selection keeps its rule of thumb.
-    with transaction(engine) as session, pytest.raises(NotFound):
-        scoring.apply(
-            session,
-            SYSTEM,
-            AS_OF,
-            waterfall=DEFAULT_WATERFALL,
-            buckets=DEFAULT_BUCKETS,
-            clock=CLOCK,
-        )
+    with pytest.raises(NotFound):
+        _apply(engine)
 
     # Activation: audited, one active per purpose, the previous one retired.
     with transaction(engine) as session:
@@ -191,6 +184,11 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
     with transaction(engine) as session:
         statuses = dict(session.execute(select(ModelVersion.id, ModelVersion.status)).all())
         assert statuses == {first.id: "retired", second.id: "active"}
+        # the times are the caller's (activated and retired at its `now`)
+        active = session.get(ModelVersion, second.id)
+        retired = session.get(ModelVersion, first.id)
+        assert active is not None and retired is not None
+        assert active.activated_at == retired.retired_at == CLOCK.at
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "model.activate").order_by(AuditEvent.id)
         ).all()
@@ -217,6 +215,7 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
             isinstance(s.probability_bp, int) and 0 <= s.probability_bp <= 10_000 for s in scores
         )
         assert all(s.reasons for s in scores), "every stored score has reason codes"
+        assert {s.scored_at for s in scores} == {CLOCK.at}  # stamped by the caller's clock
         for s in scores:
             assert 1 <= len(s.reasons) <= 3
             assert {"feature", "en", "zh_CN", "impact"} <= set(s.reasons[0])
@@ -272,6 +271,18 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
             assert all(g.warned == (g.air < 0.8) for g in r.groups)
         page = scoring.model_view(session, ANALYST, second.id)
         assert page.drift and page.fairness is not None
+
+
+def test_a_registered_version_is_stamped_by_the_callers_clock(
+    book: Book, trained: tuple[ModelVersion, ModelVersion]
+) -> None:
+    """Training reads no system time: the version and its card carry the clock's."""
+    with transaction(book.engine) as session:
+        for version in trained:
+            stored = session.get(ModelVersion, version.id)
+            assert stored is not None
+            assert stored.trained_at == CLOCK.at
+            assert stored.card["trained_at"] == CLOCK.at.isoformat()
 
 
 def test_reason_codes_point_at_what_moved_the_score(
