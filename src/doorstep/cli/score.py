@@ -32,6 +32,7 @@ from doorstep.cli.main import (
 )
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.store.db import transaction
 
 score_app = typer.Typer(help="Risk models: train, evaluate, apply, list, activate.")
@@ -123,6 +124,7 @@ def train(
                     data,
                     target,
                     config=training,
+                    clock=SystemClock(),
                     exclude=_columns(exclude),
                     progress=say,
                 )
@@ -134,13 +136,20 @@ def train(
                     config=training,
                     waterfall=config.waterfall_rule,
                     buckets=config.bucket_scheme,
+                    clock=SystemClock(),
                     windows=windows,
                     progress=say,
                 )
             else:
                 raise fail(f"{purpose} trains from a file: give --data and --target")
             if activate:
-                scoring.activate(session, SYSTEM, version.id, reason="activated when trained")
+                scoring.activate(
+                    session,
+                    SYSTEM,
+                    version.id,
+                    now=SystemClock().now(),
+                    reason="activated when trained",
+                )
             print_version(version)
     except DoorstepError as exc:
         raise fail(exc.message) from None
@@ -246,6 +255,7 @@ def apply(
                 day,
                 waterfall=config.waterfall_rule,
                 buckets=config.bucket_scheme,
+                clock=SystemClock(),
                 progress=say,
             )
     except DoorstepError as exc:
@@ -302,7 +312,9 @@ def activate(
     config = settings()
     try:
         with transaction(ready_engine(config)) as session:
-            version = scoring.activate(session, SYSTEM, version_id, reason=reason)
+            version = scoring.activate(
+                session, SYSTEM, version_id, now=SystemClock().now(), reason=reason
+            )
             console.print(f"{version.purpose} v{version.version} (#{version.id}) is active")
     except DoorstepError as exc:
         raise fail(exc.message) from None
@@ -315,16 +327,17 @@ def demo_model(engine: Any, config: Any, day: date) -> None:
     from doorstep.scoring.pipeline import TrainingConfig
     from doorstep.services import scoring
 
+    clock = SystemClock()
     try:
         with transaction(engine) as session, working("visit_priority model") as say:
             version = scoring.train_visit_priority(
                 session, SYSTEM, day, config=TrainingConfig(), waterfall=config.waterfall_rule,
-                buckets=config.bucket_scheme, progress=say,
+                buckets=config.bucket_scheme, clock=clock, progress=say,
             )  # fmt: skip
-            scoring.activate(session, SYSTEM, version.id, reason="demo")
+            scoring.activate(session, SYSTEM, version.id, now=clock.now(), reason="demo")
             report = scoring.apply(
                 session, SYSTEM, day, waterfall=config.waterfall_rule,
-                buckets=config.bucket_scheme, progress=say,
+                buckets=config.bucket_scheme, clock=clock, progress=say,
             )  # fmt: skip
     except DoorstepError as exc:
         console.print(f"no visit_priority model: {exc.message}")

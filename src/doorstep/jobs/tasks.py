@@ -55,7 +55,12 @@ def run_delinquency_partition(
 
 
 def run_scoring_partition(
-    settings: Settings, as_of: str, partition: int, partitions: int, model_version_id: int
+    settings: Settings,
+    clock: Clock,
+    as_of: str,
+    partition: int,
+    partitions: int,
+    model_version_id: int,
 ) -> dict[str, Any]:
     """Score one partition's customers with the given model version; returns its figures."""
     with transaction(_engine(settings.resolved_database_url)) as session:
@@ -67,6 +72,7 @@ def run_scoring_partition(
             model_version_id,
             waterfall=settings.waterfall_rule,
             buckets=settings.bucket_scheme,
+            clock=clock,
         )
 
 
@@ -143,7 +149,9 @@ def register(app: Celery, settings: Settings, clock: Clock) -> None:
     def scoring_partition(
         as_of: str, partition: int, partitions: int, model_version_id: int
     ) -> dict[str, Any]:
-        return run_scoring_partition(settings, as_of, partition, partitions, model_version_id)
+        return run_scoring_partition(
+            settings, clock, as_of, partition, partitions, model_version_id
+        )
 
     @app.task(name="doorstep.deliver_webhooks", **retry)  # type: ignore[untyped-decorator]
     def deliver_webhooks() -> dict[str, int]:

@@ -163,6 +163,7 @@ def _scoring(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         ctx.as_of,
         waterfall=config.waterfall_rule,
         buckets=config.bucket_scheme,
+        clock=ctx.clock,
     )
     return {"scored": report.scored}
 
