@@ -6,17 +6,16 @@ from datetime import datetime
 
 import typer
 
-from doorstep.cli.main import AsOf, app, console, fail, parse_day, ready_engine, settings
+from doorstep.cli.common import AsOf, console, fail, parse_day, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.services.repayment import offers, portal
 from doorstep.store.db import transaction
 
-offers_app = typer.Typer(help="Repayment offers and plans.", no_args_is_help=True)
-app.add_typer(offers_app, name="offers")
+app = typer.Typer(help="Repayment offers and plans.", no_args_is_help=True)
 
 
-@offers_app.command("track")
+@app.command("track")
 def track(as_of: AsOf = "") -> None:
     """Expire lapsed offers, mark paid plans kept and late ones broken (reopening
     follow-up), and lift hardship holds whose period has ended."""

@@ -6,12 +6,11 @@ from typing import Annotated
 
 import typer
 
-from doorstep.cli.main import app, fail, ready_engine, settings
+from doorstep.cli.common import fail, ready_engine, settings
 from doorstep.jobs.app import make_app
 from doorstep.jobs.relay import install as install_relay
 
 
-@app.command()
 def worker(
     concurrency: Annotated[
         int, typer.Option(help="worker processes (one task each at a time)")
