@@ -18,7 +18,7 @@ from doorstep.cli.main import (
     settings,
 )
 from doorstep.domain.errors import DoorstepError
-from doorstep.jobs.relay import install as install_relay
+from doorstep.jobs.relay import relayed
 from doorstep.services.batch.daily import StepOutcome, run_day
 
 
@@ -30,7 +30,7 @@ def batch_run(
     """Run the day's batch (delinquency → selection → …); a rerun finishes what a crash
     left, and skips what is done."""
     config = settings()
-    if install_relay(config):  # a fleet: heavy steps are enqueued and waited for
+    if config.broker_url:  # a fleet: heavy steps are enqueued and waited for
         console.print(
             f"broker configured: delinquency and scoring run as "
             f"{config.delinquency_partitions} partitions on the workers, deliveries are "
@@ -47,7 +47,7 @@ def batch_run(
     try:
         with progress_bar() as progress:
             run_day(
-                ready_engine(config),
+                relayed(ready_engine(config), config),
                 config,
                 parse_day(as_of),
                 force=force,

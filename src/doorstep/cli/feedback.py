@@ -29,6 +29,7 @@ from doorstep.cli.main import (
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.lender import feedback
 from doorstep.services.repayment.promises import judge_promises
@@ -106,7 +107,7 @@ def webhooks_deliver(
     cipher, _ = personal_data_keys(config)
     policy = retry_policy(config)
     while True:
-        run = feedback.deliver_due(engine, cipher, policy, batch=batch)
+        run = feedback.deliver_due(engine, cipher, policy, clock=SystemClock(), batch=batch)
         if run.claimed or not loop:
             console.print(
                 f"claimed {run.claimed}: delivered {run.delivered}, "
@@ -155,6 +156,8 @@ def batch_promises(as_of: AsOf) -> None:
     config = settings()
     day = parse_day(as_of)
     with transaction(ready_engine(config)) as session:
-        run = judge_promises(session, day, grace_days=config.promise_grace_days)
+        run = judge_promises(
+            session, day, now=SystemClock().now(), grace_days=config.promise_grace_days
+        )
     judged = ", ".join(f"{k} {v}" for k, v in run.judged.items())
     console.print(f"promises on {day}: {judged}; still open {run.still_open}")

@@ -30,6 +30,7 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.case import CaseState
 from doorstep.domain.errors import BatchAlreadyRunning
+from doorstep.domain.ports import SystemClock
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import scoring, visit_plans
@@ -134,7 +135,9 @@ def _delinquency(session: Session, ctx: DayContext) -> Mapping[str, Any]:
 
 
 def _promises(session: Session, ctx: DayContext) -> Mapping[str, Any]:
-    run = judge_promises(session, ctx.as_of, grace_days=ctx.settings.promise_grace_days)
+    run = judge_promises(
+        session, ctx.as_of, now=datetime.now(UTC), grace_days=ctx.settings.promise_grace_days
+    )
     return {**run.judged, "still_open": run.still_open}
 
 
@@ -223,7 +226,11 @@ def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     broker = Broker.from_settings(settings)
     if broker is None:
         prepared, skipped = dossier.prepare_dossiers(
-            session, readers, zone=settings.zone, cache_dir=dossier.cache_folder(settings.var_dir)
+            session,
+            readers,
+            zone=settings.zone,
+            cache_dir=dossier.cache_folder(settings.var_dir),
+            now=now,
         )
         return {"prepared": prepared, "skipped": skipped}
     chunks = [readers[i : i + DOSSIERS_PER_TASK] for i in range(0, len(readers), DOSSIERS_PER_TASK)]
@@ -312,7 +319,7 @@ def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     )
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    run = feedback.deliver_due(engine, personal_data_keys(config)[0], policy)
+    run = feedback.deliver_due(engine, personal_data_keys(config)[0], policy, clock=SystemClock())
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
 
 
