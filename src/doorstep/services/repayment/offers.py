@@ -149,27 +149,7 @@ def make_offer(
     debt, options = preview(
         session, actor, case_id, loan_id, on, policy, budget=budget, terms=terms
     )
-    by_key = {o.key: o for o in options}
-    if keys:
-        unknown = [k for k in keys if k not in by_key]
-        if unknown:
-            raise InvalidValue(
-                f"options: unknown option {unknown[0]!r}",
-                message_zh=f"options：未知的方案 {unknown[0]!r}",
-            )
-        refused = [by_key[k] for k in keys if by_key[k].refused]
-        if refused:
-            raise InvalidValue(
-                f"options: {refused[0].key} refused: {refused[0].refused}",
-                message_zh=f"options：方案不可提供：{refused[0].refused_zh}",
-            )
-        chosen = [by_key[k] for k in dict.fromkeys(keys)]
-    else:
-        chosen = [o for o in options if not o.refused]
-    if not chosen:
-        raise InvalidValue(
-            "options: no option may be offered", message_zh="options：没有可提供的方案"
-        )
+    chosen = _chosen(options, keys)
     concession = max(o.concession for o in chosen)
     needs_approval = concession > policy.approval_fen
     case = cases.get_case(session, actor, case_id)
@@ -205,6 +185,35 @@ def make_offer(
         reason=offer.note,
     )
     return offer
+
+
+def _chosen(
+    options: Sequence[plans.PlanOption], keys: Sequence[str] | None
+) -> list[plans.PlanOption]:
+    """The options named by `keys` (each once, in their order), or every allowed one
+    without keys; an unknown or refused key, or nothing left to offer, is refused."""
+    by_key = {o.key: o for o in options}
+    if keys:
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            raise InvalidValue(
+                f"options: unknown option {unknown[0]!r}",
+                message_zh=f"options：未知的方案 {unknown[0]!r}",
+            )
+        refused = [by_key[k] for k in keys if by_key[k].refused]
+        if refused:
+            raise InvalidValue(
+                f"options: {refused[0].key} refused: {refused[0].refused}",
+                message_zh=f"options：方案不可提供：{refused[0].refused_zh}",
+            )
+        chosen = [by_key[k] for k in dict.fromkeys(keys)]
+    else:
+        chosen = [o for o in options if not o.refused]
+    if not chosen:
+        raise InvalidValue(
+            "options: no option may be offered", message_zh="options：没有可提供的方案"
+        )
+    return chosen
 
 
 def visible_to_borrower(offer: Offer, now: datetime) -> bool:
