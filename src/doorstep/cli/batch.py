@@ -23,9 +23,10 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import format_yuan, parse_yuan
+from doorstep.domain.ports import SystemClock
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.evidence import LocalEvidenceStore
-from doorstep.jobs.relay import install as install_relay
+from doorstep.jobs.relay import relayed
 from doorstep.services.batch.daily import StepOutcome, run_day
 from doorstep.services.batch.delinquency import DelinquencySummary, run_delinquency
 from doorstep.services.cases import SelectionReport, select_cases
@@ -137,7 +138,7 @@ def batch_run(
     """Run the day's batch (delinquency → selection → …); a rerun finishes what a crash
     left, and skips what is done."""
     config = settings()
-    if install_relay(config):  # a fleet: heavy steps are enqueued and waited for
+    if config.broker_url:  # a fleet: heavy steps are enqueued and waited for
         console.print(
             f"broker configured: delinquency and scoring run as "
             f"{config.delinquency_partitions} partitions on the workers, deliveries are "
@@ -154,7 +155,7 @@ def batch_run(
     try:
         with progress_bar() as progress:
             run_day(
-                ready_engine(config),
+                relayed(ready_engine(config), config),
                 config,
                 parse_day(as_of),
                 force=force,
@@ -173,7 +174,9 @@ def batch_promises(as_of: AsOf) -> None:
     config = settings()
     day = parse_day(as_of)
     with transaction(ready_engine(config)) as session:
-        run = judge_promises(session, day, grace_days=config.promise_grace_days)
+        run = judge_promises(
+            session, day, now=SystemClock().now(), grace_days=config.promise_grace_days
+        )
     judged = ", ".join(f"{k} {v}" for k, v in run.judged.items())
     console.print(f"promises on {day}: {judged}; still open {run.still_open}")
 

@@ -27,6 +27,7 @@ from doorstep.cli.common import (
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.lender import feedback
 from doorstep.store.db import transaction
@@ -102,7 +103,7 @@ def webhooks_deliver(
     cipher, _ = personal_data_keys(config)
     policy = retry_policy(config)
     while True:
-        run = feedback.deliver_due(engine, cipher, policy, batch=batch)
+        run = feedback.deliver_due(engine, cipher, policy, clock=SystemClock(), batch=batch)
         if run.claimed or not loop:
             console.print(
                 f"claimed {run.claimed}: delivered {run.delivered}, "

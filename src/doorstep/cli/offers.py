@@ -9,6 +9,7 @@ import typer
 from doorstep.cli.common import AsOf, console, fail, parse_day, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.services.repayment import offers, portal
 from doorstep.store.db import transaction
 
@@ -25,7 +26,12 @@ def track(as_of: AsOf = "") -> None:
     try:
         with transaction(engine) as session:
             report = offers.track(
-                session, SYSTEM, day, offers.policy_from(config), config.waterfall_rule
+                session,
+                SYSTEM,
+                day,
+                offers.policy_from(config),
+                config.waterfall_rule,
+                now=SystemClock().now(),
             )
             released = portal.release_expired_hardship_holds(session, SYSTEM, day)
     except DoorstepError as exc:

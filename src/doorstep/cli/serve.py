@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from doorstep.cli.common import console, ready_engine, settings
-from doorstep.jobs.relay import install as install_relay
+from doorstep.jobs.relay import relayed
+from doorstep.store.db import make_engine
 
 
 def serve(
@@ -26,9 +27,11 @@ def serve(
     from doorstep.cli.scheduler import build_scheduler  # APScheduler (~35 ms), only here
 
     config = settings()
-    if install_relay(config):  # with a broker: outbox deliveries published after commit
+    if config.broker_url:  # with a broker: outbox deliveries published after commit
         console.print("outbox relay: deliveries are published to the broker's workers")
-    scheduler = build_scheduler(ready_engine(config), config) if with_scheduler else None
+    scheduler = (
+        build_scheduler(relayed(ready_engine(config), config), config) if with_scheduler else None
+    )
     if scheduler is not None:
         scheduler.start()
         console.print(f"daily batch at {config.batch_time:%H:%M} ({config.timezone})")
@@ -36,7 +39,11 @@ def serve(
         # idle connections kept longer than clients keep theirs (httpx 5 s, a proxy's 60 s),
         # so the server never closes one just as a client sends on it
         uvicorn.run(
-            create_app(config), host=host, port=port, log_level="info", timeout_keep_alive=75
+            create_app(config, engine=relayed(make_engine(config.resolved_database_url), config)),
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_keep_alive=75,
         )
     finally:
         if scheduler is not None:

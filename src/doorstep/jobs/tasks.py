@@ -19,8 +19,10 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.ports import Clock
 from doorstep.integrations.keys import personal_data_keys
+from doorstep.jobs import relay
 from doorstep.services import scoring
 from doorstep.services.batch import daily
+from doorstep.services.batch.broker import Broker
 from doorstep.services.batch.delinquency import PARTITION_TASK, run_partition
 from doorstep.services.lender import dossier, feedback, outbox
 from doorstep.services.visit_plans import PlanConfig, run_plan
@@ -31,17 +33,22 @@ from doorstep.store.repositories import plans as plans_repo
 TRANSIENT = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
 
 
+def _engine(settings: Settings) -> Engine:
+    """One engine (and connection pool) per worker process and database; with a broker
+    configured it relays the outbox deliveries its transactions commit (`jobs.relay`)."""
+    return _engine_for(settings.resolved_database_url, Broker.from_settings(settings))
+
+
 @cache
-def _engine(url: str) -> Engine:
-    """One engine (and connection pool) per worker process and database."""
-    return make_engine(url)
+def _engine_for(url: str, broker: Broker | None) -> Engine:
+    return relay.with_broker(make_engine(url), broker)
 
 
 def run_delinquency_partition(
     settings: Settings, clock: Clock, as_of: str, partition: int, partitions: int
 ) -> dict[str, Any]:
     """Compute and store one partition's snapshots; returns its figures."""
-    with transaction(_engine(settings.resolved_database_url)) as session:
+    with transaction(_engine(settings)) as session:
         summary = run_partition(
             session,
             date.fromisoformat(as_of),
@@ -63,7 +70,7 @@ def run_scoring_partition(
     model_version_id: int,
 ) -> dict[str, Any]:
     """Score one partition's customers with the given model version; returns its figures."""
-    with transaction(_engine(settings.resolved_database_url)) as session:
+    with transaction(_engine(settings)) as session:
         return scoring.apply_partition(
             session,
             date.fromisoformat(as_of),
@@ -85,11 +92,11 @@ def run_deliver_webhooks(
     post the same delivery twice."""
     cipher, _ = personal_data_keys(settings)
     run = feedback.deliver_due(
-        _engine(settings.resolved_database_url),
+        _engine(settings),
         cipher,
         daily.webhook_retry_policy(settings),
+        clock=clock,
         batch=batch if delivery_ids is None else len(delivery_ids),
-        now=clock.now,
         delivery_ids=delivery_ids,
     )
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
@@ -99,22 +106,25 @@ def run_plan_city(settings: Settings, day: str, city: str) -> dict[str, Any]:
     """The city's plan for the day: the one already made (draft or published), or a new
     draft; returns its id (a task delivered twice finds the first one's plan)."""
     on = date.fromisoformat(day)
-    with transaction(_engine(settings.resolved_database_url)) as session:
+    with transaction(_engine(settings)) as session:
         plan = plans_repo.plan_for(session, city, on)
         if plan is None:
             plan = run_plan(session, SYSTEM, on, city, PlanConfig.from_settings(settings))
         return {"plan": plan.id, "city": city, "day": day}
 
 
-def run_prepare_dossiers(settings: Settings, readers: list[list[int]]) -> dict[str, Any]:
+def run_prepare_dossiers(
+    settings: Settings, clock: Clock, readers: list[list[int]]
+) -> dict[str, Any]:
     """Render today's dossiers of these (verifier's user id, case id) pairs into the
     shared cache (a cached one is only read again); returns the counts."""
-    with transaction(_engine(settings.resolved_database_url)) as session:
+    with transaction(_engine(settings)) as session:
         prepared, skipped = dossier.prepare_dossiers(
             session,
             [(int(user), int(case)) for user, case in readers],
             zone=settings.zone,
             cache_dir=dossier.cache_folder(settings.var_dir),
+            now=clock.now(),
             inline=True,
         )
     return {"prepared": prepared, "skipped": skipped}
@@ -123,7 +133,7 @@ def run_prepare_dossiers(settings: Settings, readers: list[list[int]]) -> dict[s
 def run_export_feedback(settings: Settings, day: str) -> dict[str, Any]:
     """Write the lender's feedback file of the business day into the shared exports
     folder; returns its rows."""
-    with transaction(_engine(settings.resolved_database_url)) as session:
+    with transaction(_engine(settings)) as session:
         path, rows = feedback.write_daily_file(
             session, date.fromisoformat(day), settings.zone, settings.var_dir / "exports"
         )
@@ -171,4 +181,4 @@ def register(app: Celery, settings: Settings, clock: Clock) -> None:
 
     @app.task(name=daily.DOSSIERS_TASK, **retry)  # type: ignore[untyped-decorator]
     def prepare_dossiers(readers: list[list[int]]) -> dict[str, Any]:
-        return run_prepare_dossiers(settings, readers)
+        return run_prepare_dossiers(settings, clock, readers)

@@ -139,7 +139,9 @@ def _delinquency(session: Session, ctx: DayContext) -> Mapping[str, Any]:
 
 
 def _promises(session: Session, ctx: DayContext) -> Mapping[str, Any]:
-    run = judge_promises(session, ctx.as_of, grace_days=ctx.settings.promise_grace_days)
+    run = judge_promises(
+        session, ctx.as_of, now=ctx.clock.now(), grace_days=ctx.settings.promise_grace_days
+    )
     return {**run.judged, "still_open": run.still_open}
 
 
@@ -227,7 +229,11 @@ def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     broker = Broker.from_settings(settings)
     if broker is None:
         prepared, skipped = dossier.prepare_dossiers(
-            session, readers, zone=settings.zone, cache_dir=dossier.cache_folder(settings.var_dir)
+            session,
+            readers,
+            zone=settings.zone,
+            cache_dir=dossier.cache_folder(settings.var_dir),
+            now=now,
         )
         return {"prepared": prepared, "skipped": skipped}
     chunks = [readers[i : i + DOSSIERS_PER_TASK] for i in range(0, len(readers), DOSSIERS_PER_TASK)]
@@ -314,7 +320,7 @@ def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     cipher = personal_data_keys(config)[0]
-    run = feedback.deliver_due(engine, cipher, webhook_retry_policy(config), now=ctx.clock.now)
+    run = feedback.deliver_due(engine, cipher, webhook_retry_policy(config), clock=ctx.clock)
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
 
 

@@ -1036,7 +1036,7 @@ def submit(
         request_id=request_id,
     )
     payload = feedback_payload(session, case, visit, verdict, promise, hashes)
-    outbox.emit(session, "visit.verdict", str(case.id), payload)
+    outbox.emit(session, "visit.verdict", str(case.id), payload, now=now)
     return Submission(visit, verdict)
 
 
@@ -1220,5 +1220,6 @@ def close(
             "next_step": view.verdict.override_step or view.verdict.next_step,
             "closed_at": now.isoformat(),
         },
+        now=now,
     )
     return case
