@@ -159,7 +159,14 @@ def test_the_rule_set_uses_the_standard_library_only() -> None:
         if isinstance(node, ast.Import)
         for a in node.names
     }
-    assert imported <= {"__future__", "dataclasses", "fractions", "typing", "doorstep"}
+    assert imported <= {
+        "__future__",
+        "collections",
+        "dataclasses",
+        "fractions",
+        "typing",
+        "doorstep",
+    }
 
 
 def test_every_documented_rule_exists() -> None:
@@ -172,3 +179,12 @@ def test_every_documented_rule_exists() -> None:
     assert documented
     for code in documented:
         assert f'"{code}"' in source, code
+
+
+def test_the_table_and_the_documented_rules_match() -> None:
+    documented = {
+        line.split("|")[1].strip()
+        for line in (hardship.__doc__ or "").splitlines()
+        if line.startswith("| ") and not line.startswith("| code")
+    } - {""}
+    assert {rule.code for rule in hardship.RULES} == documented
