@@ -40,10 +40,10 @@ def test_one_takes_the_last_value_stripped_and_many_drops_blanks() -> None:
     assert form.problems == []
 
 
-def test_text_is_limited_and_blank_is_none() -> None:
+def test_free_text_is_limited_and_blank_is_none() -> None:
     form = AnswerReader({"statement": "x" * 2001, "observations": "  "})
-    assert form.text("observations") is None
-    assert form.text("statement") == "x" * 2001
+    assert form.free_text("observations") is None
+    assert form.free_text("statement") == "x" * 2001
     assert fields(form) == ["statement"]
     assert form.problems[0].message.startswith("borrower's statement: at most 2000")
     assert form.problems[0].message_zh.startswith("借款人陈述：")

@@ -123,7 +123,7 @@ class AnswerReader:
         items = value if isinstance(value, list) else [value]
         return [str(v).strip() for v in items if str(v).strip()]
 
-    def text(self, name: str) -> str | None:
+    def free_text(self, name: str) -> str | None:
         """Free text of at most `TEXT_LIMIT` characters; None when blank."""
         value = self.one(name)
         if len(value) > TEXT_LIMIT:
@@ -297,7 +297,7 @@ def parse_interview(answers: Answers, today: date) -> Interview:
         address_status=address,
         reasons=reasons,
         primary_reason=primary,
-        employment=form.text("employment"),
+        employment=form.free_text("employment"),
         monthly_income=form.money("monthly_income"),
         essential_expenses=form.money("essential_expenses"),
         other_debts=form.money("other_debts"),
@@ -305,8 +305,8 @@ def parse_interview(answers: Answers, today: date) -> Interview:
         willingness=willingness,
         ability_per_month=ability,
         leaning=read_leaning(form),
-        statement=form.text("statement"),
-        observations=form.text("observations"),
+        statement=form.free_text("statement"),
+        observations=form.free_text("observations"),
         vulnerabilities=vulnerabilities,
         outcome=outcome,
         promise_amount=promise_amount,
