@@ -152,6 +152,7 @@ def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tup
     from sqlalchemy.orm import Session
 
     from doorstep.config import Settings
+    from doorstep.domain.ports import SystemClock
     from doorstep.services.lender import dossier
     from doorstep.store.db import make_engine
     from doorstep.store.models import User
@@ -167,7 +168,11 @@ def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tup
             if case_id in opened
         ]
         prepared, _ = dossier.prepare_dossiers(
-            session, readers, zone=Settings().zone, cache_dir=dossier.cache_folder(var_dir)
+            session,
+            readers,
+            zone=Settings().zone,
+            cache_dir=dossier.cache_folder(var_dir),
+            now=SystemClock().now(),
         )
     engine.dispose()
     return prepared, time.perf_counter() - started

@@ -49,6 +49,7 @@ def model_site(
     from doorstep.domain.access import SYSTEM, Actor, Role
     from doorstep.domain.allocation import DEFAULT_WATERFALL
     from doorstep.domain.delinquency import DEFAULT_BUCKETS
+    from doorstep.domain.ports import SystemClock
     from doorstep.domain.selection import SelectionPolicy
     from doorstep.scoring.pipeline import TrainingConfig
     from doorstep.services import scoring
@@ -89,13 +90,23 @@ def model_site(
                 config=fast,
                 waterfall=DEFAULT_WATERFALL,
                 buckets=DEFAULT_BUCKETS,
+                clock=SystemClock(),
                 windows=4,
             )
             for _ in range(2)
         ]
-        scoring.activate(session, analyst, trained[0].id, reason="browser test")
+        scoring.activate(
+            session, analyst, trained[0].id, now=SystemClock().now(), reason="browser test"
+        )
     with transaction(engine) as session:
-        scoring.apply(session, SYSTEM, AS_OF, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
+        scoring.apply(
+            session,
+            SYSTEM,
+            AS_OF,
+            waterfall=DEFAULT_WATERFALL,
+            buckets=DEFAULT_BUCKETS,
+            clock=SystemClock(),
+        )
         select_cases(
             session,
             SYSTEM,

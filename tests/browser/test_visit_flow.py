@@ -77,13 +77,15 @@ class LenderReceiver:
 
     def drain(self, site: Site) -> None:
         """Deliver what is due, then stop listening and switch the endpoint off."""
+        from doorstep.domain.ports import SystemClock
         from doorstep.services.lender.feedback import RetryPolicy, deliver_due
         from doorstep.store.db import transaction
         from doorstep.store.models import WebhookEndpoint
 
         policy = RetryPolicy(max_attempts=3, timeout=5, backoff=0.01, backoff_max=0.05)
         try:
-            while deliver_due(site.world.engine, site.world.cipher, policy).claimed:
+            clock = SystemClock()
+            while deliver_due(site.world.engine, site.world.cipher, policy, clock=clock).claimed:
                 pass
         finally:
             self.server.shutdown()

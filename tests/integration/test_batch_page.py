@@ -5,6 +5,7 @@ running answers with a clear message instead of a second run."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from doorstep.app import create_app
 from doorstep.config import Settings
+from doorstep.domain.ports import FixedClock
 from doorstep.services.batch.daily import DEFAULT_STEPS, day_lock
 from doorstep.store.models import AuditEvent, BatchRun, BatchStep
 from tests.factories.web import csrf_of, sign_in
-from tests.factories.world import AS_OF
+from tests.factories.world import AS_OF, World
 
 pytestmark = pytest.mark.db
 
@@ -85,3 +88,25 @@ def test_only_roles_that_run_batches_see_the_page(client: TestClient, role: str)
     assert client.get("/batch").status_code == 403
     answer = client.post("/batch/run", data={"as_of": AS_OF.isoformat(), "csrf_token": token})
     assert answer.status_code == 403
+
+
+def test_the_page_and_its_runs_keep_the_apps_clock(
+    world: World, engine: Engine, settings: Settings
+) -> None:
+    """The page offers the app clock's business day, and the run it starts is stamped by
+    that clock (a test or a replay sets it; the real one is the system's)."""
+    at = datetime(2024, 5, 31, 17, 0, tzinfo=UTC)  # 2024-06-01 01:00 in Shanghai
+    app = create_app(settings, engine=engine, migrate_schema=False, clock=FixedClock(at))
+    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
+    with TestClient(app) as client:
+        sign_in(client, "manager")
+        page = client.get("/batch")
+        assert f'name="as_of" value="{AS_OF}"' in page.text
+        client.post(
+            "/batch/run", data={"as_of": AS_OF.isoformat(), "csrf_token": csrf_of(page.text)}
+        )
+        run = wait_for_run(engine)
+    assert (run.state, run.started_at, run.finished_at) == ("done", at, at)
+    with Session(engine) as session:
+        stamps = session.execute(select(BatchStep.started_at, BatchStep.finished_at)).all()
+    assert set(stamps) == {(at, at)}

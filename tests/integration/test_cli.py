@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app
@@ -108,3 +112,96 @@ def test_rejected_ingest_exits_2_and_reports(var_dir: Path, tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "must not be negative" in result.output
     assert list((var_dir / "reports").glob("ingest-rejected-*.csv"))
+
+
+CLI = Path(__file__).resolve().parents[2] / "src" / "doorstep" / "cli"
+# every command users and scripts call, in the order `doorstep --help` lists them
+COMMANDS = [
+    "ingest",
+    "schedule",
+    "serve",
+    "demo",
+    "plan",
+    "report",
+    "worker",
+    "db upgrade",
+    "batch delinquency",
+    "batch select",
+    "batch run",
+    "batch promises",
+    "batch alerts",
+    "batch evidence",
+    "export delinquency",
+    "export table",
+    "export feedback",
+    "users add",
+    "users list",
+    "users disable",
+    "users token",
+    "audit verify",
+    "keys rotate",
+    "webhooks add",
+    "webhooks list",
+    "webhooks deliver",
+    "offers track",
+    "rules show",
+    "retention run",
+    "score train",
+    "score evaluate",
+    "score apply",
+    "score list",
+    "score activate",
+]
+# the imports a command makes when it runs, because start-up would pay for them otherwise
+LATE_IMPORTS = {
+    ("demo.py", "doorstep.demo.generate"),
+    ("serve.py", "uvicorn"),
+    ("serve.py", "doorstep.app"),
+    ("serve.py", "doorstep.cli.scheduler"),
+    ("reports.py", "doorstep.services.reports"),
+    ("exports.py", "doorstep.services.lender.exports"),
+}
+
+
+def test_every_command_keeps_its_name_and_place() -> None:
+    def paths(command: object, prefix: str) -> list[str]:
+        children: dict[str, object] = getattr(command, "commands", {})
+        if not children:
+            return [prefix]
+        return [p for name, c in children.items() for p in paths(c, f"{prefix} {name}".strip())]
+
+    assert paths(typer.main.get_command(app), "") == COMMANDS
+
+
+def test_cli_modules_import_at_the_top_and_never_main() -> None:
+    """The root app is built in main.py from the command modules: none imports it back, and
+    a function imports only what would slow every command's start-up."""
+    late: set[tuple[str, str]] = set()
+    for path in sorted(CLI.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert node.module != "doorstep.cli.main", path.name
+                assert not (
+                    node.module == "doorstep.cli" and any(a.name == "main" for a in node.names)
+                ), path.name
+        for function in ast.walk(tree):
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                for node in ast.walk(function):
+                    if isinstance(node, ast.Import):
+                        late |= {(path.name, a.name) for a in node.names}
+                    elif isinstance(node, ast.ImportFrom):
+                        late.add((path.name, node.module or ""))
+    assert late <= LATE_IMPORTS
+
+
+def test_starting_the_cli_loads_no_web_server_nor_demo_generator() -> None:
+    probe = (
+        "import sys, doorstep.cli.main; "
+        "print(' '.join(m for m in ('doorstep.app', 'uvicorn', 'faker', 'apscheduler', "
+        "'openpyxl', 'lightgbm') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == []

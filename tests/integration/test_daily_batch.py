@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
 from doorstep.domain.errors import BatchAlreadyRunning
+from doorstep.domain.ports import FixedClock
 from doorstep.services.batch.daily import (
     DEFAULT_STEPS,
     DayContext,
@@ -46,6 +47,7 @@ from doorstep.store.models import (
     Team,
     VisitPlan,
 )
+from doorstep.store.repositories import plans as plans_repo
 from tests.conftest import POSTGRES_URL
 from tests.factories.book import make_keys, small_book
 from tests.factories.databases import sqlite_database
@@ -173,6 +175,29 @@ def test_a_failed_step_is_recorded_and_the_rerun_resumes_there(
         assert session.scalar(select(BatchRun.attempts)) == 2
 
 
+def test_the_clock_given_stamps_the_run_its_steps_and_their_rows(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_book(engine, tmp_path)
+    at = datetime(2024, 6, 1, 1, 30, tzinfo=UTC)
+    seen: list[datetime] = []
+
+    def look(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+        seen.append(ctx.clock.now())
+        return {}
+
+    steps = (DEFAULT_STEPS[1], Step("look", look))
+    run_day(engine, settings_for(tmp_path), AS_OF, steps=steps, clock=FixedClock(at))
+    assert seen == [at]
+    with Session(engine) as session:
+        run = session.scalars(select(BatchRun)).one()
+        assert (run.started_at, run.finished_at) == (at, at)
+        stamps = session.execute(select(BatchStep.started_at, BatchStep.finished_at)).all()
+        assert set(stamps) == {(at, at)}
+        computed = session.scalars(select(DelinquencySnapshot.computed_at).distinct()).all()
+        assert computed == [at]
+
+
 def test_the_drop_folder_is_ingested_once_and_the_next_day_is_planned(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -194,6 +219,12 @@ def test_the_drop_folder_is_ingested_once_and_the_next_day_is_planned(
         assert session.scalar(select(Payment.amount).where(Payment.payment_id == "D0001")) == 106619
         plans = session.execute(select(VisitPlan.city, VisitPlan.day, VisitPlan.state)).all()
     assert plans == [("北京市", date(2024, 6, 2), "published")]
+    with Session(engine) as session:  # what the planning step and the plan task ask
+        plan_id = session.scalar(select(VisitPlan.id))
+        standing = plans_repo.plan_for(session, "北京市", date(2024, 6, 2))
+        assert standing is not None and standing.id == plan_id
+        assert plans_repo.plan_for(session, "北京市", AS_OF) is None
+        assert plans_repo.cities_planned(session, date(2024, 6, 2)) == {"北京市"}
 
 
 def test_a_second_run_for_the_same_day_refuses(engine: Engine, tmp_path: Path) -> None:

@@ -151,7 +151,9 @@ def test_dead_letter_page_and_retry(
     cipher, _ = keys
     with transaction(engine) as session:
         feedback.add_endpoint(session, SYSTEM, "http://127.0.0.1:9/hook", cipher)
-        event_id = emit(session, "case.closed", str(world.case_ids[0]), {"case_id": 1})
+        event_id = emit(
+            session, "case.closed", str(world.case_ids[0]), {"case_id": 1}, now=datetime.now(UTC)
+        )
         session.execute(update(WebhookDelivery).values(state="dead", attempts=8, last_status=503))
     app = create_app(Settings(var_dir=tmp_path / "var"), engine=engine, migrate_schema=False)
     client = TestClient(app)

@@ -174,7 +174,6 @@ def test_batch_run_and_the_scheduler_enqueue_the_heavy_steps_and_wait(
 
     from doorstep.cli import scheduler as batch_scheduler
     from doorstep.cli.main import app
-    from doorstep.services.lender import outbox
 
     engine: Engine = make_engine(pg_url)
     try:
@@ -197,7 +196,6 @@ def test_batch_run_and_the_scheduler_enqueue_the_heavy_steps_and_wait(
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         result = CliRunner().invoke(app, ["batch", "run", "--as-of", AS_OF.isoformat()])
-        outbox.set_publisher(None)  # the command installed the relay in this process
         assert result.exit_code == 0, result.output
         assert "broker configured" in result.output
         assert "partitions=3" in result.output and f"loans={whole.loans}" in result.output

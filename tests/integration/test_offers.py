@@ -333,8 +333,8 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
         with pytest.raises(Forbidden):
             offers.complaint_queue(session, manager)
         with pytest.raises(Forbidden):
-            offers.handle_message(session, manager, queue[0].id)
-        offers.handle_message(session, auditor, queue[0].id)
+            offers.handle_message(session, manager, queue[0].id, now=NOW)
+        offers.handle_message(session, auditor, queue[0].id, now=NOW)
         assert offers.complaint_queue(session, auditor) == []
         # a complaint's hold outlasts the hardship period
         assert (
@@ -342,10 +342,12 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
         )
         with pytest.raises(InvalidValue, match="start/end"):
             portal.book_slot(
-                session, customer_id, AS_OF + timedelta(days=2), time(7), time(9), AS_OF
+                session, customer_id, AS_OF + timedelta(days=2), time(7), time(9), AS_OF, now=NOW
             )
-        portal.book_slot(session, customer_id, AS_OF + timedelta(days=2), time(9), time(11), AS_OF)
-        portal.book_slot(session, customer_id, AS_OF + timedelta(days=2), time(14), time(16), AS_OF)
+        for start, end in [(time(9), time(11)), (time(14), time(16))]:
+            portal.book_slot(
+                session, customer_id, AS_OF + timedelta(days=2), start, end, AS_OF, now=NOW
+            )
         live = session.scalars(select(VisitSlot).where(VisitSlot.cancelled_at.is_(None))).all()
         assert [(s.start, s.end) for s in live] == [(time(14), time(16))]
         portal.count_read(session, "budgeting", "zh_CN")

@@ -1,14 +1,15 @@
-"""The outbox relay with a real Redis broker, a real worker and PostgreSQL: deliveries are
-published once their transaction commits and posted by the worker; a delivery task handed
-over twice posts nothing the second time; the batch's sweep publishes what the relay
-missed; a rolled-back transaction publishes nothing."""
+"""The outbox relay with a real Redis broker, a real worker and PostgreSQL: deliveries
+written on a relaying engine are published once their transaction commits and posted by
+the worker; a delivery task handed over twice posts nothing the second time; the batch's
+sweep publishes what an engine without the relay left; a rolled-back transaction
+publishes nothing."""
 
 from __future__ import annotations
 
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,8 @@ KEYS = {"DOORSTEP_DATA_KEYS": new_data_key(), "DOORSTEP_LOOKUP_KEY": new_data_ke
 
 @pytest.fixture
 def worker(pg_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:  # noqa: F811
-    try:
-        with running_worker(pg_url, tmp_path, KEYS) as process:
-            yield process
-    finally:
-        outbox.set_publisher(None)
+    with running_worker(pg_url, tmp_path, KEYS) as process:
+        yield process
 
 
 def delivery(engine: Engine, delivery_id: int) -> tuple[str, int, Any]:
@@ -67,7 +65,8 @@ def wait_delivered(engine: Engine, delivery_id: int, log: Path) -> None:
 
 def emit(engine: Engine, key: str) -> int:
     with transaction(engine) as session:
-        event_id = outbox.emit(session, "case.closed", key, {"case": key, "owed": 12_300})
+        payload = {"case": key, "owed": 12_300}
+        event_id = outbox.emit(session, "case.closed", key, payload, now=datetime.now(UTC))
         return session.scalars(
             select(WebhookDelivery.id).where(WebhookDelivery.event_id == event_id)
         ).one()
@@ -95,8 +94,9 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
         with transaction(engine) as session:
             _, receiver.secret = feedback.add_endpoint(session, SYSTEM, receiver.url, cipher)
 
-        outbox.set_publisher(outbox.broker_publisher(Broker(BROKER, BROKER, task_queue)))
-        first = emit(engine, "1")
+        publisher = outbox.broker_publisher(Broker(BROKER, BROKER, task_queue))
+        relayed = outbox.relaying(engine, publisher)
+        first = emit(relayed, "1")
         wait_delivered(engine, first, tmp_path / "worker.log")
         assert delivery(engine, first)[:2] == ("delivered", 1)
         assert len(receiver.acknowledged) == 1
@@ -112,15 +112,14 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
 
         # a transaction that rolls back publishes nothing, and leaves nothing behind
         def refused() -> None:
-            with transaction(engine) as session:
-                outbox.emit(session, "case.closed", "2", {"case": "2"})
+            with transaction(relayed) as session:
+                outbox.emit(session, "case.closed", "2", {"case": "2"}, now=datetime.now(UTC))
                 raise RuntimeError("the change is refused")
 
         with pytest.raises(RuntimeError):
             refused()
 
-        # the relay missed one (no publisher in this process): the batch's sweep sends it
-        outbox.set_publisher(None)
+        # the relay missed one (written on the engine without it): the batch's sweep sends it
         missed = emit(engine, "3")
         time.sleep(1.0)
         assert delivery(engine, missed)[0] == "pending"
@@ -148,11 +147,10 @@ def test_a_broker_that_is_down_does_not_fail_the_commit(
         )
         with transaction(engine) as session:
             feedback.add_endpoint(session, SYSTEM, "http://127.0.0.1:9/hook", cipher)
-        outbox.set_publisher(outbox.broker_publisher(Broker("redis://127.0.0.1:1/0", "")))
+        down = outbox.broker_publisher(Broker("redis://127.0.0.1:1/0", ""))
         started = time.monotonic()
-        kept = emit(engine, "9")  # committed although publishing fails
+        kept = emit(outbox.relaying(engine, down), "9")  # committed although publishing fails
         assert time.monotonic() - started < 20
         assert delivery(engine, kept)[0] == "pending"  # the sweep will send it
     finally:
-        outbox.set_publisher(None)
         engine.dispose()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from tests.factories.repayment import four_promises
 from tests.factories.world import World, build_world
 
 pytestmark = pytest.mark.db
+NOW = datetime(2024, 6, 14, 12, 0, tzinfo=UTC)  # when the batch judges (dates the events)
 
 
 @pytest.fixture
@@ -46,11 +47,11 @@ def counts(engine: Engine) -> tuple[int, int, int]:
 
 def test_promises_are_judged_once(engine: Engine, world: World) -> None:
     with transaction(engine) as session:
-        early = judge_promises(session, date(2024, 6, 11))  # inside the grace: all open
+        early = judge_promises(session, date(2024, 6, 11), now=NOW)  # inside the grace: all open
     assert early.judged == {"kept": 0, "partly_kept": 0, "broken": 0}
     assert statuses(engine)[1] == ("open", 50000)  # progress recorded
     with transaction(engine) as session:
-        run = judge_promises(session, date(2024, 6, 14), grace_days=3)
+        run = judge_promises(session, date(2024, 6, 14), now=NOW, grace_days=3)
     assert run.judged == {"kept": 1, "partly_kept": 1, "broken": 1} and run.still_open == 1
     assert statuses(engine) == [
         ("kept", 100000),
@@ -70,7 +71,7 @@ def test_promises_are_judged_once(engine: Engine, world: World) -> None:
         assert other is not None and broken_promises(session, other.customer_id) == 0
     before = (statuses(engine), counts(engine))
     with transaction(engine) as session:
-        again = judge_promises(session, date(2024, 6, 14))
+        again = judge_promises(session, date(2024, 6, 14), now=NOW)
     assert again.judged == {"kept": 0, "partly_kept": 0, "broken": 0}
     assert (statuses(engine), counts(engine)) == before  # a rerun changes nothing
 

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,9 +18,12 @@ from PIL import Image
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from doorstep.app import create_app
+from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import Forbidden, InvalidValue
+from doorstep.domain.ports import FixedClock
 from doorstep.services.reports import files as report_files
 from doorstep.services.reports.dashboard import Dashboard, build_dashboard
 from doorstep.store.models import Case
@@ -198,6 +202,35 @@ def test_the_download_routes(client: TestClient, engine: Engine) -> None:
     month = client.get("/dashboard/report.pdf", params={"month": "2024-07"})
     assert month.status_code == 200 and month.content.startswith(b"%PDF")
     assert client.get("/dashboard/report.pdf", params={"month": "2024-13"}).status_code == 422
+
+
+def test_the_default_periods_are_the_apps_clocks(
+    world: World, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a date the page and the downloads end on the app clock's business day
+    (00:30 in Shanghai is still the day before in UTC), the PDF is last month's and says
+    when it was made by the same clock."""
+    clock = FixedClock(datetime(2024, 8, 9, 16, 30, tzinfo=UTC))  # 2024-08-10 00:30 local
+    made: list[datetime] = []
+    real_pdf = report_files.report_pdf
+
+    def recording_pdf(*args: Any, generated_at: datetime, **kwargs: Any) -> bytes:
+        made.append(generated_at)
+        return real_pdf(*args, generated_at=generated_at, **kwargs)
+
+    monkeypatch.setattr(report_files, "report_pdf", recording_pdf)
+    settings = Settings(var_dir=tmp_path / "var")
+    app = create_app(settings, engine=engine, migrate_schema=False, clock=clock)
+    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
+    with TestClient(app) as client:
+        sign_in(client, "manager")
+        page = client.get("/dashboard")
+        assert "/dashboard/report.csv?start=2024-05-12&amp;end=2024-08-10" in page.text
+        named = client.get("/dashboard/report.csv").headers["content-disposition"]
+        assert named == 'attachment; filename="dashboard-2024-05-12-2024-08-10.csv"'
+        month = client.get("/dashboard/report.pdf")
+        assert month.headers["content-disposition"].endswith('filename="dashboard-2024-07.pdf"')
+    assert made == [clock.at] and made[0].tzinfo == settings.zone
 
 
 def test_the_report_command_writes_each_format(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from doorstep.cli import main as cli_main
+from doorstep.cli import common as cli_common
 from doorstep.cli.main import app
 
 runner = CliRunner()
@@ -22,7 +22,7 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COLUMNS", "250")
     # the console is made when the CLI is first imported (maybe by another test): widen it
     # here, or its tables fold the values this file looks for
-    monkeypatch.setattr(cli_main.console, "width", 250)
+    monkeypatch.setattr(cli_common.console, "width", 250)
     return tmp_path / "var"
 
 

@@ -32,6 +32,7 @@ from tests.integration.test_jobs_worker import (  # noqa: F401 (fixtures)
 )
 from tests.integration.test_scoring_service import (  # noqa: F401 (module fixture)
     AS_OF,
+    CLOCK,
     Book,
     _apply,
     _train,
@@ -39,7 +40,7 @@ from tests.integration.test_scoring_service import (  # noqa: F401 (module fixtu
 )
 
 pytestmark = pytest.mark.db
-KW: dict[str, Any] = {"waterfall": DEFAULT_WATERFALL, "buckets": DEFAULT_BUCKETS}
+KW: dict[str, Any] = {"waterfall": DEFAULT_WATERFALL, "buckets": DEFAULT_BUCKETS, "clock": CLOCK}
 
 
 def scores(engine: Engine, version_id: int) -> dict[str, tuple[Any, ...]]:
@@ -84,7 +85,7 @@ def test_partitioned_scoring_equals_one_pass(book: Book) -> None:  # noqa: F811
     engine = book.engine
     version = _train(engine)
     with transaction(engine) as session:
-        scoring.activate(session, SYSTEM, version.id)
+        scoring.activate(session, SYSTEM, version.id, now=CLOCK.now())
     whole = _apply(engine)
     expected, expected_drift = scores(engine, version.id), drift(engine, version.id)
     assert whole.scored == len(expected) > 100
@@ -160,7 +161,7 @@ def test_scoring_step_on_a_real_worker_equals_one_pass(
         _load(engine, tmp_path / "book", keys)
         version = _train(engine)
         with transaction(engine) as session:
-            scoring.activate(session, SYSTEM, version.id)
+            scoring.activate(session, SYSTEM, version.id, now=CLOCK.now())
         whole = _apply(engine)
         expected, expected_drift = scores(engine, version.id), drift(engine, version.id)
         with transaction(engine) as session:

@@ -14,7 +14,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from doorstep.domain import hardship
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
+from doorstep.domain.ports import FixedClock
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.scoring import PROTECTED, behaviour, protected_attribute
 from doorstep.scoring.challenger import ChallengerConfig
@@ -45,6 +46,7 @@ from tests.factories.databases import sqlite_database
 
 pytestmark = pytest.mark.db
 AS_OF = date(2025, 6, 30)
+CLOCK = FixedClock(datetime(2025, 7, 1, 1, 30, tzinfo=UTC))
 CUSTOMERS = 2_400
 FAST = TrainingConfig(folds=2, calibration_folds=2, reference_rows=2000)
 CHALLENGER = TrainingConfig(
@@ -121,6 +123,7 @@ def _train(engine: Engine, config: TrainingConfig = FAST) -> ModelVersion:
             config=config,
             waterfall=DEFAULT_WATERFALL,
             buckets=DEFAULT_BUCKETS,
+            clock=CLOCK,
             windows=6,
         )
 
@@ -128,7 +131,12 @@ def _train(engine: Engine, config: TrainingConfig = FAST) -> ModelVersion:
 def _apply(engine: Engine) -> scoring.ApplyReport:
     with transaction(engine) as session:
         return scoring.apply(
-            session, SYSTEM, AS_OF, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS
+            session,
+            SYSTEM,
+            AS_OF,
+            waterfall=DEFAULT_WATERFALL,
+            buckets=DEFAULT_BUCKETS,
+            clock=CLOCK,
         )
 
 
@@ -163,19 +171,24 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
     assert not {"gender", "birth_date", "household", *PROTECTED} & set(stored.features)
 
     # Nothing is scored before a model is active; selection keeps its rule of thumb.
-    with transaction(engine) as session, pytest.raises(NotFound):
-        scoring.apply(session, SYSTEM, AS_OF, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
+    with pytest.raises(NotFound):
+        _apply(engine)
 
     # Activation: audited, one active per purpose, the previous one retired.
     with transaction(engine) as session:
         with pytest.raises(Forbidden):
-            scoring.activate(session, MANAGER, first.id)
-        scoring.activate(session, ANALYST, first.id, reason="first model")
+            scoring.activate(session, MANAGER, first.id, now=CLOCK.now())
+        scoring.activate(session, ANALYST, first.id, now=CLOCK.now(), reason="first model")
     with transaction(engine) as session:
-        scoring.activate(session, ANALYST, second.id)
+        scoring.activate(session, ANALYST, second.id, now=CLOCK.now())
     with transaction(engine) as session:
         statuses = dict(session.execute(select(ModelVersion.id, ModelVersion.status)).all())
         assert statuses == {first.id: "retired", second.id: "active"}
+        # the times are the caller's (activated and retired at its `now`)
+        active = session.get(ModelVersion, second.id)
+        retired = session.get(ModelVersion, first.id)
+        assert active is not None and retired is not None
+        assert active.activated_at == retired.retired_at == CLOCK.at
         events = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "model.activate").order_by(AuditEvent.id)
         ).all()
@@ -202,6 +215,7 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
             isinstance(s.probability_bp, int) and 0 <= s.probability_bp <= 10_000 for s in scores
         )
         assert all(s.reasons for s in scores), "every stored score has reason codes"
+        assert {s.scored_at for s in scores} == {CLOCK.at}  # stamped by the caller's clock
         for s in scores:
             assert 1 <= len(s.reasons) <= 3
             assert {"feature", "en", "zh_CN", "impact"} <= set(s.reasons[0])
@@ -257,6 +271,18 @@ def test_visit_priority_end_to_end(book: Book, trained: tuple[ModelVersion, Mode
             assert all(g.warned == (g.air < 0.8) for g in r.groups)
         page = scoring.model_view(session, ANALYST, second.id)
         assert page.drift and page.fairness is not None
+
+
+def test_a_registered_version_is_stamped_by_the_callers_clock(
+    book: Book, trained: tuple[ModelVersion, ModelVersion]
+) -> None:
+    """Training reads no system time: the version and its card carry the clock's."""
+    with transaction(book.engine) as session:
+        for version in trained:
+            stored = session.get(ModelVersion, version.id)
+            assert stored is not None
+            assert stored.trained_at == CLOCK.at
+            assert stored.card["trained_at"] == CLOCK.at.isoformat()
 
 
 def test_reason_codes_point_at_what_moved_the_score(
@@ -324,10 +350,11 @@ def test_challenger_and_file_training(book: Book, tmp_path: Path) -> None:
             tmp_path / "verdicts.csv",
             "willful",
             config=FAST,
+            clock=CLOCK,
         )
         assert version.features == ["willingness", "income"]
         assert set(version.metrics["excluded"]) == {"gender", "age", "verdict_id"}
-        scoring.activate(session, ANALYST, version.id)
+        scoring.activate(session, ANALYST, version.id, now=CLOCK.now())
     with transaction(engine) as session:
         active = {
             v.purpose: v.id for v in scoring.list_models(session, ANALYST) if v.status == "active"
@@ -355,10 +382,10 @@ def test_challenger_and_file_training(book: Book, tmp_path: Path) -> None:
     with transaction(engine) as session:
         model = scoring.train_from_file(
             session, ANALYST, scoring.HARDSHIP, tmp_path / "interviews.csv", "willful",
-            config=FAST,
+            config=FAST, clock=CLOCK,
         )  # fmt: skip
         assert "willingness" in model.features
-        scoring.activate(session, ANALYST, model.id)
+        scoring.activate(session, ANALYST, model.id, now=CLOCK.now())
     with transaction(engine) as session:
         unwilling = scoring.hardship_advice(session, facts)
         willing = scoring.hardship_advice(

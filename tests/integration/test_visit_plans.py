@@ -15,6 +15,7 @@ from doorstep.domain.errors import Conflict, Forbidden, IllegalTransition, PlanI
 from doorstep.services import visit_plans
 from doorstep.services.people import users
 from doorstep.services.visit_plans import PlanConfig
+from doorstep.services.visit_plans.access import touch
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Assignment,
@@ -28,11 +29,15 @@ from doorstep.store.models import (
     VisitSlot,
 )
 from doorstep.store.repositories import plans as repo
-from tests.factories.plans import BUDGET, CITY, ITERATIONS, spread_over_beijing
+from tests.factories.plans import spread_over_beijing
 from tests.factories.world import build_world
 
 pytestmark = pytest.mark.db
-CFG = PlanConfig(seconds=BUDGET, edit_seconds=BUDGET, iterations=ITERATIONS)
+CITY = "北京市"
+ITERATIONS = 500
+"""The searches stop by iterations (the same plan on any machine, and soon); their seconds
+only bound a run on a starved machine."""
+CFG = PlanConfig(seconds=30, edit_seconds=30, iterations=ITERATIONS)
 DAY = datetime.now(CFG.zone).date() + timedelta(days=1)
 
 
@@ -119,9 +124,7 @@ def test_move_lock_reoptimise_keeps_the_stop_on_its_team(
         visit_plans.move_stop(session, SYSTEM, plan.id, stop.id, other, CFG, version=version)
         assert plan.version > version
         for _ in range(2):  # re-optimising keeps the locked stop on its new team
-            visit_plans.reoptimise(
-                session, SYSTEM, plan.id, CFG, version=plan.version, seconds=BUDGET
-            )
+            visit_plans.reoptimise(session, SYSTEM, plan.id, CFG, version=plan.version, seconds=30)
             mine = next(s for s in repo.stops(session, plan.id) if s.case_id == moved_case)
             assert mine.team_id == other and mine.locked
         with pytest.raises(Conflict):  # an edit made on an old version
@@ -148,7 +151,7 @@ def test_second_writer_gets_a_conflict(
         visit_plans.lock_stop(first, SYSTEM, plan_id, stop_id, locked=False, version=a.version)
         first.commit()
         with pytest.raises(Conflict):
-            visit_plans._touch(second, b)
+            touch(second, b)
         second.rollback()
 
 
@@ -158,7 +161,9 @@ def test_publish_schedules_assigns_and_supersedes(
     spread_world(engine, tmp_path, keys)
     with transaction(engine) as session:
         first = visit_plans.run_plan(session, SYSTEM, DAY, CITY, CFG)
-        visit_plans.publish(session, SYSTEM, first.id, CFG, version=first.version)
+        visit_plans.publish(
+            session, SYSTEM, first.id, CFG, version=first.version, now=datetime.now(UTC)
+        )
         routed = {(s.case_id, s.team_id) for s in repo.stops(session, first.id) if s.team_id}
         first_id = first.id
     with transaction(engine) as session:
@@ -192,7 +197,9 @@ def test_publish_schedules_assigns_and_supersedes(
     with transaction(engine) as session:
         second = visit_plans.run_plan(session, SYSTEM, DAY, CITY, CFG)
         # scheduled cases are not 'ready': the new plan plans what is ready now
-        visit_plans.publish(session, SYSTEM, second.id, CFG, version=second.version)
+        visit_plans.publish(
+            session, SYSTEM, second.id, CFG, version=second.version, now=datetime.now(UTC)
+        )
         second_id = second.id
     with transaction(engine) as session:
         assert session.get(VisitPlan, first_id).state == "superseded"  # type: ignore[union-attr]
@@ -219,12 +226,14 @@ def test_replan_keeps_finished_stops_and_starts_where_the_team_is(
     spread_world(engine, tmp_path, keys)
     with transaction(engine) as session:
         plan = visit_plans.run_plan(session, SYSTEM, DAY, CITY, CFG)
-        visit_plans.publish(session, SYSTEM, plan.id, CFG, version=plan.version)
+        visit_plans.publish(
+            session, SYSTEM, plan.id, CFG, version=plan.version, now=datetime.now(UTC)
+        )
         stops = [s for s in repo.stops(session, plan.id) if s.team_id is not None]
         first = min(stops, key=lambda s: s.start_at or datetime.max.replace(tzinfo=UTC))
         assert first.end_at is not None
         now = first.end_at + timedelta(minutes=5)  # the first visit is over
-        new = visit_plans.replan(session, SYSTEM, plan.id, CFG, now=now, seconds=BUDGET)
+        new = visit_plans.replan(session, SYSTEM, plan.id, CFG, now=now, seconds=30)
         new_stops = repo.stops(session, new.id)
         kept = next(s for s in new_stops if s.case_id == first.case_id)
         assert kept.status == "done" and kept.team_id == first.team_id and kept.seq == 1
@@ -297,7 +306,6 @@ def test_settings_are_parsed_with_clear_errors() -> None:
         PlanConfig.from_settings(Settings(plan_allowed_hours="22:00-08:00"))
     with pytest.raises(InvalidValue, match="plan_service_minutes"):
         PlanConfig.from_settings(Settings(plan_service_minutes="M1:zero"))
-    assert date.today()  # (keeps the import used)
 
 
 def test_conduct_rules_quiet_hours_and_holds(
@@ -313,7 +321,7 @@ def test_conduct_rules_quiet_hours_and_holds(
     ready = spread_world(engine, tmp_path, keys)
     cfg = PlanConfig(
         allowed=AllowedHours(5 * 3600, 24 * 3600),
-        seconds=BUDGET,
+        seconds=30,
         iterations=ITERATIONS,
         pack=Settings().rules_pack,
     )
@@ -339,9 +347,33 @@ def test_two_workers_plan_a_checked_draft(
     engine: Engine, tmp_path: Path, keys: tuple[object, object]
 ) -> None:
     ready = spread_world(engine, tmp_path, keys)
-    cfg = PlanConfig(seconds=BUDGET, workers=2, iterations=ITERATIONS)
+    cfg = PlanConfig(seconds=30, workers=2, iterations=ITERATIONS)
     with transaction(engine) as session:
         plan = visit_plans.run_plan(session, SYSTEM, DAY, CITY, cfg, seed=5)
         stops = repo.stops(session, plan.id)
         assert {s.case_id for s in stops} == set(ready)
         assert [s for s in stops if s.team_id is not None]
+
+
+def test_the_standing_plan_of_a_city_and_day(engine: Engine) -> None:
+    """`plan_for` / `cities_planned`: a draft or published plan stands for its city's day
+    (the newest when there are several), a superseded one does not."""
+
+    def plan(city: str, day: date, state: str) -> VisitPlan:
+        row = VisitPlan(city=city, day=day, state=state, seconds=1, cost=0, distance_m=0)
+        session.add(row)
+        session.flush()
+        return row
+
+    with transaction(engine) as session:
+        assert repo.plan_for(session, CITY, DAY) is None
+        assert repo.cities_planned(session, DAY) == set()
+        plan(CITY, DAY, "superseded")
+        plan("上海市", DAY + timedelta(days=1), "draft")
+        assert repo.plan_for(session, CITY, DAY) is None
+        published = plan(CITY, DAY, "published")
+        assert repo.plan_for(session, CITY, DAY) is published
+        newer = plan(CITY, DAY, "draft")
+        assert repo.plan_for(session, CITY, DAY) is newer
+        assert repo.cities_planned(session, DAY) == {CITY}
+        assert repo.cities_planned(session, DAY + timedelta(days=1)) == {"上海市"}

@@ -4,7 +4,7 @@ field, a run -> re-optimise -> publish round trip; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from doorstep.config import Settings
+from doorstep.domain.ports import FixedClock
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, VisitPlan
 from tests.factories.web import csrf_of, make_app, sign_in
@@ -84,3 +85,29 @@ def test_run_reoptimise_publish_and_a_stale_form(client: TestClient, engine: Eng
         assert plan is not None and plan.state == "published"
         assert session.scalars(select(Case).where(Case.state == "scheduled")).first()
     assert client.get("/plans/999999", headers=html).status_code == 404
+
+
+def test_the_pages_take_the_time_from_the_app_clock(client: TestClient, engine: Engine) -> None:
+    """The default day is tomorrow by the app's clock, and a publication is refused once
+    that clock says the plan's day is over."""
+    state = client.app.state.doorstep  # type: ignore[attr-defined]
+    state.clock = FixedClock(datetime(2030, 1, 1, 20, tzinfo=UTC))  # 04:00 on 2 Jan in Beijing
+    token = sign_in(client, "manager")
+    assert 'name="day" value="2030-01-03"' in client.get("/plans").text
+    made = client.post(
+        "/plans",
+        data={"city": CITY, "day": "2030-01-03", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    page = client.get(made.headers["location"])
+    version = int(re.search(r'name="version" value="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
+    state.clock = FixedClock(datetime(2030, 1, 3, 16, tzinfo=UTC))  # 00:00 on 4 Jan in Beijing
+    late = client.post(
+        f"{made.headers['location']}/publish",
+        data={"version": version, "csrf_token": token},
+        headers={"accept": "text/html"},
+    )
+    assert late.status_code == 409 and "2030-01-03" in late.text
+    with transaction(engine) as session:
+        assert session.scalars(select(VisitPlan.state)).all() == ["draft"]

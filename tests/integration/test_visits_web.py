@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM
+from doorstep.domain.ports import FixedClock
 from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, Case, RuleDecision, User, Verdict, Visit
@@ -190,3 +191,25 @@ def test_a_submission_after_the_assignment_ended_is_refused_with_a_message(
     with Session(engine) as session:
         visit = session.get(Visit, visit_id)
         assert visit is not None and visit.state == "checked_in"
+
+
+def test_the_visit_pages_take_the_time_from_the_apps_clock(
+    client: TestClient, world: World, engine: Engine
+) -> None:
+    at = (datetime.now(UTC) + timedelta(minutes=3)).replace(microsecond=0)
+    client.app.state.doorstep.clock = FixedClock(at)  # type: ignore[attr-defined]
+    me = bearer(engine, "verifier")
+    position = {"lat": str(HOME[0]), "lng": str(HOME[1]), "accuracy": "10"}
+    done = client.post(
+        f"/cases/{world.assigned_case}/check-in",
+        data={**AT_THE_DOOR, **position},
+        headers=me,
+        follow_redirects=False,
+    )
+    visit_id = int(done.headers["location"].rsplit("/", 1)[1])
+    client.post(f"/visits/{visit_id}/check-out", data=position, headers=me)
+    with Session(engine) as session:
+        visit = session.get(Visit, visit_id)
+        assert visit is not None and visit.checked_out_at is not None
+        times = [visit.checked_in_at, visit.checked_out_at]
+    assert [t if t.tzinfo else t.replace(tzinfo=UTC) for t in times] == [at, at]

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, select
 
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.errors import DoorstepError, SignatureError
+from doorstep.domain.ports import SystemClock
 from doorstep.integrations import webhooks
 from doorstep.services.lender import feedback
 from doorstep.services.lender.feedback import RetryPolicy, deliver_due
@@ -27,6 +29,7 @@ from doorstep.store.models import AuditEvent, WebhookDelivery
 
 pytestmark = pytest.mark.db
 FAST = RetryPolicy(max_attempts=6, timeout=0.5, backoff=0.01, backoff_max=0.05)
+CLOCK = SystemClock()
 
 
 @dataclass
@@ -90,7 +93,7 @@ def receiver() -> Iterator[Receiver]:
 
 def drain(engine: Engine, cipher: Any, policy: RetryPolicy = FAST, rounds: int = 200) -> None:
     for _ in range(rounds):
-        run = deliver_due(engine, cipher, policy, batch=10)
+        run = deliver_due(engine, cipher, policy, clock=CLOCK, batch=10)
         with transaction(engine) as session:
             left = session.scalars(
                 select(WebhookDelivery.id).where(WebhookDelivery.state == "pending")
@@ -111,7 +114,13 @@ def test_every_event_arrives_exactly_once_despite_failures(
     receiver.script = ["500", "timeout", "500"]
     with transaction(engine) as session:
         ids = [
-            emit(session, "visit.verdict", str(case), {"case_id": case, "ability": 150000})
+            emit(
+                session,
+                "visit.verdict",
+                str(case),
+                {"case_id": case, "ability": 150000},
+                now=CLOCK.now(),
+            )
             for case in range(1, 8)
         ]
     drain(engine, cipher)
@@ -124,7 +133,7 @@ def test_every_event_arrives_exactly_once_despite_failures(
         retried = [r for r in rows if r.attempts > 1]
         assert retried and all(r.delivered_at is not None for r in rows)
     # a second pass finds nothing to do: delivered stays delivered
-    assert deliver_due(engine, cipher, FAST).claimed == 0
+    assert deliver_due(engine, cipher, FAST, clock=CLOCK).claimed == 0
     assert receiver.requests == len(ids) + 3
 
 
@@ -137,8 +146,8 @@ def test_dead_letter_after_max_attempts_and_manual_retry(
         _endpoint, receiver.secret = feedback.add_endpoint(
             session, SYSTEM, receiver.url, cipher, topics=["case.closed"]
         )
-        emit(session, "visit.verdict", "1", {})  # not subscribed: no delivery
-        event_id = emit(session, "case.closed", "1", {"case_id": 1})
+        emit(session, "visit.verdict", "1", {}, now=CLOCK.now())  # not subscribed: no delivery
+        event_id = emit(session, "case.closed", "1", {"case_id": 1}, now=CLOCK.now())
     receiver.script = ["500"] * 3
     drain(engine, cipher, policy)
     manager = Actor("m", Role.MANAGER, user_id=None)
@@ -150,9 +159,9 @@ def test_dead_letter_after_max_attempts_and_manual_retry(
         ).all() == ["webhook.dead"]
         with pytest.raises(DoorstepError):
             feedback.dead_letters(session, Actor("v", Role.VERIFIER))
-        feedback.retry_dead(session, manager, dead[0].delivery_id)
+        feedback.retry_dead(session, manager, dead[0].delivery_id, now=datetime.now(UTC))
         with pytest.raises(DoorstepError, match="not dead"):
-            feedback.retry_dead(session, manager, dead[0].delivery_id)
+            feedback.retry_dead(session, manager, dead[0].delivery_id, now=datetime.now(UTC))
     drain(engine, cipher, policy)
     assert receiver.acknowledged == [event_id]
 
@@ -174,13 +183,13 @@ def test_concurrent_workers_share_the_queue(
     cipher, _ = keys
     with transaction(engine) as session:
         _endpoint, receiver.secret = feedback.add_endpoint(session, SYSTEM, receiver.url, cipher)
-        ids = [emit(session, "visit.verdict", str(i), {"i": i}) for i in range(40)]
+        ids = [emit(session, "visit.verdict", str(i), {"i": i}, now=CLOCK.now()) for i in range(40)]
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
             for _ in range(20):
-                deliver_due(engine, cipher, FAST, batch=5)
+                deliver_due(engine, cipher, FAST, clock=CLOCK, batch=5)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

@@ -80,8 +80,9 @@ def test_model_card_round_trips_through_json() -> None:
         params={"pdo": 20},
     )
     assert made == card
+    naive = datetime(2025, 7, 1, tzinfo=UTC).replace(tzinfo=None)  # refused: no zone
     with pytest.raises(InvalidValue):
-        ModelCard("m", "1", card.fingerprint, (), {}, "me", datetime(2025, 7, 1))
+        ModelCard("m", "1", card.fingerprint, (), {}, "me", naive)
     with pytest.raises(InvalidValue):
         ModelCard("m", "1", "abc", (), {}, "me", datetime(2025, 7, 1, tzinfo=UTC))
 

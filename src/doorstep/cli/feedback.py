@@ -1,4 +1,5 @@
-"""Commands for feedback to the lender: webhooks, the feedback export, promises to pay."""
+"""Feedback to the lender: `doorstep webhooks` (endpoints and deliveries) and the feedback
+file that `doorstep export feedback` writes."""
 
 from __future__ import annotations
 
@@ -14,28 +15,24 @@ import typer
 from rich.table import Table
 from sqlalchemy import Engine
 
-from doorstep.cli.main import (
-    AsOf,
-    app,
-    batch_app,
+from doorstep.cli.common import (
     console,
     error_console,
-    export_app,
     fail,
     parse_day,
     ready_engine,
     settings,
+    split_list,
 )
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.lender import feedback
-from doorstep.services.repayment.promises import judge_promises
 from doorstep.store.db import transaction
 
-webhooks_app = typer.Typer(help="Webhooks to the lender.", no_args_is_help=True)
-app.add_typer(webhooks_app, name="webhooks")
+app = typer.Typer(help="Webhooks to the lender.", no_args_is_help=True)
 
 
 class FeedbackFormat(StrEnum):
@@ -52,7 +49,7 @@ def retry_policy(config: Settings) -> feedback.RetryPolicy:
     )
 
 
-@webhooks_app.command("add")
+@app.command("add")
 def webhooks_add(
     url: str,
     topics: Annotated[
@@ -65,7 +62,7 @@ def webhooks_add(
     """Register an endpoint; prints its signing secret once (give it to the lender)."""
     config = settings()
     cipher, _ = personal_data_keys(config)
-    wanted = [t.strip() for t in topics.split(",") if t.strip()] if topics else []
+    wanted = split_list(topics)
     try:
         with transaction(ready_engine(config)) as session:
             endpoint, secret = feedback.add_endpoint(
@@ -77,7 +74,7 @@ def webhooks_add(
     console.print(f"signing secret (shown once): {secret}")
 
 
-@webhooks_app.command("list")
+@app.command("list")
 def webhooks_list() -> None:
     """Endpoints and their deliveries by state."""
     config = settings()
@@ -94,7 +91,7 @@ def webhooks_list() -> None:
     console.print(table)
 
 
-@webhooks_app.command("deliver")
+@app.command("deliver")
 def webhooks_deliver(
     loop: Annotated[bool, typer.Option("--loop", help="keep delivering until stopped")] = False,
     interval: Annotated[float, typer.Option(help="seconds between passes with --loop")] = 2.0,
@@ -106,7 +103,7 @@ def webhooks_deliver(
     cipher, _ = personal_data_keys(config)
     policy = retry_policy(config)
     while True:
-        run = feedback.deliver_due(engine, cipher, policy, batch=batch)
+        run = feedback.deliver_due(engine, cipher, policy, clock=SystemClock(), batch=batch)
         if run.claimed or not loop:
             console.print(
                 f"claimed {run.claimed}: delivered {run.delivered}, "
@@ -118,7 +115,6 @@ def webhooks_deliver(
             time.sleep(interval)
 
 
-@export_app.command("feedback")
 def export_feedback(
     since: Annotated[str, typer.Option("--since", help="verdicts updated since, YYYY-MM-DD")],
     output_format: Annotated[FeedbackFormat, typer.Option("--format")] = FeedbackFormat.csv,
@@ -147,14 +143,3 @@ def export_feedback(
 def write_feedback(engine: Engine, start: datetime, fmt: FeedbackFormat, out: TextIO) -> int:
     with transaction(engine) as session:
         return feedback.write_feedback(session, start, out, jsonl=fmt is FeedbackFormat.jsonl)
-
-
-@batch_app.command("promises")
-def batch_promises(as_of: AsOf) -> None:
-    """Judge open promises to pay against the payments (kept, partly kept, broken)."""
-    config = settings()
-    day = parse_day(as_of)
-    with transaction(ready_engine(config)) as session:
-        run = judge_promises(session, day, grace_days=config.promise_grace_days)
-    judged = ", ".join(f"{k} {v}" for k, v in run.judged.items())
-    console.print(f"promises on {day}: {judged}; still open {run.still_open}")

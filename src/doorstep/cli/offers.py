@@ -6,17 +6,17 @@ from datetime import datetime
 
 import typer
 
-from doorstep.cli.main import AsOf, app, console, fail, parse_day, ready_engine, settings
+from doorstep.cli.common import AsOf, console, fail, parse_day, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.services.repayment import offers, portal
 from doorstep.store.db import transaction
 
-offers_app = typer.Typer(help="Repayment offers and plans.", no_args_is_help=True)
-app.add_typer(offers_app, name="offers")
+app = typer.Typer(help="Repayment offers and plans.", no_args_is_help=True)
 
 
-@offers_app.command("track")
+@app.command("track")
 def track(as_of: AsOf = "") -> None:
     """Expire lapsed offers, mark paid plans kept and late ones broken (reopening
     follow-up), and lift hardship holds whose period has ended."""
@@ -26,7 +26,12 @@ def track(as_of: AsOf = "") -> None:
     try:
         with transaction(engine) as session:
             report = offers.track(
-                session, SYSTEM, day, offers.policy_from(config), config.waterfall_rule
+                session,
+                SYSTEM,
+                day,
+                offers.policy_from(config),
+                config.waterfall_rule,
+                now=SystemClock().now(),
             )
             released = portal.release_expired_hardship_holds(session, SYSTEM, day)
     except DoorstepError as exc:

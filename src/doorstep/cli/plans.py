@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from doorstep.cli.main import app, console, fail, parse_day, ready_engine, settings
+from doorstep.cli.common import console, fail, parse_day, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.services import visit_plans
 from doorstep.store.db import transaction
 
 
-@app.command()
 def plan(
     day: Annotated[str, typer.Option("--date", help="the day to plan, YYYY-MM-DD")],
     city: Annotated[str, typer.Option(help="the city (region) to plan, e.g. 北京市")],
@@ -37,7 +37,12 @@ def plan(
             )
             if publish:
                 visit_plans.publish(
-                    session, SYSTEM, result.plan.id, cfg, version=result.plan.version
+                    session,
+                    SYSTEM,
+                    result.plan.id,
+                    cfg,
+                    version=result.plan.version,
+                    now=SystemClock().now(),
                 )
             print_plan(result, cfg)
     except DoorstepError as exc:

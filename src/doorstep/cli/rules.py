@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from doorstep.cli.main import app, console, fail, ready_engine, settings
+from doorstep.cli.common import console, fail, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.rules.kinds import shown
@@ -19,8 +19,6 @@ rules_app = typer.Typer(help="Conduct rules.", no_args_is_help=True)
 retention_app = typer.Typer(
     help="Record retention and personal-data minimising.", no_args_is_help=True
 )
-app.add_typer(rules_app, name="rules")
-app.add_typer(retention_app, name="retention")
 
 
 @rules_app.command("show")

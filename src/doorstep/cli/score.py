@@ -9,33 +9,33 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from doorstep.cli.main import (
-    app,
+from doorstep.cli.common import (
     console,
-    error_console,
     fail,
     parse_day,
     ready_engine,
     settings,
+    split_list,
+    working,
 )
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
+from doorstep.scoring.pipeline import TrainingConfig
+from doorstep.services import scoring
 from doorstep.store.db import transaction
+from doorstep.store.models import ModelVersion
 
-score_app = typer.Typer(help="Risk models: train, evaluate, apply, list, activate.")
-app.add_typer(score_app, name="score", no_args_is_help=True)
+app = typer.Typer(help="Risk models: train, evaluate, apply, list, activate.", no_args_is_help=True)
 
 
 class Kind(StrEnum):
@@ -48,38 +48,7 @@ class Output(StrEnum):
     json = "json"
 
 
-@contextmanager
-def working(title: str) -> Iterator[Callable[[str], None]]:
-    """A Rich spinner with the elapsed time, its line replaced by each progress message."""
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=error_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(title, total=None)
-
-        def say(message: str) -> None:
-            bar.update(task, description=f"{title}: {message}")
-            bar.console.print(f"[dim]{title}:[/dim] {message}", highlight=False)
-
-        yield say
-
-
-def _columns(text: str | None) -> list[str]:
-    return [c.strip() for c in (text or "").split(",") if c.strip()]
-
-
-def _config(kind: Kind, folds: int, jobs: int, seed: int) -> Any:
-    from doorstep.scoring.pipeline import TrainingConfig
-
-    return TrainingConfig(kind=kind.value, folds=folds, n_jobs=jobs, seed=seed)
-
-
 def _as_of(session: Session, given: str | None) -> date:
-    from doorstep.services import scoring
-
     if given:
         return parse_day(given)
     latest = scoring.latest_book_day(session)
@@ -88,7 +57,7 @@ def _as_of(session: Session, given: str | None) -> date:
     return latest
 
 
-@score_app.command("train")
+@app.command("train")
 def train(
     purpose: Annotated[str, typer.Option(help="visit_priority, hardship_vs_evasion, ...")],
     data: Annotated[
@@ -107,11 +76,9 @@ def train(
     activate: Annotated[bool, typer.Option(help="make it the purpose's active model")] = False,
 ) -> None:
     """Train a model, measure it by cross-validation and register it (as a candidate)."""
-    from doorstep.services import scoring
-
     config = settings()
     try:
-        training = _config(kind, folds, jobs, seed)
+        training = TrainingConfig(kind=kind.value, folds=folds, n_jobs=jobs, seed=seed)
         with transaction(ready_engine(config)) as session, working("training") as say:
             if data is not None:
                 if not target:
@@ -123,7 +90,8 @@ def train(
                     data,
                     target,
                     config=training,
-                    exclude=_columns(exclude),
+                    clock=SystemClock(),
+                    exclude=split_list(exclude),
                     progress=say,
                 )
             elif purpose == scoring.VISIT_PRIORITY:
@@ -134,19 +102,26 @@ def train(
                     config=training,
                     waterfall=config.waterfall_rule,
                     buckets=config.bucket_scheme,
+                    clock=SystemClock(),
                     windows=windows,
                     progress=say,
                 )
             else:
                 raise fail(f"{purpose} trains from a file: give --data and --target")
             if activate:
-                scoring.activate(session, SYSTEM, version.id, reason="activated when trained")
+                scoring.activate(
+                    session,
+                    SYSTEM,
+                    version.id,
+                    now=SystemClock().now(),
+                    reason="activated when trained",
+                )
             print_version(version)
     except DoorstepError as exc:
         raise fail(exc.message) from None
 
 
-def print_version(version: Any) -> None:
+def print_version(version: ModelVersion) -> None:
     m = version.metrics
     table = Table(
         title=f"{version.purpose} v{version.version} (#{version.id}, {version.kind}, "
@@ -173,7 +148,7 @@ def print_version(version: Any) -> None:
     console.print(table)
 
 
-@score_app.command("evaluate")
+@app.command("evaluate")
 def evaluate(
     data: Annotated[Path, typer.Option(help="a CSV or Parquet file")],
     target: Annotated[str, typer.Option(help="its 0/1 target column")],
@@ -186,15 +161,12 @@ def evaluate(
 ) -> None:
     """Cross-validate the full pipelines (binning, models, calibration inside each training
     fold) on any table with a binary target; AUC, KS, Gini, Brier mean ± sd per model."""
-    from doorstep.scoring.pipeline import TrainingConfig
-    from doorstep.services import scoring
-
     try:
         with working("evaluating") as say:
             result = scoring.evaluate_file(
                 data,
                 target,
-                exclude=_columns(exclude),
+                exclude=split_list(exclude),
                 folds=folds,
                 repeats=repeats,
                 config=TrainingConfig(n_jobs=jobs, seed=seed),
@@ -226,7 +198,7 @@ def evaluate(
         console.print("left out: " + ", ".join(f"{k} ({v})" for k, v in result.excluded.items()))
 
 
-@score_app.command("apply")
+@app.command("apply")
 def apply(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="as-of date (default: latest snapshots)")
@@ -234,8 +206,6 @@ def apply(
 ) -> None:
     """Score every past-due customer and open case with the active visit_priority model,
     store the reasons, and the day's population stability against training."""
-    from doorstep.services import scoring
-
     config = settings()
     try:
         with transaction(ready_engine(config)) as session, working("scoring") as say:
@@ -246,6 +216,7 @@ def apply(
                 day,
                 waterfall=config.waterfall_rule,
                 buckets=config.bucket_scheme,
+                clock=SystemClock(),
                 progress=say,
             )
     except DoorstepError as exc:
@@ -263,11 +234,9 @@ def apply(
     console.print(table)
 
 
-@score_app.command("list")
+@app.command("list")
 def list_models() -> None:
     """Every model version: purpose, version, kind, status, AUC, who trained it and when."""
-    from doorstep.services import scoring
-
     config = settings()
     with transaction(ready_engine(config)) as session:
         versions = scoring.list_models(session, SYSTEM)
@@ -291,46 +260,18 @@ def list_models() -> None:
     console.print(table)
 
 
-@score_app.command("activate")
+@app.command("activate")
 def activate(
     version_id: Annotated[int, typer.Argument(help="the model version's id (score list)")],
     reason: Annotated[str | None, typer.Option(help="why (kept in the audit trail)")] = None,
 ) -> None:
     """Make a version its purpose's active model (the previous one is retired; audited)."""
-    from doorstep.services import scoring
-
     config = settings()
     try:
         with transaction(ready_engine(config)) as session:
-            version = scoring.activate(session, SYSTEM, version_id, reason=reason)
+            version = scoring.activate(
+                session, SYSTEM, version_id, now=SystemClock().now(), reason=reason
+            )
             console.print(f"{version.purpose} v{version.version} (#{version.id}) is active")
     except DoorstepError as exc:
         raise fail(exc.message) from None
-
-
-def demo_model(engine: Any, config: Any, day: date) -> None:
-    """`doorstep demo`: train visit_priority on the demo book, activate it and score the
-    day, so that selection ranks by expected value and the model pages have something to
-    show. A book too small to train on is said, not an error."""
-    from doorstep.scoring.pipeline import TrainingConfig
-    from doorstep.services import scoring
-
-    try:
-        with transaction(engine) as session, working("visit_priority model") as say:
-            version = scoring.train_visit_priority(
-                session, SYSTEM, day, config=TrainingConfig(), waterfall=config.waterfall_rule,
-                buckets=config.bucket_scheme, progress=say,
-            )  # fmt: skip
-            scoring.activate(session, SYSTEM, version.id, reason="demo")
-            report = scoring.apply(
-                session, SYSTEM, day, waterfall=config.waterfall_rule,
-                buckets=config.bucket_scheme, progress=say,
-            )  # fmt: skip
-    except DoorstepError as exc:
-        console.print(f"no visit_priority model: {exc.message}")
-        return
-    print_version(version)
-    console.print(
-        f"scored {report.scored:,} customers on {day} "
-        f"(mean P(no self-cure) {report.mean_probability:.3f})"
-    )

@@ -6,12 +6,10 @@ from typing import Annotated
 
 import typer
 
-from doorstep.cli.main import app, fail, ready_engine, settings
+from doorstep.cli.common import fail, ready_engine, settings
 from doorstep.jobs.app import make_app
-from doorstep.jobs.relay import install as install_relay
 
 
-@app.command()
 def worker(
     concurrency: Annotated[
         int, typer.Option(help="worker processes (one task each at a time)")
@@ -29,7 +27,6 @@ def worker(
     if not config.broker_url:
         raise fail("no broker configured: set DOORSTEP_BROKER_URL (redis://… or amqp://…)")
     ready_engine(config).dispose()  # the schema is current before any task runs
-    install_relay(config)  # events written by tasks are published once committed
     make_app(config).worker_main(
         [
             "worker",

@@ -111,6 +111,29 @@ def _allocate(amount: Ints, owed: list[Ints], by_installment: bool) -> tuple[lis
     return taken, left
 
 
+def _schedule_matrices(
+    book: BookArrays, members: Ints, width: int, inst_start: Ints
+) -> tuple[int, Ints, dict[Component, Ints]]:
+    """(width, due days, amounts owed per component) of `members`' installments, one row
+    per loan; a loan without a schedule gets one empty installment that is never due."""
+    size = members.size
+    if width:
+        rows = inst_start[members][:, None] + np.arange(width)
+        return (
+            width,
+            book.inst_due[rows],
+            {
+                Component.FEE: book.inst_fee[rows],
+                Component.INTEREST: book.inst_interest[rows],
+                Component.PRINCIPAL: book.inst_principal[rows],
+            },
+        )
+    owed: dict[Component, Ints] = {
+        c: np.zeros((size, 1), dtype=np.int64) for c in Component if c is not Component.PENALTY
+    }
+    return 1, np.full((size, 1), FAR, dtype=np.int64), owed
+
+
 def _chunk(
     book: BookArrays,
     members: Ints,
@@ -128,20 +151,7 @@ def _chunk(
     """Replay the payments of `members` (loans with `width` installments, sorted by
     payment count, most first) and store their snapshots in `out`."""
     size = members.size
-    if width:
-        rows = inst_start[members][:, None] + np.arange(width)
-        due = book.inst_due[rows]
-        owed = {
-            Component.FEE: book.inst_fee[rows],
-            Component.INTEREST: book.inst_interest[rows],
-            Component.PRINCIPAL: book.inst_principal[rows],
-        }
-    else:  # no schedule: one empty installment that is never due
-        width = 1
-        due = np.full((size, 1), FAR, dtype=np.int64)
-        owed = {
-            c: np.zeros((size, 1), dtype=np.int64) for c in Component if c is not Component.PENALTY
-        }
+    width, due, owed = _schedule_matrices(book, members, width, inst_start)
     rate = book.rate_units[members][:, None]
     accrued = np.zeros((size, width), dtype=np.int64)
     penalty_paid = np.zeros((size, width), dtype=np.int64)

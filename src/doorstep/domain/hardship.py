@@ -40,6 +40,7 @@ the structured interview.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -51,10 +52,12 @@ __all__ = [
     "EVASION_FROM",
     "HARDSHIP_UP_TO",
     "REASONS",
+    "RULES",
     "RULES_VERSION",
     "Assessment",
     "InterviewFacts",
     "Reason",
+    "Rule",
     "assess",
     "interview_row",
     "leaning_of",
@@ -167,127 +170,185 @@ class Assessment:
         }
 
 
-def _rules(f: InterviewFacts) -> list[Reason]:
-    held: list[Reason] = []
+Text = str | Callable[[InterviewFacts], str]
+Weight = Fraction | Callable[[InterviewFacts], Fraction]
 
-    def rule(code: str, weight: Fraction, en: str, zh: str) -> None:
-        held.append(Reason(code, weight, en, zh))
 
-    reasons = f.all_reasons
+@dataclass(frozen=True)
+class Rule:
+    """One row of the rule table: when it holds, how far it shifts the probability,
+    and why, in en and zh_CN (a fixed value, or one computed from the facts)."""
+
+    code: str
+    holds: Callable[[InterviewFacts], bool]
+    weight: Weight
+    en: Text
+    zh_CN: Text
+
+    def reason(self, f: InterviewFacts) -> Reason:
+        weight = self.weight(f) if callable(self.weight) else self.weight
+        en = self.en(f) if callable(self.en) else self.en
+        zh = self.zh_CN(f) if callable(self.zh_CN) else self.zh_CN
+        return Reason(self.code, weight, en, zh)
+
+
+def _no_margin(f: InterviewFacts) -> bool:
     disposable = f.disposable_fen
-    if "deceased_or_incapacitated" in reasons:
-        rule(
-            "incapacity",
-            Fraction(-3, 10),
-            "the borrower died or cannot act",
-            "借款人已故或丧失行为能力",
-        )
-    shocks = reasons & SHOCKS
-    if shocks:
-        primary = f.primary_reason in SHOCKS
-        rule(
-            "shock",
-            Fraction(-3, 20) if primary else Fraction(-1, 10),
-            "an income or health shock: " + ", ".join(sorted(shocks)),
-            "收入或健康冲击：" + "、".join(sorted(shocks)),
-        )
-    if disposable is not None and disposable <= 0:
-        rule(
-            "no_margin",
-            Fraction(-3, 20),
-            "income does not cover essentials and other debts",
-            "收入不足以覆盖基本开支和其他债务",
-        )
-    if (
+    return disposable is not None and disposable <= 0
+
+
+def _many_dependants_thin_margin(f: InterviewFacts) -> bool:
+    disposable = f.disposable_fen
+    return (
         f.dependants is not None
         and f.dependants >= 3
         and disposable is not None
         and disposable < SMALL_MARGIN_FEN
-    ):
-        rule(
-            "dependants",
-            Fraction(-1, 20),
-            "three or more dependants on a thin margin",
-            "供养三人及以上且结余很少",
-        )
-    if f.willingness is not None and f.willingness >= 4:
-        rule(
-            "willing",
-            Fraction(-1, 10),
-            "says they want to pay (willingness 4-5)",
-            "表示愿意还款（意愿 4-5）",
-        )
-    if f.ability_per_month_fen is not None and f.ability_per_month_fen > 0:
-        rule(
-            "offers_to_pay", Fraction(-1, 20), "offers an amount each month", "愿意每月偿还一定金额"
-        )
-    if f.paid_since_overdue_fen > 0:
-        rule(
-            "paid_since", Fraction(-1, 10), "paid something since falling overdue", "逾期后仍有还款"
-        )
-    if f.vulnerability:
-        rule(
-            "vulnerable",
-            Fraction(-1, 20),
-            "vulnerable: " + ", ".join(f.vulnerability) + " (handle with care)",
-            "弱势情形：" + "、".join(f.vulnerability) + "（需审慎处理）",
-        )
-    if reasons & {"dispute", "product_misunderstood"}:
-        rule(
-            "dispute",
-            Fraction(-1, 20),
-            "disputes the debt or misunderstood the product: settle that first",
-            "对债务有异议或误解产品：应先解决",
-        )
-    if "willful_evasion" in reasons:
-        rule(
-            "declared_evasion",
-            Fraction(3, 10),
-            "the verifier recorded willful evasion",
-            "外访员记录为恶意逃避",
-        )
-    if disposable is not None and disposable > 0 and f.paid_since_overdue_fen == 0:
-        rule(
-            "margin_unpaid",
-            Fraction(3, 20),
-            "income covers essentials and debts, yet nothing was paid",
-            "收入足以覆盖开支和债务，但未还款",
-        )
-    if f.willingness is not None and f.willingness <= 2:
-        rule(
-            "unwilling",
-            Fraction(3, 20),
-            "says they will not pay (willingness 1-2)",
-            "表示不愿还款（意愿 1-2）",
-        )
-    if f.broken_promises >= 2:
-        rule(
-            "promises_broken",
-            Fraction(3, 20),
-            f"{f.broken_promises} promises to pay broken",
-            f"{f.broken_promises} 次还款承诺未履行",
-        )
-    elif f.broken_promises == 1:
-        rule("promises_broken", Fraction(1, 20), "one promise to pay broken", "1 次还款承诺未履行")
-    if not f.borrower_reached:
-        rule("not_reached", Fraction(1, 10), "the borrower was not reached", "未见到借款人本人")
-    if f.days_past_due >= LONG_SILENCE_DPD and f.paid_since_overdue_fen == 0:
-        rule(
-            "long_silence",
-            Fraction(1, 20),
-            f"{f.days_past_due} days past due, nothing paid",
-            f"逾期 {f.days_past_due} 天且未还款",
-        )
-    if "poor_money_management" in reasons:
-        rule("money_management", Fraction(1, 20), "poor money management", "理财不当")
-    if "fraud_or_identity_theft" in reasons:
-        rule(
-            "identity_claim",
-            Fraction(0),
-            "claims fraud or identity theft: verify the identity before judging",
-            "声称被骗或身份被冒用：应先核实身份",
-        )
-    return held
+    )
+
+
+def _margin_unpaid(f: InterviewFacts) -> bool:
+    disposable = f.disposable_fen
+    return disposable is not None and disposable > 0 and f.paid_since_overdue_fen == 0
+
+
+def _shocks(f: InterviewFacts) -> list[str]:
+    return sorted(f.all_reasons & SHOCKS)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "incapacity",
+        lambda f: "deceased_or_incapacitated" in f.all_reasons,
+        Fraction(-3, 10),
+        "the borrower died or cannot act",
+        "借款人已故或丧失行为能力",
+    ),
+    Rule(
+        "shock",
+        lambda f: bool(_shocks(f)),
+        lambda f: Fraction(-3, 20) if f.primary_reason in SHOCKS else Fraction(-1, 10),
+        lambda f: "an income or health shock: " + ", ".join(_shocks(f)),
+        lambda f: "收入或健康冲击：" + "、".join(_shocks(f)),
+    ),
+    Rule(
+        "no_margin",
+        _no_margin,
+        Fraction(-3, 20),
+        "income does not cover essentials and other debts",
+        "收入不足以覆盖基本开支和其他债务",
+    ),
+    Rule(
+        "dependants",
+        _many_dependants_thin_margin,
+        Fraction(-1, 20),
+        "three or more dependants on a thin margin",
+        "供养三人及以上且结余很少",
+    ),
+    Rule(
+        "willing",
+        lambda f: f.willingness is not None and f.willingness >= 4,
+        Fraction(-1, 10),
+        "says they want to pay (willingness 4-5)",
+        "表示愿意还款（意愿 4-5）",
+    ),
+    Rule(
+        "offers_to_pay",
+        lambda f: f.ability_per_month_fen is not None and f.ability_per_month_fen > 0,
+        Fraction(-1, 20),
+        "offers an amount each month",
+        "愿意每月偿还一定金额",
+    ),
+    Rule(
+        "paid_since",
+        lambda f: f.paid_since_overdue_fen > 0,
+        Fraction(-1, 10),
+        "paid something since falling overdue",
+        "逾期后仍有还款",
+    ),
+    Rule(
+        "vulnerable",
+        lambda f: bool(f.vulnerability),
+        Fraction(-1, 20),
+        lambda f: "vulnerable: " + ", ".join(f.vulnerability) + " (handle with care)",
+        lambda f: "弱势情形：" + "、".join(f.vulnerability) + "（需审慎处理）",
+    ),
+    Rule(
+        "dispute",
+        lambda f: bool(f.all_reasons & {"dispute", "product_misunderstood"}),
+        Fraction(-1, 20),
+        "disputes the debt or misunderstood the product: settle that first",
+        "对债务有异议或误解产品：应先解决",
+    ),
+    Rule(
+        "declared_evasion",
+        lambda f: "willful_evasion" in f.all_reasons,
+        Fraction(3, 10),
+        "the verifier recorded willful evasion",
+        "外访员记录为恶意逃避",
+    ),
+    Rule(
+        "margin_unpaid",
+        _margin_unpaid,
+        Fraction(3, 20),
+        "income covers essentials and debts, yet nothing was paid",
+        "收入足以覆盖开支和债务，但未还款",
+    ),
+    Rule(
+        "unwilling",
+        lambda f: f.willingness is not None and f.willingness <= 2,
+        Fraction(3, 20),
+        "says they will not pay (willingness 1-2)",
+        "表示不愿还款（意愿 1-2）",
+    ),
+    Rule(
+        "promises_broken",
+        lambda f: f.broken_promises >= 2,
+        Fraction(3, 20),
+        lambda f: f"{f.broken_promises} promises to pay broken",
+        lambda f: f"{f.broken_promises} 次还款承诺未履行",
+    ),
+    Rule(
+        "promises_broken",
+        lambda f: f.broken_promises == 1,
+        Fraction(1, 20),
+        "one promise to pay broken",
+        "1 次还款承诺未履行",
+    ),
+    Rule(
+        "not_reached",
+        lambda f: not f.borrower_reached,
+        Fraction(1, 10),
+        "the borrower was not reached",
+        "未见到借款人本人",
+    ),
+    Rule(
+        "long_silence",
+        lambda f: f.days_past_due >= LONG_SILENCE_DPD and f.paid_since_overdue_fen == 0,
+        Fraction(1, 20),
+        lambda f: f"{f.days_past_due} days past due, nothing paid",
+        lambda f: f"逾期 {f.days_past_due} 天且未还款",
+    ),
+    Rule(
+        "money_management",
+        lambda f: "poor_money_management" in f.all_reasons,
+        Fraction(1, 20),
+        "poor money management",
+        "理财不当",
+    ),
+    Rule(
+        "identity_claim",
+        lambda f: "fraud_or_identity_theft" in f.all_reasons,
+        Fraction(0),
+        "claims fraud or identity theft: verify the identity before judging",
+        "声称被骗或身份被冒用：应先核实身份",
+    ),
+)
+"""The module's table as data, in its order: every row that holds gives one reason."""
+
+
+def _rules(f: InterviewFacts) -> list[Reason]:
+    return [rule.reason(f) for rule in RULES if rule.holds(f)]
 
 
 def leaning_of(probability: Fraction, evidence: int = MIN_EVIDENCE) -> str:

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -158,20 +159,24 @@ def read_exif(data: bytes, media_type: str, zone: tzinfo) -> Exif:
         lat, lng = _degrees(gps.get(2), gps.get(1)), _degrees(gps.get(4), gps.get(3))
         if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
             lat = lng = None
-    taken = None
+    return Exif(lat, lng, _taken_at(details, exif, zone))
+
+
+def _taken_at(
+    details: Mapping[int, object], exif: Mapping[int, object], zone: tzinfo
+) -> datetime | None:
+    """The photo's original time (else its file time), at its recorded offset or in the
+    business zone; None when absent or unreadable."""
     text = details.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
-    if isinstance(text, str):
-        try:
-            naive = datetime.strptime(text.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
-        except ValueError:
-            naive = None
-        if naive is not None:
-            offset = details.get(_OFFSET_ORIGINAL)
-            tz: tzinfo = zone
-            match = re.match(r"^([+-])(\d{2}):(\d{2})$", str(offset or ""))
-            if match:
-                sign = -1 if match.group(1) == "-" else 1
-                delta = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
-                tz = timezone(sign * delta)
-            taken = naive.replace(tzinfo=tz)
-    return Exif(lat, lng, taken)
+    if not isinstance(text, str):
+        return None
+    try:
+        taken = datetime.strptime(text.strip("\x00 "), "%Y:%m:%d %H:%M:%S").replace(tzinfo=zone)
+    except ValueError:
+        return None
+    match = re.match(r"^([+-])(\d{2}):(\d{2})$", str(details.get(_OFFSET_ORIGINAL) or ""))
+    if not match:
+        return taken
+    sign = -1 if match.group(1) == "-" else 1
+    delta = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
+    return taken.replace(tzinfo=timezone(sign * delta))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from celery import Celery
 
 from doorstep.config import Settings
+from doorstep.domain.ports import Clock, SystemClock
 from doorstep.jobs import tasks
 
 
-def make_app(settings: Settings) -> Celery:
-    """A Celery app for the configured broker with every doorstep task registered.
+def make_app(settings: Settings, clock: Clock | None = None) -> Celery:
+    """A Celery app for the configured broker with every doorstep task registered; its
+    tasks stamp what they write with `clock` (None: the system clock).
 
     Tasks are acknowledged after they finish (`acks_late`) and requeued when the worker
     process running them dies, so a lost worker's task runs again elsewhere; a worker
@@ -36,5 +38,5 @@ def make_app(settings: Settings) -> Celery:
         broker_transport_options={"visibility_timeout": int(settings.task_timeout_seconds) + 60},
         timezone=settings.timezone,
     )
-    tasks.register(app, settings)
+    tasks.register(app, settings, clock or SystemClock())
     return app

@@ -213,12 +213,7 @@ def build(request: PlanRequest, *, costs: CostWeights | None = None) -> RoutingD
         When the travel model's matrices are malformed or a prize would be too large.
     """
     costs = costs or CostWeights()
-    index: dict[Location, int] = {}
-    for team in request.teams:
-        index.setdefault(team.start, len(index))
-        index.setdefault(team.end, len(index))
-    for visit in request.visits:
-        index.setdefault(visit.location, len(index))
+    index = _point_index(request)
     durations, distances = _matrices(request, tuple(index))
 
     kept: list[tuple[Visit, tuple[tuple[int, int], ...]]] = []
@@ -239,44 +234,72 @@ def build(request: PlanRequest, *, costs: CostWeights | None = None) -> RoutingD
         raise _invalid(f"value {top} x weight {costs.value_weight} > {MAX_PRIZE}", "外访价值过大")
 
     dims = _load_dims(request.teams, [v for v, _ in kept])
-    total_demand = sum(v.demand for v, _ in kept)
     return RoutingData(
         date=request.date,
         points=tuple(index),
         durations=durations,
         distances=distances,
-        stops=tuple(
-            Stop(
-                visit_id=v.visit_id,
-                point=index[v.location],
-                service=v.service_seconds,
-                windows=w,
-                load=tuple(1 if dim == "visits" else v.demand for dim in dims),
-                value=v.value,
-                prize=0 if v.required else v.value * costs.value_weight,
-                required=v.required,
-            )
-            for v, w in kept
-        ),
-        vehicles=tuple(
-            Vehicle(
-                team_id=t.team_id,
-                start=index[t.start],
-                end=index[t.end],
-                shift_start=t.shift_start,
-                shift_end=t.shift_end,
-                capacity=tuple(
-                    t.max_visits if dim == "visits" else _or(t.capacity, total_demand)
-                    for dim in dims
-                ),
-                forbidden=frozenset(i for i, (v, _) in enumerate(kept) if not v.skills <= t.skills),
-                per_metre=costs.per_metre,
-                per_second=costs.per_second,
-            )
-            for t in request.teams
-        ),
+        stops=tuple(_stop(v, w, index, dims, costs) for v, w in kept),
+        vehicles=_vehicles(request.teams, [v for v, _ in kept], index, dims, costs),
         load_dims=dims,
         excluded=tuple(excluded),
+    )
+
+
+def _point_index(request: PlanRequest) -> dict[Location, int]:
+    """Every distinct place, numbered: team starts and ends first, then the visits."""
+    index: dict[Location, int] = {}
+    for team in request.teams:
+        index.setdefault(team.start, len(index))
+        index.setdefault(team.end, len(index))
+    for visit in request.visits:
+        index.setdefault(visit.location, len(index))
+    return index
+
+
+def _stop(
+    v: Visit,
+    windows: tuple[tuple[int, int], ...],
+    index: dict[Location, int],
+    dims: tuple[str, ...],
+    costs: CostWeights,
+) -> Stop:
+    return Stop(
+        visit_id=v.visit_id,
+        point=index[v.location],
+        service=v.service_seconds,
+        windows=windows,
+        load=tuple(1 if dim == "visits" else v.demand for dim in dims),
+        value=v.value,
+        prize=0 if v.required else v.value * costs.value_weight,
+        required=v.required,
+    )
+
+
+def _vehicles(
+    teams: Sequence[Team],
+    kept: Sequence[Visit],
+    index: dict[Location, int],
+    dims: tuple[str, ...],
+    costs: CostWeights,
+) -> tuple[Vehicle, ...]:
+    """A vehicle per team; ``forbidden`` indexes the kept visits it lacks the skills for."""
+    total_demand = sum(v.demand for v in kept)
+    return tuple(
+        Vehicle(
+            team_id=t.team_id,
+            start=index[t.start],
+            end=index[t.end],
+            shift_start=t.shift_start,
+            shift_end=t.shift_end,
+            capacity=tuple(
+                t.max_visits if dim == "visits" else _or(t.capacity, total_demand) for dim in dims
+            ),
+            forbidden=frozenset(i for i, v in enumerate(kept) if not v.skills <= t.skills),
+            per_metre=costs.per_metre,
+            per_second=costs.per_second,
+        )
+        for t in teams
     )
 
 

@@ -2,8 +2,10 @@
 
 Modules (no database access anywhere here; persistence belongs to the store layer):
 
-* ``features``     declared inputs (`Feature`, `FeatureSet`), the protected attributes
-                   refused as inputs, and row-wise feature engineering;
+* ``features``     the model inputs in one import: declared inputs (``declarations``:
+                   `Feature`, `FeatureSet`), the protected attributes refused as inputs
+                   (``protected``), row-wise feature engineering (``engineering``) and
+                   the monthly statement history (``statements``);
 * ``scorecard``    champion: optimal WoE binning (optbinning) + logistic regression, points
                    scaled by base score and PDO, reason codes vs each feature's best bin;
 * ``challenger``   LightGBM, monotone where a direction is declared, SHAP reason codes;

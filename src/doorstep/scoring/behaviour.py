@@ -204,10 +204,14 @@ def _settlement(book: BookFrames, as_of: date) -> pl.DataFrame:
 
 
 def _effective(confidence: pl.Expr, observed: pl.Expr, as_of: date) -> pl.Expr:
-    end = datetime.combine(as_of, time.max, tzinfo=UTC)
-    age = (pl.lit(end) - observed).dt.total_seconds() / 86400.0
+    age = (pl.lit(_end_of(as_of)) - observed).dt.total_seconds() / 86400.0
     excess = pl.max_horizontal(age - GRACE_DAYS, pl.lit(0.0))
     return confidence * (pl.lit(0.5) ** (excess / HALF_LIFE_DAYS))
+
+
+def _end_of(as_of: date) -> datetime:
+    """The last instant of the as-of date: timestamps up to it count as known then."""
+    return datetime.combine(as_of, time.max, tzinfo=UTC)
 
 
 def features(
@@ -219,29 +223,56 @@ def features(
     """One row per customer in ``customers`` (the index, in that order) with the
     ``visit_priority`` features on ``as_of``. ``delinquency`` holds the per-customer
     frames (`customer_delinquency`) of every day in `history_days`."""
-    end = datetime.combine(as_of, time.max, tzinfo=UTC)
     people = pl.DataFrame({"customer_id": list(customers)}, schema={"customer_id": pl.Utf8})
     loans = book.loans.filter(pl.col("disbursed_on") <= as_of)
     owner = loans.select("loan_id", "customer_id")
+    parts = [
+        *_delinquency_history(delinquency, as_of),
+        _loan_terms(loans),
+        *_payment_timing(book, as_of, owner),
+        *_payments(book, as_of, owner),
+        *_contactability(book, as_of),
+    ]
+    frame = people
+    for part in parts:  # one row per customer in each part
+        frame = frame.join(part, on="customer_id", how="left")
+    f = frame.to_pandas().set_index("customer_id")
+    out = pd.DataFrame(index=f.index)
+    _standing_columns(out, f, as_of)
+    _behaviour_columns(out, f, as_of)
+    names = [feature.name for feature in FEATURES]
+    # joins need not keep the row order: put the rows back in the order asked for
+    result = out[names].astype("float64").loc[list(customers)]
+    result = result.replace([math.inf, -math.inf], np.nan)
+    result.index.name = "customer_id"
+    return result
 
+
+def _delinquency_history(
+    delinquency: Mapping[date, pl.DataFrame], as_of: date
+) -> list[pl.DataFrame]:
+    """The as-of date's per-customer delinquency, then the worst DPD of each earlier step
+    (``dpd_1`` 30 days before, ``dpd_2``, ``dpd_3``)."""
     days = history_days(as_of)
-    now = delinquency[as_of]
-    frame = people.join(now, on="customer_id", how="left")
     earlier = [
         delinquency[d].select("customer_id", pl.col("max_dpd").alias(f"dpd_{k}"))
         for k, d in enumerate(days[1:], start=1)
     ]
-    for part in earlier:
-        frame = frame.join(part, on="customer_id", how="left")
+    return [delinquency[as_of], *earlier]
 
-    per_loan = loans.group_by("customer_id").agg(
+
+def _loan_terms(loans: pl.DataFrame) -> pl.DataFrame:
+    """Principal lent, highest rate and first disbursement of the loans out by then."""
+    return loans.group_by("customer_id").agg(
         pl.col("principal").sum().alias("principal"),
         pl.col("annual_rate").max().alias("annual_rate"),
         pl.col("disbursed_on").min().alias("first_disbursed"),
     )
-    frame = frame.join(per_loan, on="customer_id", how="left")
 
-    # payment timing
+
+def _payment_timing(book: BookFrames, as_of: date, owner: pl.DataFrame) -> list[pl.DataFrame]:
+    """How late installments were settled: counts and delays, and the trend of the
+    last three installments' delay against the three before (worst loan)."""
     settled = _settlement(book, as_of).join(owner, on="loan_id", how="inner")
     last12 = as_of - timedelta(days=365)
     timing = settled.group_by("customer_id").agg(
@@ -259,11 +290,12 @@ def features(
         .group_by("customer_id")
         .agg((pl.col("last3") - pl.col("prev3")).max().alias("late_trend"))
     )
-    frame = frame.join(timing, on="customer_id", how="left").join(
-        trend, on="customer_id", how="left"
-    )
+    return [timing, trend]
 
-    # payments
+
+def _payments(book: BookFrames, as_of: date, owner: pl.DataFrame) -> list[pl.DataFrame]:
+    """Payments up to the as-of date (last one, amounts by 90-day period, partial and
+    manual ones) and the amount due in the last 90 days."""
     pays = book.payments.filter(pl.col("paid_on") <= as_of).join(owner, on="loan_id")
     regular = book.installments.group_by("loan_id").agg(
         pl.col("amount_due").median().alias("regular")
@@ -287,9 +319,13 @@ def features(
         .group_by("customer_id")
         .agg(pl.col("amount_due").sum().alias("due_90"))
     )
-    frame = frame.join(paid, on="customer_id", how="left").join(due, on="customer_id", how="left")
+    return [paid, due]
 
-    # contact points and attempts
+
+def _contactability(book: BookFrames, as_of: date) -> list[pl.DataFrame]:
+    """Phones and addresses (valid ones, their trust decayed to the as-of date), contact
+    attempts and promises to pay judged by then."""
+    end = _end_of(as_of)
     points = book.contacts.filter(pl.col("observed_at") <= end).with_columns(
         _effective(pl.col("confidence"), pl.col("observed_at"), as_of).alias("trust")
     )
@@ -318,59 +354,61 @@ def features(
         pl.col("status").is_in(["kept", "partly_kept"]).sum().alias("promises_kept"),
         (pl.col("status") == "broken").sum().alias("promises_broken"),
     )
-    frame = (
-        frame.join(reach, on="customer_id", how="left")
-        .join(attempts, on="customer_id", how="left")
-        .join(promises, on="customer_id", how="left")
-    )
+    return [reach, attempts, promises]
 
-    f = frame.to_pandas().set_index("customer_id")
-    out = pd.DataFrame(index=f.index)
 
-    def num(column: str, fill: float | None = 0.0) -> pd.Series:
-        values = f[column].astype("float64")
-        return values.fillna(fill) if fill is not None else values
+def _number(f: pd.DataFrame, column: str, fill: float | None = 0.0) -> pd.Series:
+    """A joined column as floats, missing (a customer without such rows) as ``fill``."""
+    values = f[column].astype("float64")
+    return values.fillna(fill) if fill is not None else values
 
-    overdue, outstanding = num("overdue"), num("outstanding")
-    out["max_dpd"] = num("max_dpd")
+
+def _standing_columns(out: pd.DataFrame, f: pd.DataFrame, as_of: date) -> None:
+    """Where the customer stands: delinquency now and 30-90 days before, and the loans."""
+    overdue, outstanding = _number(f, "overdue"), _number(f, "outstanding")
+    out["max_dpd"] = _number(f, "max_dpd")
     out["overdue_yuan"] = overdue / 100.0
     out["outstanding_yuan"] = outstanding / 100.0
     out["overdue_share"] = (overdue / outstanding.where(outstanding > 0)).clip(0, 5)
-    out["loans_past_due"] = num("loans_past_due")
-    out["loans_open"] = num("loans_open")
-    principal = num("principal", None)
+    out["loans_past_due"] = _number(f, "loans_past_due")
+    out["loans_open"] = _number(f, "loans_open")
+    principal = _number(f, "principal", None)
     out["paid_down_share"] = (1.0 - outstanding / principal.where(principal > 0)).clip(0, 1)
-    out["annual_rate"] = num("annual_rate", None)
+    out["annual_rate"] = _number(f, "annual_rate", None)
     first = pd.to_datetime(f["first_disbursed"])
     out["months_on_book"] = (pd.Timestamp(as_of) - first).dt.days / 30.44
-    out["dpd_30_days_ago"] = num("dpd_1")
+    out["dpd_30_days_ago"] = _number(f, "dpd_1")
     out["dpd_change_30"] = out["max_dpd"] - out["dpd_30_days_ago"]
-    out["overdue_steps_90"] = sum((num(f"dpd_{k}") > 0).astype("float64") for k in (1, 2, 3))
-    out["installments_paid_late"] = num("installments_paid_late")
-    out["max_days_late_settled"] = num("max_days_late_settled")
-    out["mean_days_late_12m"] = num("mean_days_late_12m", None)
-    out["late_trend"] = num("late_trend", None)
+    out["overdue_steps_90"] = sum((_number(f, f"dpd_{k}") > 0).astype("float64") for k in (1, 2, 3))
+
+
+def _behaviour_columns(out: pd.DataFrame, f: pd.DataFrame, as_of: date) -> None:
+    """How the customer has behaved: paying, and being reachable."""
+    out["installments_paid_late"] = _number(f, "installments_paid_late")
+    out["max_days_late_settled"] = _number(f, "max_days_late_settled")
+    out["mean_days_late_12m"] = _number(f, "mean_days_late_12m", None)
+    out["late_trend"] = _number(f, "late_trend", None)
+    first = pd.to_datetime(f["first_disbursed"])
     last_paid = pd.to_datetime(f["last_paid"])
     since = (pd.Timestamp(as_of) - last_paid).dt.days.astype("float64")
     since_start = (pd.Timestamp(as_of) - first).dt.days.astype("float64")
     out["days_since_payment"] = since.fillna(since_start)
-    due_90 = num("due_90")
-    out["paid_90_ratio"] = (num("paid_90") / due_90.where(due_90 > 0)).clip(0, 5)
-    out["payments_trend"] = np.log1p(num("paid_90") / 100.0) - np.log1p(num("paid_prev_90") / 100.0)
-    out["partial_payments_180"] = num("partial_payments_180")
-    out["manual_payment_share"] = num("manual_payment_share", None)
-    out["phones_valid"] = num("phones_valid")
-    out["phones_invalid"] = num("phones_invalid")
-    out["phone_confidence"] = num("phone_confidence")
-    out["address_confidence"] = num("address_confidence")
-    out["residence_addresses"] = num("residence_addresses")
-    out["attempts_90"] = num("attempts_90")
-    out["reached_share"] = num("reached_share", None)
-    out["promises_kept"] = num("promises_kept")
-    out["promises_broken"] = num("promises_broken")
-    names = [feature.name for feature in FEATURES]
-    # joins need not keep the row order: put the rows back in the order asked for
-    result = out[names].astype("float64").loc[list(customers)]
-    result = result.replace([math.inf, -math.inf], np.nan)
-    result.index.name = "customer_id"
-    return result
+    due_90 = _number(f, "due_90")
+    out["paid_90_ratio"] = (_number(f, "paid_90") / due_90.where(due_90 > 0)).clip(0, 5)
+    out["payments_trend"] = np.log1p(_number(f, "paid_90") / 100.0) - np.log1p(
+        _number(f, "paid_prev_90") / 100.0
+    )
+    out["partial_payments_180"] = _number(f, "partial_payments_180")
+    out["manual_payment_share"] = _number(f, "manual_payment_share", None)
+    for name in (
+        "phones_valid",
+        "phones_invalid",
+        "phone_confidence",
+        "address_confidence",
+        "residence_addresses",
+        "attempts_90",
+    ):
+        out[name] = _number(f, name)
+    out["reached_share"] = _number(f, "reached_share", None)
+    out["promises_kept"] = _number(f, "promises_kept")
+    out["promises_broken"] = _number(f, "promises_broken")

@@ -15,21 +15,23 @@ never leaves a stale lock behind).
 from __future__ import annotations
 
 import hashlib
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.case import CaseState
 from doorstep.domain.errors import BatchAlreadyRunning
+from doorstep.domain.ports import Clock, SystemClock
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import scoring, visit_plans
@@ -47,8 +49,8 @@ from doorstep.services.lender import dossier, feedback, outbox
 from doorstep.services.repayment.promises import judge_promises
 from doorstep.services.reports.dashboard import CURE_DAYS
 from doorstep.store.db import transaction
-from doorstep.store.models import BatchRun, BatchStep, ImportBatch, VisitPlan
-from doorstep.store.models import Team as TeamRow
+from doorstep.store.models import BatchRun, BatchStep, VisitPlan
+from doorstep.store.repositories import batch as batch_repo
 from doorstep.store.repositories import figures
 from doorstep.store.repositories import plans as plans_repo
 from doorstep.store.repositories import scoring as scores_repo
@@ -57,9 +59,13 @@ from doorstep.store.repositories import visits as visits_repo
 
 @dataclass
 class DayContext:
+    """What every step is given: the day, the settings, and the clock that stamps what
+    the steps write (the entry point's: a test or a replay sets it)."""
+
     as_of: date
     settings: Settings
     progress: Progress | None = None
+    clock: Clock = field(default_factory=SystemClock)
 
 
 StepWork = Callable[[Session, DayContext], Mapping[str, Any]]
@@ -91,9 +97,7 @@ def _ingest(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     drop = ctx.settings.drop_dir
     if drop is None or not drop.is_dir():
         return {"folders": 0}
-    seen = {
-        f["sha256"] for files in session.scalars(select(ImportBatch.files)) for f in files or ()
-    }
+    seen = batch_repo.applied_file_hashes(session)
     cipher, hasher = personal_data_keys(ctx.settings)
     counts = {"folders": 0, "ingested": 0}
     for folder in sorted(p for p in drop.iterdir() if p.is_dir()):
@@ -129,12 +133,15 @@ def _delinquency(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         waterfall=ctx.settings.waterfall_rule,
         buckets=ctx.settings.bucket_scheme,
         progress=ctx.progress,
+        now=ctx.clock.now(),
     )
     return {"loans": summary.loans, "overdue_loans": summary.overdue_loans}
 
 
 def _promises(session: Session, ctx: DayContext) -> Mapping[str, Any]:
-    run = judge_promises(session, ctx.as_of, grace_days=ctx.settings.promise_grace_days)
+    run = judge_promises(
+        session, ctx.as_of, now=ctx.clock.now(), grace_days=ctx.settings.promise_grace_days
+    )
     return {**run.judged, "still_open": run.still_open}
 
 
@@ -158,6 +165,7 @@ def _scoring(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         ctx.as_of,
         waterfall=config.waterfall_rule,
         buckets=config.bucket_scheme,
+        clock=ctx.clock,
     )
     return {"scored": report.scored}
 
@@ -183,14 +191,12 @@ def selection_policy(settings: Settings) -> SelectionPolicy:
 
 
 def _selection(session: Session, ctx: DayContext) -> Mapping[str, Any]:
-    # capacity: what the teams in the field can visit in a day
-    capacity = session.scalar(select(func.coalesce(func.sum(TeamRow.max_visits), 0))) or 0
     report = select_cases(
         session,
         SYSTEM,
         ctx.as_of,
         policy=selection_policy(ctx.settings),
-        capacity=int(capacity),
+        capacity=batch_repo.field_capacity(session),
         buckets=ctx.settings.bucket_scheme,
     )
     return {
@@ -213,7 +219,7 @@ def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     few verifiers' dossiers each). Only for the business day itself: the cache is per
     day, and a batch catching up on a past day has no one to prepare for."""
     settings = ctx.settings
-    now = datetime.now(UTC)
+    now = ctx.clock.now()
     if not settings.prepare_dossiers or ctx.as_of != now.astimezone(settings.zone).date():
         return {"prepared": 0, "skipped": 0}
     states = (CaseState.SCHEDULED.value, CaseState.VISITING.value)
@@ -223,7 +229,11 @@ def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     broker = Broker.from_settings(settings)
     if broker is None:
         prepared, skipped = dossier.prepare_dossiers(
-            session, readers, zone=settings.zone, cache_dir=dossier.cache_folder(settings.var_dir)
+            session,
+            readers,
+            zone=settings.zone,
+            cache_dir=dossier.cache_folder(settings.var_dir),
+            now=now,
         )
         return {"prepared": prepared, "skipped": skipped}
     chunks = [readers[i : i + DOSSIERS_PER_TASK] for i in range(0, len(readers), DOSSIERS_PER_TASK)]
@@ -246,15 +256,8 @@ def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     alone, so a rerun adds nothing."""
     day = ctx.as_of + timedelta(days=1)
     cfg = visit_plans.PlanConfig.from_settings(ctx.settings)
-    planned = set(
-        session.scalars(
-            select(VisitPlan.city).where(
-                VisitPlan.day == day, VisitPlan.state.in_(("draft", "published"))
-            )
-        )
-    )
-    teams_cities = {c for c in session.scalars(select(TeamRow.city)) if c} - planned
-    cities = sorted(plans_repo.cities_with_ready_cases(session, teams_cities))
+    unplanned = batch_repo.team_cities(session) - plans_repo.cities_planned(session, day)
+    cities = sorted(plans_repo.cities_with_ready_cases(session, unplanned))
     broker = Broker.from_settings(ctx.settings)
     if broker:
         outcomes = broker.run_group(PLAN_TASK, [(day.isoformat(), city) for city in cities])
@@ -269,7 +272,7 @@ def _planning(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         counts["stops"] += sum(s.team_id is not None for s in plans_repo.stops(session, plan.id))
         if ctx.settings.batch_publish_plans and plan.state == "draft":
             # a batch catching up on a past day publishes as of that day's start
-            now = min(datetime.now(UTC), cfg.midnight(day).astimezone(UTC))
+            now = min(ctx.clock.now(), cfg.midnight(day).astimezone(UTC))
             visit_plans.publish(session, SYSTEM, plan.id, cfg, version=plan.version, now=now)
             counts["published"] += 1
     return counts
@@ -293,6 +296,16 @@ def _exports(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     return {"feedback_rows": rows}
 
 
+def webhook_retry_policy(settings: Settings) -> feedback.RetryPolicy:
+    """How often and how long a webhook delivery is tried, from the settings."""
+    return feedback.RetryPolicy(
+        max_attempts=settings.webhook_max_attempts,
+        timeout=settings.webhook_timeout_seconds,
+        backoff=settings.webhook_backoff_seconds,
+        backoff_max=settings.webhook_backoff_max_seconds,
+    )
+
+
 def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     """One pass of webhook deliveries. They commit in their own short transactions (never
     inside this one): a delivery row per event and endpoint, marked delivered when the
@@ -300,19 +313,14 @@ def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     config = ctx.settings
     broker = Broker.from_settings(config)
     if broker:  # the relay's sweep: the workers post, each delivery once
-        due = feedback.due_deliveries(session, datetime.now(UTC))
+        due = feedback.due_deliveries(session, ctx.clock.now())
         if due:
             outbox.broker_publisher(broker)(due)
         return {"published": len(due)}
-    policy = feedback.RetryPolicy(
-        max_attempts=config.webhook_max_attempts,
-        timeout=config.webhook_timeout_seconds,
-        backoff=config.webhook_backoff_seconds,
-        backoff_max=config.webhook_backoff_max_seconds,
-    )
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    run = feedback.deliver_due(engine, personal_data_keys(config)[0], policy)
+    cipher = personal_data_keys(config)[0]
+    run = feedback.deliver_due(engine, cipher, webhook_retry_policy(config), clock=ctx.clock)
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
 
 
@@ -345,16 +353,13 @@ def day_lock(engine: Engine, as_of: date, lock_dir: Path) -> Iterator[None]:
     )
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            key = _lock_key(
-                as_of, connection.execute(text("SELECT current_schema()")).scalar() or ""
-            )
-            if not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            key = _lock_key(as_of, batch_repo.current_schema(connection))
+            if not batch_repo.try_advisory_lock(connection, key):
                 raise busy
             try:
                 yield
             finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                connection.commit()
+                batch_repo.advisory_unlock(connection, key)
         return
     import fcntl  # the embedded SQLite default runs on one machine
 
@@ -370,18 +375,18 @@ def day_lock(engine: Engine, as_of: date, lock_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _open_run(engine: Engine, as_of: date, steps: Sequence[Step], force: bool) -> int:
+def _open_run(engine: Engine, as_of: date, steps: Sequence[Step], force: bool, clock: Clock) -> int:
+    """The day's run, opened (or reopened) with a row per step; a step already done stays
+    done unless `force`."""
     with transaction(engine) as session:
-        run = session.scalar(select(BatchRun).where(BatchRun.as_of == as_of))
+        run = batch_repo.run_of_day(session, as_of)
         if run is None:
-            run = BatchRun(as_of=as_of, state="running", attempts=1)
+            run = BatchRun(as_of=as_of, state="running", attempts=1, started_at=clock.now())
             session.add(run)
             session.flush()
         else:
             run.state, run.finished_at, run.attempts = "running", None, run.attempts + 1
-        known = {
-            s.name: s for s in session.scalars(select(BatchStep).where(BatchStep.run_id == run.id))
-        }
+        known = batch_repo.steps_by_name(session, run.id)
         for seq, step in enumerate(steps, start=1):
             row = known.get(step.name)
             if row is None:
@@ -392,18 +397,16 @@ def _open_run(engine: Engine, as_of: date, steps: Sequence[Step], force: bool) -
 
 
 def _set_step(session: Session, run_id: int, name: str, **values: Any) -> None:
-    row = session.scalars(
-        select(BatchStep).where(BatchStep.run_id == run_id, BatchStep.name == name)
-    ).one()
+    row = batch_repo.step_of_run(session, run_id, name)
     for key, value in values.items():
         setattr(row, key, value)
 
 
-def _set_run(engine: Engine, run_id: int, state: str) -> None:
+def _set_run(engine: Engine, run_id: int, state: str, clock: Clock) -> None:
     with transaction(engine) as session:
         run = session.get_one(BatchRun, run_id)
         run.state = state
-        run.finished_at = datetime.now(UTC) if state in {"done", "failed"} else None
+        run.finished_at = clock.now() if state in {"done", "failed"} else None
 
 
 def run_day(
@@ -415,41 +418,37 @@ def run_day(
     force: bool = False,
     progress: Progress | None = None,
     on_step: Callable[[StepOutcome], None] | None = None,
+    clock: Clock | None = None,
 ) -> list[StepOutcome]:
-    """Run (or finish) the day's batch; returns what each step did."""
-    context = DayContext(as_of, settings, progress)
+    """Run (or finish) the day's batch; returns what each step did. `clock` stamps the
+    runs, the steps and what they write (None: the system clock)."""
+    context = DayContext(as_of, settings, progress, clock or SystemClock())
     outcomes: list[StepOutcome] = []
     with day_lock(engine, as_of, settings.var_dir / "locks"):
-        run_id = _open_run(engine, as_of, steps, force)
+        run_id = _open_run(engine, as_of, steps, force, context.clock)
         for step in steps:
-            with transaction(engine) as session:
-                state = session.scalar(
-                    select(BatchStep.state).where(
-                        BatchStep.run_id == run_id, BatchStep.name == step.name
-                    )
-                )
-                if state != "done":
-                    _set_step(
-                        session,
-                        run_id,
-                        step.name,
-                        state="running",
-                        started_at=datetime.now(UTC),
-                        finished_at=None,
-                    )
-            if state == "done":
-                outcome = StepOutcome(step.name, "skipped")
-            else:
+            if _start_step(engine, run_id, step.name, context.clock):
                 outcome = _run_step(engine, run_id, step, context)
+            else:
+                outcome = StepOutcome(step.name, "skipped")
             outcomes.append(outcome)
             if on_step:
                 on_step(outcome)
-        _set_run(engine, run_id, "done")
+        _set_run(engine, run_id, "done", context.clock)
     return outcomes
 
 
+def _start_step(engine: Engine, run_id: int, name: str, clock: Clock) -> bool:
+    """Mark the step running, unless it is done already (then False: it is skipped)."""
+    with transaction(engine) as session:
+        if batch_repo.step_state(session, run_id, name) == "done":
+            return False
+        _set_step(session, run_id, name, state="running", started_at=clock.now(), finished_at=None)
+        return True
+
+
 def _run_step(engine: Engine, run_id: int, step: Step, context: DayContext) -> StepOutcome:
-    started = datetime.now(UTC)
+    started = time.perf_counter()
     try:
         with transaction(engine) as session:
             counts = dict(step.work(session, context))
@@ -460,7 +459,7 @@ def _run_step(engine: Engine, run_id: int, step: Step, context: DayContext) -> S
                 step.name,
                 state="done",
                 counts=counts,
-                finished_at=datetime.now(UTC),
+                finished_at=context.clock.now(),
                 error=None,
             )
     except Exception as exc:
@@ -470,23 +469,14 @@ def _run_step(engine: Engine, run_id: int, step: Step, context: DayContext) -> S
                 run_id,
                 step.name,
                 state="failed",
-                finished_at=datetime.now(UTC),
+                finished_at=context.clock.now(),
                 error="".join(traceback.format_exception_only(exc)).strip()[:2000],
             )
-        _set_run(engine, run_id, "failed")
+        _set_run(engine, run_id, "failed", context.clock)
         raise
-    return StepOutcome(step.name, "done", counts, (datetime.now(UTC) - started).total_seconds())
+    return StepOutcome(step.name, "done", counts, time.perf_counter() - started)
 
 
 def runs(session: Session, limit: int = 30) -> list[tuple[BatchRun, list[BatchStep]]]:
     """The latest runs with their steps, newest first (for the batch page)."""
-    latest = session.scalars(select(BatchRun).order_by(BatchRun.as_of.desc()).limit(limit)).all()
-    steps = session.scalars(
-        select(BatchStep)
-        .where(BatchStep.run_id.in_([r.id for r in latest]))
-        .order_by(BatchStep.run_id, BatchStep.seq)
-    ).all()
-    by_run: dict[int, list[BatchStep]] = {}
-    for step in steps:
-        by_run.setdefault(step.run_id, []).append(step)
-    return [(run, by_run.get(run.id, [])) for run in latest]
+    return batch_repo.latest_runs(session, limit)

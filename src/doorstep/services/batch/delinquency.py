@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,7 @@ from doorstep.domain.allocation import Waterfall
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import PartitionFailed
 from doorstep.domain.money import rate_to_units
+from doorstep.domain.ports import Clock, SystemClock
 from doorstep.services.batch.broker import Broker
 from doorstep.store.db import transaction
 from doorstep.store.repositories import book
@@ -213,12 +214,14 @@ def run_delinquency(
     buckets: BucketScheme,
     progress: Progress | None = None,
     per_range: int = LOANS_PER_RANGE,
+    now: datetime | None = None,
 ) -> DelinquencySummary:
-    """Compute and store every loan's snapshot on `as_of`; a rerun replaces the date."""
+    """Compute and store every loan's snapshot on `as_of`; a rerun replaces the date.
+    `now` stamps the snapshots (None: the system clock's)."""
     connection = session.connection()
     book.clear_snapshots(connection, as_of)
     summary = DelinquencySummary(as_of)
-    now = datetime.now(UTC)
+    now = now or SystemClock().now()
     for frame in iter_snapshots(session, as_of, waterfall, buckets, progress, per_range):
         summary.add(frame)
         book.write_snapshots(connection, _stored(frame, now))
@@ -245,17 +248,19 @@ def run_partition(
     waterfall: Waterfall,
     buckets: BucketScheme,
     per_range: int = PARTITION_CHUNK,
+    now: datetime | None = None,
 ) -> DelinquencySummary:
     """Compute and store the snapshots of one partition's loans on `as_of` (those whose
     stored slot falls in the partition's run of slots, see `book.slot_range`), reading
     only that partition's loans, installments and payments. Its rows for the date are
-    replaced: a rerun, or a task delivered twice, leaves the same rows."""
+    replaced: a rerun, or a task delivered twice, leaves the same rows. `now` stamps the
+    snapshots (None: the system clock's)."""
     first, last = book.slot_range(partition, partitions)
     connection = session.connection()
     book.clear_snapshots_in_slots(connection, as_of, first, last)
     chunks = book.slot_chunks(connection, first, last, per_range)
     summary = DelinquencySummary(as_of)
-    now = datetime.now(UTC)
+    now = now or SystemClock().now()
     fetches = (
         (lambda a=a, b=b: book.fetch_slots(connection, a, b), count) for a, b, count in chunks
     )
@@ -314,9 +319,11 @@ def in_process(
     waterfall: Waterfall,
     buckets: BucketScheme,
     per_range: int = PARTITION_CHUNK,
+    clock: Clock | None = None,
 ) -> Dispatch:
     """Run the partitions one after the other here, each in its own transaction (no
-    broker: the embedded default)."""
+    broker: the embedded default); `clock` stamps the snapshots (None: the system's)."""
+    stamp = clock or SystemClock()
 
     def dispatch(as_of: date, partitions: int) -> list[PartitionOutcome]:
         outcomes: list[PartitionOutcome] = []
@@ -331,6 +338,7 @@ def in_process(
                         waterfall=waterfall,
                         buckets=buckets,
                         per_range=per_range,
+                        now=stamp.now(),
                     )
                 outcomes.append(summary.as_dict())
             except Exception as exc:

@@ -1,1 +1,11 @@
-"""lender services."""
+"""What goes to the lender.
+
+- `outbox`: events written in the caller's transaction, and the relay an entry point
+  builds into its engine (`relaying`) to publish committed deliveries to a broker.
+- `delivery`: the worker posting due deliveries (claim, post, record; retries, dead).
+- `endpoints`: the webhook endpoints and the dead letters an administrator handles.
+- `feed`: the feedback feed (API pages, the daily file).
+- `feedback`: the names above as their callers import them.
+- `dossier` (rendering, cache) and `dossier_blocks` (what it shows): the case's PDF.
+- `exports`: whole tables for analysts, without personal data.
+"""

@@ -16,11 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from sqlalchemy import Boolean, Column, Date, Float, Integer, Table, select
+from sqlalchemy import Boolean, Column, Date, Float, Integer
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import InvalidValue
-from doorstep.store.models import Base
+from doorstep.store.repositories import exports as repo
 from doorstep.store.types import UTCDateTime
 
 EXPORTABLE: dict[str, frozenset[str]] = {
@@ -51,8 +51,7 @@ def exportable_columns(name: str) -> list[str]:
             f"table {name!r} cannot be exported; choose one of: {', '.join(sorted(EXPORTABLE))}",
             message_zh=f"表 {name} 不可导出；可选：{'、'.join(sorted(EXPORTABLE))}",
         )
-    table: Table = Base.metadata.tables[name]
-    return [c.name for c in table.columns if c.name not in EXPORTABLE[name]]
+    return [c.name for c in repo.table(name).columns if c.name not in EXPORTABLE[name]]
 
 
 def _arrow_type(column: Column[Any]) -> pa.DataType:
@@ -93,13 +92,12 @@ def export_table(
         raise InvalidValue(
             f"format {file_format!r}: use parquet or csv", message_zh="格式只能是 parquet 或 csv"
         )
-    table: Table = Base.metadata.tables[name]
+    table = repo.table(name)
     schema = pa.schema([(c, _arrow_type(table.c[c])) for c in columns])
-    query = select(*(table.c[c] for c in columns)).order_by(*table.primary_key.columns)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")  # a crash leaves no half file
     rows = 0
-    result = session.connection().execution_options(stream_results=True).execute(query)
+    chunks = repo.table_chunks(session, name, columns, chunk_rows=CHUNK_ROWS)
     try:
         with partial.open("wb") as handle:
             writer: pq.ParquetWriter | pa_csv.CSVWriter = (
@@ -107,7 +105,7 @@ def export_table(
                 if file_format == "parquet"
                 else pa_csv.CSVWriter(handle, schema)
             )
-            while chunk := result.fetchmany(CHUNK_ROWS):
+            for chunk in chunks:
                 arrays = [
                     pa.array([_cell(row[i], f.type) for row in chunk], type=f.type)
                     for i, f in enumerate(schema)
@@ -119,5 +117,6 @@ def export_table(
             writer.close()
         partial.replace(target)
     finally:
+        chunks.close()  # the database cursor, when the file failed half-way
         partial.unlink(missing_ok=True)
     return rows

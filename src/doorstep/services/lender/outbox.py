@@ -1,11 +1,13 @@
 """The outbox: an event for the lender is written in the caller's transaction, so it
-exists exactly when the change it reports was committed. The feedback worker delivers it.
+exists exactly when the change it reports was committed. The delivery worker posts it.
 
-With a broker configured a relay is installed (`set_publisher`): once the transaction
-that wrote deliveries commits, their ids are published as tasks, so a worker posts them
-at once. The rows stay the source of truth: a publish that fails (broker down) is only
-logged, and the next sweep (the batch's deliveries step, `doorstep webhooks deliver`)
-delivers what is still pending.
+The relay travels with the engine. An entry point with a broker configured builds its
+engine with `relaying(engine, publisher)` (`doorstep.jobs.relay.relayed` does it from
+the settings); once a transaction on that engine that wrote deliveries commits, their ids
+are published, so a worker posts them at once. An engine without a publisher relays
+nothing (the embedded default). The rows stay the source of truth: a publish that fails
+(broker down) is only logged, and the next sweep (the batch's deliveries step,
+`doorstep webhooks deliver`) delivers what is still pending.
 """
 
 from __future__ import annotations
@@ -14,37 +16,65 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import InvalidValue
 from doorstep.services.batch.broker import Broker
-from doorstep.store.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from doorstep.store.models import OutboxEvent, WebhookDelivery
+from doorstep.store.repositories import outbox as repo
 
 TOPICS = ("visit.verdict", "case.closed", "promise.judged")
 DELIVER_TASK = "doorstep.deliver_webhook"
 """The task posting given deliveries (ids), shared by the relay and the workers."""
 PENDING_KEY = "doorstep.outbox.deliveries"  # in Session.info: delivery ids to publish
+PUBLISHER_OPTION = "doorstep_outbox_publisher"  # the engine's execution option
 Publisher = Callable[[Sequence[int]], None]
-_publisher: list[Publisher] = []
 log = logging.getLogger(__name__)
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-def new_event_id(now: datetime | None = None) -> str:
+def new_event_id(now: datetime) -> str:
     """A ULID: 48 bits of milliseconds then 80 random bits, 26 Crockford base-32 chars,
     so ids sort by creation time."""
-    millis = int((now or datetime.now(UTC)).timestamp() * 1000)
+    millis = int(now.timestamp() * 1000)
     value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
-def emit(session: Session, topic: str, key: str, payload: dict[str, Any]) -> str:
+def emit(session: Session, topic: str, key: str, payload: dict[str, Any], *, now: datetime) -> str:
     """Write one event (and its pending deliveries to every active endpoint subscribed
-    to the topic) in the caller's transaction; returns the event id."""
+    to the topic) in the caller's transaction, made at `now`; returns the event id."""
+    document = _checked(topic, key, payload)
+    row = OutboxEvent(
+        id=new_event_id(now), topic=topic, key=str(key), payload=document, created_at=now
+    )
+    session.add(row)
+    session.flush()
+    deliveries = [
+        WebhookDelivery(
+            event_id=row.id,
+            endpoint_id=endpoint.id,
+            state=repo.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for endpoint in repo.active_endpoints(session)
+        if not endpoint.topics or topic in endpoint.topics
+    ]
+    session.add_all(deliveries)
+    session.flush()
+    if _publisher_of(session) is not None:
+        session.info.setdefault(PENDING_KEY, []).extend(d.id for d in deliveries)
+    return row.id
+
+
+def _checked(topic: str, key: str, payload: dict[str, Any]) -> Any:
+    """The payload as the JSON document stored, once topic, key and payload are valid."""
     if topic not in TOPICS:
         raise InvalidValue(
             f"topic: unknown event topic {topic!r}", message_zh=f"topic：未知的事件主题 {topic!r}"
@@ -52,41 +82,27 @@ def emit(session: Session, topic: str, key: str, payload: dict[str, Any]) -> str
     if not key:
         raise InvalidValue("key: an event needs a key", message_zh="key：事件必须有键")
     try:
-        document = json.loads(json.dumps(payload, ensure_ascii=False, default=_reject))
+        return json.loads(json.dumps(payload, ensure_ascii=False, default=_reject))
     except TypeError as exc:
         raise InvalidValue(f"payload: {exc}", message_zh=f"payload：{exc}") from None
-    now = datetime.now(UTC)
-    row = OutboxEvent(
-        id=new_event_id(now), topic=topic, key=str(key), payload=document, created_at=now
-    )
-    session.add(row)
-    session.flush()
-    endpoints = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active)).all()
-    deliveries = [
-        WebhookDelivery(
-            event_id=row.id,
-            endpoint_id=endpoint.id,
-            state="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        for endpoint in endpoints
-        if not endpoint.topics or topic in endpoint.topics
-    ]
-    session.add_all(deliveries)
-    session.flush()
-    if _publisher:
-        session.info.setdefault(PENDING_KEY, []).extend(d.id for d in deliveries)
-    return row.id
 
 
-def set_publisher(publish: Publisher | None) -> None:
-    """Publish the ids of deliveries written by a transaction once it commits (None: no
-    relay, the embedded default)."""
-    _publisher.clear()
-    if publish is not None:
-        _publisher.append(publish)
+def _reject(value: object) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON (money goes as integer fen)")
+
+
+# --- the relay -------------------------------------------------------------------------------
+
+
+def relaying(engine: Engine, publisher: Publisher) -> Engine:
+    """The same database (the same connection pool) whose sessions publish the ids of the
+    deliveries a transaction wrote, with `publisher`, once it commits."""
+    return engine.execution_options(**{PUBLISHER_OPTION: publisher})
+
+
+def relays(bind: Engine | Connection) -> bool:
+    """Whether sessions on `bind` publish the deliveries they commit."""
+    return bind.get_execution_options().get(PUBLISHER_OPTION) is not None
 
 
 def broker_publisher(broker: Broker, *, per_task: int = 50) -> Publisher:
@@ -108,13 +124,27 @@ def broker_publisher(broker: Broker, *, per_task: int = 50) -> Publisher:
     return publish
 
 
+def set_publisher(publish: None = None) -> None:
+    """Nothing to reset: no publisher is process-wide any more (see `relaying`). Kept only
+    while tests/conftest.py's autouse fixture still calls it; goes with that fixture."""
+
+
+def _publisher_of(session: Session) -> Publisher | None:
+    bind = session.bind
+    if not isinstance(bind, Engine | Connection):
+        return None
+    found: Publisher | None = bind.get_execution_options().get(PUBLISHER_OPTION)
+    return found
+
+
 @event.listens_for(Session, "after_commit")
 def _publish_committed(session: Session) -> None:
     ids = session.info.pop(PENDING_KEY, None)
-    if not ids or not _publisher:
+    publish = _publisher_of(session)
+    if not ids or publish is None:
         return
     try:
-        _publisher[0](sorted(set(ids)))
+        publish(sorted(set(ids)))
     except Exception:  # the rows are the truth: the next sweep delivers them
         log.warning("outbox relay: publishing %d deliveries failed", len(ids), exc_info=True)
 
@@ -122,7 +152,3 @@ def _publish_committed(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
     session.info.pop(PENDING_KEY, None)
-
-
-def _reject(value: object) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON (money goes as integer fen)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,10 +31,10 @@ from doorstep.domain.money import rate_to_units
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.services import cases
 from doorstep.services.conduct import audit
+from doorstep.services.repayment import holds
 from doorstep.store.models import BorrowerMessage, Case, Offer
 from doorstep.store.repositories import offers as repo
 
-PLAN_HOLD_NOTE = "repayment plan active"
 RELEASED_BY_BROKEN_PLAN = frozenset({HoldReason.OTHER.value, HoldReason.HARDSHIP_REPORTED.value})
 
 
@@ -142,35 +142,14 @@ def make_offer(
     budget: plans.Budget | None = None,
     terms: Sequence[plans.Terms] | None = None,
     note: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Offer:
     """Offer the chosen options (by key; default every allowed one) of a loan. Refused
     options are never offered. Concessions above the threshold wait for a second manager."""
-    now = now or datetime.now(UTC)
     debt, options = preview(
         session, actor, case_id, loan_id, on, policy, budget=budget, terms=terms
     )
-    by_key = {o.key: o for o in options}
-    if keys:
-        unknown = [k for k in keys if k not in by_key]
-        if unknown:
-            raise InvalidValue(
-                f"options: unknown option {unknown[0]!r}",
-                message_zh=f"options：未知的方案 {unknown[0]!r}",
-            )
-        refused = [by_key[k] for k in keys if by_key[k].refused]
-        if refused:
-            raise InvalidValue(
-                f"options: {refused[0].key} refused: {refused[0].refused}",
-                message_zh=f"options：方案不可提供：{refused[0].refused_zh}",
-            )
-        chosen = [by_key[k] for k in dict.fromkeys(keys)]
-    else:
-        chosen = [o for o in options if not o.refused]
-    if not chosen:
-        raise InvalidValue(
-            "options: no option may be offered", message_zh="options：没有可提供的方案"
-        )
+    chosen = _chosen(options, keys)
     concession = max(o.concession for o in chosen)
     needs_approval = concession > policy.approval_fen
     case = cases.get_case(session, actor, case_id)
@@ -208,6 +187,35 @@ def make_offer(
     return offer
 
 
+def _chosen(
+    options: Sequence[plans.PlanOption], keys: Sequence[str] | None
+) -> list[plans.PlanOption]:
+    """The options named by `keys` (each once, in their order), or every allowed one
+    without keys; an unknown or refused key, or nothing left to offer, is refused."""
+    by_key = {o.key: o for o in options}
+    if keys:
+        unknown = [k for k in keys if k not in by_key]
+        if unknown:
+            raise InvalidValue(
+                f"options: unknown option {unknown[0]!r}",
+                message_zh=f"options：未知的方案 {unknown[0]!r}",
+            )
+        refused = [by_key[k] for k in keys if by_key[k].refused]
+        if refused:
+            raise InvalidValue(
+                f"options: {refused[0].key} refused: {refused[0].refused}",
+                message_zh=f"options：方案不可提供：{refused[0].refused_zh}",
+            )
+        chosen = [by_key[k] for k in dict.fromkeys(keys)]
+    else:
+        chosen = [o for o in options if not o.refused]
+    if not chosen:
+        raise InvalidValue(
+            "options: no option may be offered", message_zh="options：没有可提供的方案"
+        )
+    return chosen
+
+
 def visible_to_borrower(offer: Offer, now: datetime) -> bool:
     open_state = offer.state == "approved" or (
         offer.state == "offered" and not offer.needs_approval
@@ -225,9 +233,8 @@ def _offer_for_staff(session: Session, actor: Actor, offer_id: int) -> Offer:
     return offer
 
 
-def approve(session: Session, actor: Actor, offer_id: int, now: datetime | None = None) -> Offer:
+def approve(session: Session, actor: Actor, offer_id: int, *, now: datetime) -> Offer:
     """The checker's approval: another manager than the maker."""
-    now = now or datetime.now(UTC)
     offer = _offer_for_staff(session, actor, offer_id)
     if offer.state != "offered" or not offer.needs_approval:
         raise IllegalTransition(
@@ -247,7 +254,7 @@ def approve(session: Session, actor: Actor, offer_id: int, now: datetime | None 
     return offer
 
 
-def withdraw(session: Session, actor: Actor, offer_id: int, reason: str) -> Offer:
+def withdraw(session: Session, actor: Actor, offer_id: int, reason: str, *, now: datetime) -> Offer:
     offer = _offer_for_staff(session, actor, offer_id)
     if offer.state not in repo.OPEN_OFFER_STATES:
         raise IllegalTransition(
@@ -256,7 +263,7 @@ def withdraw(session: Session, actor: Actor, offer_id: int, reason: str) -> Offe
         )
     if not reason.strip():
         raise InvalidValue("reason: a withdrawal needs a reason", message_zh="reason：撤回需要原因")
-    offer.state, offer.closed_at = "withdrawn", datetime.now(UTC)
+    offer.state, offer.closed_at = "withdrawn", now
     session.flush()
     audit.record(
         session,
@@ -276,12 +283,11 @@ def accept(
     offer_id: int,
     key: str,
     *,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Offer:
     """The borrower accepts one plan of one of their open offers: the plan becomes the
     loan's new schedule version (payments from the offer's start day count against it),
     the loan's other open offers are withdrawn, and visits are held while it runs."""
-    now = now or datetime.now(UTC)
     offer = repo.offer(session, offer_id)
     if offer is None or offer.customer_id != customer_id:
         raise NotFound(f"no offer {offer_id}", message_zh=f"没有还款方案 {offer_id}")
@@ -324,14 +330,7 @@ def accept(
     )
     case = session.get(Case, offer.case_id) if offer.case_id else None
     if case is not None and case.state in {s.value for s in OPEN_STATES} and not case.hold_reason:
-        cases.act(
-            session,
-            actor,
-            case.id,
-            "hold",
-            hold_reason=HoldReason.OTHER.value,
-            reason=PLAN_HOLD_NOTE,
-        )
+        holds.hold_for_plan(session, actor, case)
     return offer
 
 
@@ -349,12 +348,12 @@ def track(
     today: date,
     policy: OfferPolicy,
     waterfall: Waterfall = DEFAULT_WATERFALL,
-    now: datetime | None = None,
+    *,
+    now: datetime,
 ) -> TrackReport:
     """The daily look at offers: open ones past their expiry expire; an active plan whose
     schedule is fully paid is kept; one more than `grace_days` late is broken, which
     releases the plan's hold on the case and alerts its owner, so follow-up resumes."""
-    now = now or datetime.now(UTC)
     report = TrackReport()
     for offer in repo.offers_in(session, repo.OPEN_OFFER_STATES):
         if offer.expires_at <= now:
@@ -403,9 +402,7 @@ def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int) -> None:
         return
     # a complaint or a dispute keeps its hold: only a plan's or a hardship's is lifted
     if case.hold_reason in RELEASED_BY_BROKEN_PLAN and case.state in {s.value for s in OPEN_STATES}:
-        cases.act(
-            session, actor, case.id, "release", reason=f"repayment plan broken ({dpd} days late)"
-        )
+        holds.release_for_broken_plan(session, actor, case, dpd)
     session.add(
         BorrowerMessage(
             customer_id=offer.customer_id,
@@ -416,7 +413,7 @@ def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int) -> None:
         )
     )
     if case.state == CaseState.NEW.value:
-        cases.act(session, actor, case.id, "mark_ready", reason="repayment plan broken")
+        holds.ready_after_broken_plan(session, actor, case)
     session.flush()
 
 
@@ -456,7 +453,9 @@ def complaint_queue(
     return rows if everything else [r for r in rows if r.handled_at is None]
 
 
-def handle_message(session: Session, actor: Actor, message_id: int) -> BorrowerMessage:
+def handle_message(
+    session: Session, actor: Actor, message_id: int, *, now: datetime
+) -> BorrowerMessage:
     """Mark a borrower's message dealt with: complaints by an auditor, the rest by
     someone who may change the case."""
     message = session.get(BorrowerMessage, message_id)
@@ -474,7 +473,7 @@ def handle_message(session: Session, actor: Actor, message_id: int) -> BorrowerM
         if not actor.can(Permission.CHANGE_CASES):
             raise Forbidden("your role cannot handle alerts", message_zh="您的角色无权处理提醒")
     if message.handled_at is None:
-        message.handled_at, message.handled_by = datetime.now(UTC), actor.user_id
+        message.handled_at, message.handled_by = now, actor.user_id
         session.flush()
         audit.record(
             session,

@@ -1,14 +1,12 @@
-"""The borrower portal's use cases: sign-in with a one-time code, what a borrower sees of
-their own loans, and what they can tell us (hardship, call-back, address, visit slot, no
-visits at work, complaint). Everything a borrower does is audited under
-`borrower:<customer id>`; nothing here reaches another customer's data."""
+"""The borrower portal's use cases: sign-in with a one-time code (`portal_sign_in`), what
+a borrower sees of their own loans, and what they can tell us (hardship, call-back,
+address, visit slot, no visits at work, complaint). Everything a borrower does is audited
+under `borrower:<customer id>`; nothing here reaches another customer's data."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -16,41 +14,56 @@ from doorstep.domain.access import Actor
 from doorstep.domain.allocation import DEFAULT_WATERFALL, Waterfall
 from doorstep.domain.case import OPEN_STATES, HoldReason
 from doorstep.domain.delinquency import Snapshot, snapshot
-from doorstep.domain.errors import (
-    InvalidValue,
-    NotFound,
-    SignInRefused,
-    SignInThrottled,
-)
+from doorstep.domain.errors import InvalidValue
 from doorstep.domain.money import rate_to_units
 from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.reasons import REASONS
 from doorstep.domain.schedule import Installment
-from doorstep.integrations.sms import SmsSender
-from doorstep.services import cases
 from doorstep.services.conduct import audit
 from doorstep.services.conduct.personal_data import mask_address
+from doorstep.services.repayment import holds
 from doorstep.services.repayment.offers import borrower_actor, visible_to_borrower
+from doorstep.services.repayment.portal_sign_in import (
+    SESSION_LIFETIME,
+    borrower_for,
+    request_code,
+    sign_out,
+    verify_code,
+)
 from doorstep.store.models import (
     BorrowerMessage,
     Case,
     ContactPoint,
     Loan,
     Offer,
-    PortalCode,
-    PortalSession,
     ScheduleVersion,
     VisitSlot,
 )
 from doorstep.store.repositories import offers as repo
 
-CODE_LIFETIME = timedelta(minutes=5)
-MAX_TRIES = 5
-CODES_PER_LOAN = 3  # within THROTTLE_WINDOW
-CODES_PER_ADDRESS = 10
-FAILURES_PER_ADDRESS = 10
-THROTTLE_WINDOW = timedelta(minutes=15)
-SESSION_LIFETIME = timedelta(hours=2)
+__all__ = [
+    "MESSAGE_KINDS",
+    "SESSION_LIFETIME",
+    "LoanView",
+    "book_slot",
+    "borrower_for",
+    "complain",
+    "confirm_address",
+    "count_read",
+    "messages_of",
+    "no_visits_at_work",
+    "open_offers",
+    "overview",
+    "read_counts",
+    "release_expired_hardship_holds",
+    "report_hardship",
+    "request_callback",
+    "request_code",
+    "sign_out",
+    "slots_of",
+    "verify_code",
+    "visitors",
+]
 STATEMENT_MAX = 1000
 
 MESSAGE_KINDS = (
@@ -62,135 +75,6 @@ MESSAGE_KINDS = (
     "complaint",
     "plan_broken",
 )
-
-
-def _digits(text: str) -> str:
-    cleaned = "".join(ch for ch in text if ch.isascii() and ch.isdigit())
-    return cleaned[2:] if cleaned.startswith("86") and len(cleaned) == 13 else cleaned
-
-
-def _code_hash(hasher: KeyedHasher, loan_id: str, code: str) -> str:
-    return hasher.digest(f"portal-code|{loan_id}|{code}")
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def request_code(
-    session: Session,
-    sender: SmsSender,
-    hasher: KeyedHasher,
-    loan_id: str,
-    mobile: str,
-    address: str,
-    now: datetime | None = None,
-) -> None:
-    """Send a one-time code to the mobile when it is the loan's borrower's; the same
-    refusal whether the loan or the number is wrong, so neither can be probed."""
-    now = now or datetime.now(UTC)
-    since = now - THROTTLE_WINDOW
-    loan_id, number = loan_id.strip(), _digits(mobile)
-    if (
-        repo.portal_failures_since(session, address, since) >= FAILURES_PER_ADDRESS
-        or repo.codes_since(session, since, address=address) >= CODES_PER_ADDRESS
-        or (loan_id and repo.codes_since(session, since, loan_id=loan_id) >= CODES_PER_LOAN)
-    ):
-        raise SignInThrottled(
-            "too many codes asked for: try again in 15 minutes",
-            message_zh="获取验证码过于频繁，请 15 分钟后再试",
-        )
-    loan = repo.loan(session, loan_id) if loan_id else None
-    if (
-        loan is None
-        or len(number) != 11
-        or not repo.mobile_matches(session, loan.customer_id, hasher.digest(number))
-    ):
-        repo.add_portal_failure(session, address, now)
-        session.flush()
-        raise SignInRefused(
-            "the loan number and mobile number do not match our records",
-            message_zh="贷款编号与手机号码不匹配",
-        )
-    code = f"{secrets.randbelow(10**6):06d}"
-    repo.expire_codes(session, loan.loan_id, now)
-    session.add(
-        PortalCode(
-            loan_id=loan.loan_id,
-            customer_id=loan.customer_id,
-            code_hash=_code_hash(hasher, loan.loan_id, code),
-            created_at=now,
-            expires_at=now + CODE_LIFETIME,
-            address=address,
-        )
-    )
-    session.flush()
-    sender.send(number, f"【doorstep】您的验证码 {code}，5 分钟内有效。Your code: {code}")
-
-
-def verify_code(
-    session: Session, hasher: KeyedHasher, loan_id: str, code: str, now: datetime | None = None
-) -> str:
-    """A borrower session token for the right code; a wrong one counts a try (the 5th
-    wrong try ends the code), an expired or used one is refused."""
-    now = now or datetime.now(UTC)
-    loan_id = loan_id.strip()
-    latest = repo.latest_code(session, loan_id) if loan_id else None
-    if latest is None or latest.used_at is not None or latest.expires_at <= now:
-        raise SignInRefused(
-            "the code has expired or was not sent: ask for a new one",
-            message_zh="验证码已过期或未发送，请重新获取",
-        )
-    if latest.tries >= MAX_TRIES:
-        raise SignInRefused(
-            "too many wrong codes: ask for a new one", message_zh="验证码错误次数过多，请重新获取"
-        )
-    if not secrets.compare_digest(latest.code_hash, _code_hash(hasher, loan_id, code.strip())):
-        latest.tries += 1
-        session.flush()
-        left = MAX_TRIES - latest.tries
-        raise SignInRefused(
-            f"wrong code: {left} tries left", message_zh=f"验证码错误，还可尝试 {left} 次"
-        )
-    latest.used_at = now
-    token = secrets.token_urlsafe(32)
-    session.add(
-        PortalSession(
-            token_hash=_token_hash(token),
-            customer_id=latest.customer_id,
-            loan_id=loan_id,
-            created_at=now,
-            expires_at=now + SESSION_LIFETIME,
-        )
-    )
-    session.flush()
-    audit.record(
-        session,
-        borrower_actor(latest.customer_id),
-        "portal.sign_in",
-        "customer",
-        latest.customer_id,
-        {"loan": loan_id},
-    )
-    return token
-
-
-def borrower_for(session: Session, token: str | None, now: datetime | None = None) -> str | None:
-    """The customer id of a live borrower session, else None."""
-    if not token:
-        return None
-    now = now or datetime.now(UTC)
-    row = repo.portal_session(session, _token_hash(token))
-    if row is None or row.ended_at is not None or row.expires_at <= now:
-        return None
-    return row.customer_id
-
-
-def sign_out(session: Session, token: str | None) -> None:
-    row = repo.portal_session(session, _token_hash(token)) if token else None
-    if row is not None and row.ended_at is None:
-        row.ended_at = datetime.now(UTC)
-        session.flush()
 
 
 # --- what the borrower sees -----------------------------------------------------------------
@@ -226,22 +110,16 @@ def overview(
     return views
 
 
-def open_offers(session: Session, customer_id: str, now: datetime | None = None) -> list[Offer]:
-    now = now or datetime.now(UTC)
+def open_offers(session: Session, customer_id: str, now: datetime) -> list[Offer]:
     return [o for o in repo.offers_of_customer(session, customer_id) if visible_to_borrower(o, now)]
 
 
-def visitors(
-    session: Session, customer_id: str, now: datetime | None = None
-) -> list[tuple[str, str]]:
+def visitors(session: Session, customer_id: str, now: datetime) -> list[tuple[str, str]]:
     """(name, badge number) of everyone who may visit the borrower now."""
     case = repo.case_of_customer(session, customer_id)
     if case is None:
         return []
-    return [
-        (u.display_name, u.badge_number or "—")
-        for u in repo.visitors(session, case.id, now or datetime.now(UTC))
-    ]
+    return [(u.display_name, u.badge_number or "—") for u in repo.visitors(session, case.id, now)]
 
 
 # --- what the borrower tells us ---------------------------------------------------------
@@ -293,15 +171,9 @@ def _message(
 def _hold(
     session: Session, customer_id: str, case: Case | None, why: HoldReason, note: str
 ) -> None:
-    """Hold the case's visits; a case held already keeps its hold (a complaint replaces
-    any other hold, since it must outlast them)."""
-    if case is None:
-        return
-    actor = borrower_actor(customer_id)
-    if case.hold_reason and why is HoldReason.COMPLAINT and case.hold_reason != why.value:
-        cases.act(session, actor, case.id, "release", reason=f"replaced by {why.value}")
-    if not case.hold_reason:
-        cases.act(session, actor, case.id, "hold", hold_reason=why.value, reason=note)
+    """Hold the case's visits (when the borrower has an open case)."""
+    if case is not None:
+        holds.hold_for_borrower(session, borrower_actor(customer_id), case, why, note)
 
 
 def report_hardship(
@@ -334,9 +206,8 @@ def report_hardship(
 
 
 def request_callback(
-    session: Session, customer_id: str, call_at: datetime, now: datetime | None = None
+    session: Session, customer_id: str, call_at: datetime, now: datetime
 ) -> BorrowerMessage:
-    now = now or datetime.now(UTC)
     if call_at.tzinfo is None:
         raise InvalidValue("call_at: needs a time zone", message_zh="call_at：缺少时区")
     if not now < call_at <= now + timedelta(days=30):
@@ -355,11 +226,10 @@ def confirm_address(
     hasher: KeyedHasher,
     customer_id: str,
     corrected: str | None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> BorrowerMessage:
     """Confirm the address we hold, or give the right one (stored encrypted as a new,
     unverified residence address from the borrower)."""
-    now = now or datetime.now(UTC)
     text = (corrected or "").strip()
     if text:
         if not 6 <= len(text) <= 200:
@@ -392,8 +262,17 @@ def confirm_address(
 
 
 def book_slot(
-    session: Session, customer_id: str, day: date, start: time, end: time, today: date
+    session: Session,
+    customer_id: str,
+    day: date,
+    start: time,
+    end: time,
+    today: date,
+    *,
+    now: datetime,
 ) -> VisitSlot:
+    """Book a window of at least an hour on one of the next 30 days (it replaces any
+    window booked for that day)."""
     if not today < day <= today + timedelta(days=30):
         raise InvalidValue(
             "day: choose a day in the next 30 days", message_zh="day：请选择未来 30 天内的日期"
@@ -405,7 +284,6 @@ def book_slot(
             "start/end: a window of at least an hour between 08:00 and 20:00",
             message_zh="start/end：请选择 08:00 到 20:00 之间至少一小时的时段",
         )
-    now = datetime.now(UTC)
     repo.cancel_slots(session, customer_id, day, now)
     slot = VisitSlot(customer_id=customer_id, day=day, start=start, end=end, created_at=now)
     session.add(slot)
@@ -441,37 +319,9 @@ def release_expired_hardship_holds(session: Session, actor: Actor, today: date) 
             continue
         case = session.get(Case, message.case_id)
         if case is not None and case.hold_reason == HoldReason.HARDSHIP_REPORTED.value:
-            cases.act(
-                session,
-                actor,
-                case.id,
-                "release",
-                reason=f"hardship hold ended {message.hold_until}",
-            )
+            holds.end_hardship_hold(session, actor, case, message.hold_until)
             released += 1
     return released
-
-
-def mark_handled(session: Session, actor: Actor, message: BorrowerMessage) -> None:
-    """The case owner (or an auditor, for complaints) has dealt with the message."""
-    if message.handled_at is None:
-        message.handled_at, message.handled_by = datetime.now(UTC), actor.user_id
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "portal.handled",
-            "case" if message.case_id else "customer",
-            message.case_id or message.customer_id,
-            {"message": message.id, "kind": message.kind},
-        )
-
-
-def get_message(session: Session, message_id: int) -> BorrowerMessage:
-    message = session.get(BorrowerMessage, message_id)
-    if message is None:
-        raise NotFound(f"no message {message_id}", message_zh=f"没有消息 {message_id}")
-    return message
 
 
 def slots_of(session: Session, customer_id: str) -> list[VisitSlot]:

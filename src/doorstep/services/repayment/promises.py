@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.money import format_yuan
 from doorstep.services.conduct import audit
 from doorstep.services.lender.outbox import emit
-from doorstep.store.models import Alert, Loan, Payment, PromiseToPay
+from doorstep.store.models import Alert, PromiseToPay
+from doorstep.store.repositories import promises as repo
 
 OPEN, KEPT, PARTLY_KEPT, BROKEN = "open", "kept", "partly_kept", "broken"
+Payments = dict[str, list[tuple[date, int]]]
+"""(paid on, amount) of each customer's payments, by customer id."""
 
 
 @dataclass
@@ -32,77 +34,85 @@ class PromiseRun:
 
 
 def judge_promises(
-    session: Session, as_of: date, *, grace_days: int = 3, actor: Actor = SYSTEM
+    session: Session,
+    as_of: date,
+    *,
+    now: datetime,
+    grace_days: int = 3,
+    actor: Actor = SYSTEM,
 ) -> PromiseRun:
+    """Judge every open promise on `as_of`; `now` dates the events sent to the lender."""
     run = PromiseRun(as_of)
-    promises = session.scalars(
-        select(PromiseToPay).where(PromiseToPay.status == OPEN).order_by(PromiseToPay.id)
-    ).all()
+    promises = repo.promises_in_status(session, OPEN)
     if not promises:
         return run
-    customers = {p.customer_id for p in promises}
     earliest = min(p.created_at.date() for p in promises)
-    payments: dict[str, list[tuple[date, int]]] = defaultdict(list)
-    for customer_id, paid_on, amount in session.execute(
-        select(Loan.customer_id, Payment.paid_on, Payment.amount)
-        .join(Loan, Loan.loan_id == Payment.loan_id)
-        .where(
-            Loan.customer_id.in_(customers), Payment.paid_on >= earliest, Payment.paid_on <= as_of
-        )
+    payments: Payments = defaultdict(list)
+    for customer_id, paid_on, amount in repo.customer_payments(
+        session, {p.customer_id for p in promises}, earliest, as_of
     ):
         payments[customer_id].append((paid_on, amount))
     for promise in promises:
-        start, deadline = promise.created_at.date(), promise.due_on + timedelta(days=grace_days)
-        paid = sum(
-            amount
-            for paid_on, amount in payments[promise.customer_id]
-            if start <= paid_on <= min(deadline, as_of)
-        )
-        if paid >= promise.amount:
-            status = KEPT
-        elif as_of > deadline:
-            status = PARTLY_KEPT if paid > 0 else BROKEN
-        else:
-            if promise.paid != paid:
-                promise.paid = paid  # progress so far; judged when the window closes
+        status = _judge(promise, payments[promise.customer_id], as_of, grace_days)
+        if status is None:
             run.still_open += 1
             continue
-        promise.status, promise.paid, promise.judged_on = status, paid, as_of
         run.judged[status] += 1
-        summary = {
-            "status": status,
-            "amount": format_yuan(promise.amount),
-            "paid": format_yuan(paid),
-            "due_on": promise.due_on.isoformat(),
-        }
-        audit.record(session, actor, "promise.judge", "promise_to_pay", promise.id, summary)
-        if status == BROKEN:
-            session.add(
-                Alert(
-                    kind="promise_broken",
-                    case_id=promise.case_id,
-                    visit_id=promise.visit_id,
-                    detail={"promise_id": promise.id, **summary},
-                )
-            )
-        emit(
-            session,
-            "promise.judged",
-            str(promise.case_id),
-            {"case_id": promise.case_id, "promise_id": promise.id, **summary},
-        )
+        _report(session, actor, promise, status, now)
     session.flush()
     return run
+
+
+def _judge(
+    promise: PromiseToPay, payments: list[tuple[date, int]], as_of: date, grace_days: int
+) -> str | None:
+    """Set the promise's status (and what was paid towards it) once it is decided;
+    None while it is still open (its progress so far recorded)."""
+    start, deadline = promise.created_at.date(), promise.due_on + timedelta(days=grace_days)
+    paid = sum(amount for paid_on, amount in payments if start <= paid_on <= min(deadline, as_of))
+    if paid >= promise.amount:
+        status = KEPT
+    elif as_of > deadline:
+        status = PARTLY_KEPT if paid > 0 else BROKEN
+    else:
+        if promise.paid != paid:
+            promise.paid = paid  # progress so far; judged when the window closes
+        return None
+    promise.status, promise.paid, promise.judged_on = status, paid, as_of
+    return status
+
+
+def _report(
+    session: Session, actor: Actor, promise: PromiseToPay, status: str, now: datetime
+) -> None:
+    """The judgement's audit event, an alert for the owner when broken, and the event
+    for the lender."""
+    summary = {
+        "status": status,
+        "amount": format_yuan(promise.amount),
+        "paid": format_yuan(promise.paid),
+        "due_on": promise.due_on.isoformat(),
+    }
+    audit.record(session, actor, "promise.judge", "promise_to_pay", promise.id, summary)
+    if status == BROKEN:
+        session.add(
+            Alert(
+                kind="promise_broken",
+                case_id=promise.case_id,
+                visit_id=promise.visit_id,
+                detail={"promise_id": promise.id, **summary},
+            )
+        )
+    emit(
+        session,
+        "promise.judged",
+        str(promise.case_id),
+        {"case_id": promise.case_id, "promise_id": promise.id, **summary},
+        now=now,
+    )
 
 
 def broken_promises(session: Session, customer_id: str) -> int:
     """How many of the customer's promises were broken (the next-step table stops
     offering a new promise past the configured number)."""
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(PromiseToPay)
-            .where(PromiseToPay.customer_id == customer_id, PromiseToPay.status == BROKEN)
-        )
-        or 0
-    )
+    return repo.count_in_status(session, customer_id, BROKEN)

@@ -137,6 +137,8 @@ def build_dashboard(
     days: int = 90,
     bucket_order: list[str] | None = None,
 ) -> Dashboard:
+    """The dashboard of the `days` up to `today`, in the cities `actor` may see (one
+    `city` of them when given); charts in page order (`TITLES`)."""
     if not actor.can(Permission.READ_CASES) or actor.role is Role.VERIFIER:
         raise Forbidden("your role cannot see the dashboard", message_zh="您的角色无权查看看板")
     connection = session.connection()
@@ -146,57 +148,75 @@ def build_dashboard(
     board = Dashboard(today, city, shown)
     since = today - timedelta(days=days)
     order = {b: n for n, b in enumerate(bucket_order or [])}
-
-    # the book
     rows = repo.book_series(connection, since, today, cities)
-    dates = sorted({d for d, *_ in rows})
     buckets = sorted({b for _, b, *_ in rows}, key=lambda b: (order.get(b, 99), b))
+    board.roll = _roll_matrix(connection, buckets, order)
+    field_ = repo.field_figures(connection, since, today, cities, zone)
+    promises = repo.promise_statuses(connection, since, today, cities)
+    board.charts = [
+        *_book_charts(rows, buckets, order),
+        _cases_chart(repo.cases_by_state_and_opening(connection, cities), today),
+        *_visit_charts(field_),
+        *_verdict_charts(field_, promises),
+        *_outcome_charts(connection, since, today, cities),
+        _productivity_chart(field_),
+    ]
+    return board
+
+
+def _book_charts(
+    rows: list[tuple[date, str, int, int]], buckets: list[str], order: dict[str, int]
+) -> list[Chart]:
+    """The overdue amount (stacked) and the overdue loans per bucket, day by day; the
+    first bucket of the scheme (current loans) left out."""
+    dates = sorted({d for d, *_ in rows})
     overdue_buckets = [b for b in buckets if order.get(b, 1) != 0]
     amount = {(d, b): o for d, b, _, o in rows}
     loans = {(d, b): n for d, b, n, _ in rows}
     labels = [d.isoformat() for d in dates]
-    board.charts.append(
+    return [
         Chart(
             "book_amount",
             TITLES[0],
             "stacked",
             labels,
             [Series(b, [amount.get((d, b), 0) // 100 for d in dates]) for b in overdue_buckets],
-        )
-    )
-    board.charts.append(
+        ),
         Chart(
             "book_loans",
             TITLES[1],
             "line",
             labels,
             [Series(b, [loans.get((d, b), 0) for d in dates]) for b in overdue_buckets],
-        )
-    )
-    board.roll = _roll_matrix(connection, buckets, order)
+        ),
+    ]
 
-    # cases
+
+def _cases_chart(counts: list[tuple[str, date, int]], today: date) -> Chart:
+    """Cases per state (in the state machine's order), stacked by how long ago they
+    opened."""
     ages: dict[str, Counter[str]] = defaultdict(Counter)
-    for state, opened_on, count in repo.cases_by_state_and_opening(connection, cities):
+    for state, opened_on, count in counts:
         age = (today - opened_on).days
         band = next(name for name, limit in AGE_BANDS if limit is None or age <= limit)
         ages[state][band] += count
     states: list[str] = [s.value for s in CaseState if s.value in ages]
-    board.charts.append(
-        Chart(
-            "cases",
-            TITLES[2],
-            "stacked",
-            states,
-            [Series(band, [ages[s][band] for s in states]) for band, _ in AGE_BANDS],
-            translate_labels=True,
-            translate_series=True,
-        )
+    return Chart(
+        "cases",
+        TITLES[2],
+        "stacked",
+        states,
+        [Series(band, [ages[s][band] for s in states]) for band, _ in AGE_BANDS],
+        translate_labels=True,
+        translate_series=True,
     )
 
-    # the field
-    field_ = repo.field_figures(connection, since, today, cities, zone)
-    board.charts.append(
+
+def _visit_charts(field_: repo.FieldFigures) -> list[Chart]:
+    """Visits per day, and per team with how many reached someone at a valid address."""
+    teams = list(field_.per_team)
+    per_team = field_.per_team
+    return [
         Chart(
             "visits_per_day",
             TITLES[3],
@@ -204,11 +224,7 @@ def build_dashboard(
             [d.isoformat() for d in field_.per_day],
             [Series("visits", list(field_.per_day.values()))],
             translate_series=True,
-        )
-    )
-    teams = list(field_.per_team)
-    per_team = field_.per_team
-    board.charts.append(
+        ),
         Chart(
             "visits_per_team",
             TITLES[4],
@@ -220,9 +236,13 @@ def build_dashboard(
                 Series("address valid", [per_team[t].address_valid for t in teams]),
             ],
             translate_series=True,
-        )
-    )
-    promises = repo.promise_statuses(connection, since, today, cities)
+        ),
+    ]
+
+
+def _verdict_charts(field_: repo.FieldFigures, promises: dict[str, int]) -> list[Chart]:
+    """What the verdicts found: the field's rates, the reasons for default, hardship or
+    evasion, and the promises to pay by status."""
     settled = sum(promises.get(s, 0) for s in ("kept", "partly_kept", "broken"))
     judged, leaning = field_.judged, field_.leaning
     rates = {
@@ -232,7 +252,10 @@ def build_dashboard(
         "hardship share": _percent(leaning.get("hardship", 0), judged),
         "evasion share": _percent(leaning.get("evasion", 0), judged),
     }
-    board.charts.append(
+    reasons = Counter(field_.reasons).most_common()
+    sides = ["hardship", "evasion", "unclear"]
+    statuses = ["open", "kept", "partly_kept", "broken"]
+    return [
         Chart(
             "rates",
             TITLES[5],
@@ -240,10 +263,7 @@ def build_dashboard(
             list(rates),
             [Series("%", list(rates.values()))],
             translate_labels=True,
-        )
-    )
-    reasons = Counter(field_.reasons).most_common()
-    board.charts.append(
+        ),
         Chart(
             "reasons",
             TITLES[6],
@@ -252,10 +272,7 @@ def build_dashboard(
             [Series("visits", [n for _, n in reasons])],
             translate_labels=True,
             translate_series=True,
-        )
-    )
-    sides = ["hardship", "evasion", "unclear"]
-    board.charts.append(
+        ),
         Chart(
             "leaning",
             TITLES[7],
@@ -264,10 +281,7 @@ def build_dashboard(
             [Series("visits", [leaning.get(s, 0) for s in sides])],
             translate_labels=True,
             translate_series=True,
-        )
-    )
-    statuses = ["open", "kept", "partly_kept", "broken"]
-    board.charts.append(
+        ),
         Chart(
             "promises",
             TITLES[8],
@@ -276,26 +290,28 @@ def build_dashboard(
             [Series("customers", [promises.get(s, 0) for s in statuses])],
             translate_labels=True,
             translate_series=True,
-        )
+        ),
+    ]
+
+
+def _productivity_chart(field_: repo.FieldFigures) -> Chart:
+    """Per team: visits per day it was in the field, and its compliance flags."""
+    teams = list(field_.per_team)
+    per_team = field_.per_team
+    return Chart(
+        "productivity",
+        TITLES[11],
+        "bar",
+        teams,
+        [
+            Series(
+                "visits per active day",
+                [round(per_team[t].visits / per_team[t].active_days, 1) for t in teams],
+            ),
+            Series("flags", [per_team[t].flags for t in teams]),
+        ],
+        translate_series=True,
     )
-    board.charts.extend(_outcome_charts(connection, since, today, cities))
-    board.charts.append(
-        Chart(
-            "productivity",
-            TITLES[11],
-            "bar",
-            teams,
-            [
-                Series(
-                    "visits per active day",
-                    [round(per_team[t].visits / per_team[t].active_days, 1) for t in teams],
-                ),
-                Series("flags", [per_team[t].flags for t in teams]),
-            ],
-            translate_series=True,
-        )
-    )
-    return board
 
 
 def _roll_matrix(

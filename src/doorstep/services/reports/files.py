@@ -18,7 +18,7 @@ import io
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -189,70 +189,103 @@ def _ceiling(top: float) -> float:
     return float(next(m * power for m in (1, 2, 5, 10) if m * power >= top))
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """Where a chart's values are drawn: the plot area below the legend and right of the
+    ticks, `top` the axis' value at its top, one slot per label."""
+
+    left: float
+    top_pad: float
+    bottom: float
+    width: float
+    top: float
+    slot: float
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top_pad
+
+    def to_y(self, value: float) -> float:
+        return self.bottom - self.height * max(value, 0) / self.top
+
+
 def _draw_chart(chart: Chart, doc: FPDF, x: float, y: float, w: float, h: float) -> None:
     """A bar (grouped or stacked) or line chart in the box, with axis, ticks and legend."""
     doc.set_font(pdf.FAMILY, size=6.5)
-    # legend
-    lx = x
-    for n, series in enumerate(chart.series):
-        doc.set_fill_color(*PALETTE[n % len(PALETTE)])
-        doc.rect(lx, y + 1, 3, 3, style="F")
-        doc.set_xy(lx + 3.5, y + 0.5)
-        doc.cell(0, 4, series.name)
-        lx += 6 + doc.get_string_width(series.name)
-    left, bottom, top_pad = x + 14, y + h - 8, y + 7
-    plot_w, plot_h = x + w - left, bottom - top_pad
-    stacked = chart.kind == "stacked"
-    if stacked:
+    _legend(chart, doc, x, y)
+    left, bottom = x + 14, y + h - 8
+    if chart.kind == "stacked":
         highest = max(sum(s.values[i] for s in chart.series) for i in range(len(chart.labels)))
     else:
         highest = max(v for s in chart.series for v in s.values)
-    top = _ceiling(float(highest))
+    width = x + w - left
+    plot = _Plot(left, y + 7, bottom, width, _ceiling(float(highest)), width / len(chart.labels))
+    _ticks_and_labels(chart, doc, plot, x)
+    if chart.kind == "line":
+        _draw_lines(chart, doc, plot)
+    else:
+        _draw_bars(chart, doc, plot)
+    doc.set_draw_color(0)
+    doc.set_line_width(0.2)
+    doc.line(left, bottom, left + plot.width, bottom)
+    doc.line(left, plot.top_pad, left, bottom)
+
+
+def _legend(chart: Chart, doc: FPDF, x: float, y: float) -> None:
+    """A colour swatch and name per series, in a row along the top of the box."""
+    for n, series in enumerate(chart.series):
+        doc.set_fill_color(*PALETTE[n % len(PALETTE)])
+        doc.rect(x, y + 1, 3, 3, style="F")
+        doc.set_xy(x + 3.5, y + 0.5)
+        doc.cell(0, 4, series.name)
+        x += 6 + doc.get_string_width(series.name)
+
+
+def _ticks_and_labels(chart: Chart, doc: FPDF, plot: _Plot, x: float) -> None:
+    """Five grid lines with their values on the left; under the axis the labels, at most
+    about twelve of them (every n-th when there are more)."""
     doc.set_draw_color(200)
     doc.set_line_width(0.1)
     for tick in range(5):
-        ty = bottom - plot_h * tick / 4
-        doc.line(left, ty, left + plot_w, ty)
+        ty = plot.bottom - plot.height * tick / 4
+        doc.line(plot.left, ty, plot.left + plot.width, ty)
         doc.set_xy(x, ty - 2)
-        value = top * tick / 4
+        value = plot.top * tick / 4
         doc.cell(13, 4, f"{value:,.0f}" if value == int(value) else f"{value:g}", align="R")
-    n = len(chart.labels)
-    slot = plot_w / n
-    step = math.ceil(n / 12)
+    step = math.ceil(len(chart.labels) / 12)
     for i, label in enumerate(chart.labels):
         if i % step == 0:
-            doc.set_xy(left + slot * i, bottom + 1)
-            doc.cell(max(slot * step, 8), 4, label[:14], align="L" if step > 1 else "C")
+            doc.set_xy(plot.left + plot.slot * i, plot.bottom + 1)
+            doc.cell(max(plot.slot * step, 8), 4, label[:14], align="L" if step > 1 else "C")
 
-    def to_y(value: float) -> float:
-        return bottom - plot_h * max(value, 0) / top
 
-    if chart.kind == "line":
-        doc.set_line_width(0.5)
+def _draw_lines(chart: Chart, doc: FPDF, plot: _Plot) -> None:
+    doc.set_line_width(0.5)
+    for s, series in enumerate(chart.series):
+        doc.set_draw_color(*PALETTE[s % len(PALETTE)])
+        points = [
+            (plot.left + plot.slot * (i + 0.5), plot.to_y(v)) for i, v in enumerate(series.values)
+        ]
+        if len(points) > 1:
+            doc.polyline(points)
+        else:
+            doc.circle(points[0][0], points[0][1], 0.8, style="D")
+
+
+def _draw_bars(chart: Chart, doc: FPDF, plot: _Plot) -> None:
+    """Grouped bars side by side in each label's slot, or one stacked bar."""
+    stacked = chart.kind == "stacked"
+    bar = plot.slot * 0.8 / (1 if stacked else len(chart.series))
+    for i in range(len(chart.labels)):
+        base = plot.bottom
         for s, series in enumerate(chart.series):
-            doc.set_draw_color(*PALETTE[s % len(PALETTE)])
-            points = [(left + slot * (i + 0.5), to_y(v)) for i, v in enumerate(series.values)]
-            if len(points) > 1:
-                doc.polyline(points)
-            else:
-                doc.circle(points[0][0], points[0][1], 0.8, style="D")
-    else:
-        groups = 1 if stacked else len(chart.series)
-        bar = slot * 0.8 / groups
-        for i in range(n):
-            base = bottom
-            for s, series in enumerate(chart.series):
-                height = bottom - to_y(series.values[i])
-                doc.set_fill_color(*PALETTE[s % len(PALETTE)])
-                bx = left + slot * (i + 0.1) + (0 if stacked else bar * s)
-                if height > 0:
-                    doc.rect(bx, base - height, bar, height, style="F")
-                if stacked:
-                    base -= height
-    doc.set_draw_color(0)
-    doc.set_line_width(0.2)
-    doc.line(left, bottom, left + plot_w, bottom)
-    doc.line(left, top_pad, left, bottom)
+            height = plot.bottom - plot.to_y(series.values[i])
+            doc.set_fill_color(*PALETTE[s % len(PALETTE)])
+            bx = plot.left + plot.slot * (i + 0.1) + (0 if stacked else bar * s)
+            if height > 0:
+                doc.rect(bx, base - height, bar, height, style="F")
+            if stacked:
+                base -= height
 
 
 def report_pdf(

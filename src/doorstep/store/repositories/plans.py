@@ -20,6 +20,7 @@ from doorstep.store.models import (
     VisitPlan,
     VisitSlot,
 )
+from doorstep.store.models.base import utcnow
 
 
 def get_plan(session: Session, plan_id: int) -> VisitPlan | None:
@@ -35,6 +36,38 @@ def plans_of_day(session: Session, city: str, day: date) -> list[VisitPlan]:
             .order_by(VisitPlan.id.desc())
         )
     )
+
+
+_STANDING = ("draft", "published")
+"""States of a plan that stands for its city's day (a superseded one no longer does)."""
+
+
+def plan_for(session: Session, city: str, day: date) -> VisitPlan | None:
+    """The city's standing plan of ``day`` (draft or published), the newest if several:
+    is there a plan for this city and day?"""
+    return session.scalar(
+        select(VisitPlan)
+        .where(VisitPlan.city == city, VisitPlan.day == day, VisitPlan.state.in_(_STANDING))
+        .order_by(VisitPlan.id.desc())
+        .limit(1)
+    )
+
+
+def cities_planned(session: Session, day: date) -> set[str]:
+    """The cities with a standing plan of ``day`` (`plan_for` for every city at once)."""
+    return set(
+        session.scalars(
+            select(VisitPlan.city).where(VisitPlan.day == day, VisitPlan.state.in_(_STANDING))
+        )
+    )
+
+
+def save_plan(session: Session, plan: VisitPlan) -> None:
+    """Write the plan row now, bumping its version even when nothing else changed; a
+    writer whose version is stale gets `StaleDataError`. (``updated_at`` is the store's
+    clock, as for every row's timestamps.)"""
+    plan.updated_at = utcnow()
+    session.flush()
 
 
 def published_plan(session: Session, city: str, day: date) -> VisitPlan | None:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.case import OPEN_STATES
@@ -110,6 +110,37 @@ def replace_scores(
     if rows:
         connection.execute(Score.__table__.insert(), list(rows))  # type: ignore[attr-defined]
     return len(rows)
+
+
+def delete_partition_scores(
+    session: Session, model_version_id: int, as_of: date, first: int, last: int
+) -> None:
+    """Drop one model's scores of a day for the customers whose loans' slots are in
+    first..last (a partition holds whole customers), before the partition is scored."""
+    in_partition = select(Loan.customer_id).where(Loan.partition_slot.between(first, last))
+    session.execute(
+        delete(Score).where(
+            Score.model_version_id == model_version_id,
+            Score.as_of == as_of,
+            Score.customer_id.in_(in_partition),
+        )
+    )
+
+
+def add_scores(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert scores (one partition's run, its earlier rows already dropped)."""
+    session.execute(insert(Score), list(rows))
+
+
+def drop_scores_without_loans(session: Session, model_version_id: int, as_of: date) -> None:
+    """Drop one model's scores of a day for customers who no longer have a loan."""
+    session.execute(
+        delete(Score).where(
+            Score.model_version_id == model_version_id,
+            Score.as_of == as_of,
+            Score.customer_id.not_in(select(Loan.customer_id)),
+        )
+    )
 
 
 def replace_drift(

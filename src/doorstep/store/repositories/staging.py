@@ -176,6 +176,45 @@ def _same_key(target: Table, stage: Table, key: Sequence[str]) -> Any:
     return and_(*(target.c[k] == stage.c[k] for k in key))
 
 
+@dataclass(frozen=True)
+class _Upsert:
+    """One stage-to-target upsert: which columns are compared, kept, carried, defaulted."""
+
+    target: Table
+    stage: Table
+    key: Sequence[str]
+    compare: Sequence[str]
+    keep_when_null: Sequence[str]
+    constants: dict[str, Any]
+    insert_defaults: dict[str, Any]
+    carry: Sequence[str]
+    now: datetime | None
+
+    @property
+    def has_timestamps(self) -> bool:
+        return "updated_at" in self.target.c and self.now is not None
+
+    def incoming(self, name: str) -> Any:
+        value = self.stage.c[name]
+        if name in self.keep_when_null:
+            return func.coalesce(value, self.target.c[name])
+        return value
+
+    def differs(self) -> Any:
+        stage, target = self.stage, self.target
+        return or_(
+            *(
+                and_(stage.c[name].is_not(None), stage.c[name].is_distinct_from(target.c[name]))
+                if name in self.keep_when_null
+                else stage.c[name].is_distinct_from(target.c[name])
+                for name in self.compare
+            )
+        )
+
+    def same_key(self) -> Any:
+        return _same_key(self.target, self.stage, self.key)
+
+
 def upsert_from_stage(
     connection: Connection,
     target: Table,
@@ -193,90 +232,88 @@ def upsert_from_stage(
     when the batch has none. `constants` are fixed values of extra target columns. `carry`
     columns are written with a changed row but never compared (ciphertext: a fresh nonce
     makes equal values look different, so their keyed hash is compared instead)."""
-    constants = constants or {}
-    insert_defaults = insert_defaults or {}
-    staged_names = [c.name for c in stage.columns if c.name != LINE]
-    has_timestamps = "updated_at" in target.c and now is not None
-
-    def incoming(name: str) -> Any:
-        value = stage.c[name]
-        return func.coalesce(value, target.c[name]) if name in keep_when_null else value
-
-    differs = or_(
-        *(
-            and_(stage.c[name].is_not(None), stage.c[name].is_distinct_from(target.c[name]))
-            if name in keep_when_null
-            else stage.c[name].is_distinct_from(target.c[name])
-            for name in compare
-        )
+    plan = _Upsert(
+        target, stage, key, compare, keep_when_null, constants or {}, insert_defaults or {},
+        carry, now,
+    )  # fmt: skip
+    changes = _update_changed(connection, plan)
+    inserted = _insert_new(connection, plan)
+    staged = connection.execute(select(func.count()).select_from(stage)).scalar_one()
+    return UpsertResult(
+        inserted=inserted,
+        updated=len(changes),
+        unchanged=staged - inserted - len(changes),
+        changes=changes,
     )
+
+
+def _update_changed(
+    connection: Connection, plan: _Upsert
+) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """Update the stored rows the stage changes; their (key, before, after) of what changed."""
+    stage, target, compare = plan.stage, plan.target, plan.compare
     changed_rows = (
         connection.execute(
             select(
-                *(stage.c[k] for k in key),
+                *(stage.c[k] for k in plan.key),
                 *(target.c[n].label(f"before_{n}") for n in compare),
-                *(incoming(n).label(f"after_{n}") for n in compare),
+                *(plan.incoming(n).label(f"after_{n}") for n in compare),
             )
-            .select_from(stage.join(target, _same_key(target, stage, key)))
-            .where(differs)
+            .select_from(stage.join(target, plan.same_key()))
+            .where(plan.differs())
         )
         .mappings()
         .all()
     )
-
     changes = []
     for row in changed_rows:
         before = {n: _jsonable(row[f"before_{n}"]) for n in compare}
         after = {n: _jsonable(row[f"after_{n}"]) for n in compare}
         diff = [n for n in compare if before[n] != after[n]]
-        entity_key = "/".join(str(row[k]) for k in key)
+        entity_key = "/".join(str(row[k]) for k in plan.key)
         changes.append((entity_key, {n: before[n] for n in diff}, {n: after[n] for n in diff}))
-
     if changed_rows:
-        values = {name: incoming(name) for name in (*compare, *carry)}
-        if has_timestamps:
-            values["updated_at"] = now
+        values = {name: plan.incoming(name) for name in (*compare, *plan.carry)}
+        if plan.has_timestamps:
+            values["updated_at"] = plan.now
         connection.execute(
-            update(target).where(_same_key(target, stage, key)).where(differs).values(values)
+            update(target).where(plan.same_key()).where(plan.differs()).values(values)
         )
+    return changes
 
+
+def _insert_new(connection: Connection, plan: _Upsert) -> int:
+    """Insert the staged rows whose key is not stored yet; how many."""
+    target, stage, defaults = plan.target, plan.stage, plan.insert_defaults
+    staged_names = [c.name for c in stage.columns if c.name != LINE]
     selected = [
         *(
-            func.coalesce(stage.c[n], literal(insert_defaults[n]))
-            if n in insert_defaults
-            else stage.c[n]
+            func.coalesce(stage.c[n], literal(defaults[n])) if n in defaults else stage.c[n]
             for n in staged_names
         ),
-        *(literal(v, target.c[n].type) for n, v in constants.items()),
-        *(
-            literal(v, target.c[n].type)
-            for n, v in insert_defaults.items()
-            if n not in staged_names
-        ),
+        *(literal(v, target.c[n].type) for n, v in plan.constants.items()),
+        *(literal(v, target.c[n].type) for n, v in defaults.items() if n not in staged_names),
     ]
     insert_columns = [
         *staged_names,
-        *constants,
-        *(n for n in insert_defaults if n not in staged_names),
+        *plan.constants,
+        *(n for n in defaults if n not in staged_names),
     ]
-    if has_timestamps:
+    if plan.has_timestamps:
         insert_columns += ["created_at", "updated_at"]
-        selected += [literal(now, target.c.created_at.type), literal(now, target.c.updated_at.type)]
-    new_rows = select(*selected).where(~exists().where(_same_key(target, stage, key)))
+        selected += [
+            literal(plan.now, target.c.created_at.type),
+            literal(plan.now, target.c.updated_at.type),
+        ]
+    new_rows = select(*selected).where(~exists().where(plan.same_key()))
     # Counted before the insert: psycopg reports no rowcount for INSERT ... SELECT.
-    inserted = connection.execute(
+    inserted: int = connection.execute(
         select(func.count()).select_from(new_rows.subquery())
     ).scalar_one()
     if inserted:
         with _in_bulk(connection, target, inserted):
             connection.execute(insert(target).from_select(insert_columns, new_rows))
-    staged = connection.execute(select(func.count()).select_from(stage)).scalar_one()
-    return UpsertResult(
-        inserted=inserted,
-        updated=len(changed_rows),
-        unchanged=staged - inserted - len(changed_rows),
-        changes=changes,
-    )
+    return inserted
 
 
 def is_empty(connection: Connection, table: Table) -> bool:

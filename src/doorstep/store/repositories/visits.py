@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.store.models import (
@@ -14,6 +14,7 @@ from doorstep.store.models import (
     Assignment,
     AuditEvent,
     Case,
+    Customer,
     Evidence,
     PlanStop,
     PromiseToPay,
@@ -24,6 +25,18 @@ from doorstep.store.models import (
     Visit,
     VisitPlan,
 )
+
+OPEN_STATES = ("checked_in", "checked_out")
+"""A visit checked in (or out) and not submitted yet."""
+
+
+def _live_at(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """An assignment in force at `now`: not revoked, started, not ended."""
+    return (
+        Assignment.revoked_at.is_(None),
+        Assignment.starts_at <= now,
+        or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+    )
 
 
 def live_readers(
@@ -67,9 +80,7 @@ def live_readers(
             User.active.is_(True),
             User.role == "verifier",
             Case.state.in_(states),
-            Assignment.revoked_at.is_(None),
-            Assignment.starts_at <= now,
-            or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+            *_live_at(now),
             *later,
         )
         .order_by(Assignment.case_id, User.id)
@@ -109,9 +120,7 @@ def live_cases(
             select(Assignment.case_id).where(
                 Assignment.case_id.in_(case_ids),
                 Assignment.team_id.in_(team_ids),
-                Assignment.revoked_at.is_(None),
-                Assignment.starts_at <= now,
-                or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+                *_live_at(now),
             )
         )
     )
@@ -128,9 +137,7 @@ def live_team_of(
         .where(
             Assignment.case_id == case_id,
             Assignment.team_id.in_(team_ids),
-            Assignment.revoked_at.is_(None),
-            Assignment.starts_at <= now,
-            or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+            *_live_at(now),
         )
         .order_by(Assignment.starts_at.desc())
         .limit(1)
@@ -150,9 +157,7 @@ def hand_scheduled(
             .join(Assignment, Assignment.case_id == Case.id)
             .where(
                 Assignment.team_id.in_(team_ids),
-                Assignment.revoked_at.is_(None),
-                Assignment.starts_at <= now,
-                or_(Assignment.ends_at.is_(None), Assignment.ends_at > now),
+                *_live_at(now),
                 Case.state.in_(states),
             )
             .order_by(Case.priority.desc(), Case.id)
@@ -179,7 +184,7 @@ def open_visit(session: Session, case_id: int) -> Visit | None:
     """The case's visit that is checked in (or out) but not submitted yet."""
     visit: Visit | None = session.scalar(
         select(Visit)
-        .where(Visit.case_id == case_id, Visit.state.in_(("checked_in", "checked_out")))
+        .where(Visit.case_id == case_id, Visit.state.in_(OPEN_STATES))
         .order_by(Visit.id.desc())
         .limit(1)
     )
@@ -191,7 +196,7 @@ def open_visits_of_cases(session: Session, case_ids: list[int]) -> dict[int, Vis
         return {}
     rows = session.scalars(
         select(Visit)
-        .where(Visit.case_id.in_(case_ids), Visit.state.in_(("checked_in", "checked_out")))
+        .where(Visit.case_id.in_(case_ids), Visit.state.in_(OPEN_STATES))
         .order_by(Visit.id)
     )
     return {v.case_id: v for v in rows}
@@ -306,3 +311,69 @@ def submission_summaries(session: Session) -> Iterator[dict[str, Any]]:
     for summary in rows:
         if isinstance(summary, dict):
             yield summary
+
+
+def live_assignment_starts(
+    session: Session, case_ids: Collection[int], team_ids: frozenset[int], now: datetime
+) -> list[tuple[int, datetime]]:
+    """(case, start) of every assignment of `case_ids` to one of `team_ids` live now."""
+    if not case_ids or not team_ids:
+        return []
+    rows = session.execute(
+        select(Assignment.case_id, Assignment.starts_at).where(
+            Assignment.case_id.in_(case_ids), Assignment.team_id.in_(team_ids), *_live_at(now)
+        )
+    )
+    return [(case_id, starts_at) for case_id, starts_at in rows]
+
+
+def reveals_by(
+    session: Session, username: str, case_ids: Collection[int], since: datetime
+) -> list[tuple[int, datetime, dict[str, Any]]]:
+    """(case, when, summary) of the personal-data reveals filed under `case_ids` by this
+    user since `since`."""
+    if not case_ids:
+        return []
+    rows = session.execute(
+        select(AuditEvent.object_id, AuditEvent.at, AuditEvent.summary).where(
+            AuditEvent.object_type == "case",
+            AuditEvent.object_id.in_([str(c) for c in case_ids]),
+            AuditEvent.action == "personal_data.reveal",
+            AuditEvent.actor == username,
+            AuditEvent.at >= since,
+        )
+    )
+    return [(int(object_id), at, summary or {}) for object_id, at, summary in rows]
+
+
+def customer_names(session: Session, customer_ids: Collection[str]) -> dict[str, str]:
+    """Customer id -> name, for those of `customer_ids` that exist, in one query."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(Customer.customer_id, Customer.name).where(Customer.customer_id.in_(customer_ids))
+    )
+    return {customer_id: name for customer_id, name in rows}
+
+
+def display_names(session: Session, user_ids: Collection[int]) -> list[str]:
+    """The display names of these users."""
+    if not user_ids:
+        return []
+    return list(session.scalars(select(User.display_name).where(User.id.in_(user_ids))))
+
+
+def claim_for_submission(
+    session: Session, visit_id: int, *, key: str, at: datetime, by: int | None
+) -> bool:
+    """Mark an open visit submitted under the idempotency key, in one conditional UPDATE
+    (a concurrent submission waits on the row, then finds it submitted): whether this
+    call claimed it. A key used before raises the unique constraint's IntegrityError."""
+    result = session.execute(
+        update(Visit)
+        .where(Visit.id == visit_id, Visit.state.in_(OPEN_STATES))
+        .values(state="submitted", idempotency_key=key, submitted_at=at, submitted_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    claimed: int = result.rowcount  # type: ignore[attr-defined]
+    return claimed == 1

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.errors import BatchAlreadyRunning, DoorstepError, Forbidden
+from doorstep.domain.ports import Clock
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services.batch.daily import day_lock, run_day, runs
 from doorstep.services.conduct import audit
@@ -84,14 +85,16 @@ def batch_page(
         "batch/index.html",
         runs=shown,
         running=any(r["state"] == "running" for r in shown),
-        today=datetime.now(zone).date().isoformat(),
+        today=state.clock.now().astimezone(zone).date().isoformat(),
         started=request.query_params.get("started"),
     )
 
 
-def _run_in_background(engine: Engine, settings: Settings, day: date, force: bool) -> None:
+def _run_in_background(
+    engine: Engine, settings: Settings, day: date, force: bool, clock: Clock
+) -> None:
     try:
-        run_day(engine, settings, day, force=force)
+        run_day(engine, settings, day, force=force, clock=clock)
     except BatchAlreadyRunning:
         log.info("batch for %s: another run holds the day's lock", day)
     except Exception:  # recorded on the step by run_day; the thread must not die noisily
@@ -121,7 +124,7 @@ def start_batch(
     def start(day: date) -> str:  # after the commit: no run goes without its audit event
         threading.Thread(
             target=_run_in_background,
-            args=(state.engine, settings, day, force),
+            args=(state.engine, settings, day, force, state.clock),
             name=f"batch-{day}",
             daemon=True,
         ).start()

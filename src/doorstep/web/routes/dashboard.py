@@ -3,13 +3,14 @@ each chart with the same numbers (readable without the chart, and by screen read
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.context import AppState, CurrentActor, DbSession, State
 from doorstep.services.reports import files as report_files
 from doorstep.services.reports.dashboard import Dashboard, build_dashboard, default_end
 from doorstep.web.forms import day_field
@@ -17,6 +18,11 @@ from doorstep.web.i18n import LANGUAGES, language_of, translations
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+
+def _now(state: AppState) -> datetime:
+    """The app clock's now, in the business zone."""
+    return state.clock.now().astimezone(state.settings.zone)
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -30,7 +36,7 @@ def dashboard_page(
     until: str | None = None,
 ) -> HTMLResponse:
     settings = state.settings
-    today = default_end(session, datetime.now(settings.zone).date())
+    today = default_end(session, _now(state).date())
     try:
         end = date.fromisoformat(until) if until else today
     except ValueError:
@@ -61,18 +67,25 @@ def dashboard_page(
 # Downloads: the same figures, access rules and city limits as the page.
 
 
+@dataclass(frozen=True)
+class _Report:
+    board: Dashboard
+    first: date
+    last: date
+    tr: report_files.Translate
+
+
 def _report(
     request: Request,
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    start: str | None,
-    end: str | None,
+    first: date,
+    last: date,
     city: str | None,
-) -> tuple[Dashboard, date, date]:
+    lang: str | None,
+) -> _Report:
     request.state.actor = actor
-    last = day_field(end, "end") if end else datetime.now(state.settings.zone).date()
-    first = day_field(start, "start") if start else last - timedelta(days=90)
     board = report_files.report_board(
         session,
         actor,
@@ -82,7 +95,27 @@ def _report(
         city=city or None,
         bucket_order=state.settings.bucket_scheme.names,
     )
-    return board, first, last
+    return _Report(board, first, last, _gettext(request, lang))
+
+
+def _period_report(
+    request: Request,
+    actor: CurrentActor,
+    session: DbSession,
+    state: State,
+    start: str | None = None,
+    end: str | None = None,
+    city: str | None = None,
+    lang: str | None = None,
+) -> _Report:
+    """The report of the days `start`..`end` (default: the 90 days up to today)."""
+    request.state.actor = actor
+    last = day_field(end, "end") if end else _now(state).date()
+    first = day_field(start, "start") if start else last - timedelta(days=90)
+    return _report(request, actor, session, state, first, last, city, lang)
+
+
+PeriodReport = Annotated[_Report, Depends(_period_report)]
 
 
 def _gettext(request: Request, lang: str | None) -> report_files.Translate:
@@ -98,36 +131,17 @@ def _download(body: bytes | str, media_type: str, name: str) -> Response:
 
 
 @router.get("/dashboard/report.csv")
-def report_csv(
-    request: Request,
-    actor: CurrentActor,
-    session: DbSession,
-    state: State,
-    start: str | None = None,
-    end: str | None = None,
-    city: str | None = None,
-    lang: str | None = None,
-) -> Response:
+def report_csv(report: PeriodReport) -> Response:
     """One long CSV: chart, title, label, series, value (the roll matrix as chart `roll`)."""
-    board, first, last = _report(request, actor, session, state, start, end, city)
-    body = report_files.report_csv(board, _gettext(request, lang))
-    return _download(body, "text/csv; charset=utf-8", f"dashboard-{first}-{last}.csv")
+    body = report_files.report_csv(report.board, report.tr)
+    name = f"dashboard-{report.first}-{report.last}.csv"
+    return _download(body, "text/csv; charset=utf-8", name)
 
 
 @router.get("/dashboard/report.xlsx")
-def report_xlsx(
-    request: Request,
-    actor: CurrentActor,
-    session: DbSession,
-    state: State,
-    start: str | None = None,
-    end: str | None = None,
-    city: str | None = None,
-    lang: str | None = None,
-) -> Response:
-    board, first, last = _report(request, actor, session, state, start, end, city)
-    body = report_files.report_xlsx(board, _gettext(request, lang), start=first, end=last)
-    return _download(body, XLSX, f"dashboard-{first}-{last}.xlsx")
+def report_xlsx(report: PeriodReport) -> Response:
+    body = report_files.report_xlsx(report.board, report.tr, start=report.first, end=report.last)
+    return _download(body, XLSX, f"dashboard-{report.first}-{report.last}.xlsx")
 
 
 @router.get("/dashboard/report.pdf")
@@ -141,14 +155,12 @@ def report_pdf(
     lang: str | None = None,
 ) -> Response:
     """The monthly summary (default: last month) with the charts drawn and their tables."""
-    zone = state.settings.zone
+    now = _now(state)
     if month is None:
-        month = (datetime.now(zone).date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        month = (now.date().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     first, last = report_files.month_period(month)
-    board, _, _ = _report(request, actor, session, state, first.isoformat(), last.isoformat(), city)
-    body = report_files.report_pdf(
-        board, _gettext(request, lang), start=first, end=last, generated_at=datetime.now(zone)
-    )
+    report = _report(request, actor, session, state, first, last, city, lang)
+    body = report_files.report_pdf(report.board, report.tr, start=first, end=last, generated_at=now)
     return _download(body, "application/pdf", f"dashboard-{month}.pdf")
 
 

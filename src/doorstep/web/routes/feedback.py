@@ -26,6 +26,7 @@ def dossier(
             actor,
             case_id,
             zone=state.settings.zone,
+            now=state.clock.now(),
             cache_dir=cache_folder(state.settings.var_dir),
         )
     except DoorstepError as exc:
@@ -54,9 +55,16 @@ def dead_letters(request: Request, actor: CurrentActor, session: DbSession) -> H
 
 
 @router.post("/feedback/dead-letters/{delivery_id}/retry")
-def retry(delivery_id: int, request: Request, actor: CurrentActor, session: DbSession) -> Response:
+def retry(
+    delivery_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> Response:
     request.state.actor = actor
     page = "/feedback/dead-letters"
+    now = state.clock.now()
     return act(
-        request, session, lambda: feedback.retry_dead(session, actor, delivery_id), page, back=page
+        request,
+        session,
+        lambda: feedback.retry_dead(session, actor, delivery_id, now=now),
+        page,
+        back=page,
     )

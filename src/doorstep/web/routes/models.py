@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import DoorstepError
-from doorstep.http.context import CurrentActor, DbSession
+from doorstep.http.context import CurrentActor, DbSession, app_state
 from doorstep.scoring.behaviour import FEATURES
 from doorstep.scoring.monitoring import FLAG_ABOVE, WATCH_ABOVE
 from doorstep.services import scoring
@@ -96,10 +96,13 @@ def activate_model(
     reason: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
     request.state.actor = actor
+    now = app_state(request).clock.now()
     return act(
         request,
         session,
-        lambda: scoring.activate(session, actor, version_id, reason=(reason or "").strip() or None),
+        lambda: scoring.activate(
+            session, actor, version_id, now=now, reason=(reason or "").strip() or None
+        ),
         f"/models/{version_id}",
         back=f"/models/{version_id}",
     )

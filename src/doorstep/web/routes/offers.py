@@ -4,7 +4,7 @@ auditors' complaint queue."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
@@ -28,6 +28,11 @@ router = APIRouter(include_in_schema=False)
 
 def policy(state: State) -> offers.OfferPolicy:
     return offers.policy_from(state.settings)
+
+
+def business_day(state: State) -> date:
+    """Today in the business time zone, by the app's clock."""
+    return state.clock.now().astimezone(state.settings.zone).date()
 
 
 @router.get("/cases/{case_id}/plans-panel", response_class=HTMLResponse)
@@ -133,7 +138,7 @@ def build(
     discount: str | None = None,
 ) -> HTMLResponse:
     request.state.actor = actor
-    today = datetime.now(state.settings.zone).date()
+    today = business_day(state)
     try:
         budget, custom = _inputs(
             state, income, expenses, months, rate, method, grace, waiver, discount
@@ -179,7 +184,8 @@ def make(
     note: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
     request.state.actor = actor
-    today = datetime.now(state.settings.zone).date()
+    now = state.clock.now()
+    today = now.astimezone(state.settings.zone).date()
 
     def make_offer() -> None:
         if not keys:
@@ -201,6 +207,7 @@ def make(
             budget=budget,
             terms=terms,
             note=note,
+            now=now,
         )
 
     return act(
@@ -213,9 +220,14 @@ def _offer_panel(offer: Offer) -> str:
 
 
 @router.post("/offers/{offer_id}/approve")
-def approve(offer_id: int, request: Request, actor: CurrentActor, session: DbSession) -> Response:
+def approve(
+    offer_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> Response:
     request.state.actor = actor
-    return act(request, session, lambda: offers.approve(session, actor, offer_id), _offer_panel)
+    now = state.clock.now()
+    return act(
+        request, session, lambda: offers.approve(session, actor, offer_id, now=now), _offer_panel
+    )
 
 
 @router.post("/offers/{offer_id}/withdraw")
@@ -224,21 +236,29 @@ def withdraw(
     request: Request,
     actor: CurrentActor,
     session: DbSession,
+    state: State,
     reason: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
     request.state.actor = actor
+    now = state.clock.now()
     return act(
-        request, session, lambda: offers.withdraw(session, actor, offer_id, reason), _offer_panel
+        request,
+        session,
+        lambda: offers.withdraw(session, actor, offer_id, reason, now=now),
+        _offer_panel,
     )
 
 
 @router.post("/borrower-messages/{message_id}/handled")
-def handled(message_id: int, request: Request, actor: CurrentActor, session: DbSession) -> Response:
+def handled(
+    message_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> Response:
     request.state.actor = actor
+    now = state.clock.now()
     return act(
         request,
         session,
-        lambda: offers.handle_message(session, actor, message_id),
+        lambda: offers.handle_message(session, actor, message_id, now=now),
         lambda message: (
             "/complaints" if message.kind == "complaint" else f"/cases/{message.case_id}"
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -43,7 +43,7 @@ def plan_index(
     except DoorstepError as exc:
         return error_page(request, exc)
     cities = visit_plans.plan_cities(session, actor)
-    tomorrow = datetime.now(state.settings.zone).date() + timedelta(days=1)
+    tomorrow = state.clock.now().astimezone(state.settings.zone).date() + timedelta(days=1)
     return render(
         request,
         "plans/index.html",
@@ -176,7 +176,9 @@ def plan_publish(
         request,
         session,
         plan_id,
-        lambda: visit_plans.publish(session, actor, plan_id, _config(state), version=version),
+        lambda: visit_plans.publish(
+            session, actor, plan_id, _config(state), version=version, now=state.clock.now()
+        ),
     )
 
 
@@ -192,7 +194,7 @@ def plan_replan(
     return act(
         request,
         session,
-        lambda: visit_plans.replan(session, actor, plan_id, _config(state)),
+        lambda: visit_plans.replan(session, actor, plan_id, _config(state), now=state.clock.now()),
         lambda new: f"/plans/{new.id}",
         back=f"/plans/{plan_id}",
     )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.reasons import REASONS
-from doorstep.http.context import DbSession, State, client_address
+from doorstep.http.context import DbSession, State, app_state, client_address
 from doorstep.integrations.sms import LogSender, SmsSender
 from doorstep.services.repayment import offers, portal
 from doorstep.web.forms import act, day_field
@@ -53,11 +53,17 @@ def _status(exc: DoorstepError) -> int:
 
 
 def _borrower(request: Request, session: DbSession) -> str | None:
-    return portal.borrower_for(session, request.cookies.get(COOKIE))
+    return portal.borrower_for(session, request.cookies.get(COOKIE), _now(request))
 
 
-def _today(state: State) -> date:
-    return datetime.now(state.settings.zone).date()
+def _now(request: Request) -> datetime:
+    """The app's clock (every time a borrower's request reads or writes comes from it)."""
+    return app_state(request).clock.now()
+
+
+def _today(request: Request) -> date:
+    """Today in the business time zone."""
+    return _now(request).astimezone(app_state(request).settings.zone).date()
 
 
 def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -85,7 +91,13 @@ def ask_code(
 ) -> HTMLResponse:
     try:
         portal.request_code(
-            session, sender(request, state), state.hasher, loan_id, mobile, client_address(request)
+            session,
+            sender(request, state),
+            state.hasher,
+            loan_id,
+            mobile,
+            client_address(request),
+            _now(request),
         )
     except DoorstepError as exc:
         session.commit()  # the failure counts towards the throttle
@@ -110,7 +122,7 @@ def verify(
     code: Annotated[str, Form(max_length=12)],
 ) -> Response:
     try:
-        token = portal.verify_code(session, state.hasher, loan_id, code)
+        token = portal.verify_code(session, state.hasher, loan_id, code, _now(request))
     except DoorstepError as exc:
         session.commit()  # a wrong try is counted
         return _page(
@@ -137,7 +149,7 @@ def verify(
 
 @router.post("/portal/sign-out")
 def sign_out(request: Request, session: DbSession) -> RedirectResponse:
-    portal.sign_out(session, request.cookies.get(COOKIE))
+    portal.sign_out(session, request.cookies.get(COOKIE), _now(request))
     session.commit()
     response = RedirectResponse("/portal/sign-in", status_code=303)
     response.delete_cookie(COOKIE, path="/portal")
@@ -161,12 +173,13 @@ def home(request: Request, session: DbSession, state: State) -> Response:
     customer_id = _borrower(request, session)
     if customer_id is None:
         return SIGN_IN
+    now = _now(request)
     return _page(
         request,
         "portal/home.html",
-        loans=portal.overview(session, customer_id, _today(state), state.settings.waterfall_rule),
-        offers=portal.open_offers(session, customer_id),
-        visitors=portal.visitors(session, customer_id),
+        loans=portal.overview(session, customer_id, _today(request), state.settings.waterfall_rule),
+        offers=portal.open_offers(session, customer_id, now),
+        visitors=portal.visitors(session, customer_id, now),
         slots=portal.slots_of(session, customer_id),
         messages=portal.messages_of(session, customer_id)[:5],
         notice=request.query_params.get("done"),
@@ -226,7 +239,12 @@ def hardship(
         _tell_us,
         "hardship",
         lambda customer_id: portal.report_hardship(
-            session, customer_id, reason, statement, _today(state), state.settings.portal_hold_days
+            session,
+            customer_id,
+            reason,
+            statement,
+            _today(request),
+            state.settings.portal_hold_days,
         ),
     )
 
@@ -248,6 +266,7 @@ def callback(
             session,
             customer_id,
             datetime.combine(day_field(day, "day"), _parse_time(at, "at"), state.settings.zone),
+            _now(request),
         ),
     )
 
@@ -279,14 +298,14 @@ def _parse_time(text: str, field: str) -> time:
 def _visit(
     request: Request, session: Session, customer_id: str, status: int, error: str | None
 ) -> HTMLResponse:
-    tomorrow = date.today() + timedelta(days=1)
+    tomorrow = _today(request) + timedelta(days=1)
     return _page(
         request,
         "portal/visit.html",
         status,
         error=error,
         slots=portal.slots_of(session, customer_id),
-        visitors=portal.visitors(session, customer_id),
+        visitors=portal.visitors(session, customer_id, _now(request)),
         tomorrow=tomorrow,
     )
 
@@ -309,7 +328,7 @@ def address(
         _visit,
         "address",
         lambda customer_id: portal.confirm_address(
-            session, state.cipher, state.hasher, customer_id, corrected
+            session, state.cipher, state.hasher, customer_id, corrected, _now(request)
         ),
     )
 
@@ -318,7 +337,6 @@ def address(
 def slot(
     request: Request,
     session: DbSession,
-    state: State,
     day: Annotated[str, Form(max_length=10)],
     start: Annotated[str, Form(max_length=5)],
     end: Annotated[str, Form(max_length=5)],
@@ -334,7 +352,8 @@ def slot(
             day_field(day, "day"),
             _parse_time(start, "start"),
             _parse_time(end, "end"),
-            _today(state),
+            _today(request),
+            now=_now(request),
         ),
     )
 
@@ -357,7 +376,10 @@ def _plans(
         "portal/plans.html",
         status,
         error=error,
-        offers=[(o, offers.options_of(o)) for o in portal.open_offers(session, customer_id)],
+        offers=[
+            (o, offers.options_of(o))
+            for o in portal.open_offers(session, customer_id, _now(request))
+        ],
     )
 
 
@@ -377,7 +399,7 @@ def accept(
     def accept_offer(customer_id: str) -> None:
         if not offer_id.isdigit():
             raise InvalidValue("offer: not an offer", message_zh="offer：方案编号无效")
-        offers.accept(session, customer_id, int(offer_id), plan)
+        offers.accept(session, customer_id, int(offer_id), plan, now=_now(request))
 
     return _submit(request, session, _plans, "accepted", accept_offer)
 

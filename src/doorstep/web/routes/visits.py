@@ -4,7 +4,7 @@ submission) and the supervisor's (alerts, the verdict on the case page)."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -23,7 +23,7 @@ from doorstep.domain.errors import (
 )
 from doorstep.domain.reasons import REASONS
 from doorstep.domain.verdict import VULNERABILITIES, NextStep
-from doorstep.http.context import AppState, CurrentActor, DbSession, State, request_id
+from doorstep.http.context import AppState, CurrentActor, DbSession, State, app_state, request_id
 from doorstep.http.errors import status_of
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
@@ -44,6 +44,11 @@ def _rules(state: AppState) -> visits.VisitRules:
 
 def _store(state: AppState) -> LocalEvidenceStore:
     return LocalEvidenceStore(state.settings.var_dir / "evidence")
+
+
+def _now(request: Request) -> datetime:
+    """The app's clock (a fixed one in tests and replays)."""
+    return app_state(request).clock.now()
 
 
 def _zh(request: Request) -> bool:
@@ -90,7 +95,7 @@ def day_page(
 ) -> Response:
     request.state.actor = actor
     rules = _rules(state)
-    now = datetime.now(UTC)
+    now = _now(request)
     text = request.query_params.get("date") or ""
     try:
         on = date.fromisoformat(text) if text else now.astimezone(rules.zone).date()
@@ -159,7 +164,7 @@ def check_in(
             accuracy_m=_number(accuracy, "accuracy"),
             device_time=_device_time(device_time),
             rules=rules,
-            now=datetime.now(UTC),
+            now=_now(request),
             conduct=visits.Conduct(
                 partner_present=partner_present, id_shown=id_shown, recording_on=recording_on
             ),
@@ -214,7 +219,7 @@ def check_out(
             lat=_number(lat, "lat"),
             lng=_number(lng, "lng"),
             device_time=_device_time(device_time),
-            now=datetime.now(UTC),
+            now=_now(request),
         ),
         f"/visits/{visit_id}",
         back=f"/visits/{visit_id}",
@@ -240,7 +245,7 @@ def sos(
             visit_id,
             lat=_number(lat, "lat"),
             lng=_number(lng, "lng"),
-            now=datetime.now(UTC),
+            now=_now(request),
         ),
         f"/visits/{visit_id}?sos=sent",
         back=f"/visits/{visit_id}",
@@ -298,14 +303,11 @@ def _problem(request: Request, exc: DoorstepError) -> JSONResponse:
     )
 
 
-@router.post("/visits/{visit_id}/submit")
-async def submit(
-    visit_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
-) -> Response:
-    """The interview with its evidence, sent by the page's script (multipart) with the
-    device's idempotency key; answers JSON."""
-    request.state.actor = actor
-    rules = _rules(state)
+async def _read_submission(
+    request: Request, max_bytes: int
+) -> tuple[str, dict[str, str | list[str]], list[visits.Upload]]:
+    """The submission's idempotency key, answers and evidence from its multipart form;
+    each file read up to one byte past the limit (enough to refuse it)."""
     form = await request.form(max_files=MAX_FILES, max_fields=200)
     answers: dict[str, str | list[str]] = {}
     uploads: list[visits.Upload] = []
@@ -314,7 +316,7 @@ async def submit(
         if name == "evidence":
             for item in values:
                 if isinstance(item, UploadFile) and (item.filename or item.size):
-                    data = await item.read(rules.evidence_max_bytes + 1)
+                    data = await item.read(max_bytes + 1)
                     if data:
                         uploads.append(visits.Upload(item.filename, data))
             continue
@@ -324,6 +326,18 @@ async def submit(
         )
     key = str(answers.pop("idempotency_key", "") or "")
     answers.pop("csrf_token", None)
+    return key, answers, uploads
+
+
+@router.post("/visits/{visit_id}/submit")
+async def submit(
+    visit_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+) -> Response:
+    """The interview with its evidence, sent by the page's script (multipart) with the
+    device's idempotency key; answers JSON."""
+    request.state.actor = actor
+    rules = _rules(state)
+    key, answers, uploads = await _read_submission(request, rules.evidence_max_bytes)
 
     def work() -> visits.Submission:
         try:
@@ -336,7 +350,7 @@ async def submit(
                 uploads,
                 store=_store(state),
                 rules=rules,
-                now=datetime.now(UTC),
+                now=_now(request),
                 request_id=request_id(request),
             )
             session.commit()
@@ -421,7 +435,7 @@ def verdict_review(
             case_id,
             override_step=override_step,
             reason=override_reason,
-            now=datetime.now(UTC),
+            now=_now(request),
         ),
         f"/cases/{case_id}#verdict",
         back=f"/cases/{case_id}",
@@ -441,7 +455,7 @@ def verdict_close(
     return act(
         request,
         session,
-        lambda: visits.close(session, actor, case_id, reason=reason, now=datetime.now(UTC)),
+        lambda: visits.close(session, actor, case_id, reason=reason, now=_now(request)),
         page,
         back=page,
     )
@@ -455,7 +469,7 @@ def alerts_page(
     rules = _rules(state)
     try:
         rows = alerts.open_alerts(session, actor)
-        if alerts.raise_overdue_checkouts(session, datetime.now(UTC), rules.checkout_after):
+        if alerts.raise_overdue_checkouts(session, _now(request), rules.checkout_after):
             session.commit()
             rows = alerts.open_alerts(session, actor)
     except DoorstepError as exc:
@@ -476,7 +490,7 @@ def alert_resolve(
     return act(
         request,
         session,
-        lambda: alerts.resolve(session, actor, alert_id, note, datetime.now(UTC)),
+        lambda: alerts.resolve(session, actor, alert_id, note, _now(request)),
         "/alerts",
         back="/alerts",
     )

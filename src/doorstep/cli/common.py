@@ -1,0 +1,101 @@
+"""What every command module shares: the consoles, settings and the migrated database,
+errors and dates from the command line, and the progress displays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from sqlalchemy import Engine
+
+from doorstep.config import Settings
+from doorstep.store import migrate
+from doorstep.store.db import make_engine
+
+console = Console()
+error_console = Console(stderr=True)
+
+AsOf = Annotated[str, typer.Option("--as-of", help="as-of date, YYYY-MM-DD")]
+
+
+def settings() -> Settings:
+    """The configuration from the environment, read when a command starts."""
+    return Settings()
+
+
+def ready_engine(config: Settings) -> Engine:
+    """The configured database, migrated to the current schema."""
+    engine = make_engine(config.resolved_database_url)
+    migrate.upgrade(engine)
+    return engine
+
+
+def fail(message: str) -> typer.Exit:
+    """Print the error; the caller raises what this returns (exit code 1)."""
+    error_console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def split_list(text: str | None) -> list[str]:
+    """A comma-separated option as its non-empty, stripped items."""
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar fed by the services' (stage, done, total) callbacks."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+@contextmanager
+def working(title: str) -> Iterator[Callable[[str], None]]:
+    """A Rich spinner with the elapsed time, its line replaced by each progress message."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(title, total=None)
+
+        def say(message: str) -> None:
+            bar.update(task, description=f"{title}: {message}")
+            bar.console.print(f"[dim]{title}:[/dim] {message}", highlight=False)
+
+        yield say

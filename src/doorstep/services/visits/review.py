@@ -1,0 +1,142 @@
+"""The manager's review: the case's latest verdict with its visit and evidence, accepted
+or its next step overridden with a reason, and the visited case closed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from doorstep.domain.access import Actor
+from doorstep.domain.errors import InvalidAnswers, NotFound
+from doorstep.domain.verdict import NextStep
+from doorstep.services.cases import get_case
+from doorstep.services.conduct import audit
+from doorstep.services.lender import outbox
+from doorstep.services.visits.access import require_manager
+from doorstep.services.visits.interview import Problem
+from doorstep.services.visits.moves import move_case
+from doorstep.store.models import Case, Evidence, PromiseToPay, Verdict, Visit
+from doorstep.store.repositories import visits as repo
+
+MIN_OVERRIDE_REASON = 4  # characters
+
+
+@dataclass
+class VerdictView:
+    verdict: Verdict
+    visit: Visit
+    evidence: list[Evidence]
+    promise: PromiseToPay | None
+    verifiers: list[str]
+
+
+def verdict_view(session: Session, actor: Actor, case_id: int) -> VerdictView | None:
+    """The case's latest verdict with its visit, evidence and promise (None before any)."""
+    case = get_case(session, actor, case_id)
+    verdict = repo.latest_verdict(session, case.id)
+    if verdict is None:
+        return None
+    visit = session.get(Visit, verdict.visit_id)
+    assert visit is not None
+    return VerdictView(
+        verdict,
+        visit,
+        repo.evidence_of(session, visit.id),
+        repo.promise_of_visit(session, visit.id),
+        repo.display_names(session, visit.verifier_ids),
+    )
+
+
+def _verdict_of(session: Session, actor: Actor, case_id: int) -> VerdictView:
+    view = verdict_view(session, actor, case_id)
+    if view is None:
+        raise NotFound(f"case {case_id} has no verdict", message_zh=f"案件 {case_id} 尚无核实结论")
+    return view
+
+
+def _override(verdict: Verdict, step: str | None, reason: str | None) -> str | None:
+    """The next step the manager sets instead of the verdict's (None: the verdict's
+    stands): a known step, and a reason of a few words for a different one."""
+    if step is None:
+        return None
+    if step not in {s.value for s in NextStep}:
+        raise InvalidAnswers(
+            [Problem("override_step", f"next step: unknown {step!r}", f"后续处置：未知 {step!r}")]
+        )
+    if step == verdict.next_step:
+        return None
+    if reason is None or len(reason) < MIN_OVERRIDE_REASON:
+        raise InvalidAnswers(
+            [
+                Problem(
+                    "override_reason",
+                    "reason: say why the next step is changed (at least 4 characters)",
+                    "原因：请说明修改后续处置的原因（至少 4 个字）",
+                )
+            ]
+        )
+    return step
+
+
+def review(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    *,
+    override_step: str | None,
+    reason: str | None,
+    now: datetime,
+) -> Verdict:
+    """The manager accepts the verdict, or overrides its next step with a reason."""
+    require_manager(actor)
+    verdict = _verdict_of(session, actor, case_id).verdict
+    reason = (reason or "").strip() or None
+    step = _override(verdict, (override_step or "").strip() or None, reason)
+    before = verdict.override_step or verdict.next_step
+    verdict.override_step = step
+    verdict.override_reason = reason if step else None
+    verdict.reviewed_by = actor.user_id
+    verdict.reviewed_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "verdict.override" if step else "verdict.review",
+        "case",
+        case_id,
+        {"verdict": verdict.id, "from": before, "to": step or verdict.next_step},
+        reason=reason,
+    )
+    return verdict
+
+
+def close(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    *,
+    reason: str | None,
+    now: datetime,
+) -> Case:
+    """Close a visited case (reviewing its verdict as it stands, if nobody has)."""
+    require_manager(actor)
+    view = _verdict_of(session, actor, case_id)
+    if view.verdict.reviewed_at is None:
+        review(session, actor, case_id, override_step=None, reason=None, now=now)
+    case = get_case(session, actor, case_id)
+    move_case(session, actor, case, "close", (reason or "").strip() or "verdict reviewed", now=now)
+    outbox.emit(
+        session,
+        "case.closed",
+        str(case.id),
+        {
+            "case_id": case.id,
+            "customer_id": case.customer_id,
+            "next_step": view.verdict.override_step or view.verdict.next_step,
+            "closed_at": now.isoformat(),
+        },
+        now=now,
+    )
+    return case

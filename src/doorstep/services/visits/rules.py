@@ -1,0 +1,44 @@
+"""The settings a visit is judged by: check-in limits, evidence size, the conduct pack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from doorstep.config import Settings
+from doorstep.domain import checkin
+from doorstep.domain.rules import Pack
+
+
+@dataclass(frozen=True)
+class VisitRules:
+    """The settings a visit is judged by."""
+
+    zone: ZoneInfo
+    limits: checkin.Limits = field(default_factory=checkin.Limits)
+    checkout_after: timedelta = timedelta(minutes=60)
+    evidence_max_bytes: int = 20 * 1024 * 1024
+    max_broken_promises: int = 2
+    map_url: str = "https://uri.amap.com/marker?position={lng},{lat}"
+    pack: Pack | None = None  # the conduct rules; None: the local hours rule alone
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VisitRules:
+        start, end = checkin.parse_hours(settings.visit_hours)
+        return cls(
+            zone=settings.zone,
+            limits=checkin.Limits(
+                max_distance_m=settings.visit_max_distance_m,
+                hours_start=start,
+                hours_end=end,
+                max_accuracy_m=settings.visit_max_accuracy_m,
+                max_clock_skew=timedelta(seconds=settings.visit_max_clock_skew_seconds),
+                max_speed_kmh=settings.visit_max_speed_kmh,
+            ),
+            checkout_after=timedelta(minutes=settings.visit_checkout_minutes),
+            evidence_max_bytes=settings.evidence_max_bytes,
+            max_broken_promises=settings.max_broken_promises,
+            map_url=settings.visit_map_url,
+            pack=settings.rules_pack,
+        )
