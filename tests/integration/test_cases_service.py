@@ -3,7 +3,7 @@ attempts and skip-trace."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL
@@ -19,6 +20,7 @@ from doorstep.domain.case import OPEN_STATES
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError, Forbidden, IllegalTransition
+from doorstep.domain.rules import load as load_pack
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services import cases
 from doorstep.services.batch.delinquency import run_delinquency
@@ -34,6 +36,7 @@ from tests.factories.world import ANYTIME_RULES, AS_OF, build_world
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
 RECENT = "2024-05-20T10:00:00+08:00"
+ANYTIME = load_pack("cn", (ANYTIME_RULES.name, ANYTIME_RULES.read_text("utf-8")))
 
 
 @pytest.fixture(autouse=True)
@@ -189,6 +192,7 @@ def test_hold_blocks_schedule_and_is_audited(
             "hold",
             hold_reason="complaint",
             reason="borrower filed a complaint",
+            now=datetime.now(UTC),
         )
         assert (held.state, held.hold_reason) == ("ready", "complaint")
         assert "schedule" not in cases.actions_for(held)
@@ -204,11 +208,28 @@ def test_hold_blocks_schedule_and_is_audited(
         assert events[-1] == ("case.hold", "manager", "borrower filed a complaint", "complaint")
         assert not any(action == "case.schedule" for action, *_ in events)
 
-        cases.act(session, boss, case_id, "release", reason="complaint withdrawn")
+        now = datetime.now(UTC)
+        cases.act(session, boss, case_id, "release", reason="complaint withdrawn", now=now)
         scheduled = cases.act(session, boss, case_id, "schedule")
         assert scheduled.state == "scheduled"
-        back = cases.act(session, boss, case_id, "hold", hold_reason="dispute", reason="disputed")
+        back = cases.act(
+            session, boss, case_id, "hold", hold_reason="dispute", reason="disputed", now=now
+        )
         assert (back.state, back.hold_reason) == ("ready", "dispute")  # the visit is off
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    point_id: int,
+    channel: AttemptChannel,
+    result: AttemptResult,
+) -> ContactPoint:
+    """An attempt made now, under rules that allow any hour (the tests run at any time)."""
+    return contacts.record_attempt(
+        session, actor, case_id, point_id, channel, result, at=datetime.now(UTC), pack=ANYTIME
+    )
 
 
 def points_of(engine: Engine, case_id: int) -> dict[str, int]:
@@ -228,7 +249,7 @@ def test_contact_attempts_move_status_and_confidence(
     boss = manager(engine)
     first, second = (points_of(engine, c) for c in (world.assigned_case, world.other_case))
     with transaction(engine) as session:
-        phone = contacts.record_attempt(
+        phone = record(
             session,
             boss,
             world.assigned_case,
@@ -237,7 +258,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.REACHED,
         )
         assert (phone.status, phone.confidence) == ("confirmed", 0.9)  # was unverified, 0.6
-        wrong = contacts.record_attempt(
+        wrong = record(
             session,
             boss,
             world.other_case,
@@ -246,7 +267,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.WRONG_NUMBER,
         )
         assert (wrong.status, wrong.confidence) == ("invalid", 0.05)
-        gone = contacts.record_attempt(
+        gone = record(
             session,
             boss,
             world.assigned_case,
@@ -255,7 +276,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.MOVED,
         )
         assert (gone.status, gone.confidence) == ("invalid", 0.05)
-        ranked = contacts.ranked(session, "C0001")
+        ranked = contacts.ranked(session, "C0001", datetime.now(UTC))
         assert contacts.best(ranked, "address") is None  # the only address is invalid now
         trail = audit.timeline(session, "case", world.assigned_case)
         assert [e.summary["result"] for e in trail if e.action == "contact.attempt"] == [
@@ -263,7 +284,7 @@ def test_contact_attempts_move_status_and_confidence(
             "moved",
         ]
     with pytest.raises(DoorstepError, match="addresses only"), transaction(engine) as session:
-        contacts.record_attempt(
+        record(
             session,
             boss,
             world.other_case,
@@ -272,7 +293,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.MOVED,
         )
     with pytest.raises(DoorstepError, match="phones only"), transaction(engine) as session:
-        contacts.record_attempt(
+        record(
             session,
             boss,
             world.other_case,
@@ -282,7 +303,7 @@ def test_contact_attempts_move_status_and_confidence(
         )
     analyst = Actor("analyst", Role.ANALYST)
     with pytest.raises(Forbidden), transaction(engine) as session:
-        contacts.record_attempt(
+        record(
             session,
             analyst,
             world.other_case,
@@ -301,7 +322,11 @@ def test_customer_without_a_good_address_is_flagged_for_skip_trace(
     with transaction(engine) as session:
         flagged = session.scalars(select(Case).where(Case.skip_trace.is_(True))).all()
         assert [(c.customer_id, c.state) for c in flagged] == [("C0003", "confirming")]
-        trust = [r.trust for r in contacts.ranked(session, "C0003") if r.point.channel == "address"]
+        trust = [
+            r.trust
+            for r in contacts.ranked(session, "C0003", datetime.now(UTC))
+            if r.point.channel == "address"
+        ]
         assert len(trust) == 2 and max(trust) < 0.5
         reasons = [e.reason for e in audit.timeline(session, "case", flagged[0].id)]
         assert "no address good enough: skip-trace" in reasons

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor
+from doorstep.domain.rules import load
 from doorstep.services import visits
 from doorstep.services.people import teams, users
 from doorstep.store.db import transaction
@@ -122,6 +123,8 @@ def test_a_reveal_before_the_assignment_or_of_another_point_does_not_count(
             field="contact_point",
             point_id=phone,
             reason="call before the visit",
+            pack=load("cn"),
+            now=datetime.now(UTC),
         )
     _view(world, "verifier")
     events = _reveals(world, "verifier")

@@ -331,6 +331,7 @@ def accept(
             "hold",
             hold_reason=HoldReason.OTHER.value,
             reason=PLAN_HOLD_NOTE,
+            now=now,
         )
     return offer
 
@@ -404,7 +405,12 @@ def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int) -> None:
     # a complaint or a dispute keeps its hold: only a plan's or a hardship's is lifted
     if case.hold_reason in RELEASED_BY_BROKEN_PLAN and case.state in {s.value for s in OPEN_STATES}:
         cases.act(
-            session, actor, case.id, "release", reason=f"repayment plan broken ({dpd} days late)"
+            session,
+            actor,
+            case.id,
+            "release",
+            reason=f"repayment plan broken ({dpd} days late)",
+            now=datetime.now(UTC),
         )
     session.add(
         BorrowerMessage(

@@ -297,11 +297,11 @@ def _hold(
     any other hold, since it must outlast them)."""
     if case is None:
         return
-    actor = borrower_actor(customer_id)
+    actor, now = borrower_actor(customer_id), datetime.now(UTC)
     if case.hold_reason and why is HoldReason.COMPLAINT and case.hold_reason != why.value:
-        cases.act(session, actor, case.id, "release", reason=f"replaced by {why.value}")
+        cases.act(session, actor, case.id, "release", reason=f"replaced by {why.value}", now=now)
     if not case.hold_reason:
-        cases.act(session, actor, case.id, "hold", hold_reason=why.value, reason=note)
+        cases.act(session, actor, case.id, "hold", hold_reason=why.value, reason=note, now=now)
 
 
 def report_hardship(
@@ -447,6 +447,7 @@ def release_expired_hardship_holds(session: Session, actor: Actor, today: date) 
                 case.id,
                 "release",
                 reason=f"hardship hold ended {message.hold_until}",
+                now=datetime.now(UTC),
             )
             released += 1
     return released

@@ -332,7 +332,11 @@ def _collect(
         if c.id not in fixed_ids and (wanted is None or c.id in wanted)
     ]
     allowed, spans = cfg.lawful(plan_day)
-    held = conduct.held_case_ids(session, [c.id for c in candidates]) if candidates else set()
+    held = (
+        conduct.held_case_ids(session, [c.id for c in candidates], utcnow())
+        if candidates
+        else set()
+    )
     candidates = [c for c in candidates if c.id not in held]
     early: list[tuple[int, DropReason]] = [
         (case_id, DropReason.CASE_UNAVAILABLE)
@@ -350,6 +354,7 @@ def _collect(
                 begin + timedelta(seconds=cfg.service_seconds(case)),
                 max(sizes.values(), default=0),
                 pack=cfg.pack,
+                now=utcnow(),
                 zone=cfg.zone,
             )
             if decision.blocked:
@@ -367,7 +372,7 @@ def _collect(
     meta: dict[str, _Meta] = {}
     top = max((c.priority for c in candidates), default=1) or 1
     for case in candidates:
-        address = best(ranked(session, case.customer_id), "address")
+        address = best(ranked(session, case.customer_id, utcnow()), "address")
         if address is None or address.point.lat is None or address.point.lng is None:
             early.append((case.id, DropReason.NO_ADDRESS))
             continue
@@ -428,6 +433,7 @@ def _check_rules(
                 cfg.at(plan.date, stop.end),
                 sizes.get(int(route.team_id), 0),
                 pack=cfg.pack,
+                now=utcnow(),
                 zone=cfg.zone,
             )
             if decision.blocked:

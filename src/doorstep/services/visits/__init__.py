@@ -267,7 +267,8 @@ def day(
                 field="contact_point",
                 point_id=point.id,
                 reason=reason,
-                pack=pack,
+                pack=pack or Settings().rules_pack,
+                now=now,
                 request_id=request_id,
             )
             continue
@@ -306,7 +307,7 @@ def _reveal_allowed(
     allowed = check(
         Action.REVEAL_PERSONAL_DATA,
         RevealContext(actor.role.value, "contact", True),
-        pack or conduct_rules.active_pack(),
+        pack or Settings().rules_pack,
     )
     if allowed.outcome is not Outcome.ALLOWED:
         return {}
@@ -351,8 +352,10 @@ def _seen_this_assignment(
 # --- Check-in and check-out -----------------------------------------------------------
 
 
-def _planned_point(session: Session, case: Case, stop: PlanStop | None) -> checkin.Point | None:
-    ranked = contacts.ranked(session, case.customer_id)
+def _planned_point(
+    session: Session, case: Case, stop: PlanStop | None, now: datetime
+) -> checkin.Point | None:
+    ranked = contacts.ranked(session, case.customer_id, now)
     wanted = stop.contact_point_id if stop is not None else None
     point = next((r for r in ranked if r.point.id == wanted), None) or contacts.best(
         ranked, "address"
@@ -458,7 +461,7 @@ def check_in(
         device_time=device_time,
         position=where,
         accuracy_m=accuracy_m,
-        planned=_planned_point(session, case, stop),
+        planned=_planned_point(session, case, stop, now),
         previous=(
             checkin.PreviousCheckIn(
                 previous.checked_in_at, checkin.Point(previous.lat or 0.0, previous.lng or 0.0)
