@@ -93,6 +93,12 @@ def _facts(session: Session, as_of: date) -> pl.DataFrame:
     )
 
 
+def _cancel(session: Session, actor: Actor, case: Case, kind: CancelReason, reason: str) -> None:
+    apply(
+        session, actor, case, "cancel", by=Caller.SELECTION, reason=reason, cancel_reason=kind.value
+    )
+
+
 def _cancel_cured(
     session: Session, actor: Actor, facts: pl.DataFrame, open_now: dict[str, Case]
 ) -> int:
@@ -102,16 +108,7 @@ def _cancel_cured(
     for row in facts.filter(pl.col("max_dpd") == 0).iter_rows(named=True):
         case = open_now.get(row["customer_id"])
         if case is not None and case.state in cancellable:
-            cured = CancelReason.CURED.value
-            apply(
-                session,
-                actor,
-                case,
-                "cancel",
-                by=Caller.SELECTION,
-                reason=cured,
-                cancel_reason=cured,
-            )
+            _cancel(session, actor, case, CancelReason.CURED, CancelReason.CURED.value)
             cancelled += 1
     return cancelled
 
@@ -223,16 +220,7 @@ def _open_chosen(
         elif decision.customer_id in ready and in_holdout(
             case.customer_id, report.as_of, policy.holdout_share
         ):  # kept back unvisited, so the effect of visits is measured (domain.selection)
-            holdout = CancelReason.HOLDOUT.value
-            apply(
-                session,
-                actor,
-                case,
-                "cancel",
-                by=Caller.SELECTION,
-                reason="selection holdout",
-                cancel_reason=holdout,
-            )
+            _cancel(session, actor, case, CancelReason.HOLDOUT, "selection holdout")
             report.holdout += 1
         elif decision.customer_id in ready:
             within = "selected within capacity"

@@ -171,7 +171,7 @@ def apply(
     if action == "record_visit":
         case.visited_on = today
     if action == "cancel":
-        case.cancel_reason = cancel_reason or CancelReason.OTHER.value
+        case.cancel_reason = CancelReason(cancel_reason or CancelReason.OTHER).value
     try:
         session.flush()
     except StaleDataError:
