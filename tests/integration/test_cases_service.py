@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL
-from doorstep.domain.case import OPEN_STATES
+from doorstep.domain.case import OPEN_STATES, Caller
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.domain.errors import DoorstepError, Forbidden, IllegalTransition
+from doorstep.domain.errors import Conflict, DoorstepError, Forbidden, IllegalTransition
 from doorstep.domain.rules import load as load_pack
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services import cases
@@ -29,7 +29,7 @@ from doorstep.services.conduct import audit
 from doorstep.services.ingest import ingest_files
 from doorstep.services.people import users
 from doorstep.store.db import transaction
-from doorstep.store.models import Case, ContactPoint, User
+from doorstep.store.models import Case, ContactPoint, OutboxEvent, User
 from tests.factories.book import Book, small_book
 from tests.factories.world import ANYTIME_RULES, AS_OF, build_world
 
@@ -361,3 +361,59 @@ def test_a_holdout_share_is_kept_back_unvisited_and_not_selected_again(
             )
         ).all()
     assert reopened == []
+
+
+def test_apply_checks_the_version_audits_one_shape_and_tells_the_lender(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    """The one way to move a case, as another service calls it: a stale version is a
+    conflict, every move is audited with from/to/hold/hold_before and its reason, a close
+    with a lender payload writes the outbox event, a hold needs the time it starts at."""
+    world = build_world(engine, tmp_path, keys)
+    with transaction(engine) as session:
+        case = session.get(Case, world.other_case)
+        assert case is not None
+        case.state = "ready"
+        session.flush()
+        seen = case.version
+        with pytest.raises(Conflict):
+            cases.apply(
+                session, SYSTEM, case, "schedule", by=Caller.PLANNER, expected_version=seen - 1
+            )
+        cases.apply(
+            session,
+            SYSTEM,
+            case,
+            "schedule",
+            by=Caller.PLANNER,
+            reason="plan 7",
+            expected_version=seen,
+        )
+        assert (case.state, case.version) == ("scheduled", seen + 1)
+        with pytest.raises(TypeError, match="now"):
+            cases.apply(session, SYSTEM, case, "hold", by=Caller.CONDUCT, hold_reason="dispute")
+        case.state = "visited"  # as a submitted visit leaves it
+        session.flush()
+        notify = {"case_id": case.id, "next_step": "monitor"}
+        cases.apply(
+            session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed", notify=notify
+        )
+        events = session.scalars(select(OutboxEvent).where(OutboxEvent.key == str(case.id))).all()
+        assert [(e.topic, e.payload) for e in events] == [("case.closed", notify)]
+        trail = [
+            (e.action, e.reason, e.summary)
+            for e in audit.timeline(session, "case", case.id)
+            if e.action in ("case.schedule", "case.close")
+        ]
+    assert trail == [
+        (
+            "case.schedule",
+            "plan 7",
+            {"from": "ready", "to": "scheduled", "hold": None, "hold_before": None},
+        ),
+        (
+            "case.close",
+            "reviewed",
+            {"from": "visited", "to": "closed", "hold": None, "hold_before": None},
+        ),
+    ]

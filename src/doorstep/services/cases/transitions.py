@@ -97,9 +97,13 @@ def _check_caller(actor: Actor, action: str, by: Caller) -> None:
     )
 
 
-def _known(value: str | None, kind: type[HoldReason] | type[CancelReason], what: str) -> None:
+_KINDS = {HoldReason: ("hold reason", "暂停原因"), CancelReason: ("cancel reason", "取消原因")}
+
+
+def _known(value: str | None, kind: type[HoldReason] | type[CancelReason]) -> None:
     if value and value not in {v.value for v in kind}:
-        raise InvalidValue(f"unknown {what} {value!r}", message_zh=f"未知的{what} {value!r}")
+        en, zh = _KINDS[kind]
+        raise InvalidValue(f"unknown {en} {value!r}", message_zh=f"未知的{zh} {value!r}")
 
 
 def _needs(value: object, what: str, action: str) -> None:
@@ -114,7 +118,7 @@ def _decide(
     """The domain's answer: the case after the action and the event to audit."""
     before = view_of(case)
     if action == "hold":
-        _known(hold_reason, HoldReason, "hold reason")
+        _known(hold_reason, HoldReason)
         return hold(before, HoldReason(hold_reason or HoldReason.OTHER), reason)
     if action == "release":
         return release(before, reason or "")
@@ -157,7 +161,7 @@ def apply(
     if notify is not None and action not in LENDER_TOPICS:
         raise TypeError(f"the lender hears of no {action!r}")
     if action == "cancel":
-        _known(cancel_reason, CancelReason, "cancel reason")
+        _known(cancel_reason, CancelReason)
     reason = (reason or "").strip() or None
     after, event = _decide(case, action, reason, hold_reason)
     if action == "release":  # refused (before any change) unless the role may lift every hold
