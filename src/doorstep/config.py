@@ -20,8 +20,9 @@ from doorstep.domain.rules import load as load_rule_pack
 
 @lru_cache(maxsize=16)
 def _rule_pack(jurisdiction: str, override: tuple[str, str] | None) -> Pack:
-    """Packs are immutable: parse each (jurisdiction, override text) once per process, not
-    for every Settings built (services build one per contact when no pack is passed)."""
+    """Packs are immutable and keyed here by everything they are built from, so this memo
+    changes no result: it only spares parsing the same TOML for every Settings built (each
+    CLI command and test builds its own)."""
     return load_rule_pack(jurisdiction, override)
 
 
@@ -243,7 +244,8 @@ class Settings(BaseSettings):
     @cached_property
     def rules_pack(self) -> Pack:
         """The effective conduct-rule pack; an unusable pack or override fails here, at start,
-        naming the rule and the field."""
+        naming the rule and the field. Built once per entry point (the app factory's
+        `AppState.settings`, a CLI command's settings) and passed to the services as `pack`."""
         override = None
         if self.rules_file is not None:
             try:

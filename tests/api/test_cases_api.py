@@ -203,6 +203,26 @@ def test_stale_version_and_illegal_transition_are_409(
     assert (state["state"], state["version"]) == ("ready", seen + 1)  # nothing else happened
 
 
+def test_a_person_cannot_start_or_record_a_visit(
+    world: World, client: TestClient, engine: Engine
+) -> None:
+    """Only the visit service moves a case to visiting (a check-in) and visited (a
+    submitted interview): the case API refuses both, even to an admin, and offers neither;
+    so no case is closed without a check-in."""
+    admin, case_id = bearer(engine, "admin"), world.assigned_case
+    for state, action in (("scheduled", "start_visit"), ("visiting", "record_visit")):
+        seen = set_state(engine, case_id, state)
+        detail = client.get(f"/api/cases/{case_id}", headers=admin).json()
+        assert action not in detail["actions"]
+        refused = act(client, case_id, admin, action=action, reason="at the door", version=seen)
+        assert "签到" in assert_problem(refused, 403, "forbidden")["detail"]  # zh_CN default
+        after = client.get(f"/api/cases/{case_id}", headers=admin).json()["case"]
+        assert (after["state"], after["version"]) == (state, seen)  # nothing happened
+    with transaction(engine) as session:
+        trail = [e.action for e in audit.timeline(session, "case", case_id)]
+    assert "case.start_visit" not in trail and "case.record_visit" not in trail
+
+
 def test_every_4xx_is_problem_details(world: World, client: TestClient, engine: Engine) -> None:
     admin, analyst = bearer(engine, "admin"), bearer(engine, "analyst")
     verifier, case = bearer(engine, "verifier"), world.assigned_case

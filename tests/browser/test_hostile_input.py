@@ -11,7 +11,7 @@ tests/api/test_cases_api.py; one-time-code throttling: tests/integration/test_of
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,10 @@ def seed_payloads(site: Site) -> int:
         session.add(Team(name=PAYLOAD[:64], city=case.city))
         for action in ("case.hold", "case.release", "case.cancel", "contact.reveal"):
             audit.record(session, SYSTEM, action, "case", case_id, {"by": PAYLOAD}, reason=PAYLOAD)
-        portal.report_hardship(session, customer.customer_id, "medical", PAYLOAD, date.today(), 7)
-        portal.complain(session, customer.customer_id, PAYLOAD)  # the borrower's complaint
+        now = datetime.now(UTC)
+        today = now.date()
+        portal.report_hardship(session, customer.customer_id, "medical", PAYLOAD, today, 7, now=now)
+        portal.complain(session, customer.customer_id, PAYLOAD, now=now)  # the borrower's complaint
     return case_id
 
 

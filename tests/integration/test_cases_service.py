@@ -3,7 +3,7 @@ attempts and skip-trace."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,13 +11,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL
-from doorstep.domain.case import OPEN_STATES
+from doorstep.domain.case import OPEN_STATES, Caller
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.domain.errors import DoorstepError, Forbidden, IllegalTransition
+from doorstep.domain.errors import Conflict, DoorstepError, Forbidden, IllegalTransition
+from doorstep.domain.rules import load as load_pack
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services import cases
 from doorstep.services.batch.delinquency import run_delinquency
@@ -26,13 +28,14 @@ from doorstep.services.conduct import audit
 from doorstep.services.ingest import ingest_files
 from doorstep.services.people import users
 from doorstep.store.db import transaction
-from doorstep.store.models import Case, ContactPoint, User
+from doorstep.store.models import Case, ContactPoint, OutboxEvent, User
 from tests.factories.book import Book, small_book
 from tests.factories.world import ANYTIME_RULES, AS_OF, build_world
 
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
 RECENT = "2024-05-20T10:00:00+08:00"
+ANYTIME = load_pack("cn", (ANYTIME_RULES.name, ANYTIME_RULES.read_text("utf-8")))
 
 
 @pytest.fixture(autouse=True)
@@ -183,6 +186,7 @@ def test_hold_blocks_schedule_and_is_audited(
             "hold",
             hold_reason="complaint",
             reason="borrower filed a complaint",
+            now=datetime.now(UTC),
         )
         assert (held.state, held.hold_reason) == ("ready", "complaint")
         assert "schedule" not in cases.actions_for(held)
@@ -198,11 +202,28 @@ def test_hold_blocks_schedule_and_is_audited(
         assert events[-1] == ("case.hold", "manager", "borrower filed a complaint", "complaint")
         assert not any(action == "case.schedule" for action, *_ in events)
 
-        cases.act(session, boss, case_id, "release", reason="complaint withdrawn")
+        now = datetime.now(UTC)
+        cases.act(session, boss, case_id, "release", reason="complaint withdrawn", now=now)
         scheduled = cases.act(session, boss, case_id, "schedule")
         assert scheduled.state == "scheduled"
-        back = cases.act(session, boss, case_id, "hold", hold_reason="dispute", reason="disputed")
+        back = cases.act(
+            session, boss, case_id, "hold", hold_reason="dispute", reason="disputed", now=now
+        )
         assert (back.state, back.hold_reason) == ("ready", "dispute")  # the visit is off
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    point_id: int,
+    channel: AttemptChannel,
+    result: AttemptResult,
+) -> ContactPoint:
+    """An attempt made now, under rules that allow any hour (the tests run at any time)."""
+    return contacts.record_attempt(
+        session, actor, case_id, point_id, channel, result, at=datetime.now(UTC), pack=ANYTIME
+    )
 
 
 def points_of(engine: Engine, case_id: int) -> dict[str, int]:
@@ -222,7 +243,7 @@ def test_contact_attempts_move_status_and_confidence(
     boss = manager(engine)
     first, second = (points_of(engine, c) for c in (world.assigned_case, world.other_case))
     with transaction(engine) as session:
-        phone = contacts.record_attempt(
+        phone = record(
             session,
             boss,
             world.assigned_case,
@@ -231,7 +252,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.REACHED,
         )
         assert (phone.status, phone.confidence) == ("confirmed", 0.9)  # was unverified, 0.6
-        wrong = contacts.record_attempt(
+        wrong = record(
             session,
             boss,
             world.other_case,
@@ -240,7 +261,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.WRONG_NUMBER,
         )
         assert (wrong.status, wrong.confidence) == ("invalid", 0.05)
-        gone = contacts.record_attempt(
+        gone = record(
             session,
             boss,
             world.assigned_case,
@@ -249,7 +270,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.MOVED,
         )
         assert (gone.status, gone.confidence) == ("invalid", 0.05)
-        ranked = contacts.ranked(session, "C0001")
+        ranked = contacts.ranked(session, "C0001", datetime.now(UTC))
         assert contacts.best(ranked, "address") is None  # the only address is invalid now
         trail = audit.timeline(session, "case", world.assigned_case)
         assert [e.summary["result"] for e in trail if e.action == "contact.attempt"] == [
@@ -257,7 +278,7 @@ def test_contact_attempts_move_status_and_confidence(
             "moved",
         ]
     with pytest.raises(DoorstepError, match="addresses only"), transaction(engine) as session:
-        contacts.record_attempt(
+        record(
             session,
             boss,
             world.other_case,
@@ -266,7 +287,7 @@ def test_contact_attempts_move_status_and_confidence(
             AttemptResult.MOVED,
         )
     with pytest.raises(DoorstepError, match="phones only"), transaction(engine) as session:
-        contacts.record_attempt(
+        record(
             session,
             boss,
             world.other_case,
@@ -276,7 +297,7 @@ def test_contact_attempts_move_status_and_confidence(
         )
     analyst = Actor("analyst", Role.ANALYST)
     with pytest.raises(Forbidden), transaction(engine) as session:
-        contacts.record_attempt(
+        record(
             session,
             analyst,
             world.other_case,
@@ -295,7 +316,11 @@ def test_customer_without_a_good_address_is_flagged_for_skip_trace(
     with transaction(engine) as session:
         flagged = session.scalars(select(Case).where(Case.skip_trace.is_(True))).all()
         assert [(c.customer_id, c.state) for c in flagged] == [("C0003", "confirming")]
-        trust = [r.trust for r in contacts.ranked(session, "C0003") if r.point.channel == "address"]
+        trust = [
+            r.trust
+            for r in contacts.ranked(session, "C0003", datetime.now(UTC))
+            if r.point.channel == "address"
+        ]
         assert len(trust) == 2 and max(trust) < 0.5
         reasons = [e.reason for e in audit.timeline(session, "case", flagged[0].id)]
         assert "no address good enough: skip-trace" in reasons
@@ -330,3 +355,59 @@ def test_a_holdout_share_is_kept_back_unvisited_and_not_selected_again(
             )
         ).all()
     assert reopened == []
+
+
+def test_apply_checks_the_version_audits_one_shape_and_tells_the_lender(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    """The one way to move a case, as another service calls it: a stale version is a
+    conflict, every move is audited with from/to/hold/hold_before and its reason, a close
+    with a lender payload writes the outbox event, a hold needs the time it starts at."""
+    world = build_world(engine, tmp_path, keys)
+    with transaction(engine) as session:
+        case = session.get(Case, world.other_case)
+        assert case is not None
+        case.state = "ready"
+        session.flush()
+        seen = case.version
+        with pytest.raises(Conflict):
+            cases.apply(
+                session, SYSTEM, case, "schedule", by=Caller.PLANNER, expected_version=seen - 1
+            )
+        cases.apply(
+            session,
+            SYSTEM,
+            case,
+            "schedule",
+            by=Caller.PLANNER,
+            reason="plan 7",
+            expected_version=seen,
+        )
+        assert (case.state, case.version) == ("scheduled", seen + 1)
+        with pytest.raises(TypeError, match="now"):
+            cases.apply(session, SYSTEM, case, "hold", by=Caller.CONDUCT, hold_reason="dispute")
+        case.state = "visited"  # as a submitted visit leaves it
+        session.flush()
+        notify = {"case_id": case.id, "next_step": "monitor"}
+        cases.apply(
+            session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed", notify=notify
+        )
+        events = session.scalars(select(OutboxEvent).where(OutboxEvent.key == str(case.id))).all()
+        assert [(e.topic, e.payload) for e in events] == [("case.closed", notify)]
+        trail = [
+            (e.action, e.reason, e.summary)
+            for e in audit.timeline(session, "case", case.id)
+            if e.action in ("case.schedule", "case.close")
+        ]
+    assert trail == [
+        (
+            "case.schedule",
+            "plan 7",
+            {"from": "ready", "to": "scheduled", "hold": None, "hold_before": None},
+        ),
+        (
+            "case.close",
+            "reviewed",
+            {"from": "visited", "to": "closed", "hold": None, "hold_before": None},
+        ),
+    ]

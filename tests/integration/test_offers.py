@@ -308,12 +308,14 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
     customer_id, _ = case_loan(engine, world.assigned_case)
     with transaction(engine) as session:
         with pytest.raises(InvalidValue, match="reason"):
-            portal.report_hardship(session, customer_id, "lazy", "words here", AS_OF, 14)
+            portal.report_hardship(session, customer_id, "lazy", "words here", AS_OF, 14, now=NOW)
         with pytest.raises(InvalidValue, match="statement"):
-            portal.report_hardship(session, customer_id, "medical", "  ", AS_OF, 14)
+            portal.report_hardship(session, customer_id, "medical", "  ", AS_OF, 14, now=NOW)
     with transaction(engine) as session:
         assert session.scalar(select(func.count()).select_from(BorrowerMessage)) == 0
-        portal.report_hardship(session, customer_id, "medical", "在医院住了两个月", AS_OF, 14)
+        portal.report_hardship(
+            session, customer_id, "medical", "在医院住了两个月", AS_OF, 14, now=NOW
+        )
     with transaction(engine) as session:
         case = session.get(Case, world.assigned_case)
         assert case is not None and case.hold_reason == "hardship_reported"
@@ -321,9 +323,12 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
         assert message is not None and message.case_id == case.id
         assert message.hold_until == AS_OF + timedelta(days=14)
         assert (
-            portal.release_expired_hardship_holds(session, SYSTEM, AS_OF + timedelta(days=13)) == 0
+            portal.release_expired_hardship_holds(
+                session, SYSTEM, AS_OF + timedelta(days=13), now=NOW
+            )
+            == 0
         )
-        portal.complain(session, customer_id, "来访人员态度粗暴")
+        portal.complain(session, customer_id, "来访人员态度粗暴", now=NOW)
     with transaction(engine) as session:
         case = session.get(Case, world.assigned_case)
         assert case is not None and case.hold_reason == "complaint"
@@ -338,7 +343,10 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
         assert offers.complaint_queue(session, auditor) == []
         # a complaint's hold outlasts the hardship period
         assert (
-            portal.release_expired_hardship_holds(session, SYSTEM, AS_OF + timedelta(days=20)) == 0
+            portal.release_expired_hardship_holds(
+                session, SYSTEM, AS_OF + timedelta(days=20), now=NOW
+            )
+            == 0
         )
         with pytest.raises(InvalidValue, match="start/end"):
             portal.book_slot(

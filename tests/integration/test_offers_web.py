@@ -5,6 +5,7 @@ nothing, read counts, the auditors' queue."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def test_maker_cannot_approve_and_auditors_own_the_complaint_queue(
     token = sign_in(client, "manager")
     with transaction(engine) as session:  # a settlement with a large discount
         customer_id = session.get(Case, world.assigned_case).customer_id  # type: ignore[union-attr]
-        portal.complain(session, customer_id, "态度恶劣")
+        portal.complain(session, customer_id, "态度恶劣", now=datetime.now(UTC))
     _, loan_id, _ = borrower_of(engine, world, world.assigned_case)
     form = client.get(f"/cases/{world.assigned_case}/offers/new", params={"loan_id": loan_id})
     settle = next(

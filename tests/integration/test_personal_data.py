@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,10 @@ from sqlalchemy.orm import Session
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Role
-from doorstep.domain.errors import DoorstepError, Forbidden
+from doorstep.domain.errors import DoorstepError, Forbidden, KeyMaterialError
 from doorstep.domain.identity import mask_id_number
-from doorstep.integrations.crypto import FernetCipher, HmacHasher, KeyError_, new_data_key
+from doorstep.domain.rules import load
+from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
 from doorstep.services.cases import contacts
 from doorstep.services.conduct import audit, personal_data
 from doorstep.store.db import transaction
@@ -132,7 +134,17 @@ def test_reveal_needs_a_reason_and_is_audited(
     verifier, case_id = actor(engine, "verifier"), world.assigned_case
 
     def reveal(session: Session, who: Actor, field: str, reason: str, **more: Any) -> str:
-        return contacts.reveal(session, who, cipher, case_id, field=field, reason=reason, **more)
+        return contacts.reveal(
+            session,
+            who,
+            cipher,
+            case_id,
+            field=field,
+            reason=reason,
+            pack=load("cn"),
+            now=datetime.now(UTC),
+            **more,
+        )
 
     for short in ("", "why", "  ab  "):
         with pytest.raises(DoorstepError, match="at least 4"), transaction(engine) as session:
@@ -205,5 +217,5 @@ def test_key_rotation_re_encrypts_everything(engine: Engine, tmp_path: Path) -> 
     assert sorted(only_new.decrypt(v) for c, v in points if c == "address") == sorted(
         world.addresses
     )
-    with pytest.raises(KeyError_):
+    with pytest.raises(KeyMaterialError):
         only_old.decrypt(ids[0])

@@ -160,9 +160,9 @@ def test_warned_contact_needs_a_reason_and_reports_it(
         assert "late call" in row.overrides[0]
         text = conduct.report_csv(report)
         assert "warned,CN-HOURS,1" in text and "quiet_hour_contacts,,1" in text
-        with pytest.raises(conduct.RulesForbidden):
+        with pytest.raises(Forbidden):
             conduct.compliance_report(
-                session, actor(engine, "verifier"), at(10, 0).date(), at(10, 0).date()
+                session, actor(engine, "verifier"), at(10, 0).date(), at(10, 0).date(), pack=CN
             )
 
 
@@ -173,6 +173,7 @@ def test_holds_rows_end_rules_and_who_may_lift(
     boss, admin = actor(engine, "manager"), actor(engine, "admin")
     case_id = world.assigned_case
     point_id = phone_of(engine, case_id)
+    now = datetime.now(UTC)
     with transaction(engine) as session:
         held = cases.act(
             session,
@@ -181,31 +182,45 @@ def test_holds_rows_end_rules_and_who_may_lift(
             "hold",
             hold_reason="breathing_space",
             reason="debt adviser registered a breathing space",
+            now=now,
         )
         assert held.hold_reason == "breathing_space"
         row = session.scalars(select(CaseHold)).one()
         assert row.ends_at is not None
         assert row.ends_at - row.started_at == timedelta(days=60)
-        blocked = contacts.attempt(
-            session, boss, case_id, point_id, CALL, REACHED, at=datetime.now(UTC), pack=CN
-        )
+        blocked = contacts.attempt(session, boss, case_id, point_id, CALL, REACHED, at=now, pack=CN)
         assert "CN-HOLD" in blocked.decision.rule_ids and not blocked.attempt.performed
-        plan = conduct.check_plan_visit(session, case_id, at(10, 10), at(10, 11), 2, pack=CN)
+        plan = conduct.check_plan_visit(
+            session, case_id, at(10, 10), at(10, 11), 2, pack=CN, now=now
+        )
         assert "CN-HOLD" in plan.rule_ids
-    with transaction(engine) as session, pytest.raises(conduct.RulesForbidden):
-        cases.act(session, boss, case_id, "release", reason="adviser cancelled")
+    with transaction(engine) as session, pytest.raises(Forbidden):
+        cases.act(session, boss, case_id, "release", reason="adviser cancelled", now=now)
     with transaction(engine) as session:
-        released = cases.act(session, admin, case_id, "release", reason="adviser cancelled")
+        released = cases.act(
+            session, admin, case_id, "release", reason="adviser cancelled", now=now
+        )
         assert released.hold_reason is None
         row = session.scalars(select(CaseHold)).one()
         assert (row.lifted_by, row.lift_reason) == ("admin", "adviser cancelled")
     with transaction(engine) as session:  # a hold ended by its end rule
-        cases.act(session, boss, case_id, "hold", hold_reason="breathing_space", reason="again")
-        later = datetime.now(UTC) + timedelta(days=61)
+        cases.act(
+            session, boss, case_id, "hold", hold_reason="breathing_space", reason="again", now=now
+        )
+        later = now + timedelta(days=61)
         assert conduct.hold_types(session, case_id, later) == ()
-        assert conduct.expire_holds(session, admin, later) == 1
+        assert cases.expire_holds(session, admin, later) == 1
         case = session.get(Case, case_id)
         assert case is not None and case.hold_reason is None
+        ended = audit.timeline(session, "case", case_id)[-1]
+        assert (ended.action, ended.actor, ended.summary["hold_before"]) == (
+            "case.hold_ended",
+            "admin",
+            "breathing_space",
+        )
+        assert ended.reason and "60 days" in ended.reason
+        row = session.scalars(select(CaseHold).order_by(CaseHold.id.desc())).first()
+        assert row is not None and row.lifted_by == conduct.END_RULE
 
 
 def test_reveal_goes_through_the_rule(
@@ -223,6 +238,7 @@ def test_reveal_goes_through_the_rule(
             reason="check the ID at the door",
             purpose="visit",
             pack=CN,
+            now=datetime.now(UTC),
         )
         assert value in world.id_numbers
     with transaction(engine) as session, pytest.raises(Forbidden, match="purpose"):
@@ -235,6 +251,7 @@ def test_reveal_goes_through_the_rule(
             reason="just curious",
             purpose="curiosity",
             pack=CN,
+            now=datetime.now(UTC),
         )
 
 
@@ -300,9 +317,10 @@ def test_retention_dry_run_reports_due_and_legal_holds(
             contacts.reveal(
                 session,
                 admin,
-                world.cipher,
+                cast(Cipher, world.cipher),
                 first.id,
                 field="id_number",
-                reason="复核身份信息",  # type: ignore[arg-type]
+                reason="复核身份信息",
                 pack=CN,
+                now=datetime.now(UTC),
             )

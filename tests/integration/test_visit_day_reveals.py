@@ -12,6 +12,8 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor
+from doorstep.domain.rules import load
+from doorstep.domain.rules import load as load_pack
 from doorstep.services import visits
 from doorstep.services.people import teams, users
 from doorstep.store.db import transaction
@@ -45,6 +47,7 @@ def _view(world: World, username: str, now: datetime | None = None) -> list[str 
             world.cipher,  # type: ignore[arg-type]
             now.astimezone(rules().zone).date(),
             now=now,
+            pack=load_pack("cn"),
             request_id="day-test",
         )
         return [s.address for s in stops]
@@ -122,6 +125,8 @@ def test_a_reveal_before_the_assignment_or_of_another_point_does_not_count(
             field="contact_point",
             point_id=phone,
             reason="call before the visit",
+            pack=load("cn"),
+            now=datetime.now(UTC),
         )
     _view(world, "verifier")
     events = _reveals(world, "verifier")

@@ -330,7 +330,8 @@ def test_conduct_rules_quiet_hours_and_holds(
             team.shift_start_minute, team.shift_end_minute, team.max_visits = 5 * 60, 24 * 60, 6
         held = session.get(Case, ready[0])
         assert held is not None
-        rules.start_hold(session, SYSTEM, held, HoldReason.DISPUTE, "borrower disputes the debt")
+        note = "borrower disputes the debt"
+        rules.start_hold(session, SYSTEM, held, HoldReason.DISPUTE, note, datetime.now(UTC))
     with transaction(engine) as session:
         plan = visit_plans.run_plan(session, SYSTEM, DAY, CITY, cfg)
         stops = repo.stops(session, plan.id)

@@ -25,6 +25,7 @@ from doorstep.domain.errors import (
     InvalidAnswers,
     TooFar,
 )
+from doorstep.domain.rules import load as load_pack
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.cases import alerts
@@ -620,7 +621,8 @@ def test_the_day_lists_plan_stops_in_order_then_cases_scheduled_by_hand(world: W
     publish_plan(world, today, [spare, world.assigned_case], team)  # spare: not assigned
     with transaction(world.engine) as session:
         verifier = actor(session, "verifier")
-        stops = visits.day(session, verifier, world.cipher, today, now=now)  # type: ignore[arg-type]
+        cipher = world.cipher
+        stops = visits.day(session, verifier, cipher, today, now=now, pack=load_pack("cn"))  # type: ignore[arg-type]
         assert [(s.case.id, s.planned, s.seq) for s in stops] == [
             (world.assigned_case, True, 2),
             (world.other_case, False, None),
@@ -639,4 +641,6 @@ def test_the_day_lists_plan_stops_in_order_then_cases_scheduled_by_hand(world: W
     )
     assert reveals == 1
     with transaction(world.engine) as session, pytest.raises(DoorstepError):
-        visits.day(session, actor(session, "manager"), world.cipher, today, now=now)  # type: ignore[arg-type]
+        visits.day(
+            session, actor(session, "manager"), world.cipher, today, now=now, pack=load_pack("cn")
+        )  # type: ignore[arg-type]

@@ -19,12 +19,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
-from doorstep.domain.case import HoldReason
+from doorstep.domain.case import Caller, HoldReason
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.errors import ReasonRequired
 from doorstep.domain.rules import load
+from doorstep.services import cases
 from doorstep.services.cases import contacts
-from doorstep.services.conduct import rules as conduct
 from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, ContactAttempt, ContactPoint, User
@@ -103,14 +103,22 @@ def test_blocked_never_performed_and_performed_within_limits(
             case = session.get(Case, case_id)
             assert case is not None
             if hold_step == "hold" and case.hold_reason is None:
-                conduct.start_hold(session, actors[0], case, HoldReason.COMPLAINT, "test", now=at)
-                case.hold_reason = "complaint"
+                complaint = HoldReason.COMPLAINT.value
+                cases.apply(
+                    session,
+                    actors[0],
+                    case,
+                    "hold",
+                    by=Caller.CONDUCT,
+                    hold_reason=complaint,
+                    reason="test",
+                    now=at,
+                )
                 held_at.append((at, None))
             elif hold_step == "release" and case.hold_reason is not None:
-                conduct.lift_hold(session, actors[1], case, "resolved", now=at)
-                case.hold_reason = None
+                by = Caller.CONDUCT
+                cases.apply(session, actors[1], case, "release", by=by, reason="resolved", now=at)
                 held_at[-1] = (held_at[-1][0], at)
-            session.flush()
             point_id = phones[which % len(phones)]
             try:
                 contacts.attempt(

@@ -33,7 +33,9 @@ def track(as_of: AsOf = "") -> None:
                 config.waterfall_rule,
                 now=SystemClock().now(),
             )
-            released = portal.release_expired_hardship_holds(session, SYSTEM, day)
+            released = portal.release_expired_hardship_holds(
+                session, SYSTEM, day, now=SystemClock().now()
+            )
     except DoorstepError as exc:
         raise fail(exc.message) from exc
     console.print(

@@ -5,9 +5,12 @@
     scheduled → ready (visit missed or rescheduled)
 
 A hold (complaint, dispute, vulnerability, ...) is not a state: it sits beside the state
-and blocks every step that leads towards a visit until it is released. Each transition
-is an explicit function that refuses an illegal move with `IllegalTransition` and returns
-the event to audit.
+and blocks every step that leads towards a visit until it is released (or its end rule
+ends it). Each transition is an explicit function that refuses an illegal move with
+`IllegalTransition` and returns the event to audit.
+
+`POLICY` says which caller may take which action: a person (page, API, CLI) may not
+start or record a visit, only the visit service does, at check-in and submission.
 """
 
 from __future__ import annotations
@@ -198,3 +201,60 @@ def release(case: CaseView, note: str) -> tuple[CaseView, CaseEvent]:
         raise IllegalTransition("lifting a hold needs a reason", message_zh="解除暂停需要原因")
     after = CaseView(case.state, None)
     return after, CaseEvent("release", case.state, case.state, case.hold, None, note)
+
+
+def end_hold(case: CaseView, end_rule: str) -> tuple[CaseView, CaseEvent]:
+    """The hold ended by its end rule (e.g. a breathing space after 60 days): nobody lifts
+    it, so nobody's role is checked. Audited as `hold_ended`, the name the trail has
+    always used for it."""
+    if not case.hold:
+        raise IllegalTransition("the case is not on hold", message_zh="案件未暂停")
+    after = CaseView(case.state, None)
+    return after, CaseEvent("hold_ended", case.state, case.state, case.hold, None, end_rule)
+
+
+# --- who may take which action -------------------------------------------------------------
+
+HOLD_ACTIONS = frozenset({"hold", "release", "end_hold"})
+"""Actions on the hold beside the state (`hold`, `release`, `end_hold`); the rest are
+`TRANSITIONS`."""
+
+ACTIONS = frozenset(TRANSITIONS) | HOLD_ACTIONS
+
+
+class Caller(StrEnum):
+    """Who moves a case. Each takes only the actions `POLICY` lists for it."""
+
+    USER = "user"  # a person on a page, the API or the CLI (role-checked: change_cases)
+    SELECTION = "selection"  # the daily selection opening and sorting cases
+    PLANNER = "planner"  # a published visit plan (and its supersession)
+    VISIT = "visit"  # the visit service: check-in, submission (and its vulnerability hold)
+    CONDUCT = "conduct"  # holds the conduct rules start and end: complaints, end rules
+    REPAYMENT = "repayment"  # repayment plans: their hold, and the case back when broken
+
+
+POLICY: dict[Caller, frozenset[str]] = {
+    Caller.USER: frozenset(
+        {
+            "start_confirmation",
+            "mark_ready",
+            "schedule",
+            "unschedule",
+            "cancel",
+            "close",
+            "hold",
+            "release",
+        }
+    ),
+    Caller.SELECTION: frozenset({"start_confirmation", "mark_ready", "cancel"}),
+    Caller.PLANNER: frozenset({"schedule", "unschedule"}),
+    Caller.VISIT: frozenset({"start_visit", "record_visit", "hold"}),
+    Caller.CONDUCT: frozenset({"hold", "release", "end_hold"}),
+    Caller.REPAYMENT: frozenset({"hold", "release", "mark_ready"}),
+}
+"""caller -> the actions it may take. A visit starts and is recorded by the visit service
+alone (a check-in, a submitted interview): no person moves a case to visiting or visited."""
+
+
+def may_take(by: Caller, action: str) -> bool:
+    return action in POLICY[by]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -95,8 +94,8 @@ def list_(
 
 
 @router.get("/{case_id}", response_model=CaseDetail)
-def detail(case_id: int, actor: CurrentActor, session: DbSession) -> CaseDetail:
-    facts = case_facts(session, actor, case_id)
+def detail(case_id: int, actor: CurrentActor, session: DbSession, state: State) -> CaseDetail:
+    facts = case_facts(session, actor, case_id, state.clock.now())
     loans = []
     for loan in facts.loans:
         snap = facts.latest.get(loan.loan_id)
@@ -142,6 +141,7 @@ def detail(case_id: int, actor: CurrentActor, session: DbSession) -> CaseDetail:
 def act(
     case_id: int, body: ActionIn, actor: CurrentActor, session: DbSession, state: State
 ) -> CaseOut:
+    now = state.clock.now()
     case = cases.act(
         session,
         actor,
@@ -151,7 +151,8 @@ def act(
         hold_reason=body.hold_reason,
         cancel_reason=body.cancel_reason,
         expected_version=body.version,
-        today=datetime.now(state.settings.zone).date(),
+        today=now.astimezone(state.settings.zone).date(),
+        now=now,
     )
     session.commit()
     return CaseOut.of(case)
@@ -166,6 +167,7 @@ def attempt(
     session: DbSession,
     state: State,
 ) -> ContactPointOut:
+    now = state.clock.now()
     contacts.record_attempt(
         session,
         actor,
@@ -174,13 +176,12 @@ def attempt(
         body.channel,
         body.result,
         body.note,
+        at=now,
         pack=state.settings.rules_pack,
     )
     session.commit()
-    ranked = {
-        r.point.id: r
-        for r in contacts.ranked(session, cases.get_case(session, actor, case_id).customer_id)
-    }
+    customer_id = cases.get_case(session, actor, case_id).customer_id
+    ranked = {r.point.id: r for r in contacts.ranked(session, customer_id, now)}
     r = ranked[point_id]
     return contact_out(r)
 
@@ -203,6 +204,7 @@ def reveal(
         point_id=body.point_id,
         reason=body.reason,
         pack=state.settings.rules_pack,
+        now=state.clock.now(),
         request_id=request_id(request),
     )
     session.commit()

@@ -116,7 +116,7 @@ def context_field(action: Action, name: str, wanted: type) -> None:
 # --- quiet hours -------------------------------------------------------------------------
 
 
-def _in_quiet(minute: int, start: int, end: int) -> bool:
+def in_quiet(minute: int, start: int, end: int) -> bool:
     return (minute >= start or minute < end) if start > end else start <= minute < end
 
 
@@ -134,7 +134,7 @@ def _quiet_hours(p: Mapping[str, Any], action: Action) -> Predicate:
             return None
         for zone in ctx.zones:
             local = ctx.at.astimezone(zone)
-            if _in_quiet(local.hour * 60 + local.minute, start, end):
+            if in_quiet(local.hour * 60 + local.minute, start, end):
                 return f"local {local:%H:%M} {zone.key} in {span}"
         return None
 
@@ -144,8 +144,8 @@ def _quiet_hours(p: Mapping[str, Any], action: Action) -> Predicate:
             last = (ctx.window_end - timedelta(microseconds=1)).astimezone(zone)
             a, b = first.hour * 60 + first.minute, last.hour * 60 + last.minute
             if (
-                _in_quiet(a, start, end)
-                or _in_quiet(b, start, end)
+                in_quiet(a, start, end)
+                or in_quiet(b, start, end)
                 or (first.date() != last.date())
                 or (start > end and a < start <= b)
                 or (start < end and a < start and b >= end)

@@ -159,23 +159,11 @@ def _override(raw: dict[str, Any], origin: str, jurisdiction: str) -> dict[str, 
     return rules
 
 
-def _rule(
-    item: dict[str, Any],
-    rule_id: str,
-    origin: str,
-    change: dict[str, Any],
-    override_origin: str,
-) -> tuple[Rule, list[tuple[Action, Predicate]]]:
-    extra = sorted(set(item) - RULE_KEYS)
-    if extra:
-        raise PackError(origin, rule_id, extra[0], "unknown key")
-    kind_name = _get(item, "kind", origin, rule_id, str)
-    check_time = item.get("check", "PRE")
-    if check_time not in CHECK_TIMES:
-        raise PackError(origin, rule_id, "check", f"expected one of {CHECK_TIMES}")
-    source = _get(item, "source", origin, rule_id, str)
-    message_zh = _get(item, "message_zh", origin, rule_id, str)
-    message_en = _get(item, "message_en", origin, rule_id, str)
+def _settings(
+    item: dict[str, Any], rule_id: str, origin: str, change: dict[str, Any], override_origin: str
+) -> tuple[dict[str, Any], Severity, bool, dict[str, str]]:
+    """The rule's parameters, severity and switch with the override applied, and where
+    each value came from."""
     params_raw = item.get("params", {})
     if not isinstance(params_raw, dict):
         raise PackError(origin, rule_id, "params", "expected a table")
@@ -197,41 +185,74 @@ def _rule(
         raise PackError(
             origins["severity"], rule_id, "severity", "expected block or warn"
         ) from None
+    return params, severity, enabled, origins
 
+
+def _actions(item: dict[str, Any], rule_id: str, origin: str) -> tuple[Action, ...]:
     actions_raw = item.get("actions", [])
     if not isinstance(actions_raw, list):
         raise PackError(origin, rule_id, "actions", "expected a list")
     try:
-        actions = tuple(Action(a) for a in actions_raw)
+        return tuple(Action(a) for a in actions_raw)
     except ValueError:
         known = [a.value for a in Action]
         raise PackError(origin, rule_id, "actions", f"known actions: {known}") from None
 
-    predicates: list[tuple[Action, Predicate]] = []
+
+def _predicates(
+    kind_name: str,
+    check_time: str,
+    actions: tuple[Action, ...],
+    params: dict[str, Any],
+    origins: dict[str, str],
+    where: tuple[str, str],
+) -> list[tuple[Action, Predicate]]:
+    """The rule compiled for each of its actions (none for a record rule)."""
+    origin, rule_id = where
     if kind_name == RECORD_KIND:
         if actions or check_time == "PRE":
             raise PackError(
                 origin, rule_id, "kind", "a record rule is REPORT or DESIGN, no actions"
             )
-    else:
-        kind = KINDS.get(kind_name)
-        if kind is None:
-            names = ", ".join([*KINDS, RECORD_KIND])
-            raise PackError(origin, rule_id, "kind", f"unknown {kind_name!r} (known: {names})")
-        if not actions:
-            raise PackError(origin, rule_id, "actions", "name at least one action")
-        for action in actions:
-            if action not in kind.actions:
-                raise PackError(
-                    origin, rule_id, "actions", f"{kind_name} cannot check {action.value}"
-                )
-        try:
-            parsed = parse_params(kind, params)
-            for action in actions:
-                predicates.append((action, kind.compile(parsed, action)))
-        except ParamError as exc:
-            where = origins.get(exc.field, origin)
-            raise PackError(where, rule_id, f"params.{exc.field}", exc.problem) from None
+        return []
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        names = ", ".join([*KINDS, RECORD_KIND])
+        raise PackError(origin, rule_id, "kind", f"unknown {kind_name!r} (known: {names})")
+    if not actions:
+        raise PackError(origin, rule_id, "actions", "name at least one action")
+    for action in actions:
+        if action not in kind.actions:
+            raise PackError(origin, rule_id, "actions", f"{kind_name} cannot check {action.value}")
+    try:
+        parsed = parse_params(kind, params)
+        return [(action, kind.compile(parsed, action)) for action in actions]
+    except ParamError as exc:
+        raise PackError(
+            origins.get(exc.field, origin), rule_id, f"params.{exc.field}", exc.problem
+        ) from None
+
+
+def _rule(
+    item: dict[str, Any],
+    rule_id: str,
+    origin: str,
+    change: dict[str, Any],
+    override_origin: str,
+) -> tuple[Rule, list[tuple[Action, Predicate]]]:
+    extra = sorted(set(item) - RULE_KEYS)
+    if extra:
+        raise PackError(origin, rule_id, extra[0], "unknown key")
+    kind_name = _get(item, "kind", origin, rule_id, str)
+    check_time = item.get("check", "PRE")
+    if check_time not in CHECK_TIMES:
+        raise PackError(origin, rule_id, "check", f"expected one of {CHECK_TIMES}")
+    source = _get(item, "source", origin, rule_id, str)
+    message_zh = _get(item, "message_zh", origin, rule_id, str)
+    message_en = _get(item, "message_en", origin, rule_id, str)
+    params, severity, enabled, origins = _settings(item, rule_id, origin, change, override_origin)
+    actions = _actions(item, rule_id, origin)
+    predicates = _predicates(kind_name, check_time, actions, params, origins, (origin, rule_id))
     try:
         message_zh.format(**params), message_en.format(**params)
     except (KeyError, IndexError, ValueError) as exc:

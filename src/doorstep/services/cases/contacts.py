@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,11 +33,13 @@ from doorstep.domain.rules import (
     RevealContext,
     check,
 )
-from doorstep.services.cases import get_case
+from doorstep.services.cases.lookup import get_case
 from doorstep.services.conduct import audit
-from doorstep.services.conduct import rules as rules_service
-from doorstep.store.models import ContactAttempt, ContactPoint, Customer
+from doorstep.services.conduct import decisions as rules_service
+from doorstep.services.conduct.holds import hold_types
+from doorstep.store.models import Case, ContactAttempt, ContactPoint, Customer
 from doorstep.store.repositories import cases as repo
+from doorstep.store.repositories import conduct as log
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,16 @@ class RankedContact:
     why: str
 
 
-def ranked(session: Session, customer_id: str, now: datetime | None = None) -> list[RankedContact]:
-    """Every contact point, most trusted first, each with why it is trusted that much."""
+def ranked(session: Session, customer_id: str, now: datetime) -> list[RankedContact]:
+    """Every contact point, most trusted first, each with why it is trusted that much at
+    `now` (trust decays with the age of the last evidence)."""
     return ranked_many(session, [customer_id], now)[customer_id]
 
 
 def ranked_many(
-    session: Session, customer_ids: list[str], now: datetime | None = None
+    session: Session, customer_ids: list[str], now: datetime
 ) -> dict[str, list[RankedContact]]:
     """`ranked` for several customers (a verifier's day) in two queries."""
-    now = now or datetime.now(UTC)
     points = repo.contact_points_of_many(session, customer_ids)
     attempted = repo.last_attempts(session, [p.id for ps in points.values() for p in ps])
     return {
@@ -151,7 +153,7 @@ def contact_context(
     day = at.astimezone(zone).date()
     relation = relation or relation_of(point, channel)
     customer_id = point.customer_id
-    recent = repo.recent_debtor_calls(session, customer_id)
+    recent = log.recent_debtor_calls(session, customer_id)
     debtor_phones = [
         p
         for p in repo.contact_points_of(session, customer_id)
@@ -166,15 +168,15 @@ def contact_context(
         zones=(zone,),
         channel=CHANNELS[channel],
         relation=relation,
-        holds=rules_service.hold_types(session, case_id, at),
-        connected_calls_today=repo.connected_calls_on(session, customer_id, day, who),
-        dial_attempts_today=repo.dials_on(session, point.id, day),
-        calls_last_7_days=repo.calls_since(session, customer_id, at - timedelta(days=7), who),
-        last_conversation_on=repo.last_conversation_day(session, customer_id, who),
+        holds=hold_types(session, case_id, at),
+        connected_calls_today=log.connected_calls_on(session, customer_id, day, who),
+        dial_attempts_today=log.dials_on(session, point.id, day),
+        calls_last_7_days=log.calls_since(session, customer_id, at - timedelta(days=7), who),
+        last_conversation_on=log.last_conversation_day(session, customer_id, who),
         debtor_unreachable=unreachable,
         contact_preagreed=point.kind == "emergency" and point.source == "application",
         location_calls_before=(
-            repo.performed_on_point(session, point.id) if relation in THIRD_PARTIES else 0
+            log.performed_on_point(session, point.id) if relation in THIRD_PARTIES else 0
         ),
     )
     if facts:
@@ -190,6 +192,57 @@ def contact_context(
     return ctx, zone
 
 
+def _check_result(point: ContactPoint, result: AttemptResult) -> None:
+    if result is AttemptResult.WRONG_NUMBER and point.channel != "phone":
+        raise InvalidValue(
+            "wrong number applies to phones only", message_zh="“号码错误”仅适用于电话"
+        )
+    if result is AttemptResult.MOVED and point.channel != "address":
+        raise InvalidValue("moved applies to addresses only", message_zh="“已搬离”仅适用于地址")
+
+
+@dataclass(frozen=True)
+class _Contact:
+    """One contact as the rules saw it."""
+
+    point: ContactPoint
+    case_id: int
+    channel: AttemptChannel
+    result: AttemptResult
+    ctx: ContactContext
+    zone: ZoneInfo
+    decision: Decision
+
+
+def _log_row(
+    actor: Actor, contact: _Contact, note: str | None, reason: str | None
+) -> ContactAttempt:
+    """The contact log's row: made or blocked, in whose local day, what the rules said."""
+    ctx, decision = contact.ctx, contact.decision
+    performed = not decision.blocked
+    return ContactAttempt(
+        contact_point_id=contact.point.id,
+        case_id=contact.case_id,
+        channel=contact.channel.value,
+        result=contact.result.value,
+        note=note,
+        attempted_at=ctx.at,
+        actor_id=actor.user_id,
+        customer_id=contact.point.customer_id,
+        relation=ctx.relation.value,
+        person_zone=contact.zone.key,
+        local_day=ctx.at.astimezone(contact.zone).date(),
+        connected=performed and ctx.channel is Channel.CALL and contact.result in CONNECTED,
+        performed=performed,
+        decision=decision.outcome.value,
+        rules_fired=[
+            {"id": f.rule_id, "severity": f.severity.value, "why": f.why} for f in decision.fired
+        ]
+        or None,
+        override_reason=reason,
+    )
+
+
 def attempt(
     session: Session,
     actor: Actor,
@@ -199,11 +252,11 @@ def attempt(
     result: AttemptResult,
     note: str | None = None,
     *,
-    at: datetime | None = None,
+    at: datetime,
+    pack: Pack,
     relation: Relation | None = None,
     facts: Mapping[str, bool] | None = None,
     override_reason: str | None = None,
-    pack: Pack | None = None,
 ) -> AttemptOutcome:
     """Check one contact with the conduct rules and log it.
 
@@ -211,21 +264,14 @@ def attempt(
     same, but only with `override_reason` (else `ReasonRequired`, nothing written), which is
     kept and audited. Blocked: logged as blocked (performed=False, counted nowhere), the
     point is left as it was, and the decision is recorded; the caller commits, so the block
-    stays on record. `at` (aware) is when the contact is made, now by default.
+    stays on record. `at` (aware) is when the contact is made.
     """
     if not actor.can(Permission.RECORD_ATTEMPTS):
         raise Forbidden("your role cannot record attempts", message_zh="您的角色无权登记联系结果")
     point = _point_in_case(session, actor, case_id, point_id)
-    if result is AttemptResult.WRONG_NUMBER and point.channel != "phone":
-        raise InvalidValue(
-            "wrong number applies to phones only", message_zh="“号码错误”仅适用于电话"
-        )
-    if result is AttemptResult.MOVED and point.channel != "address":
-        raise InvalidValue("moved applies to addresses only", message_zh="“已搬离”仅适用于地址")
-    at = at or datetime.now(UTC)
+    _check_result(point, result)
     if at.tzinfo is None:
         raise InvalidValue("at: a time zone is required", message_zh="at：须带时区")
-    pack = pack or rules_service.active_pack()
     ctx, zone = contact_context(
         session, point, case_id, channel, at, pack, relation=relation, facts=facts
     )
@@ -237,27 +283,8 @@ def attempt(
     if performed:
         status, confidence = after_attempt(point.status, point.confidence, channel, result)
         point.status, point.confidence = status.value, confidence
-    row = ContactAttempt(
-        contact_point_id=point.id,
-        case_id=case_id,
-        channel=channel.value,
-        result=result.value,
-        note=note,
-        attempted_at=at,
-        actor_id=actor.user_id,
-        customer_id=point.customer_id,
-        relation=ctx.relation.value,
-        person_zone=zone.key,
-        local_day=at.astimezone(zone).date(),
-        connected=performed and ctx.channel is Channel.CALL and result in CONNECTED,
-        performed=performed,
-        decision=decision.outcome.value,
-        rules_fired=[
-            {"id": f.rule_id, "severity": f.severity.value, "why": f.why} for f in decision.fired
-        ]
-        or None,
-        override_reason=reason,
-    )
+    contact = _Contact(point, case_id, channel, result, ctx, zone, decision)
+    row = _log_row(actor, contact, note, reason)
     session.add(row)
     session.flush()
     rules_service.record_decision(
@@ -299,9 +326,9 @@ def record_attempt(
     result: AttemptResult,
     note: str | None = None,
     *,
-    at: datetime | None = None,
+    at: datetime,
+    pack: Pack,
     override_reason: str | None = None,
-    pack: Pack | None = None,
 ) -> ContactPoint:
     """Log one confirmation attempt through the conduct rules (see `attempt`) and return
     the contact point. A blocked attempt is logged as blocked and leaves the point as it
@@ -323,6 +350,26 @@ def record_attempt(
 REVEAL_ROLES = {Role.ADMIN, Role.MANAGER, Role.VERIFIER}
 
 
+def _stored_value(
+    session: Session, actor: Actor, case: Case, field: str, point_id: int | None
+) -> str:
+    """The ciphertext asked for; NotFound when retention minimised it."""
+    if field == "id_number":
+        customer = session.get(Customer, case.customer_id)
+        assert customer is not None
+        stored = customer.id_number
+    elif field == "contact_point" and point_id is not None:
+        stored = _point_in_case(session, actor, case.id, point_id).value
+    else:
+        raise InvalidValue(f"cannot reveal {field!r}")
+    if not stored:  # minimised under the retention rules: nothing left to show
+        raise NotFound(
+            "this personal data was minimised under the retention rules",
+            message_zh="该个人信息已按保存期限规则删除",
+        )
+    return stored
+
+
 def reveal(
     session: Session,
     actor: Actor,
@@ -330,15 +377,17 @@ def reveal(
     case_id: int,
     *,
     field: str,
-    point_id: int | None = None,
     reason: str,
+    pack: Pack,
+    now: datetime,
+    point_id: int | None = None,
     request_id: str | None = None,
     purpose: str = "contact",
-    pack: Pack | None = None,
 ) -> str:
     """The clear value of a national ID or a contact point of a case the actor may see,
     for a stated reason and a declared `purpose` (checked by the conduct rule for
-    `reveal_personal_data`: role, purpose, live assignment); every reveal is audited."""
+    `reveal_personal_data`: role, purpose, live assignment at `now`); every reveal is
+    audited."""
     if not actor.can(Permission.REVEAL_PERSONAL_DATA) or actor.role not in REVEAL_ROLES:
         raise Forbidden(
             "your role cannot reveal personal data", message_zh="您的角色无权查看个人信息"
@@ -349,16 +398,9 @@ def reveal(
             message_zh="请说明查看原因（至少 4 个字）",
         )
     case = get_case(session, actor, case_id)
-    now = datetime.now(UTC)
-    pack = pack or rules_service.active_pack()
+    live = repo.has_live_assignment(session, actor.team_ids, case_id, now)
     decision = check(
-        Action.REVEAL_PERSONAL_DATA,
-        RevealContext(
-            actor.role.value,
-            purpose,
-            repo.has_live_assignment(session, actor.team_ids, case_id, now),
-        ),
-        pack,
+        Action.REVEAL_PERSONAL_DATA, RevealContext(actor.role.value, purpose, live), pack
     )
     if decision.outcome is not Outcome.ALLOWED:
         rules_service.record_decision(
@@ -369,23 +411,11 @@ def reveal(
             case_id=case_id,
             performed=not decision.blocked,
             override_reason=reason.strip(),
+            at=now,
         )
     if decision.blocked:
         raise Forbidden(decision.explain("en"), message_zh=decision.explain("zh"))
-    if field == "id_number":
-        customer = session.get(Customer, case.customer_id)
-        assert customer is not None
-        stored = customer.id_number
-    elif field == "contact_point" and point_id is not None:
-        stored = _point_in_case(session, actor, case_id, point_id).value
-    else:
-        raise InvalidValue(f"cannot reveal {field!r}")
-    if not stored:  # minimised under the retention rules: nothing left to show
-        raise NotFound(
-            "this personal data was minimised under the retention rules",
-            message_zh="该个人信息已按保存期限规则删除",
-        )
-    value = cipher.decrypt(stored)
+    value = cipher.decrypt(_stored_value(session, actor, case, field, point_id))
     # Filed under the case, so the case's timeline shows who saw what and why.
     audit.record(
         session,

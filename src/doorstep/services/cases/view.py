@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
-from doorstep.services.cases import actions_for, get_case
 from doorstep.services.cases.contacts import RankedContact, best, ranked
+from doorstep.services.cases.lookup import get_case
+from doorstep.services.cases.transitions import actions_for
 from doorstep.services.conduct import audit
 from doorstep.store.models import (
     AuditEvent,
@@ -40,7 +42,8 @@ class CaseFacts:
     actions: list[str]
 
 
-def case_facts(session: Session, actor: Actor, case_id: int) -> CaseFacts:
+def case_facts(session: Session, actor: Actor, case_id: int, now: datetime) -> CaseFacts:
+    """The case's facts as the actor may see them, its contacts ranked as trusted at `now`."""
     case = get_case(session, actor, case_id)
     customer = repo.customer(session, case.customer_id)
     assert customer is not None
@@ -50,7 +53,7 @@ def case_facts(session: Session, actor: Actor, case_id: int) -> CaseFacts:
     latest: dict[str, DelinquencySnapshot] = {}
     for snap in history:  # newest first
         latest.setdefault(snap.loan_id, snap)
-    contacts = ranked(session, case.customer_id)
+    contacts = ranked(session, case.customer_id, now)
     return CaseFacts(
         case=case,
         customer=customer,

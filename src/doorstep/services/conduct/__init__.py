@@ -1,1 +1,2 @@
-"""conduct services."""
+"""Conduct: the rules in use (`rules`: decisions, holds, compliance report, retention),
+the audit trail (`audit`) and personal data at rest (`personal_data`)."""

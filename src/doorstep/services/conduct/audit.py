@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import event as orm_event
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
 from doorstep.domain.audit import GENESIS, BrokenLink, canonical, chain_hash, verify_chain
 from doorstep.store.models import AuditEvent, AuditHead
+from doorstep.store.models.base import utcnow
+from doorstep.store.repositories import audit as repo
 
 
 def event_content(event: AuditEvent) -> dict[str, Any]:
@@ -48,9 +49,12 @@ def record(
     """Add one event to the chain when the caller's transaction commits (and never, if it
     rolls back). Chaining at commit holds the chain's head for milliseconds instead of a
     whole transaction: concurrent check-ins, submissions and reveals no longer queue
-    behind each other's photo writes and rule checks."""
+    behind each other's photo writes and rule checks.
+
+    The event is dated when it is recorded, as every row's created_at is: the trail says
+    when the system wrote it, whatever business time the action was about."""
     event = AuditEvent(
-        at=datetime.now(UTC),
+        at=utcnow(),
         actor=actor.username,
         role=actor.role.value,
         action=action,
@@ -73,12 +77,7 @@ def _chain_pending(session: Session) -> None:
     if not pending:
         return
     # Lock the head: concurrent committers queue here instead of forking the chain.
-    last = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(events=AuditHead.events + len(pending))
-        .returning(AuditHead.last_hash)
-    ).scalar_one_or_none()
+    last = repo.advance_head(session, len(pending))
     if last is None:
         session.add(AuditHead(id=1, last_hash=GENESIS, events=len(pending)))
         session.flush()
@@ -88,7 +87,7 @@ def _chain_pending(session: Session) -> None:
         item.hash = last = chain_hash(last, event_content(item))
         session.add(item)
     session.flush()
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=last))
+    repo.set_head_hash(session, last)
 
 
 @orm_event.listens_for(Session, "after_rollback")
@@ -105,12 +104,7 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]
         nonlocal checked, last_hash
         last_id = 0
         while True:
-            events = session.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.id > last_id)
-                .order_by(AuditEvent.id)
-                .limit(batch)
-            ).all()
+            events = repo.events_after(session, last_id, batch)
             if not events:
                 return
             for event in events:
@@ -134,10 +128,4 @@ def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]
 def timeline(session: Session, object_type: str, object_id: str | int) -> list[AuditEvent]:
     """The object's events, this transaction's own included (reading chains them now)."""
     _chain_pending(session)
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == str(object_id))
-            .order_by(AuditEvent.id)
-        )
-    )
+    return repo.events_of(session, object_type, str(object_id))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from doorstep.domain.identity import mask_id_number, mask_phone
 from doorstep.domain.ports import Cipher
-from doorstep.store.models import ContactPoint, Customer
+from doorstep.store.repositories import personal_data as repo
 
 
 def mask_address(text: str, province: str | None, city: str | None, district: str | None) -> str:
@@ -33,24 +32,6 @@ __all__ = ["mask_address", "mask_contact", "mask_id_number", "rotate_all"]
 
 def rotate_all(session: Session, cipher: Cipher, batch: int = 2000) -> int:
     """Re-encrypt every stored value under the cipher's primary key, in batches."""
-    count = 0
-    for table, key, column in (
-        (Customer, Customer.customer_id, Customer.id_number),
-        (ContactPoint, ContactPoint.id, ContactPoint.value),
-    ):
-        last = None
-        while True:
-            query = select(key, column).order_by(key).limit(batch)
-            if last is not None:
-                query = query.where(key > last)
-            rows = session.execute(query).all()
-            if not rows:
-                break
-            for row_key, token in rows:
-                session.execute(
-                    update(table).where(key == row_key).values({column.key: cipher.rotate(token)})
-                )
-            count += len(rows)
-            last = rows[-1][0]
+    count = repo.reencrypt_all(session, cipher.rotate, batch)
     session.flush()
     return count

@@ -81,7 +81,7 @@ def _document(
     cache_dir: Path | None,
     inline: bool = False,
 ) -> bytes:
-    facts = case_facts(session, actor, case_id)  # access rules of the case page
+    facts = case_facts(session, actor, case_id, moment)  # access rules of the case page
     today = moment.astimezone(zone).date()
     title = f"案件资料 · 案件 {facts.case.id}"
     blocks = dossier_blocks(facts, zone, session, today)

@@ -330,7 +330,7 @@ def accept(
     )
     case = session.get(Case, offer.case_id) if offer.case_id else None
     if case is not None and case.state in {s.value for s in OPEN_STATES} and not case.hold_reason:
-        holds.hold_for_plan(session, actor, case)
+        holds.hold_for_plan(session, actor, case, now)
     return offer
 
 
@@ -385,7 +385,7 @@ def track(
                 offer.case_id or 0,
                 {"offer": offer.id, "dpd": s.dpd},
             )
-            _reopen(session, actor, offer, s.dpd)
+            _reopen(session, actor, offer, s.dpd, now)
         elif s.outstanding_principal == 0 and s.overdue_interest == s.overdue_fee == 0:
             offer.state, offer.closed_at = "kept", now
             report.kept += 1
@@ -396,13 +396,13 @@ def track(
     return report
 
 
-def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int) -> None:
+def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int, now: datetime) -> None:
     case = session.get(Case, offer.case_id) if offer.case_id else None
     if case is None:
         return
     # a complaint or a dispute keeps its hold: only a plan's or a hardship's is lifted
     if case.hold_reason in RELEASED_BY_BROKEN_PLAN and case.state in {s.value for s in OPEN_STATES}:
-        holds.release_for_broken_plan(session, actor, case, dpd)
+        holds.release_for_broken_plan(session, actor, case, dpd, now)
     session.add(
         BorrowerMessage(
             customer_id=offer.customer_id,

@@ -169,11 +169,16 @@ def _message(
 
 
 def _hold(
-    session: Session, customer_id: str, case: Case | None, why: HoldReason, note: str
+    session: Session,
+    customer_id: str,
+    case: Case | None,
+    why: HoldReason,
+    note: str,
+    now: datetime,
 ) -> None:
     """Hold the case's visits (when the borrower has an open case)."""
     if case is not None:
-        holds.hold_for_borrower(session, borrower_actor(customer_id), case, why, note)
+        holds.hold_for_borrower(session, borrower_actor(customer_id), case, why, note, now)
 
 
 def report_hardship(
@@ -183,6 +188,8 @@ def report_hardship(
     statement: str | None,
     today: date,
     hold_days: int,
+    *,
+    now: datetime,
 ) -> BorrowerMessage:
     """ "Tell us first": the reason and a statement; visits are held for `hold_days` and
     the case owner is alerted."""
@@ -201,7 +208,8 @@ def report_hardship(
         statement=text,
         hold_until=today + timedelta(days=hold_days),
     )
-    _hold(session, customer_id, case, HoldReason.HARDSHIP_REPORTED, f"borrower reported {reason}")
+    reported = f"borrower reported {reason}"
+    _hold(session, customer_id, case, HoldReason.HARDSHIP_REPORTED, reported, now)
     return message
 
 
@@ -302,16 +310,20 @@ def no_visits_at_work(session: Session, customer_id: str) -> BorrowerMessage:
     return _message(session, customer_id, "no_work_visit", _open_case(session, customer_id))
 
 
-def complain(session: Session, customer_id: str, statement: str | None) -> BorrowerMessage:
+def complain(
+    session: Session, customer_id: str, statement: str | None, *, now: datetime
+) -> BorrowerMessage:
     """A complaint holds visits and goes to the auditors' queue."""
     text = _statement(statement, required=True)
     case = _open_case(session, customer_id)
     message = _message(session, customer_id, "complaint", case, statement=text)
-    _hold(session, customer_id, case, HoldReason.COMPLAINT, "borrower complaint")
+    _hold(session, customer_id, case, HoldReason.COMPLAINT, "borrower complaint", now)
     return message
 
 
-def release_expired_hardship_holds(session: Session, actor: Actor, today: date) -> int:
+def release_expired_hardship_holds(
+    session: Session, actor: Actor, today: date, *, now: datetime
+) -> int:
     """Lift the hardship holds whose period has passed (complaints keep theirs)."""
     released = 0
     for message in repo.messages_of_kind(session, "hardship"):
@@ -319,7 +331,7 @@ def release_expired_hardship_holds(session: Session, actor: Actor, today: date) 
             continue
         case = session.get(Case, message.case_id)
         if case is not None and case.hold_reason == HoldReason.HARDSHIP_REPORTED.value:
-            holds.end_hardship_hold(session, actor, case, message.hold_until)
+            holds.end_hardship_hold(session, actor, case, message.hold_until, now)
             released += 1
     return released
 

@@ -94,7 +94,8 @@ def collect(
         if c.id not in fixed_ids and (wanted is None or c.id in wanted)
     ]
     allowed, spans = cfg.lawful(plan_day)
-    held = conduct.held_case_ids(session, [c.id for c in candidates]) if candidates else set()
+    now = cfg.clock.now()
+    held = conduct.held_case_ids(session, [c.id for c in candidates], now) if candidates else set()
     candidates = [c for c in candidates if c.id not in held]
     early: list[EarlyDrop] = [
         (case_id, DropReason.CASE_UNAVAILABLE)
@@ -145,6 +146,7 @@ def _blocked(
             begin + timedelta(seconds=cfg.service_seconds(case)),
             team_size,
             pack=cfg.pack,
+            now=cfg.clock.now(),
             zone=cfg.zone,
         )
         if decision.blocked:
@@ -162,6 +164,7 @@ def _visits(
     early: list[EarlyDrop],
 ) -> tuple[list[Visit], dict[str, Meta]]:
     """A visit per case at its best address (a case without one joins ``early``)."""
+    now = cfg.clock.now()
     slots = {
         s.customer_id: (
             s.start.hour * HOUR + s.start.minute * 60,
@@ -173,7 +176,7 @@ def _visits(
     meta: dict[str, Meta] = {}
     top = max((c.priority for c in candidates), default=1) or 1
     for case in candidates:
-        address = best(ranked(session, case.customer_id), "address")
+        address = best(ranked(session, case.customer_id, now), "address")
         if address is None or address.point.lat is None or address.point.lng is None:
             early.append((case.id, DropReason.NO_ADDRESS))
             continue
@@ -274,6 +277,7 @@ def _check_rules(
                 cfg.at(plan.date, stop.end),
                 sizes.get(int(route.team_id), 0),
                 pack=cfg.pack,
+                now=cfg.clock.now(),
                 zone=cfg.zone,
             )
             if decision.blocked:

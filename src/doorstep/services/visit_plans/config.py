@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from doorstep.config import Settings
 from doorstep.domain.errors import InvalidValue
+from doorstep.domain.ports import Clock, SystemClock
 from doorstep.domain.rules import Pack
 from doorstep.planning import (
     AllowedHours,
@@ -76,9 +77,11 @@ class PlanConfig:
     """Seeds solved at once, one process each; the best plan is kept."""
     pack: Pack | None = None
     """The conduct rules: quiet hours become windows, holds and blocks exclusions."""
+    clock: Clock = field(default_factory=SystemClock)
+    """When the plan is made: which holds are active, how old each address is."""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PlanConfig:
+    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> PlanConfig:
         travel: TravelTimes = (
             OsrmTravel(settings.osrm_url)
             if settings.osrm_url
@@ -94,6 +97,7 @@ class PlanConfig:
             zone=settings.zone,
             workers=settings.plan_workers,
             pack=settings.rules_pack,
+            clock=clock or SystemClock(),
         )
 
     def lawful(self, day: date) -> tuple[AllowedHours, tuple[tuple[int, int], ...]]:

@@ -11,7 +11,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
-from doorstep.domain.case import CaseState
+from doorstep.domain.case import Caller, CaseState
 from doorstep.domain.errors import Conflict, IllegalTransition
 from doorstep.services import cases
 from doorstep.services.conduct import audit
@@ -135,6 +135,8 @@ def move_case(
     action: Literal["schedule", "unschedule"],
     reason: str,
 ) -> None:
-    """The one place where visit plans change a case's state: through the audited case
-    actions (publishing schedules a plan's cases, superseding unschedules dropped ones)."""
-    cases.act(session, actor, case_id, action, reason=reason)
+    """The one place where visit plans change a case's state: through the cases package's
+    one writer, as the planner (publishing schedules a plan's cases, superseding
+    unschedules dropped ones)."""
+    case = cases.get_case(session, actor, case_id)
+    cases.apply(session, actor, case, action, by=Caller.PLANNER, reason=reason)

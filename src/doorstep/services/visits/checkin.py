@@ -125,7 +125,7 @@ def _facts(
         device_time=device_time,
         position=where,
         accuracy_m=accuracy_m,
-        planned=_planned_point(session, case, stop),
+        planned=_planned_point(session, case, stop, now),
         previous=(
             checkin.PreviousCheckIn(
                 previous.checked_in_at, checkin.Point(previous.lat or 0.0, previous.lng or 0.0)
@@ -136,8 +136,10 @@ def _facts(
     )
 
 
-def _planned_point(session: Session, case: Case, stop: PlanStop | None) -> checkin.Point | None:
-    ranked = contacts.ranked(session, case.customer_id)
+def _planned_point(
+    session: Session, case: Case, stop: PlanStop | None, now: datetime
+) -> checkin.Point | None:
+    ranked = contacts.ranked(session, case.customer_id, now)
     wanted = stop.contact_point_id if stop is not None else None
     point = next((r for r in ranked if r.point.id == wanted), None) or contacts.best(
         ranked, "address"

@@ -16,7 +16,6 @@ from doorstep.domain.ports import Cipher
 from doorstep.domain.rules import Action, Outcome, Pack, RevealContext, check
 from doorstep.services.cases import contacts
 from doorstep.services.conduct import audit
-from doorstep.services.conduct import rules as conduct_rules
 from doorstep.services.visits.access import require_recorder
 from doorstep.store.models import Case, ContactPoint, Visit
 from doorstep.store.repositories import cases as case_repo
@@ -77,8 +76,8 @@ def day(
     on: date,
     *,
     now: datetime,
+    pack: Pack,
     request_id: str | None = None,
-    pack: Pack | None = None,
 ) -> list[DayStop]:
     """The actor's team's stops of the published plan of `on` in route order, then the
     cases scheduled for the team by hand. Each best address is revealed while the
@@ -152,7 +151,7 @@ def _reveal(
     reason: str,
     now: datetime,
     request_id: str | None,
-    pack: Pack | None,
+    pack: Pack,
 ) -> list[Reveal]:
     """Show each address: decrypted here when the actor may plainly see it now, else
     through the reveal service. Returns the plain reveals this verifier had not been
@@ -173,6 +172,7 @@ def _reveal(
                 point_id=point.id,
                 reason=reason,
                 pack=pack,
+                now=now,
                 request_id=request_id,
             )
             continue
@@ -204,7 +204,7 @@ def _audit_first_reveals(
 
 
 def _reveal_allowed(
-    session: Session, actor: Actor, case_ids: Sequence[int], now: datetime, pack: Pack | None
+    session: Session, actor: Actor, case_ids: Sequence[int], now: datetime, pack: Pack
 ) -> dict[int, datetime]:
     """Of `case_ids`, those whose contact points the actor may plainly see now, each with
     the start of its live assignment to the actor's team: the checks of `contacts.reveal`
@@ -217,7 +217,7 @@ def _reveal_allowed(
     allowed = check(
         Action.REVEAL_PERSONAL_DATA,
         RevealContext(actor.role.value, "contact", True),
-        pack or conduct_rules.active_pack(),
+        pack,
     )
     if allowed.outcome is not Outcome.ALLOWED:
         return {}

@@ -30,7 +30,7 @@ from doorstep.services.lender import outbox
 from doorstep.services.visits.access import live_team, require_recorder, visit_of
 from doorstep.services.visits.evidence import Upload, check_uploads, store_evidence
 from doorstep.services.visits.interview import Answers, Interview, Problem, parse_interview
-from doorstep.services.visits.moves import move_case
+from doorstep.services.visits.moves import hold_vulnerable, move_case
 from doorstep.services.visits.rules import VisitRules
 from doorstep.store.models import Case, PlanStop, PromiseToPay, Verdict, Visit
 from doorstep.store.repositories import cases as case_repo
@@ -237,19 +237,10 @@ def _record_visited(
 ) -> None:
     """The case goes visiting → visited, dated today; a vulnerable borrower's case is
     held as well."""
-    move_case(session, actor, case, "record_visit", f"verdict: {decision.next_step.value}", now=now)
-    case.visited_on = today
+    verdict = f"verdict: {decision.next_step.value}"
+    move_case(session, actor, case, "record_visit", verdict, now=now, today=today)
     if interview.vulnerabilities:
-        listed = ", ".join(interview.vulnerabilities)
-        move_case(
-            session,
-            actor,
-            case,
-            "hold",
-            "vulnerability: " + listed,
-            now=now,
-            hold_note="vulnerable borrower: " + listed,
-        )
+        hold_vulnerable(session, actor, case, ", ".join(interview.vulnerabilities), now)
 
 
 def _audit_submission(

@@ -11,11 +11,10 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, exists, false, f
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Role
-from doorstep.domain.case import OPEN_STATES
+from doorstep.domain.case import OPEN_STATES, CancelReason
 from doorstep.store.models import (
     Assignment,
     Case,
-    CaseHold,
     ContactAttempt,
     ContactPoint,
     Customer,
@@ -23,7 +22,6 @@ from doorstep.store.models import (
     Installment,
     Loan,
     Payment,
-    RuleDecision,
 )
 
 
@@ -58,6 +56,35 @@ def open_cases_by_customer(session: Session) -> dict[str, Case]:
     """Every open case, loaded in one query, by customer (one open case per customer)."""
     cases = session.scalars(select(Case).where(Case.state.in_([s.value for s in OPEN_STATES])))
     return {case.customer_id: case for case in cases}
+
+
+def holdout_days(session: Session) -> dict[str, date]:
+    """Per customer, the last day a case of theirs was kept back as selection holdout."""
+    rows = session.execute(
+        select(Case.customer_id, func.max(Case.opened_on))
+        .where(Case.cancel_reason == CancelReason.HOLDOUT.value)
+        .group_by(Case.customer_id)
+    ).all()
+    return {customer: day for customer, day in rows}
+
+
+def case_ids_of(session: Session, customer_id: str) -> list[int]:
+    return list(session.scalars(select(Case.id).where(Case.customer_id == customer_id)))
+
+
+def cases_by_customer(session: Session) -> dict[str, list[Case]]:
+    """Every case, grouped by customer (retention looks at whole customers)."""
+    found: dict[str, list[Case]] = {}
+    for case in session.scalars(select(Case).order_by(Case.id)):
+        found.setdefault(case.customer_id, []).append(case)
+    return found
+
+
+def with_hold_reason(session: Session, case_ids: list[int]) -> set[int]:
+    """Those of `case_ids` whose row carries a hold."""
+    return set(
+        session.scalars(select(Case.id).where(Case.id.in_(case_ids), Case.hold_reason.is_not(None)))
+    )
 
 
 def last_visits(connection: Connection) -> dict[str, date]:
@@ -247,136 +274,6 @@ def last_attempts(session: Session, contact_point_ids: list[int]) -> dict[int, d
     return {point_id: at for point_id, at in rows if at is not None}
 
 
-# --- conduct rules: holds and the contact log --------------------------------------------
-
-
-def active_holds(session: Session, case_id: int, now: datetime) -> list[CaseHold]:
-    """Holds of a case not lifted and not ended by their end rule at `now`, oldest first."""
-    return list(
-        session.scalars(
-            select(CaseHold)
-            .where(
-                CaseHold.case_id == case_id,
-                CaseHold.lifted_at.is_(None),
-                or_(CaseHold.ends_at.is_(None), CaseHold.ends_at > now),
-            )
-            .order_by(CaseHold.started_at, CaseHold.id)
-        )
-    )
-
-
-def expired_holds(session: Session, now: datetime) -> list[CaseHold]:
-    """Holds whose end rule has ended them but that are not yet marked lifted."""
-    return list(
-        session.scalars(
-            select(CaseHold).where(CaseHold.lifted_at.is_(None), CaseHold.ends_at <= now)
-        )
-    )
-
-
-def holds_between(session: Session, start: datetime, end: datetime) -> list[CaseHold]:
-    return list(
-        session.scalars(
-            select(CaseHold)
-            .where(
-                CaseHold.started_at < end,
-                or_(CaseHold.lifted_at.is_(None), CaseHold.lifted_at >= start),
-            )
-            .order_by(CaseHold.started_at)
-        )
-    )
-
-
-_PERFORMED = ContactAttempt.performed.is_(True)
-_CALLS = ContactAttempt.channel.in_(("call", "third_party"))
-
-
-def connected_calls_on(session: Session, customer_id: str, day: date, relation: str) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                ContactAttempt.customer_id == customer_id,
-                ContactAttempt.local_day == day,
-                ContactAttempt.relation == relation,
-                ContactAttempt.connected.is_(True),
-                _PERFORMED,
-                _CALLS,
-            )
-        )
-        or 0
-    )
-
-
-def dials_on(session: Session, contact_point_id: int, day: date) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                ContactAttempt.contact_point_id == contact_point_id,
-                ContactAttempt.local_day == day,
-                _PERFORMED,
-                _CALLS,
-            )
-        )
-        or 0
-    )
-
-
-def calls_since(session: Session, customer_id: str, since: datetime, relation: str) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                ContactAttempt.customer_id == customer_id,
-                ContactAttempt.attempted_at >= since,
-                ContactAttempt.relation == relation,
-                _PERFORMED,
-                _CALLS,
-            )
-        )
-        or 0
-    )
-
-
-def last_conversation_day(session: Session, customer_id: str, relation: str) -> date | None:
-    day: date | None = session.scalar(
-        select(func.max(ContactAttempt.local_day)).where(
-            ContactAttempt.customer_id == customer_id,
-            ContactAttempt.relation == relation,
-            ContactAttempt.connected.is_(True),
-            _PERFORMED,
-            _CALLS,
-        )
-    )
-    return day
-
-
-def performed_on_point(session: Session, contact_point_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).where(
-                ContactAttempt.contact_point_id == contact_point_id, _PERFORMED
-            )
-        )
-        or 0
-    )
-
-
-def recent_debtor_calls(session: Session, customer_id: str, limit: int = 3) -> list[bool]:
-    """Whether each of the debtor's last performed calls connected, newest first."""
-    return list(
-        session.scalars(
-            select(ContactAttempt.connected)
-            .where(
-                ContactAttempt.customer_id == customer_id,
-                ContactAttempt.relation == "debtor",
-                _PERFORMED,
-                _CALLS,
-            )
-            .order_by(ContactAttempt.attempted_at.desc(), ContactAttempt.id.desc())
-            .limit(limit)
-        )
-    )
-
-
 def has_live_assignment(
     session: Session, team_ids: frozenset[int], case_id: int, now: datetime
 ) -> bool:
@@ -384,24 +281,4 @@ def has_live_assignment(
         return False
     return bool(
         session.scalar(select(Case.id).where(Case.id == case_id, live_assignment(team_ids, now)))
-    )
-
-
-def attempts_between(session: Session, start: datetime, end: datetime) -> list[ContactAttempt]:
-    return list(
-        session.scalars(
-            select(ContactAttempt)
-            .where(ContactAttempt.attempted_at >= start, ContactAttempt.attempted_at < end)
-            .order_by(ContactAttempt.attempted_at)
-        )
-    )
-
-
-def decisions_between(session: Session, start: datetime, end: datetime) -> list[RuleDecision]:
-    return list(
-        session.scalars(
-            select(RuleDecision)
-            .where(RuleDecision.at >= start, RuleDecision.at < end)
-            .order_by(RuleDecision.at)
-        )
     )

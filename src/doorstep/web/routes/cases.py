@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -101,11 +100,11 @@ def case_list(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession
+    case_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
-        facts = case_facts(session, actor, case_id)
+        facts = case_facts(session, actor, case_id, state.clock.now())
     except DoorstepError as exc:
         return error_page(request, exc)
     return render(
@@ -134,6 +133,7 @@ def case_action(
 ) -> Response:
     request.state.actor = actor
     page = f"/cases/{case_id}"
+    now = state.clock.now()
     return act(  # refused: a stale form, a cancel without a reason, ...
         request,
         session,
@@ -146,7 +146,8 @@ def case_action(
             hold_reason=hold_reason,
             cancel_reason=cancel_reason,
             expected_version=version,
-            today=datetime.now(state.settings.zone).date(),
+            today=now.astimezone(state.settings.zone).date(),
+            now=now,
         ),
         page,
         back=page,
@@ -178,6 +179,7 @@ def case_attempt(
             channel,
             result,
             note or None,
+            at=state.clock.now(),
             pack=state.settings.rules_pack,
         ),
         page,
@@ -207,6 +209,7 @@ def case_reveal(
             point_id=point_id,
             reason=reason,
             pack=state.settings.rules_pack,
+            now=state.clock.now(),
             request_id=request_id(request),
         )
     except DoorstepError as exc:

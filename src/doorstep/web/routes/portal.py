@@ -245,6 +245,7 @@ def hardship(
             statement,
             _today(request),
             state.settings.portal_hold_days,
+            now=_now(request),
         ),
     )
 
@@ -282,7 +283,7 @@ def complaint(
         session,
         _tell_us,
         "complaint",
-        lambda customer_id: portal.complain(session, customer_id, statement),
+        lambda customer_id: portal.complain(session, customer_id, statement, now=_now(request)),
     )
 
 

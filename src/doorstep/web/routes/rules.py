@@ -3,7 +3,7 @@ value came from, and the compliance report (page and CSV)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,7 +22,8 @@ def _report(
 ) -> conduct.ComplianceReport:
     """The report of the period asked, by default the 30 days to today."""
     pack = state.settings.rules_pack
-    last = day_field(end, "end") if end else datetime.now(pack.default_zone).date()
+    today = state.clock.now().astimezone(pack.default_zone).date()
+    last = day_field(end, "end") if end else today
     first = day_field(start, "start") if start else last - timedelta(days=29)
     return conduct.compliance_report(session, actor, first, last, pack=pack)
 
