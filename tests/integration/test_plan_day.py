@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app
 from doorstep.config import Settings
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Case, PlanStop, VisitPlan
+from tests.factories.databases import sqlite_database
 from tests.factories.world import build_world
 
 pytestmark = pytest.mark.db
@@ -26,10 +28,8 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: tuple[object,
     var.mkdir()
     monkeypatch.setenv("DOORSTEP_VAR_DIR", str(var))
     monkeypatch.delenv("DOORSTEP_DATABASE_URL", raising=False)
-    from doorstep.store import migrate
-
-    engine = make_engine(Settings(var_dir=var).resolved_database_url)
-    migrate.upgrade(engine)
+    url = make_url(Settings(var_dir=var).resolved_database_url)
+    engine = sqlite_database(Path(url.database or "")).engine  # the world copied in
     build_world(engine, tmp_path, keys)
     engine.dispose()
     return var
