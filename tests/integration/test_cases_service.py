@@ -395,9 +395,11 @@ def test_apply_checks_the_version_audits_one_shape_and_tells_the_lender(
         case.state = "visited"  # as a submitted visit leaves it
         session.flush()
         notify = {"case_id": case.id, "next_step": "monitor"}
+        closed_at = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
         cases.apply(
-            session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed", notify=notify
-        )
+            session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed",
+            notify=notify, now=closed_at,
+        )  # fmt: skip
         events = session.scalars(select(OutboxEvent).where(OutboxEvent.key == str(case.id))).all()
         assert [(e.topic, e.payload) for e in events] == [("case.closed", notify)]
         trail = [
