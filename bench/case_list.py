@@ -158,7 +158,8 @@ def build(db: Path, n: int, seed: int = 20250630) -> dict[str, Any]:
         connection.exec_driver_sql("ANALYZE")
     with transaction(engine) as session:
         users.add_user(session, SYSTEM, users.NewUser(
-            "manager", "Bench Manager", Role.MANAGER, PASSWORD, MANAGER_REGIONS, None))  # fmt: skip
+            "manager", "Bench Manager", Role.MANAGER, PASSWORD, MANAGER_REGIONS, None),
+            hasher=users.standard_hasher())  # fmt: skip
     engine.dispose()
     visible = sum(1 for c in cases if c["city"] in MANAGER_REGIONS)
     return {"cases": n, "visible_to_manager": visible, "seconds": time.perf_counter() - started}

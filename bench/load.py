@@ -195,7 +195,7 @@ def populate(
 
     # Sign-in is by bearer token here: Argon2 at its real cost (0.4 s) would only slow the
     # build. The app under test verifies nothing with it.
-    users.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     engine = make_engine(url)
     made = Field()
     now = datetime.now(UTC)
@@ -240,6 +240,7 @@ def populate(
                         None,
                         f"WF-{n + k:04d}",
                     ),
+                    hasher=cheap,
                 )
                 for k in range(2)
             ]
@@ -266,12 +267,14 @@ def populate(
                     f"manager{n:02d}", f"主管{n}", Role.MANAGER, case_list.PASSWORD,
                     case_list.MANAGER_REGIONS, None,
                 ),
+                hasher=cheap,
             )  # fmt: skip
             made.managers.append(users.issue_token(session, SYSTEM, user, "load"))
         lender = users.add_user(
             session,
             SYSTEM,
             users.NewUser("lender", "Lender feed", Role.AUDITOR, case_list.PASSWORD, None, None),
+            hasher=cheap,
         )
         made.lender = users.issue_token(session, SYSTEM, lender, "load")
     engine.dispose()

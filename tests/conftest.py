@@ -1,67 +1,177 @@
-"""Shared fixtures: a migrated database on SQLite and on PostgreSQL for every `db` test.
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL for every `db` test,
+the small world over it, and the app serving it.
 
-PostgreSQL comes from DOORSTEP_TEST_POSTGRES_URL (default: the local server, database
-`test`). When it is unreachable the PostgreSQL half is skipped, and the summary says so.
+Databases are migrated once per worker process and backend (tests/factories/databases.py):
+each test gets a copy of the migrated SQLite file, or the worker's PostgreSQL schema
+emptied after the previous test. PostgreSQL comes from DOORSTEP_TEST_POSTGRES_URL
+(default: the local server, database `test`).
+
+A missing service or tool (PostgreSQL, Redis, chromium, poppler...) skips the tests that
+need it, and the summary says so; with DOORSTEP_CI=1 (.ci/run) every such skip is a
+failure instead. Only the tests that need ../shared/ (absent from a user's clone) may
+skip there.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
-from doorstep.store import migrate
 from doorstep.store.db import make_engine
+from tests.factories import databases
+from tests.factories.databases import POSTGRES_URL, postgres_problem
+from tests.factories.people import CHEAP_HASHER
+from tests.factories.web import make_app
+from tests.factories.world import World, build_world
 
-POSTGRES_URL = os.environ.get(
-    "DOORSTEP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+__all__ = ["POSTGRES_URL", "SHARED", "_postgres_problem", "_postgres_reachable"]
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+CI = os.environ.get("DOORSTEP_CI", "") not in ("", "0")
 _postgres_problem: list[str] = []
+"""Why PostgreSQL is unreachable (filled by `_postgres_reachable`), for skip reasons."""
 
 
 def _postgres_reachable() -> bool:
-    if _postgres_problem:
-        return False
-    try:
-        engine = make_engine(POSTGRES_URL)
-        with engine.connect() as connection:
-            connection.execute(text("select 1"))
-        engine.dispose()
-        return True
-    except Exception as exc:  # any driver error means: not here
-        _postgres_problem.append(f"{type(exc).__name__}: {exc}".splitlines()[0])
-        return False
+    problem = postgres_problem()
+    if problem and not _postgres_problem:
+        _postgres_problem.append(problem)
+    return problem is None
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A freshly migrated database, one per test, on each backend."""
+    """A freshly migrated, empty database, one per test, on each backend."""
+    database: databases.TestDatabase
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'doorstep.db'}")
-        migrate.upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
+        database = databases.sqlite_database(tmp_path / "doorstep.db")
+    else:
+        if not _postgres_reachable():
+            pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {_postgres_problem[0]}")
+        database = databases.postgres_database()
+    try:
+        yield database.engine
+    finally:
+        database.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The worker's PostgreSQL schema, migrated and empty, as a URL that another process
+    can use; emptied after the test like the `engine` fixture's."""
     if not _postgres_reachable():
         pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {_postgres_problem[0]}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    database = databases.postgres_database()
     try:
-        migrate.upgrade(engine)
-        yield engine
+        yield databases.url_of(database.engine)
     finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        database.close()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session in a transaction that is rolled back after the test, for service tests
+    that need no real commit: the service's own commits become savepoints (SQLAlchemy's
+    "joining a session into an external transaction"), so nothing is left to clean."""
+    bound = engine
+    if engine.dialect.name == "sqlite":  # pysqlite needs SQLAlchemy's recipe for SAVEPOINT
+        bound = make_engine(engine.url.render_as_string(hide_password=False))
+        event.listen(bound, "connect", _sqlite_no_implicit_transactions)
+        event.listen(bound, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+    with bound.connect() as connection:
+        outer = connection.begin()
+        session = Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        )
+        try:
+            yield session
+        finally:
+            session.close()
+            outer.rollback()
+    if bound is not engine:
+        bound.dispose()
+
+
+def _sqlite_no_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see above)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_databases() -> Iterator[None]:
+    """Drop this worker's PostgreSQL schemas and template files at the end."""
+    yield
+    databases.drop_everything()
+
+
+@pytest.fixture(scope="session")
+def keys() -> tuple[object, object]:
+    """(cipher, hasher) for personal data in tests."""
+    from tests.factories.book import make_keys
+
+    return make_keys()
+
+
+@pytest.fixture(scope="session")
+def password_hasher() -> PasswordHasher:
+    """Argon2 at its lowest cost: the tests check behaviour, not cost (the real one takes
+    ~0.4 s a hash here)."""
+    return CHEAP_HASHER
+
+
+@pytest.fixture
+def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
+    """The small world (tests/factories/world.py) in this test's database."""
+    return build_world(engine, tmp_path, keys)
+
+
+@pytest.fixture
+def app(world: World, engine: Engine, tmp_path: Path, password_hasher: PasswordHasher) -> FastAPI:
+    """The app over the world's database, its keys and the cheap password hasher."""
+    return make_app(engine, world, tmp_path, password_hasher=password_hasher)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _no_outbox_relay_left() -> Iterator[None]:
+    """A test (or a command it ran) that installed the outbox relay leaves none behind:
+    later tests in the same process would publish to a broker they never asked for."""
+    yield
+    from doorstep.services.lender import outbox
+
+    outbox.set_publisher(None)
+
+
+def _allowed_skip(reason: str) -> bool:
+    """Skips CI accepts: tests whose data lives in ../shared/, which a clone lacks."""
+    return str(SHARED) in reason
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Under DOORSTEP_CI a skip (a missing service or tool) is reported as a failure."""
+    report = yield
+    if CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+        if not _allowed_skip(reason):
+            report.outcome = "failed"
+            report.longrepr = f"skipped in CI (DOORSTEP_CI=1), where nothing may be: {reason}"
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -75,21 +185,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep(
             "!", f"tests needing ../shared/ SKIPPED: {SHARED} absent", yellow=True
         )
-
-
-@pytest.fixture(scope="session")
-def keys() -> tuple[object, object]:
-    """(cipher, hasher) for personal data in tests."""
-    from tests.factories.book import make_keys
-
-    return make_keys()
-
-
-@pytest.fixture(autouse=True)
-def _no_outbox_relay_left() -> Iterator[None]:
-    """A test (or a command it ran) that installed the outbox relay leaves none behind:
-    later tests in the same process would publish to a broker they never asked for."""
-    yield
-    from doorstep.services.lender import outbox
-
-    outbox.set_publisher(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from argon2 import PasswordHasher
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from doorstep.http.context import AppState
 from doorstep.http.limits import RefuseNul, RequestSizeLimit
 from doorstep.integrations.crypto import local_secret
 from doorstep.integrations.keys import personal_data_keys
+from doorstep.services.people import users
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
 from doorstep.web.forms import error_page
@@ -43,6 +45,7 @@ def create_app(
     engine: Engine | None = None,
     migrate_schema: bool = True,
     clock: Clock | None = None,
+    password_hasher: PasswordHasher | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     engine = engine or make_engine(settings.resolved_database_url)
@@ -54,7 +57,14 @@ def create_app(
         version="0.1.0",
         description="Home-visit verification of overdue consumer loans.",
     )
-    app.state.doorstep = AppState(settings, engine, cipher, hasher, clock or SystemClock())
+    app.state.doorstep = AppState(
+        settings,
+        engine,
+        cipher,
+        hasher,
+        clock or SystemClock(),
+        password_hasher or users.standard_hasher(),
+    )
     secret = settings.session_secret or local_secret(settings.secrets_dir / "session.key")
     app.add_middleware(
         SessionMiddleware,

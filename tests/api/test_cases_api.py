@@ -17,7 +17,9 @@ from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, LoginFailure
-from tests.api.conftest import PASSWORD, bearer, csrf_of, set_state, sign_in
+from tests.factories.cases import set_state
+from tests.factories.people import PASSWORD, bearer
+from tests.factories.web import csrf_of, sign_in
 from tests.factories.world import World
 
 pytestmark = pytest.mark.db
@@ -309,7 +311,7 @@ def test_disabling_a_user_ends_their_session(
     assert client.get("/api/me").json()["username"] == "manager"
     token = bearer(engine, "manager")
     with transaction(engine) as session:
-        users.set_active(session, SYSTEM, "manager", False)
+        users.set_active(session, SYSTEM, "manager", False, now=datetime.now(UTC))
     assert_problem(client.get("/api/me"), 401, "not_signed_in")
     assert_problem(client.get("/api/me", headers=token), 401)
     page = client.get("/cases", follow_redirects=False)

@@ -22,7 +22,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from sqlalchemy import Engine
 
-from tests.api.conftest import bearer
+from tests.factories.people import bearer
 from tests.factories.world import World
 
 pytestmark = pytest.mark.db

@@ -24,7 +24,7 @@ from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, Case, ContactPoint
-from tests.api.conftest import bearer
+from tests.factories.people import bearer
 from tests.factories.world import World
 
 pytestmark = pytest.mark.db

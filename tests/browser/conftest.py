@@ -117,20 +117,16 @@ def site(tmp_path_factory: pytest.TempPathFactory, keys: tuple[object, object]) 
     _require_browser()
     import uvicorn
 
-    from doorstep.app import create_app
-    from doorstep.config import Settings
-    from doorstep.store import migrate
-    from doorstep.store.db import make_engine
+    from tests.factories.databases import sqlite_database
+    from tests.factories.web import make_app
     from tests.factories.world import ANYTIME_RULES, build_world
 
     tmp = tmp_path_factory.mktemp("site")
-    engine = make_engine(f"sqlite:///{tmp / 'doorstep.db'}")
-    migrate.upgrade(engine)
+    engine = sqlite_database(tmp / "doorstep.db").engine
     world = build_world(engine, tmp, keys)
     spare = _vary_cases(engine, world)
     # the pages act at the real time of day: no quiet hours here (see the file)
-    app = create_app(Settings(var_dir=tmp, rules_file=ANYTIME_RULES), engine=engine)
-    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
+    app = make_app(engine, world, tmp, var_dir=tmp, rules_file=ANYTIME_RULES)
 
     sock = _free_socket()
     port = sock.getsockname()[1]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import _free_socket, _require_browser
+from tests.factories.people import CHEAP_HASHER
 from tests.integration.test_demo_simulation import build_demo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,7 +32,7 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, A
     # a large holdout: a small book has few customers to keep back at 5%
     engine, config, summary, logins = build_demo(tmp, customers=600, days=DAYS, holdout="0.3")
     assert summary.visits > 0, summary
-    app = create_app(config, engine=engine)
+    app = create_app(config, engine=engine, password_hasher=CHEAP_HASHER)
     sock = _free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -11,7 +11,6 @@ tests/api/test_cases_api.py; one-time-code throttling: tests/integration/test_of
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,21 +20,19 @@ from fastapi import FastAPI, routing
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from doorstep.app import create_app
-from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import BadEvidenceName, InvalidAnswers
 from doorstep.integrations.evidence import LocalEvidenceStore, sha256_of
 from doorstep.services.conduct import audit
-from doorstep.services.people import users
 from doorstep.services.repayment import portal
 from doorstep.services.visits import Upload, check_uploads
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, Case, ContactPoint, Customer, Team
-from tests.api.conftest import CHEAP_HASHER, bearer, sign_in
 from tests.browser.conftest import Site
 from tests.browser.test_manager_pages import sign_in as sign_in_page
-from tests.factories.world import ANYTIME_RULES, World, build_world
+from tests.factories.people import bearer
+from tests.factories.web import make_app, sign_in
+from tests.factories.world import ANYTIME_RULES, World
 
 PAYLOAD = "\"'><script>alert('x1')</script><img src=x onerror=alert('x2')><svg onload=alert(3)>"
 """Breaks out of attributes and text alike; any of its scripts firing opens a dialog."""
@@ -113,23 +110,9 @@ def test_script_shaped_text_stays_text_on_every_page(page: Any, site: Site) -> N
 
 
 @pytest.fixture
-def world(
-    engine: Engine, tmp_path: Path, keys: tuple[object, object], monkeypatch: pytest.MonkeyPatch
-) -> World:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
-    return build_world(engine, tmp_path, keys)
-
-
-@pytest.fixture
-def client(world: World, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(
-        Settings(var_dir=tmp_path / "var", rules_file=ANYTIME_RULES),
-        engine=engine,
-        migrate_schema=False,
-    )
-    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
-    with TestClient(app) as client:
-        yield client
+def app(world: World, engine: Engine, tmp_path: Path) -> FastAPI:
+    """The shared app, at any time of day."""
+    return make_app(engine, world, tmp_path, rules_file=ANYTIME_RULES)
 
 
 def unsafe_page_routes(app: FastAPI) -> list[str]:

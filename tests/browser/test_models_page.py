@@ -42,7 +42,6 @@ def model_site(
 ) -> Iterator[ModelSite]:
     _require_browser()
     import uvicorn
-    from argon2 import PasswordHasher
 
     from doorstep.app import create_app
     from doorstep.config import Settings
@@ -57,13 +56,12 @@ def model_site(
     from doorstep.services.batch.delinquency import run_delinquency
     from doorstep.services.cases import select_cases
     from doorstep.services.ingest import ingest_files
-    from doorstep.services.people import users
-    from doorstep.store import migrate
-    from doorstep.store.db import make_engine, transaction
+    from doorstep.store.db import transaction
+    from tests.factories.databases import sqlite_database
+    from tests.factories.people import CHEAP_HASHER, add_user
 
     tmp = tmp_path_factory.mktemp("models")
-    engine = make_engine(f"sqlite:///{tmp / 'doorstep.db'}")
-    migrate.upgrade(engine)
+    engine = sqlite_database(tmp / "doorstep.db").engine
     folder = tmp / "book"
     generate_book(folder, customers=1_500, seed=5, as_of=AS_OF)
     (folder / "demo_truth.csv").unlink()
@@ -79,52 +77,45 @@ def model_site(
         )  # type: ignore[arg-type]
     with transaction(engine) as session:
         run_delinquency(session, AS_OF, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
-    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    original, users.HASHER = users.HASHER, cheap
     analyst = Actor("analyst", Role.ANALYST)
     fast = TrainingConfig(folds=2, calibration_folds=2, reference_rows=1000)
-    try:
-        with transaction(engine) as session:
-            for name, role in (("analyst", Role.ANALYST), ("verifier", Role.VERIFIER)):
-                users.add_user(
-                    session, SYSTEM, users.NewUser(name, name, role, PASSWORD, None, None)
-                )
-            trained = [
-                scoring.train_visit_priority(
-                    session,
-                    analyst,
-                    AS_OF,
-                    config=fast,
-                    waterfall=DEFAULT_WATERFALL,
-                    buckets=DEFAULT_BUCKETS,
-                    clock=SystemClock(),
-                    windows=4,
-                )
-                for _ in range(2)
-            ]
-            scoring.activate(
-                session, analyst, trained[0].id, now=SystemClock().now(), reason="browser test"
-            )
-        with transaction(engine) as session:
-            scoring.apply(
+    with transaction(engine) as session:
+        for name, role in (("analyst", Role.ANALYST), ("verifier", Role.VERIFIER)):
+            add_user(session, name, role, display_name=name, password=PASSWORD)
+        trained = [
+            scoring.train_visit_priority(
                 session,
-                SYSTEM,
+                analyst,
                 AS_OF,
+                config=fast,
                 waterfall=DEFAULT_WATERFALL,
                 buckets=DEFAULT_BUCKETS,
                 clock=SystemClock(),
+                windows=4,
             )
-            select_cases(
-                session,
-                SYSTEM,
-                AS_OF,
-                policy=SelectionPolicy(),
-                capacity=40,
-                buckets=DEFAULT_BUCKETS,
-            )
-    finally:
-        users.HASHER = original
-    app = create_app(Settings(var_dir=tmp), engine=engine)
+            for _ in range(2)
+        ]
+        scoring.activate(
+            session, analyst, trained[0].id, now=SystemClock().now(), reason="browser test"
+        )
+    with transaction(engine) as session:
+        scoring.apply(
+            session,
+            SYSTEM,
+            AS_OF,
+            waterfall=DEFAULT_WATERFALL,
+            buckets=DEFAULT_BUCKETS,
+            clock=SystemClock(),
+        )
+        select_cases(
+            session,
+            SYSTEM,
+            AS_OF,
+            policy=SelectionPolicy(),
+            capacity=40,
+            buckets=DEFAULT_BUCKETS,
+        )
+    app = create_app(Settings(var_dir=tmp), engine=engine, password_hasher=CHEAP_HASHER)
     app.state.doorstep.cipher, app.state.doorstep.hasher = cipher, hasher
     sock = _free_socket()
     port = sock.getsockname()[1]

@@ -26,11 +26,11 @@ CITY = "北京市"
 
 def _prepare(engine: Any, tmp: Path, keys: tuple[object, object]) -> None:
     """A demo-like Beijing day: addresses over the city, two teams with a home base."""
-    from doorstep.domain.access import SYSTEM, Role
-    from doorstep.services.people import teams, users
+    from doorstep.domain.access import Role
     from doorstep.store.db import transaction
     from doorstep.store.models import ContactPoint, Team
-    from tests.factories.world import PASSWORD, build_world
+    from tests.factories.people import add_team, add_user
+    from tests.factories.world import build_world
 
     build_world(engine, tmp, keys, customers=12)
     with transaction(engine) as session:
@@ -40,12 +40,10 @@ def _prepare(engine: Any, tmp: Path, keys: tuple[object, object]) -> None:
         for n, point in enumerate(points):
             point.lat, point.lng = 39.86 + 0.017 * (n % 5), 116.31 + 0.035 * (n // 5)
         members = [
-            users.add_user(
-                session, SYSTEM, users.NewUser(name, name, Role.VERIFIER, PASSWORD, None, name)
-            )
+            add_user(session, name, Role.VERIFIER, badge=name, display_name=name)
             for name in ("plan_b1", "plan_b2")
         ]
-        teams.create_team(session, SYSTEM, "北京二组", CITY, members)
+        add_team(session, "北京二组", CITY, members)
         for n, team in enumerate(session.scalars(select(Team).where(Team.city == CITY))):
             team.base_lat, team.base_lng = (39.90, 116.38) if n == 0 else (39.93, 116.45)
             team.max_visits = 3
@@ -58,16 +56,13 @@ def plan_site(
     _require_browser()
     import uvicorn
 
-    from doorstep.app import create_app
-    from doorstep.config import Settings
-    from doorstep.store import migrate
-    from doorstep.store.db import make_engine
+    from tests.factories.databases import sqlite_database
+    from tests.factories.web import make_app
 
     tmp = tmp_path_factory.mktemp("plans")
-    engine = make_engine(f"sqlite:///{tmp / 'doorstep.db'}")
-    migrate.upgrade(engine)
+    engine = sqlite_database(tmp / "doorstep.db").engine
     _prepare(engine, tmp, keys)
-    app = create_app(Settings(var_dir=tmp, plan_seconds=1, plan_edit_seconds=1), engine=engine)
+    app = make_app(engine, None, tmp, var_dir=tmp, plan_seconds=1, plan_edit_seconds=1)
     app.state.doorstep.cipher, app.state.doorstep.hasher = keys
     sock = _free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

@@ -126,27 +126,20 @@ def prepare(site: Site) -> int:
 
     from doorstep.domain.access import SYSTEM, Role
     from doorstep.services import cases
-    from doorstep.services.people import teams, users
+    from doorstep.services.people import teams
     from doorstep.store.db import transaction
     from doorstep.store.models import Case, PlanStop, VisitPlan
+    from tests.factories.people import add_user
 
     world = site.world
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
     with transaction(world.engine) as session:
         made = [
-            users.add_user(
-                session,
-                SYSTEM,
-                users.NewUser(name, name, Role.VERIFIER, PASSWORD, None, f"SH-{n}"),
-            )
+            add_user(session, name, Role.VERIFIER, badge=f"SH-{n}", display_name=name)
             for n, name in enumerate(("field_a", "field_b"), start=1)
         ]
-        users.add_user(
-            session,
-            SYSTEM,
-            users.NewUser("manager_sh", "Shanghai", Role.MANAGER, PASSWORD, ["上海市"], None),
-        )
+        add_user(session, "manager_sh", Role.MANAGER, regions=["上海市"], display_name="Shanghai")
         team = teams.create_team(session, SYSTEM, "上海外访一组", "上海市", made)
         case_id = session.scalars(
             select(Case.id)

@@ -1,14 +1,24 @@
-"""Small lender books written as ingest files, for tests: valid by default, easy to break."""
+"""Small lender books written as ingest files, for tests: valid by default, easy to break;
+and loading one the normal way (ingest, then the delinquency batch)."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
+
+from doorstep.domain.allocation import DEFAULT_WATERFALL
+from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.identity import id_check_digit
+from doorstep.services.batch.delinquency import run_delinquency
+from doorstep.services.ingest import ingest_files
 from doorstep.services.ingest.contracts import SPECS
+from doorstep.store.db import transaction
 
 # The columns each file carries: the ingest contracts themselves, so they cannot drift.
 HEADERS = {
@@ -112,3 +122,36 @@ def make_keys() -> tuple[object, object]:
     from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
 
     return FernetCipher([new_data_key()]), HmacHasher("test-lookup-key")
+
+
+def in_shanghai(book: Book, every: int = 4) -> Book:
+    """Move every `every`-th customer's address (the last of each group) to Shanghai."""
+    for n, row in enumerate(book.rows["addresses"]):
+        if n % every == every - 1:
+            row.update(
+                text=f"上海市浦东新区张江路{n}号",
+                province="上海市",
+                city="上海市",
+                district="浦东新区",
+            )
+    return book
+
+
+def load_book(engine: Engine, folder: Path, keys: tuple[object, object], reports_dir: Path) -> None:
+    """Ingest the files in `folder` as the lender's delivery (one transaction)."""
+    cipher, hasher = keys
+    with transaction(engine) as session:
+        ingest_files(
+            session,
+            [folder],
+            zone=ZoneInfo("Asia/Shanghai"),
+            reports_dir=reports_dir,
+            cipher=cipher,  # type: ignore[arg-type]
+            hasher=hasher,  # type: ignore[arg-type]
+        )
+
+
+def compute_delinquency(engine: Engine, as_of: date) -> None:
+    """The delinquency batch of `as_of` with the default waterfall and buckets."""
+    with transaction(engine) as session:
+        run_delinquency(session, as_of, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)

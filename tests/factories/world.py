@@ -1,32 +1,34 @@
 """A small world for service, API and page tests: a book with overdue customers in two
-cities, delinquency computed, cases selected, one user per role, a team with an assignment."""
+cities, delinquency computed, cases selected, one user per role, a team with an assignment.
+
+Built once per worker process and backend, then copied into each test's empty database
+(tests/factories/databases.py `built_once`): the same rows, ids and personal-data keys
+every time, for a few milliseconds instead of an ingest and a batch."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from doorstep.domain.access import SYSTEM, Role
-from doorstep.domain.allocation import DEFAULT_WATERFALL
-from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.domain.selection import SelectionPolicy
-from doorstep.services.batch.delinquency import run_delinquency
-from doorstep.services.cases import select_cases
-from doorstep.services.ingest import ingest_files
-from doorstep.services.people import teams, users
+from doorstep.domain.access import Role
 from doorstep.store.db import transaction
-from doorstep.store.models import Case
-from tests.factories.book import small_book
+from tests.factories import databases
+from tests.factories.book import compute_delinquency, in_shanghai, load_book, small_book
+from tests.factories.cases import assign, open_cases
+from tests.factories.people import PASSWORD, ROLES, add_staff, add_team, add_user
+
+__all__ = ["ANYTIME_RULES", "AS_OF", "PASSWORD", "ROLES", "World", "build_world"]
 
 AS_OF = date(2024, 6, 1)
 ANYTIME_RULES = Path(__file__).with_name("anytime_rules.toml")
 """Override for tests that act at the real time of day (see the file)."""
-PASSWORD = "correct horse battery"
-ROLES = [Role.ADMIN, Role.MANAGER, Role.VERIFIER, Role.ANALYST, Role.AUDITOR]
+TEAM = "北京一组"
+ASSIGNED_FOR = (timedelta(hours=-1), timedelta(hours=8))
+"""The assignment runs from an hour before the world was built to eight hours after."""
 
 
 @dataclass
@@ -44,68 +46,59 @@ class World:
 
 
 def build_world(
-    engine: Engine, tmp_path: Path, keys: tuple[object, object], customers: int = 8
+    engine: Engine,
+    tmp_path: Path,
+    keys: tuple[object, object],
+    customers: int = 8,
+    then: Callable[[World], object] | None = None,
+    *,
+    fresh: bool = False,
 ) -> World:
-    cipher, hasher = keys
-    book = small_book(customers)
-    for n, row in enumerate(book.rows["addresses"]):
-        if n % 4 == 3:  # a quarter live in Shanghai: outside the manager's region
-            row.update(
-                text=f"上海市浦东新区张江路{n}号",
-                province="上海市",
-                city="上海市",
-                district="浦东新区",
-            )
-    folder = book.write(tmp_path / "book")
+    """The small world of `customers` customers (a quarter in Shanghai, outside the
+    manager's region) in the database of `engine`; `then(world)` adds what a test file
+    needs on top (a module-level function: its name keys the saved copy). `fresh` builds
+    it for real even where a saved copy exists: for tests that watch the build itself."""
+    name = f"world-{customers}-{id(keys[0])}"  # the keys encrypt what is saved
+    if then is not None:
+        name += f"-{then.__module__}.{then.__qualname__}"
+
+    def build() -> World:
+        world = _build(engine, tmp_path, keys, customers)
+        if then is not None:
+            then(world)
+        return world
+
+    made = build() if fresh else databases.built_once(engine, name, build)
+    return replace(
+        made,
+        engine=engine,
+        case_ids=list(made.case_ids),
+        id_numbers=list(made.id_numbers),
+        phones=list(made.phones),
+        addresses=list(made.addresses),
+    )
+
+
+def _build(engine: Engine, tmp_path: Path, keys: tuple[object, object], customers: int) -> World:
+    book = in_shanghai(small_book(customers))
+    load_book(engine, book.write(tmp_path / "book"), keys, tmp_path / "r")
+    compute_delinquency(engine, AS_OF)
     world = World(
         engine,
-        cipher,
-        hasher,
+        *keys,
         id_numbers=[r["id_number"] for r in book.rows["customers"]],
         phones=[r["value"] for r in book.rows["contacts"]],
         addresses=[r["text"] for r in book.rows["addresses"]],
     )
     with transaction(engine) as session:
-        ingest_files(
-            session,
-            [folder],
-            zone=ZoneInfo("Asia/Shanghai"),
-            reports_dir=tmp_path / "r",
-            cipher=cipher,
-            hasher=hasher,
-        )  # type: ignore[arg-type]
-    with transaction(engine) as session:
-        run_delinquency(session, AS_OF, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
-    with transaction(engine) as session:
-        select_cases(
-            session, SYSTEM, AS_OF, policy=SelectionPolicy(), capacity=100, buckets=DEFAULT_BUCKETS
-        )
-        made = {}
-        for role in ROLES:
-            regions = ["北京市"] if role is Role.MANAGER else None
-            made[role] = users.add_user(
-                session,
-                SYSTEM,
-                users.NewUser(role.value, role.value.title(), role, PASSWORD, regions, None),
-            )
-        mate = users.add_user(
-            session,
-            SYSTEM,
-            users.NewUser("verifier_mate", "Mate", Role.VERIFIER, PASSWORD, None, "WF-2"),
-        )
-        team = teams.create_team(session, SYSTEM, "北京一组", "北京市", [made[Role.VERIFIER], mate])
-        cases = session.scalars(select(Case).order_by(Case.id)).all()
+        cases = open_cases(session, AS_OF)
+        staff = add_staff(session, manager_regions=["北京市"])
+        mate = add_user(session, "verifier_mate", Role.VERIFIER, badge="WF-2", display_name="Mate")
+        team = add_team(session, TEAM, "北京市", [staff[Role.VERIFIER], mate])
         world.case_ids = [c.id for c in cases]
         beijing = [c for c in cases if c.city == "北京市"]
         world.assigned_case, world.other_case = beijing[0].id, beijing[1].id
         world.shanghai_case = next(c.id for c in cases if c.city == "上海市")
         now = datetime.now(UTC)
-        teams.assign(
-            session,
-            SYSTEM,
-            world.assigned_case,
-            team.id,
-            now - timedelta(hours=1),
-            now + timedelta(hours=8),
-        )
+        assign(session, world.assigned_case, team.id, now + ASSIGNED_FOR[0], now + ASSIGNED_FOR[1])
     return world

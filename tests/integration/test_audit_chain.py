@@ -7,24 +7,18 @@ import threading
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, delete, func, select, update
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app as cli
 from doorstep.domain.access import Actor, Role
 from doorstep.services.conduct import audit
-from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, AuditHead
+from tests.factories.databases import url_of
 from tests.factories.world import build_world
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
 
 
 def verify(engine: Engine) -> tuple[int, audit.BrokenLink | None]:
@@ -105,13 +99,8 @@ def test_cli_audit_verify_exit_codes(
     engine: Engine, tmp_path: Path, keys: tuple[object, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     build_world(engine, tmp_path, keys)
-    url = engine.url
-    if engine.dialect.name == "postgresql":  # the test's own schema, as the fixture set it
-        with engine.connect() as connection:
-            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
     monkeypatch.setenv("DOORSTEP_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("DOORSTEP_DATABASE_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DOORSTEP_DATABASE_URL", url_of(engine))
     runner = CliRunner()
     clean = runner.invoke(cli, ["audit", "verify"])
     assert clean.exit_code == 0, clean.output

@@ -5,7 +5,6 @@ running answers with a clear message instead of a second run."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,33 +17,17 @@ from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.ports import FixedClock
 from doorstep.services.batch.daily import DEFAULT_STEPS, day_lock
-from doorstep.services.people import users
 from doorstep.store.models import AuditEvent, BatchRun, BatchStep
-from tests.api.conftest import CHEAP_HASHER, csrf_of, sign_in
-from tests.factories.world import AS_OF, World, build_world
+from tests.factories.web import csrf_of, sign_in
+from tests.factories.world import AS_OF, World
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def world(
-    engine: Engine, tmp_path: Path, keys: tuple[object, object], monkeypatch: pytest.MonkeyPatch
-) -> World:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
-    return build_world(engine, tmp_path, keys)
-
-
-@pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    """What the shared `app` runs with (its files under tmp_path/var)."""
     return Settings(var_dir=tmp_path / "var")
-
-
-@pytest.fixture
-def client(world: World, engine: Engine, settings: Settings) -> Iterator[TestClient]:
-    app = create_app(settings, engine=engine, migrate_schema=False)
-    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
-    with TestClient(app) as client:
-        yield client
 
 
 def wait_for_run(engine: Engine, attempts: int = 1, seconds: float = 120) -> BatchRun:

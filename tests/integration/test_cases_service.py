@@ -10,7 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
@@ -37,11 +36,6 @@ pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
 RECENT = "2024-05-20T10:00:00+08:00"
 ANYTIME = load_pack("cn", (ANYTIME_RULES.name, ANYTIME_RULES.read_text("utf-8")))
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
 
 
 @pytest.fixture(autouse=True)

@@ -15,26 +15,26 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from doorstep.app import create_app
-from doorstep.config import Settings
-from doorstep.domain.access import SYSTEM, Role
+from doorstep.domain.access import Role
 from doorstep.domain.errors import Conflict
 from doorstep.services import cases
 from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import BatchRun, Case, User
-from tests.api.conftest import CHEAP_HASHER, PASSWORD, bearer, set_state, sign_in
-from tests.factories.world import ANYTIME_RULES, World, build_world
+from tests.factories.cases import set_state
+from tests.factories.databases import url_of
+from tests.factories.people import add_user, bearer
+from tests.factories.web import make_app, sign_in
+from tests.factories.world import ANYTIME_RULES, World
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,35 +42,15 @@ DOORSTEP = Path(sys.executable).with_name("doorstep")
 
 
 @pytest.fixture
-def world(
-    engine: Engine, tmp_path: Path, keys: tuple[object, object], monkeypatch: pytest.MonkeyPatch
-) -> World:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
-    return build_world(engine, tmp_path, keys)
-
-
-@pytest.fixture
 def app(world: World, engine: Engine, tmp_path: Path) -> Any:
-    settings = Settings(var_dir=tmp_path / "var", rules_file=ANYTIME_RULES)
-    app = create_app(settings, engine=engine, migrate_schema=False)
-    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
-    return app
-
-
-@pytest.fixture
-def client(app: Any) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        yield client
+    """The shared app, at any time of day."""
+    return make_app(engine, world, tmp_path, rules_file=ANYTIME_RULES)
 
 
 @pytest.fixture
 def second_manager(engine: Engine, world: World) -> str:
     with transaction(engine) as session:
-        users.add_user(
-            session,
-            SYSTEM,
-            users.NewUser("manager2", "Manager Two", Role.MANAGER, PASSWORD, ["北京市"], None),
-        )
+        add_user(session, "manager2", Role.MANAGER, regions=["北京市"], display_name="Manager Two")
     return "manager2"
 
 
@@ -187,16 +167,6 @@ HOLDER = textwrap.dedent(
         sys.stdin.read()  # until the test closes our stdin
     """
 )
-
-
-def url_of(engine: Engine) -> str:
-    """A URL another process can use for this test's database (its schema on PostgreSQL)."""
-    url = engine.url.render_as_string(hide_password=False)
-    if engine.dialect.name != "postgresql":
-        return url
-    with engine.connect() as connection:
-        schema = connection.execute(text("select current_schema()")).scalar_one()
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 @pytest.mark.skipif(not DOORSTEP.exists(), reason="the doorstep command is not installed")

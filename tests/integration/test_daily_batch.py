@@ -50,6 +50,7 @@ from doorstep.store.models import (
 from doorstep.store.repositories import plans as plans_repo
 from tests.conftest import POSTGRES_URL
 from tests.factories.book import make_keys, small_book
+from tests.factories.databases import sqlite_database
 
 pytestmark = pytest.mark.db
 AS_OF = date(2024, 6, 1)
@@ -267,10 +268,8 @@ KILLER = textwrap.dedent(
 def fresh_database(kind: str, folder: Path) -> Iterator[tuple[Engine, str, str]]:
     """A new migrated database: (engine, url, schema) — schema empty for SQLite."""
     if kind == "sqlite":
-        url = f"sqlite:///{folder / 'doorstep.db'}"
-        engine = make_engine(url)
-        migrate.upgrade(engine)
-        yield engine, url, ""
+        engine = sqlite_database(folder / "doorstep.db").engine  # a copy of the migrated one
+        yield engine, engine.url.render_as_string(hide_password=False), ""
         engine.dispose()
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -5,30 +5,28 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor, Role
-from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import Forbidden
-from doorstep.services.batch.delinquency import run_delinquency
 from doorstep.services.reports.dashboard import LABELS, TITLES, Chart, build_dashboard
 from doorstep.store.db import transaction
-from doorstep.store.models import Case, Payment, PromiseToPay, Team, Verdict, Visit
+from doorstep.store.models import Case, Team, Verdict, Visit
 from doorstep.store.repositories import figures
 from doorstep.web.i18n import translations
-from tests.factories.world import AS_OF, World, build_world
+from tests.factories.reports import (
+    CURE_DAY,
+    TODAY,
+    ZONE,
+    a_month_of_field_work,
+)
+from tests.factories.world import World, build_world
 
 pytestmark = pytest.mark.db
-ZONE = ZoneInfo("Asia/Shanghai")
-TODAY = date(2024, 7, 15)
-MONTH_BEFORE = date(2024, 5, 1)
-VISIT_DAY = date(2024, 6, 1)
-CURE_DAY = date(2024, 7, 1)
 
 
 def chart(board_charts: list[Chart], key: str) -> dict[str, dict[str, float]]:
@@ -40,67 +38,8 @@ def chart(board_charts: list[Chart], key: str) -> dict[str, dict[str, float]]:
 
 
 def field_world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    world = build_world(engine, tmp_path, keys)
-    with transaction(engine) as session:
-        for day in (MONTH_BEFORE, CURE_DAY):
-            run_delinquency(session, day, waterfall=DEFAULT_WATERFALL, buckets=DEFAULT_BUCKETS)
-        for day in (MONTH_BEFORE, AS_OF, CURE_DAY):
-            figures.write_book_figures(session.connection(), day)
-            figures.write_roll_figures(session.connection(), day)
-        case = session.get_one(Case, world.assigned_case)
-        team = session.scalars(select(Team)).first()
-        assert team is not None
-        visit = Visit(
-            case_id=case.id,
-            team_id=team.id,
-            verifier_ids=[1, 2],
-            state="submitted",
-            checked_in_at=datetime(2024, 6, 1, 3, 0, tzinfo=UTC),  # 11:00 in Shanghai
-            flags=["far_from_address"],
-        )
-        session.add(visit)
-        session.flush()
-        session.add(
-            Verdict(
-                case_id=case.id,
-                visit_id=visit.id,
-                reached=True,
-                address_status="valid",
-                primary_reason="medical",
-                reasons=["medical"],
-                hardship_or_evasion="hardship",
-                next_step="repayment_plan",
-            )
-        )
-        session.add(
-            PromiseToPay(
-                case_id=case.id,
-                customer_id=case.customer_id,
-                visit_id=visit.id,
-                amount=50_000,
-                due_on=date(2024, 6, 10),
-                status="kept",
-                paid=50_000,
-            )
-        )
-        loan_id = session.scalar(select(Payment.loan_id).where(Payment.payment_id == "P0001"))
-        session.add(
-            Payment(
-                payment_id="P-after",
-                loan_id=loan_id,
-                paid_on=date(2024, 6, 9),
-                amount=50_000,
-                channel="bank",
-            )
-        )
-        session.execute(
-            update(Case)
-            .where(Case.id == world.shanghai_case)
-            .values(state="cancelled", cancel_reason="holdout", opened_on=VISIT_DAY)
-        )
-    with transaction(engine) as session:  # the batch of the 30th day judges the outcomes
-        assert figures.write_visit_outcomes(session.connection(), CURE_DAY, ZONE, days=30) == 2
-    return world
+    """The small world with a month of field work (tests/factories/reports.py)."""
+    return build_world(engine, tmp_path, keys, then=a_month_of_field_work)
 
 
 def test_the_dashboard_counts_the_book_and_the_field(

@@ -17,9 +17,10 @@ from doorstep.demo.setup import DemoLogin, create_people
 from doorstep.demo.simulate import Summary, simulate
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.ingest import ingest_files
-from doorstep.store import migrate
-from doorstep.store.db import make_engine, transaction
+from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, Case, Payment, Verdict, Visit
+from tests.factories.databases import sqlite_database
+from tests.factories.people import CHEAP_HASHER
 
 pytestmark = pytest.mark.db
 
@@ -29,8 +30,7 @@ def build_demo(
 ) -> tuple[Engine, Settings, Summary, list[DemoLogin]]:
     """A demo book in a new SQLite database, its people, and `days` simulated days."""
     config = Settings(var_dir=folder / "var", selection_holdout=holdout)  # type: ignore[arg-type]
-    engine = make_engine(f"sqlite:///{folder / 'doorstep.db'}")
-    migrate.upgrade(engine)
+    engine = sqlite_database(folder / "doorstep.db").engine
     today = datetime.now(config.zone).date()
     made = generate_book(folder / "book", customers=customers, seed=seed, as_of=today)
     cipher, hasher = personal_data_keys(config)
@@ -43,7 +43,7 @@ def build_demo(
             cipher=cipher,
             hasher=hasher,
         )
-        logins = create_people(session, today, config.zone)
+        logins = create_people(session, today, config.zone, hasher=CHEAP_HASHER)
     summary = simulate(
         engine,
         config,

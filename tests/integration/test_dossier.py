@@ -12,33 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
-from doorstep.app import create_app
-from doorstep.config import Settings
-from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, AuditEvent, Customer
-from tests.api.conftest import CHEAP_HASHER, bearer
-from tests.factories.world import World, build_world
+from tests.factories.people import bearer
+from tests.factories.world import World
 
 pytestmark = pytest.mark.db
 POPPLER = shutil.which("pdftotext") and shutil.which("pdftoppm")
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    return build_world(engine, tmp_path, keys)
-
-
-@pytest.fixture
-def client(world: World, engine: Engine, tmp_path: Path) -> TestClient:
-    app = create_app(Settings(var_dir=tmp_path / "var"), engine=engine, migrate_schema=False)
-    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
-    return TestClient(app)
 
 
 def test_dossier_renders_chinese(

@@ -50,8 +50,8 @@ from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Case, Evidence, OutboxEvent, Team, User, Verdict, Visit
 from doorstep.store.models.base import Base
-from tests.api.conftest import CHEAP_HASHER
 from tests.conftest import POSTGRES_URL, _postgres_reachable
+from tests.factories.databases import sqlite_database
 from tests.factories.world import ANYTIME_RULES, World, build_world
 from tests.integration.test_visits import HOME, actor, rules, schedule
 
@@ -69,12 +69,6 @@ FORM = {
     "leaning": "hardship",
     "outcome": "none",
 }
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The world's users are made in this process: Argon2 at its real cost is 0.4 s each."""
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
 
 
 # --- Databases the child processes can reach ---------------------------------------------
@@ -103,7 +97,9 @@ def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
 
     def make() -> Database:
         if backend == "sqlite":
-            db = Database(f"sqlite:///{tmp_path / f'db{len(made)}.sqlite'}", lambda: None)
+            path = tmp_path / f"db{len(made)}.sqlite"
+            sqlite_database(path).engine.dispose()  # a copy of the migrated template
+            db = Database(f"sqlite:///{path}", lambda: None)
         else:
             schema = f"f_{uuid.uuid4().hex[:12]}"
             admin = make_engine(POSTGRES_URL)

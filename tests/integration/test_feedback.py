@@ -23,87 +23,27 @@ from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.errors import DoorstepError
 from doorstep.services.lender import feedback
 from doorstep.services.lender.outbox import emit
-from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Case,
-    Evidence,
     Loan,
-    PromiseToPay,
-    Team,
     Verdict,
-    Visit,
     WebhookDelivery,
 )
-from tests.api.conftest import CHEAP_HASHER, bearer
+from tests.factories.databases import url_of
+from tests.factories.people import bearer
+from tests.factories.visits import JUDGED_AT, every_case_judged
 from tests.factories.world import World, build_world
 
 pytestmark = pytest.mark.db
 AUDITOR = Actor("auditor", Role.AUDITOR)
-SAME_TIME = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
+SAME_TIME = JUDGED_AT
 
 
 @pytest.fixture
 def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    world = build_world(engine, tmp_path, keys)
-    with transaction(engine) as session:
-        team = session.scalars(select(Team)).first()
-        assert team is not None
-        for n, case_id in enumerate(world.case_ids):
-            visit = Visit(
-                case_id=case_id,
-                team_id=team.id,
-                verifier_ids=[11, 12],
-                state="submitted",
-                checked_in_at=datetime(2024, 6, 2, 1, n, tzinfo=UTC),
-                checked_out_at=datetime(2024, 6, 2, 2, n, tzinfo=UTC),
-                flags=[],
-            )
-            session.add(visit)
-            session.flush()
-            session.add(
-                Verdict(
-                    case_id=case_id,
-                    visit_id=visit.id,
-                    reached=n % 2 == 0,
-                    address_status="valid",
-                    primary_reason="job_loss",
-                    reasons=["job_loss", "illness"],
-                    hardship_or_evasion="hardship",
-                    ability_per_month=123456 + n,
-                    willingness=4,
-                    next_step="plan_offer",
-                    override_step="legal_review" if n == 0 else None,
-                )
-            )
-            session.add(
-                Evidence(
-                    visit_id=visit.id, sha256=f"{n:064x}", media_type="image/jpeg", size_bytes=9
-                )
-            )
-            if n == 0:
-                customer = session.get(Case, case_id)
-                assert customer is not None
-                session.add(
-                    PromiseToPay(
-                        case_id=case_id,
-                        customer_id=customer.customer_id,
-                        visit_id=visit.id,
-                        amount=50000,
-                        due_on=date(2024, 6, 10),
-                        status="open",
-                        paid=0,
-                    )
-                )
-        session.flush()
-        # half of them share one updated time: the cursor must break the tie by id
-        session.execute(update(Verdict).where(Verdict.id % 2 == 0).values(updated_at=SAME_TIME))
-    return world
+    """The small world, every case visited and judged (tests/factories/visits.py)."""
+    return build_world(engine, tmp_path, keys, then=every_case_judged)
 
 
 def all_rows(engine: Engine, since: datetime) -> list[dict[str, Any]]:
@@ -155,9 +95,7 @@ def test_export_csv_and_jsonl(engine: Engine, world: World) -> None:
 def test_cli_export_writes_the_file(
     engine: Engine, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the CLI half runs on the SQLite file; the service half covers PostgreSQL")
-    monkeypatch.setenv("DOORSTEP_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DOORSTEP_DATABASE_URL", url_of(engine))
     monkeypatch.setenv("DOORSTEP_VAR_DIR", str(tmp_path / "var"))
     target = tmp_path / "feedback.jsonl"
     result = CliRunner().invoke(

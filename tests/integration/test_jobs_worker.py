@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from doorstep.config import Settings
 from doorstep.services.batch.daily import DEFAULT_STEPS, run_day
@@ -24,7 +24,6 @@ from doorstep.services.batch.delinquency import run_delinquency
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import BatchStep, DelinquencySnapshot
-from tests.conftest import POSTGRES_URL, _postgres_problem, _postgres_reachable
 from tests.integration.test_delinquency_batch import book_of, ingest_book, random_cases
 from tests.integration.test_partitioned_batch import AS_OF, KW, stored
 
@@ -52,23 +51,12 @@ def task_queue(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def pg_url(task_queue: str) -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema (for this test and its worker),
-    on this test's own task queue."""
+def pg_url(task_queue: str, postgres_url: str) -> str:
+    """The worker's PostgreSQL schema as a URL (for this test and its `doorstep worker`,
+    emptied after the test), on this test's own task queue."""
     if not _redis_reachable():
         pytest.skip(f"Redis unreachable at {REDIS[0]}:{REDIS[1]}: no worker test")
-    if not _postgres_reachable():
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_URL}: {_postgres_problem[0]}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    return postgres_url
 
 
 @contextmanager

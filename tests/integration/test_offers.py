@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select
 
 from doorstep.domain.access import SYSTEM, Actor
@@ -29,7 +27,6 @@ from doorstep.domain.errors import (
 )
 from doorstep.integrations.sms import LogSender
 from doorstep.services.batch.delinquency import run_delinquency
-from doorstep.services.people import users
 from doorstep.services.repayment import offers, portal
 from doorstep.store.db import transaction
 from doorstep.store.models import (
@@ -45,31 +42,14 @@ from doorstep.store.models import (
     PortalCode,
     PortalSession,
     ScheduleVersion,
-    User,
     VisitSlot,
 )
-from tests.factories.world import AS_OF, World, build_world
+from tests.factories.people import actor
+from tests.factories.world import AS_OF, World
 
 pytestmark = pytest.mark.db
 POLICY = offers.OfferPolicy()
 NOW = datetime(2024, 6, 1, 4, 0, tzinfo=UTC)  # noon in Beijing on the world's as-of day
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    return build_world(engine, tmp_path, keys)
-
-
-def actor(engine: Engine, username: str) -> Actor:
-    with transaction(engine) as session:
-        user = session.scalar(select(User).where(User.username == username))
-        assert user is not None
-        return users.actor_for(session, user)
 
 
 def case_loan(engine: Engine, case_id: int) -> tuple[str, str]:
@@ -412,8 +392,6 @@ def test_migration_downgrade_round_trip(engine: Engine) -> None:
 
     from doorstep.store import migrate
 
-    if engine.dialect.name != "sqlite":
-        pytest.skip("one backend is enough for the round trip")
     config = migrate.alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection

@@ -5,7 +5,6 @@ nothing, read counts, the auditors' queue."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from sqlalchemy import Engine, func, select
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.integrations.sms import LogSender
-from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     AuditEvent,
@@ -29,33 +27,10 @@ from doorstep.store.models import (
     Offer,
     ScheduleVersion,
 )
-from tests.api.conftest import CHEAP_HASHER, csrf_of, sign_in
-from tests.factories.world import World, build_world
+from tests.factories.web import csrf_of, sign_in
+from tests.factories.world import World
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
-
-
-@pytest.fixture
-def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    return build_world(engine, tmp_path, keys)
-
-
-@pytest.fixture
-def app(world: World, engine: Engine, tmp_path: Path) -> FastAPI:
-    app = create_app(Settings(var_dir=tmp_path / "var"), engine=engine, migrate_schema=False)
-    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
-    return app
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        yield client
 
 
 def borrower_of(engine: Engine, world: World, case_id: int) -> tuple[str, str, str]:

@@ -29,6 +29,7 @@ from doorstep.store.db import transaction
 from doorstep.store.models import DelinquencySnapshot, Loan
 from doorstep.store.models.loan import PARTITION_SLOTS, partition_slot
 from doorstep.store.repositories.book import partition_of, slot_range
+from tests.factories import databases
 from tests.integration.test_delinquency_batch import book_of, ingest_book, random_cases
 from tests.integration.test_ingest import stray_slots
 
@@ -60,10 +61,15 @@ def stored(engine: Engine) -> dict[str, tuple[Any, ...]]:
 
 @pytest.fixture
 def book_engine(engine: Engine, tmp_path: Path) -> Engine:
-    """~600 hypothesis-generated loans with their payment histories."""
-    folder = book_of(random_cases(600, seed=11)).write(tmp_path / "book")
-    with transaction(engine) as session:
-        ingest_book(session, folder)
+    """~600 hypothesis-generated loans with their payment histories (ingested once per
+    worker and backend, then copied: tests/factories/databases.py)."""
+
+    def ingest() -> None:
+        folder = book_of(random_cases(600, seed=11)).write(tmp_path / "book")
+        with transaction(engine) as session:
+            ingest_book(session, folder)
+
+    databases.built_once(engine, "partitioned-book-600", ingest)
     return engine
 
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
@@ -24,17 +23,12 @@ from doorstep.domain.rules import load
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
 from doorstep.services.cases import contacts
 from doorstep.services.conduct import audit, personal_data
-from doorstep.services.people import users
 from doorstep.store.db import transaction
-from doorstep.store.models import ContactPoint, Customer, User
+from doorstep.store.models import ContactPoint, Customer
+from tests.factories.people import actor
 from tests.factories.world import PASSWORD, World, build_world
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
 
 
 def secrets_of(world: World) -> list[str]:
@@ -119,7 +113,7 @@ def test_no_personal_data_in_the_logs(
     caplog.set_level(logging.DEBUG, logger="sqlalchemy.engine")
     engine.echo = "debug"  # statements, parameters and result rows
     try:
-        world = build_world(engine, tmp_path, keys)
+        world = build_world(engine, tmp_path, keys, fresh=True)  # its ingest logged too
         visit_pages(world, engine, tmp_path)
     finally:
         engine.echo = False
@@ -130,13 +124,6 @@ def test_no_personal_data_in_the_logs(
     assert "SELECT" in logged and "Row (" in logged  # the echo really captured rows
     leaks = [value for value in secrets_of(world) if value in logged]
     assert not leaks
-
-
-def actor(engine: Engine, username: str) -> Actor:
-    with transaction(engine) as session:
-        user = session.scalar(select(User).where(User.username == username))
-        assert user is not None
-        return users.actor_for(session, user)
 
 
 def test_reveal_needs_a_reason_and_is_audited(

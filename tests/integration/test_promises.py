@@ -11,64 +11,21 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app as cli_app
-from doorstep.services.people import users
 from doorstep.services.repayment.promises import broken_promises, judge_promises
 from doorstep.store.db import transaction
-from doorstep.store.models import Alert, AuditEvent, Case, Loan, OutboxEvent, Payment, PromiseToPay
-from tests.api.conftest import CHEAP_HASHER
+from doorstep.store.models import Alert, AuditEvent, Case, OutboxEvent, PromiseToPay
+from tests.factories.databases import url_of
+from tests.factories.repayment import four_promises
 from tests.factories.world import World, build_world
 
 pytestmark = pytest.mark.db
-MADE = datetime(2024, 6, 2, 3, 0, tzinfo=UTC)
-DUE = date(2024, 6, 10)
 NOW = datetime(2024, 6, 14, 12, 0, tzinfo=UTC)  # when the batch judges (dates the events)
-
-
-@pytest.fixture(autouse=True)
-def _cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
 
 
 @pytest.fixture
 def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    """Four promises of 1000.00 yuan due 2024-06-10: paid in full on the 12th (inside the
-    grace), half paid, nothing paid, and one still inside its window."""
-    world = build_world(engine, tmp_path, keys)
-    plan = [
-        ("kept", [(date(2024, 6, 12), 100000)]),
-        ("partly", [(date(2024, 6, 5), 50000), (date(2024, 6, 20), 50000)]),  # 2nd too late
-        ("broken", [(date(2024, 5, 30), 100000)]),  # before the promise: does not count
-        ("open", []),
-    ]
-    with transaction(engine) as session:
-        for n, (label, payments) in enumerate(plan):
-            case = session.get(Case, world.case_ids[n])
-            assert case is not None
-            loan = session.scalars(select(Loan).where(Loan.customer_id == case.customer_id)).first()
-            assert loan is not None
-            for k, (paid_on, amount) in enumerate(payments):
-                session.add(
-                    Payment(
-                        payment_id=f"ptp-{n}-{k}",
-                        loan_id=loan.loan_id,
-                        paid_on=paid_on,
-                        amount=amount,
-                        channel="bank",
-                    )
-                )
-            session.add(
-                PromiseToPay(
-                    case_id=case.id,
-                    customer_id=case.customer_id,
-                    amount=100000,
-                    due_on=date(2024, 6, 30) if label == "open" else DUE,
-                    status="open",
-                    paid=0,
-                    created_at=MADE,
-                    updated_at=MADE,
-                )
-            )
-    return world
+    """The small world with four promises (tests/factories/repayment.py)."""
+    return build_world(engine, tmp_path, keys, then=four_promises)
 
 
 def statuses(engine: Engine) -> list[tuple[str, int]]:
@@ -122,9 +79,7 @@ def test_promises_are_judged_once(engine: Engine, world: World) -> None:
 def test_cli_batch_promises(
     engine: Engine, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the CLI half runs on the SQLite file; the service half covers PostgreSQL")
-    monkeypatch.setenv("DOORSTEP_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DOORSTEP_DATABASE_URL", url_of(engine))
     monkeypatch.setenv("DOORSTEP_VAR_DIR", str(tmp_path / "var"))
     result = CliRunner().invoke(cli_app, ["batch", "promises", "--as-of", "2024-06-14"])
     assert result.exit_code == 0, result.output

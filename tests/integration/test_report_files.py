@@ -7,7 +7,6 @@ import csv
 import io
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from PIL import Image
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from doorstep.app import create_app
@@ -25,14 +24,14 @@ from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import Forbidden, InvalidValue
 from doorstep.domain.ports import FixedClock
-from doorstep.services.people import users
 from doorstep.services.reports import files as report_files
 from doorstep.services.reports.dashboard import Dashboard, build_dashboard
 from doorstep.store.models import Case
 from doorstep.web.i18n import translations
-from tests.api.conftest import CHEAP_HASHER, sign_in
-from tests.factories.world import World
-from tests.integration.test_dashboard import TODAY, ZONE, field_world
+from tests.factories.databases import url_of
+from tests.factories.reports import TODAY, ZONE, a_month_of_field_work
+from tests.factories.web import sign_in
+from tests.factories.world import World, build_world
 
 pytestmark = pytest.mark.db
 START = TODAY - timedelta(days=90)
@@ -42,11 +41,9 @@ MANAGER = Actor("manager", Role.MANAGER, regions=frozenset({"北京市"}))
 
 
 @pytest.fixture
-def world(
-    engine: Engine, tmp_path: Path, keys: tuple[object, object], monkeypatch: pytest.MonkeyPatch
-) -> World:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
-    return field_world(engine, tmp_path, keys)
+def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
+    """The small world with a month of field work (tests/factories/reports.py)."""
+    return build_world(engine, tmp_path, keys, then=a_month_of_field_work)
 
 
 def board(engine: Engine, actor: Actor = SYSTEM, **kwargs: object) -> Dashboard:
@@ -180,14 +177,6 @@ def test_the_monthly_pdf_draws_the_charts_and_holds_the_figures(
         assert painted > 50
 
 
-@pytest.fixture
-def client(world: World, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(Settings(var_dir=tmp_path / "var"), engine=engine, migrate_schema=False)
-    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
-    with TestClient(app) as client:
-        yield client
-
-
 PERIOD = {"start": START.isoformat(), "end": TODAY.isoformat()}
 
 
@@ -251,12 +240,7 @@ def test_the_report_command_writes_each_format(
 
     from doorstep.cli.main import app
 
-    url = engine.url
-    if engine.dialect.name == "postgresql":  # the test's own schema, as the fixture set it
-        with engine.connect() as connection:
-            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    monkeypatch.setenv("DOORSTEP_DATABASE_URL", url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DOORSTEP_DATABASE_URL", url_of(engine))
     monkeypatch.setenv("DOORSTEP_VAR_DIR", str(tmp_path / "var"))
     period = ["--from", START.isoformat(), "--to", TODAY.isoformat()]
     runner = CliRunner()

@@ -14,7 +14,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select, update
 
-from doorstep.domain.access import Actor
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.errors import DoorstepError, Forbidden, ReasonRequired
 from doorstep.domain.ports import Cipher
@@ -23,7 +22,6 @@ from doorstep.services import cases
 from doorstep.services.cases import contacts
 from doorstep.services.conduct import audit
 from doorstep.services.conduct import rules as conduct
-from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Base,
@@ -33,21 +31,14 @@ from doorstep.store.models import (
     ContactPoint,
     Customer,
     RuleDecision,
-    User,
 )
+from tests.factories.people import actor
 from tests.factories.world import build_world
 
 pytestmark = pytest.mark.db
 SH = ZoneInfo("Asia/Shanghai")
 CN = load("cn")
 CALL, REACHED, NO_ANSWER = AttemptChannel.CALL, AttemptResult.REACHED, AttemptResult.NO_ANSWER
-
-
-def actor(engine: Engine, username: str) -> Actor:
-    with transaction(engine) as session:
-        user = session.scalar(select(User).where(User.username == username))
-        assert user is not None
-        return users.actor_for(session, user)
 
 
 def phone_of(engine: Engine, case_id: int) -> int:

@@ -19,9 +19,7 @@ from doorstep.cli import scheduler as batch_scheduler
 from doorstep.cli.main import app
 from doorstep.config import Settings
 from doorstep.services.batch.daily import DEFAULT_STEPS, day_lock
-from doorstep.services.people import users
 from doorstep.store.models import BatchRun
-from tests.api.conftest import CHEAP_HASHER
 from tests.factories.world import build_world
 
 
@@ -55,7 +53,6 @@ def test_the_job_is_registered_daily_at_the_configured_local_time(
 def test_the_scheduled_job_runs_today_and_a_running_day_refuses_cleanly(
     engine: Engine, tmp_path: Path, keys: tuple[object, object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
     build_world(engine, tmp_path, keys)
     settings = Settings(var_dir=tmp_path / "var")
     today = datetime.now(settings.zone).date()

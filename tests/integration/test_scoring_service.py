@@ -42,6 +42,7 @@ from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import AuditEvent, Case, ModelDrift, ModelVersion, Score
 from tests.conftest import POSTGRES_URL, _postgres_problem, _postgres_reachable
+from tests.factories.databases import sqlite_database
 
 pytestmark = pytest.mark.db
 AS_OF = date(2025, 6, 30)
@@ -90,8 +91,7 @@ def book(
     """A demo book of 2,400 customers with delinquency on AS_OF, one per backend."""
     tmp = tmp_path_factory.mktemp(f"scoring-{request.param}")
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp / 'doorstep.db'}")
-        migrate.upgrade(engine)
+        engine = sqlite_database(tmp / "doorstep.db").engine  # a copy of the migrated one
         _load(engine, tmp / "book", keys)
         yield Book(engine, tmp)
         engine.dispose()

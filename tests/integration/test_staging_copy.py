@@ -252,10 +252,13 @@ SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current
 ORDER BY 1, 2, 3"""
 
 
+ON_POSTGRESQL = pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+"""Copying straight in and bulk inserts are PostgreSQL's paths only."""
+
+
 @pytest.fixture
 def postgres(engine: Engine) -> Engine:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("copying straight in and bulk inserts are PostgreSQL's paths only")
+    assert engine.dialect.name == "postgresql", "mark the test ON_POSTGRESQL"
     return engine
 
 
@@ -270,6 +273,7 @@ def _clear(engine: Engine) -> None:
     [(False, True), (True, False), (True, True)],
     ids=["stage-bulk", "straight", "straight-bulk"],
 )
+@ON_POSTGRESQL
 def test_postgresql_fast_paths_give_the_same_rows_and_schema(
     postgres: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, straight: bool, bulk: bool
 ) -> None:
@@ -330,6 +334,7 @@ def _upsert(engine: Engine, target: Table, frame: pl.DataFrame, key: list[str]) 
         staging.upsert_from_stage(connection, target, stage, key=key, compare=compare)
 
 
+@ON_POSTGRESQL
 def test_a_failed_bulk_insert_keeps_the_keys(
     postgres: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

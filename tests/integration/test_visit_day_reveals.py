@@ -18,17 +18,17 @@ from doorstep.services import visits
 from doorstep.services.people import teams, users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, AuditEvent, User
+from tests.factories.visits import assigned_case_scheduled
 from tests.factories.world import World, build_world
-from tests.integration.test_visits import rules, schedule, team_id
+from tests.integration.test_visits import rules, team_id
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    built = build_world(engine, tmp_path, keys)
-    schedule(built)
-    return built
+    """The small world, its assigned case scheduled for the visit."""
+    return build_world(engine, tmp_path, keys, then=assigned_case_scheduled)
 
 
 def _actor(session: Session, username: str) -> Actor:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.errors import Conflict, Forbidden, IllegalTransition, PlanInfeasible
 from doorstep.services import visit_plans
-from doorstep.services.people import teams, users
+from doorstep.services.people import users
 from doorstep.services.visit_plans import PlanConfig
 from doorstep.services.visit_plans.access import touch
 from doorstep.store.db import transaction
@@ -29,7 +29,8 @@ from doorstep.store.models import (
     VisitSlot,
 )
 from doorstep.store.repositories import plans as repo
-from tests.factories.world import PASSWORD, build_world
+from tests.factories.plans import spread_over_beijing
+from tests.factories.world import build_world
 
 pytestmark = pytest.mark.db
 CITY = "北京市"
@@ -41,26 +42,10 @@ DAY = datetime.now(CFG.zone).date() + timedelta(days=1)
 
 
 def spread_world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> list[int]:
-    """The small world with Beijing addresses spread over the city and a second team."""
-    build_world(engine, tmp_path, keys, customers=12)
+    """The small world with Beijing addresses spread over the city and a second team
+    (tests/factories/plans.py); the ready Beijing cases."""
+    build_world(engine, tmp_path, keys, customers=12, then=spread_over_beijing)
     with transaction(engine) as session:
-        points = session.scalars(
-            select(ContactPoint).where(ContactPoint.channel == "address").order_by(ContactPoint.id)
-        ).all()
-        for n, point in enumerate(points):
-            point.lat, point.lng = 39.85 + 0.02 * (n % 5), 116.30 + 0.03 * (n // 5)
-        a, b = (
-            users.add_user(
-                session,
-                SYSTEM,
-                users.NewUser(name, name, Role.VERIFIER, PASSWORD, None, f"WF-{name}"),
-            )
-            for name in ("v_b1", "v_b2")
-        )
-        second = teams.create_team(session, SYSTEM, "北京二组", CITY, [a, b])
-        for team in session.scalars(select(Team).where(Team.city == CITY)):
-            team.max_visits = 2
-        second.base_lat, second.base_lng = 39.95, 116.45
         return list(
             session.scalars(
                 select(Case.id).where(Case.city == CITY, Case.state == "ready").order_by(Case.id)
@@ -139,7 +124,7 @@ def test_move_lock_reoptimise_keeps_the_stop_on_its_team(
         visit_plans.move_stop(session, SYSTEM, plan.id, stop.id, other, CFG, version=version)
         assert plan.version > version
         for _ in range(2):  # re-optimising keeps the locked stop on its new team
-            visit_plans.reoptimise(session, SYSTEM, plan.id, CFG, version=plan.version, seconds=1)
+            visit_plans.reoptimise(session, SYSTEM, plan.id, CFG, version=plan.version, seconds=30)
             mine = next(s for s in repo.stops(session, plan.id) if s.case_id == moved_case)
             assert mine.team_id == other and mine.locked
         with pytest.raises(Conflict):  # an edit made on an old version
@@ -248,7 +233,7 @@ def test_replan_keeps_finished_stops_and_starts_where_the_team_is(
         first = min(stops, key=lambda s: s.start_at or datetime.max.replace(tzinfo=UTC))
         assert first.end_at is not None
         now = first.end_at + timedelta(minutes=5)  # the first visit is over
-        new = visit_plans.replan(session, SYSTEM, plan.id, CFG, now=now, seconds=1)
+        new = visit_plans.replan(session, SYSTEM, plan.id, CFG, now=now, seconds=30)
         new_stops = repo.stops(session, new.id)
         kept = next(s for s in new_stops if s.case_id == first.case_id)
         assert kept.status == "done" and kept.team_id == first.team_id and kept.seq == 1

@@ -4,40 +4,30 @@ field, a run -> re-optimise -> publish round trip; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.ports import FixedClock
-from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, VisitPlan
-from tests.api.conftest import CHEAP_HASHER, csrf_of, sign_in
+from tests.factories.web import csrf_of, make_app, sign_in
 from tests.integration.test_visit_plans import CITY, spread_world
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def client(
-    engine: Engine, tmp_path: Path, keys: tuple[object, object], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    monkeypatch.setattr(users, "HASHER", CHEAP_HASHER)
+def app(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> FastAPI:
     spread_world(engine, tmp_path, keys)
-    app = create_app(
-        Settings(var_dir=tmp_path / "var", plan_seconds=1, plan_edit_seconds=1),
-        engine=engine,
-        migrate_schema=False,
-    )
+    app = make_app(engine, None, tmp_path, plan_seconds=1, plan_edit_seconds=1)
     app.state.doorstep.cipher, app.state.doorstep.hasher = keys
-    with TestClient(app) as client:
-        yield client
+    return app
 
 
 def test_only_planners_in_their_regions(client: TestClient) -> None:

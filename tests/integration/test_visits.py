@@ -48,6 +48,8 @@ from doorstep.store.models import (
     Visit,
     VisitPlan,
 )
+from tests.factories.cases import schedule as scheduled
+from tests.factories.visits import assigned_case_scheduled
 from tests.factories.world import World, build_world
 
 pytestmark = pytest.mark.db
@@ -80,14 +82,7 @@ def actor(session: Session, username: str) -> Actor:
 
 def schedule(world: World, case_id: int | None = None) -> int:
     """Move the case to scheduled (by the system)."""
-    case_id = case_id or world.assigned_case
-    with transaction(world.engine) as session:
-        case = session.get(Case, case_id)
-        assert case is not None
-        if case.state in ("new", "confirming"):
-            cases.act(session, SYSTEM, case_id, "mark_ready")
-        cases.act(session, SYSTEM, case_id, "schedule")
-    return case_id
+    return scheduled(world.engine, case_id or world.assigned_case)
 
 
 def publish_plan(world: World, day: date, case_ids: list[int], team_id: int) -> None:
@@ -237,9 +232,8 @@ def count(engine: Engine, model: Any, *where: Any) -> int:
 
 @pytest.fixture
 def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    built = build_world(engine, tmp_path, keys)
-    schedule(built)
-    return built
+    """The small world, its assigned case scheduled for the visit."""
+    return build_world(engine, tmp_path, keys, then=assigned_case_scheduled)
 
 
 @pytest.fixture

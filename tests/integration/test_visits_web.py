@@ -5,24 +5,24 @@ of the assignment), the supervisor's verdict fragment, close and alerts."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from doorstep.app import create_app
-from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.ports import FixedClock
 from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, Case, RuleDecision, User, Verdict, Visit
+from tests.factories.visits import assigned_case_scheduled
+from tests.factories.web import make_app
 from tests.factories.world import World, build_world
-from tests.integration.test_visits import HOME, schedule
+from tests.integration.test_visits import HOME
 
 pytestmark = pytest.mark.db
 
@@ -37,21 +37,16 @@ def bearer(engine: Engine, username: str) -> dict[str, str]:
 
 @pytest.fixture
 def world(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> World:
-    built = build_world(engine, tmp_path, keys)
-    schedule(built)
-    return built
+    """The small world, its assigned case scheduled for the visit."""
+    return build_world(engine, tmp_path, keys, then=assigned_case_scheduled)
 
 
 @pytest.fixture
-def client(world: World, engine: Engine, tmp_path: Path) -> Iterator[TestClient]:
+def app(world: World, engine: Engine, tmp_path: Path) -> FastAPI:
     # The quiet-hours rule off: the test runs at any hour (the rules have their own tests).
     override = tmp_path / "rules.toml"
     override.write_text("[rules.CN-HOURS]\nenabled = false\n", encoding="utf-8")
-    settings = Settings(var_dir=tmp_path / "var", visit_hours="00:00-23:59", rules_file=override)
-    app = create_app(settings, engine=engine, migrate_schema=False)
-    app.state.doorstep.cipher, app.state.doorstep.hasher = world.cipher, world.hasher
-    with TestClient(app) as client:
-        yield client
+    return make_app(engine, world, tmp_path, visit_hours="00:00-23:59", rules_file=override)
 
 
 def photo() -> bytes:

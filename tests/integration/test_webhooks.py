@@ -175,11 +175,11 @@ def test_bad_endpoint_url_is_refused(engine: Engine, keys: tuple[Any, Any]) -> N
             feedback.add_endpoint(session, SYSTEM, "https://x.example/h", cipher, topics=["x"])
 
 
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # SQLite: one worker
 def test_concurrent_workers_share_the_queue(
     engine: Engine, keys: tuple[Any, Any], receiver: Receiver
 ) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("several workers need FOR UPDATE SKIP LOCKED (PostgreSQL); run one on SQLite")
+    """Several workers need FOR UPDATE SKIP LOCKED: PostgreSQL only (run one on SQLite)."""
     cipher, _ = keys
     with transaction(engine) as session:
         _endpoint, receiver.secret = feedback.add_endpoint(session, SYSTEM, receiver.url, cipher)

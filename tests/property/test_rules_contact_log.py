@@ -26,9 +26,9 @@ from doorstep.domain.rules import load
 from doorstep.services import cases
 from doorstep.services.cases import contacts
 from doorstep.services.people import users
-from doorstep.store import migrate
-from doorstep.store.db import make_engine, transaction
+from doorstep.store.db import transaction
 from doorstep.store.models import Case, ContactAttempt, ContactPoint, User
+from tests.factories.databases import sqlite_database
 from tests.factories.world import build_world
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -42,8 +42,7 @@ def world(
     tmp_path_factory: pytest.TempPathFactory, keys: tuple[object, object]
 ) -> Iterator[tuple[Engine, int, list[int], list[Actor]]]:
     tmp = tmp_path_factory.mktemp("rules-prop")
-    engine = make_engine(f"sqlite:///{tmp / 'doorstep.db'}")
-    migrate.upgrade(engine)
+    engine = sqlite_database(tmp / "doorstep.db").engine
     built = build_world(engine, Path(tmp), keys)
     with transaction(engine) as session:
         case = session.get(Case, built.assigned_case)

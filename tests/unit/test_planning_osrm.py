@@ -108,7 +108,7 @@ def test_a_plan_on_osrm_times_passes_the_check(osrm: str) -> None:
     )
     from doorstep.planning.solver import solve
 
-    plan = solve(build(request), seconds=1)
+    plan = solve(build(request), seconds=60, iterations=300)  # iterations bind, not time
     check(plan, request)
     assert len(plan.planned_ids) == 4
 

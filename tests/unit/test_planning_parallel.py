@@ -45,7 +45,7 @@ def test_the_best_seed_wins_and_passes_the_check() -> None:
 def test_no_feasible_seed_raises() -> None:
     data = build(_request(required=True, max_visits=2))  # 12 required visits, room for 4
     with pytest.raises(PlanInfeasible) as caught:
-        solve_best(data, 2, [0, 1], iterations=20)
+        solve_best(data, 60, [0, 1], iterations=20)
     assert caught.value.problems
     with pytest.raises(ValueError, match="seed"):
         solve_best(data, 2, [])

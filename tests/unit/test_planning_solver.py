@@ -29,7 +29,9 @@ SOLOMON = Path(__file__).resolve().parents[3] / "shared" / "bench" / "solomon" /
 needs_solomon = pytest.mark.skipif(
     not SOLOMON.is_dir(), reason=f"no Solomon instances at {SOLOMON}"
 )
-FAST = {"seconds": 1.0, "iterations": 300}
+FAST = {"seconds": 60.0, "iterations": 300}
+"""Bounded by iterations: the time budget is only a bound that should never bind, so the
+plan does not depend on how busy the machine is."""
 
 
 def near(km_north: float, km_east: float) -> Location:
@@ -178,8 +180,8 @@ def test_required_visits_that_do_not_fit_raise() -> None:
 
 def test_same_seed_same_plan() -> None:
     data = build(city(n=14))
-    first = solve(data, seconds=5.0, seed=7, iterations=500)
-    again = solve(data, seconds=5.0, seed=7, iterations=500)
+    first = solve(data, seconds=60.0, seed=7, iterations=500)
+    again = solve(data, seconds=60.0, seed=7, iterations=500)
     assert first == again
 
 
@@ -222,7 +224,7 @@ def test_no_team_or_no_visit_gives_an_empty_plan() -> None:
 def test_solomon_c101_reaches_its_best_known_distance() -> None:
     instance = read_solomon(SOLOMON / "C101.txt")
     request = solomon_request(instance, scale=1000)
-    plan = solve(build(request), seconds=2.0, seed=1)
+    plan = solve(build(request), seed=1, **FAST)  # C101 reaches it within 200 iterations
     check(plan, request)
     assert len(plan.routes) == 10
     assert 828.93 <= plan.distance_m / 1000 <= 828.94 * 1.005  # best known: 828.94

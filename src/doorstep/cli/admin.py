@@ -12,6 +12,7 @@ from rich.table import Table
 from doorstep.cli.common import console, error_console, fail, ready_engine, settings
 from doorstep.domain.access import SYSTEM, Role
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.ports import SystemClock
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.conduct import audit
 from doorstep.services.conduct.personal_data import rotate_all
@@ -58,6 +59,7 @@ def users_add(
                     [r.strip() for r in regions.split(",")] if regions else None,
                     badge,
                 ),
+                hasher=users.standard_hasher(),
             )
             console.print(f"added {user.username} ({user.role})")
     except DoorstepError as exc:
@@ -87,7 +89,7 @@ def users_disable(username: str) -> None:
     config = settings()
     try:
         with transaction(ready_engine(config)) as session:
-            users.set_active(session, SYSTEM, username, False)
+            users.set_active(session, SYSTEM, username, False, now=SystemClock().now())
     except DoorstepError as exc:
         raise fail(exc.message) from None
     console.print(f"disabled {username}")

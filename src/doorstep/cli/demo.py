@@ -35,6 +35,7 @@ from doorstep.scoring.pipeline import TrainingConfig
 from doorstep.services import scoring
 from doorstep.services.batch.daily import selection_policy
 from doorstep.services.cases import select_cases
+from doorstep.services.people import users
 from doorstep.services.reports.book import overdue_by_city
 from doorstep.store.db import transaction
 
@@ -80,7 +81,7 @@ def demo(
             capacity=120,
             buckets=config.bucket_scheme,
         )
-        logins = create_people(session, day, config.zone)
+        logins = create_people(session, day, config.zone, hasher=users.standard_hasher())
     print_selection(report)
     print_logins(logins)
     if days:

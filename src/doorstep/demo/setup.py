@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Role
@@ -38,7 +39,7 @@ class DemoLogin:
 
 
 def create_people(
-    session: Session, as_of: date, zone: ZoneInfo, per_team: int = 6
+    session: Session, as_of: date, zone: ZoneInfo, per_team: int = 6, *, hasher: PasswordHasher
 ) -> list[DemoLogin]:
     """Users with fresh random passwords (printed once), two teams, and the best ready
     cases of each team's city assigned to it for the day. Existing demo users are kept."""
@@ -52,7 +53,10 @@ def create_people(
         password = secrets.token_urlsafe(9)
         badge = f"WF-{1000 + n}" if role is Role.VERIFIER else None
         made[username] = users.add_user(
-            session, SYSTEM, users.NewUser(username, name, role, password, regions, badge)
+            session,
+            SYSTEM,
+            users.NewUser(username, name, role, password, regions, badge),
+            hasher=hasher,
         )
         logins.append(DemoLogin(username, role.value, password))
     if not teams.teams(session):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
+from argon2 import PasswordHasher
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ class AppState:
     cipher: FernetCipher
     hasher: HmacHasher
     clock: Clock = field(default_factory=SystemClock)
+    password_hasher: PasswordHasher = field(default_factory=users.standard_hasher)
 
 
 def app_state(request: Request) -> AppState:

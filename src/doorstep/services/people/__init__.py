@@ -1,1 +1,1 @@
-"""people services."""
+"""Staff: users (passwords, API tokens, sign-in throttling) and teams of verifiers."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Permission, Role
@@ -12,6 +11,7 @@ from doorstep.domain.errors import Forbidden, InvalidValue
 from doorstep.services.cases import get_case
 from doorstep.services.conduct import audit
 from doorstep.store.models import Assignment, Team, TeamMember, User
+from doorstep.store.repositories import people as repo
 
 
 def create_team(
@@ -65,4 +65,4 @@ def assign(
 
 
 def teams(session: Session) -> list[Team]:
-    return list(session.scalars(select(Team).order_by(Team.name)))
+    return repo.teams_by_name(session)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from doorstep.domain.errors import DoorstepError
-from doorstep.http.context import DbSession, client_address
+from doorstep.http.context import DbSession, app_state, client_address
 from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.web.i18n import LANGUAGES, language_of
@@ -43,7 +43,15 @@ def login(
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
     try:
-        user = users.authenticate(session, username, password, client_address(request))
+        state = app_state(request)
+        user = users.authenticate(
+            session,
+            username,
+            password,
+            client_address(request),
+            hasher=state.password_hasher,
+            now=state.clock.now(),
+        )
     except DoorstepError as exc:
         session.commit()  # keep the failure count even though the login failed
         zh = language_of(request).startswith("zh")
