@@ -22,9 +22,9 @@ from doorstep.domain.errors import Conflict, DoorstepError, Forbidden, IllegalTr
 from doorstep.domain.rules import load as load_pack
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services import cases
-from doorstep.services.batch.delinquency import run_delinquency
 from doorstep.services.cases import SelectionReport, contacts, select_cases
 from doorstep.services.conduct import audit
+from doorstep.services.delinquency import run_delinquency
 from doorstep.services.ingest import ingest_files
 from doorstep.services.people import users
 from doorstep.store.db import transaction
