@@ -41,9 +41,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 
 from doorstep.config import Settings
+from doorstep.integrations.broker import Broker
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
-from doorstep.services.batch.broker import Broker
-from doorstep.services.batch.delinquency import (
+from doorstep.services.delinquency import (
     DelinquencySummary,
     run_delinquency,
     run_partitioned,

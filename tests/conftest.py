@@ -150,7 +150,7 @@ def _no_outbox_relay_left() -> Iterator[None]:
     """A test (or a command it ran) that installed the outbox relay leaves none behind:
     later tests in the same process would publish to a broker they never asked for."""
     yield
-    from doorstep.services.lender import outbox
+    from doorstep.services import outbox
 
     outbox.set_publisher(None)
 

@@ -53,8 +53,8 @@ def model_site(
     from doorstep.domain.selection import SelectionPolicy
     from doorstep.scoring.pipeline import TrainingConfig
     from doorstep.services import scoring
-    from doorstep.services.batch.delinquency import run_delinquency
     from doorstep.services.cases import select_cases
+    from doorstep.services.delinquency import run_delinquency
     from doorstep.services.ingest import ingest_files
     from doorstep.store.db import transaction
     from tests.factories.databases import sqlite_database

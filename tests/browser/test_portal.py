@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.calendar import add_months
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.services.batch.delinquency import run_delinquency
+from doorstep.services.delinquency import run_delinquency
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Case,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.identity import id_check_digit
-from doorstep.services.batch.delinquency import run_delinquency
+from doorstep.services.delinquency import run_delinquency
 from doorstep.services.ingest import ingest_files
 from doorstep.services.ingest.contracts import SPECS
 from doorstep.store.db import transaction

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.services.batch.delinquency import run_delinquency
+from doorstep.services.delinquency import run_delinquency
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, Payment, PromiseToPay, Team, Verdict, Visit
 from doorstep.store.repositories import figures

@@ -22,9 +22,9 @@ from doorstep.domain.errors import Conflict, DoorstepError, Forbidden, IllegalTr
 from doorstep.domain.rules import load as load_pack
 from doorstep.domain.selection import SelectionPolicy
 from doorstep.services import cases
-from doorstep.services.batch.delinquency import run_delinquency
 from doorstep.services.cases import SelectionReport, contacts, select_cases
 from doorstep.services.conduct import audit
+from doorstep.services.delinquency import run_delinquency
 from doorstep.services.ingest import ingest_files
 from doorstep.services.people import users
 from doorstep.store.db import transaction
@@ -389,9 +389,11 @@ def test_apply_checks_the_version_audits_one_shape_and_tells_the_lender(
         case.state = "visited"  # as a submitted visit leaves it
         session.flush()
         notify = {"case_id": case.id, "next_step": "monitor"}
+        closed_at = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
         cases.apply(
-            session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed", notify=notify
-        )
+            session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed",
+            notify=notify, now=closed_at,
+        )  # fmt: skip
         events = session.scalars(select(OutboxEvent).where(OutboxEvent.key == str(case.id))).all()
         assert [(e.topic, e.payload) for e in events] == [("case.closed", notify)]
         trail = [

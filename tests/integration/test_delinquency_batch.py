@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS, snapshot
 from doorstep.domain.money import format_yuan
-from doorstep.services.batch.delinquency import delinquency_table, run_delinquency
+from doorstep.services.delinquency import delinquency_table, run_delinquency
 from doorstep.services.ingest import ingest_files
 from doorstep.store.db import transaction
 from doorstep.store.models import DelinquencySnapshot

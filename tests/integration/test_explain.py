@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.services import scoring
-from doorstep.services.batch import delinquency
+from doorstep.services import delinquency, scoring
 from doorstep.services.lender import feedback
 from doorstep.store.repositories import book, cases, figures, visits
 

@@ -22,7 +22,7 @@ from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.errors import DoorstepError
 from doorstep.services.lender import feedback
-from doorstep.services.lender.outbox import emit
+from doorstep.services.outbox import emit
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Case,

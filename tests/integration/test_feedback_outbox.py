@@ -17,8 +17,9 @@ from sqlalchemy import Engine, func, select
 
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import InvalidValue
-from doorstep.services.lender import feedback, outbox
-from doorstep.services.lender.outbox import emit, new_event_id
+from doorstep.services import outbox
+from doorstep.services.lender import feedback
+from doorstep.services.outbox import emit, new_event_id
 from doorstep.store.db import transaction
 from doorstep.store.models import Base, OutboxEvent, WebhookDelivery, WebhookEndpoint
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from doorstep.config import Settings
 from doorstep.services.batch.daily import DEFAULT_STEPS, run_day
-from doorstep.services.batch.delinquency import run_delinquency
+from doorstep.services.delinquency import run_delinquency
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import BatchStep, DelinquencySnapshot

@@ -26,7 +26,7 @@ from doorstep.domain.errors import (
     SignInThrottled,
 )
 from doorstep.integrations.sms import LogSender
-from doorstep.services.batch.delinquency import run_delinquency
+from doorstep.services.delinquency import run_delinquency
 from doorstep.services.repayment import offers, portal
 from doorstep.store.db import transaction
 from doorstep.store.models import (

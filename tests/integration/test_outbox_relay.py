@@ -19,11 +19,12 @@ from sqlalchemy import Engine, select
 
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
+from doorstep.integrations.broker import Broker
 from doorstep.integrations.crypto import new_data_key
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services.batch.broker import Broker
+from doorstep.services import outbox
 from doorstep.services.batch.daily import DEFAULT_STEPS, run_day
-from doorstep.services.lender import feedback, outbox
+from doorstep.services.lender import feedback
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import WebhookDelivery

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, inspect, select
 from doorstep.domain.allocation import DEFAULT_WATERFALL
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import PartitionFailed
-from doorstep.services.batch.delinquency import (
+from doorstep.services.delinquency import (
     Dispatch,
     PartitionOutcome,
     in_process,

@@ -4,7 +4,7 @@ them, reveals through `reveal_personal_data`, the compliance report. SQLite and 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -256,7 +256,7 @@ def test_reveal_goes_through_the_rule(
 
 
 def test_allowed_visit_hours_follow_the_pack() -> None:
-    day = datetime(2026, 3, 8).date()
+    day = date(2026, 3, 8)
     from datetime import time
 
     assert conduct.allowed_visit_hours(CN, day, SH) == [(time(8), time(22))]

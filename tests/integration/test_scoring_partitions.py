@@ -22,7 +22,7 @@ from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import PartitionFailed
 from doorstep.scoring import monitoring
 from doorstep.services import scoring
-from doorstep.services.batch.delinquency import collect
+from doorstep.services.delinquency import collect
 from doorstep.store.db import transaction
 from doorstep.store.models import ModelDrift, Score
 from tests.integration.test_jobs_worker import (  # noqa: F401 (fixtures)

@@ -35,8 +35,8 @@ from doorstep.scoring import PROTECTED, behaviour, protected_attribute
 from doorstep.scoring.challenger import ChallengerConfig
 from doorstep.scoring.pipeline import TrainingConfig
 from doorstep.services import scoring
-from doorstep.services.batch.delinquency import run_delinquency
 from doorstep.services.cases import select_cases
+from doorstep.services.delinquency import run_delinquency
 from doorstep.services.ingest import ingest_files
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction

@@ -28,8 +28,8 @@ from doorstep.domain.errors import (
 from doorstep.domain.rules import load as load_pack
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
-from doorstep.services.cases import alerts
 from doorstep.services.people import users
+from doorstep.services.visits import alerts
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     Alert,

@@ -96,3 +96,10 @@ def test_missing_or_broken_exif_is_simply_absent() -> None:
     assert read_exif(_photo(lambda exif: None), JPEG, ZONE).lat is None
     assert read_exif(b"\xff\xd8\xff garbage", JPEG, ZONE).taken_at is None
     assert read_exif(b"ID3...", MP3, ZONE).lat is None
+
+    def impossible_offset(exif: object) -> None:
+        details = exif.get_ifd(0x8769)  # type: ignore[attr-defined]
+        details[0x9003] = "2024:06:03 12:30:00"
+        details[0x9011] = "+25:00"  # no such offset: the time is unreadable, not an error
+
+    assert read_exif(_photo(impossible_offset), JPEG, ZONE).taken_at is None

@@ -23,7 +23,7 @@ from doorstep.domain.ports import SystemClock
 from doorstep.integrations import webhooks
 from doorstep.services.lender import feedback
 from doorstep.services.lender.feedback import RetryPolicy, deliver_due
-from doorstep.services.lender.outbox import emit
+from doorstep.services.outbox import emit
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, WebhookDelivery
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from doorstep.domain.errors import TasksFailed
-from doorstep.services.batch.broker import reported
+from doorstep.integrations.broker import reported
 
 
 def test_every_task_reported_gives_the_results_in_order() -> None:

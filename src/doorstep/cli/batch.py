@@ -28,11 +28,11 @@ from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.jobs.relay import relayed
 from doorstep.services.batch.daily import StepOutcome, run_day
-from doorstep.services.batch.delinquency import DelinquencySummary, run_delinquency
 from doorstep.services.cases import SelectionReport, select_cases
-from doorstep.services.cases.alerts import raise_overdue_checkouts
+from doorstep.services.delinquency import DelinquencySummary, run_delinquency
 from doorstep.services.repayment.promises import judge_promises
 from doorstep.services.visits import verify_evidence
+from doorstep.services.visits.alerts import raise_overdue_checkouts
 from doorstep.store.db import transaction
 
 app = typer.Typer(help="Batch jobs.", no_args_is_help=True)

@@ -22,7 +22,7 @@ from doorstep.cli.common import (
 from doorstep.cli.feedback import export_feedback
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import format_yuan
-from doorstep.services.batch.delinquency import delinquency_table
+from doorstep.services.delinquency import delinquency_table
 from doorstep.store.db import transaction
 
 app = typer.Typer(help="Exports for operators and the lender.", no_args_is_help=True)

@@ -179,4 +179,6 @@ def _taken_at(
         return taken
     sign = -1 if match.group(1) == "-" else 1
     delta = timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
+    if delta >= timedelta(hours=24):  # no such offset (timezone() refuses it): unreadable
+        return None
     return taken.replace(tzinfo=timezone(sign * delta))

@@ -1,6 +1,6 @@
 """The outbox relay as the entry points build it: with a broker configured, the engine
 they use publishes the deliveries each transaction wrote, as tasks, once it commits (see
-`doorstep.services.lender.outbox`). Without a broker the engine is used as it is and
+`doorstep.services.outbox`). Without a broker the engine is used as it is and
 deliveries wait for the next sweep."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from doorstep.config import Settings
-from doorstep.services.batch.broker import Broker
-from doorstep.services.lender import outbox
+from doorstep.integrations.broker import Broker
+from doorstep.services import outbox
 
 
 def relayed(engine: Engine, settings: Settings) -> Engine:

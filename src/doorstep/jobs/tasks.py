@@ -18,13 +18,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.ports import Clock
+from doorstep.integrations.broker import Broker
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.jobs import relay
-from doorstep.services import scoring
+from doorstep.services import outbox, scoring
 from doorstep.services.batch import daily
-from doorstep.services.batch.broker import Broker
-from doorstep.services.batch.delinquency import PARTITION_TASK, run_partition
-from doorstep.services.lender import dossier, feedback, outbox
+from doorstep.services.delinquency import PARTITION_TASK, run_partition
+from doorstep.services.lender import dossier, feedback
 from doorstep.services.visit_plans import PlanConfig, run_plan
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.repositories import plans as plans_repo

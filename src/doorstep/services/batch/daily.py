@@ -33,19 +33,19 @@ from doorstep.domain.case import CaseState
 from doorstep.domain.errors import BatchAlreadyRunning
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.domain.selection import SelectionPolicy, value_terms
+from doorstep.integrations.broker import Broker, reported
 from doorstep.integrations.keys import personal_data_keys
-from doorstep.services import scoring, visit_plans
-from doorstep.services.batch.broker import Broker, reported
-from doorstep.services.batch.delinquency import (
+from doorstep.services import outbox, scoring, visit_plans
+from doorstep.services.cases import select_cases
+from doorstep.services.delinquency import (
     Progress,
     collect,
     run_delinquency,
     run_partitioned,
     via_broker,
 )
-from doorstep.services.cases import select_cases
 from doorstep.services.ingest import ingest_files
-from doorstep.services.lender import dossier, feedback, outbox
+from doorstep.services.lender import dossier, feedback
 from doorstep.services.repayment.promises import judge_promises
 from doorstep.services.reports.dashboard import CURE_DAYS
 from doorstep.store.db import transaction

@@ -1,7 +1,7 @@
 """Cases: opening them from the day's delinquency by the selection policy (`selection`),
 moving them through their states — one way, `apply` (`transitions`) — finding them as a
-user may see them (`lookup`), contact points (`contacts`), the case page (`view`) and the
-team's safety alerts (`alerts`)."""
+user may see them (`lookup`), contact points (`contacts`), and the case page
+(`view`)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 from sqlalchemy.orm import Session
 
+from doorstep.compute.addresses import best_address_region
 from doorstep.domain.access import Actor
 from doorstep.domain.case import OPEN_STATES, Caller, CancelReason, CaseState
 from doorstep.domain.contact import effective_confidence
@@ -25,7 +26,6 @@ from doorstep.domain.selection import (
 )
 from doorstep.services.cases.transitions import apply
 from doorstep.services.conduct import audit
-from doorstep.services.reports.book import best_address_region
 from doorstep.store.models import Case
 from doorstep.store.repositories import book
 from doorstep.store.repositories import cases as repo

@@ -47,10 +47,10 @@ from doorstep.domain.case import (
     transition,
 )
 from doorstep.domain.errors import Conflict, Forbidden, IllegalTransition, InvalidValue
+from doorstep.services import outbox
 from doorstep.services.cases.lookup import get_case
 from doorstep.services.conduct import audit
 from doorstep.services.conduct import holds as conduct
-from doorstep.services.lender import outbox
 from doorstep.store.models import Case
 
 LENDER_TOPICS = {"close": "case.closed"}

@@ -1,7 +1,7 @@
 """What goes to the lender.
 
-- `outbox`: events written in the caller's transaction, and the relay an entry point
-  builds into its engine (`relaying`) to publish committed deliveries to a broker.
+(The events themselves are written by `services.outbox`, below every workflow package.)
+
 - `delivery`: the worker posting due deliveries (claim, post, record; retries, dead).
 - `endpoints`: the webhook endpoints and the dead letters an administrator handles.
 - `feed`: the feedback feed (API pages, the daily file).

@@ -15,8 +15,8 @@ from doorstep.domain.errors import InvalidValue, NotFound
 from doorstep.domain.ports import Cipher
 from doorstep.integrations import webhooks
 from doorstep.services.conduct import audit
-from doorstep.services.lender.outbox import TOPICS
 from doorstep.services.lender.permission import require
+from doorstep.services.outbox import TOPICS
 from doorstep.store.models import WebhookDelivery, WebhookEndpoint
 from doorstep.store.repositories import outbox as repo
 from doorstep.store.repositories.outbox import DEAD, DELIVERED, PENDING

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.money import format_yuan
 from doorstep.services.conduct import audit
-from doorstep.services.lender.outbox import emit
+from doorstep.services.outbox import emit
 from doorstep.store.models import Alert, PromiseToPay
 from doorstep.store.repositories import promises as repo
 

@@ -8,21 +8,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from doorstep.compute.addresses import best_address_region
 from doorstep.store.repositories import book
-
-
-def best_address_region(addresses: pl.DataFrame) -> pl.DataFrame:
-    """One (customer_id, city, district) per customer: the most trusted valid residence,
-    else the most trusted valid address of any kind."""
-    return (
-        addresses.filter(pl.col("status") != "invalid")
-        .sort(
-            [pl.col("kind") == "residence", "confidence", "observed_at"],
-            descending=True,
-        )
-        .unique("customer_id", keep="first", maintain_order=True)
-        .select("customer_id", "city", "district")
-    )
 
 
 def overdue_by_city(session: Session, as_of: date) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from doorstep.domain.allocation import Waterfall
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import NotEnoughData
 from doorstep.scoring import behaviour
-from doorstep.services.batch.delinquency import compute_range
+from doorstep.services.delinquency import compute_range
 from doorstep.store.repositories import book as book_repo
 from doorstep.store.repositories import scoring as repo
 

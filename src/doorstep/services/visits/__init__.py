@@ -10,6 +10,7 @@ A visit is created at check-in (the case goes scheduled → visiting) and submit
 - `evidence`: uploads typed, stored and verified
 - `submission`: the submission (claim, evidence, verdict, promise, outbox)
 - `review`: the manager's review, override and close
+- `alerts`: the team's safety: overdue check-outs and SOS, until resolved
 - `access`, `rules`, `moves`: who may, the settings a visit is judged by, and the one
   function that changes a case's state or hold
 """

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import InvalidAnswers, NotFound
 from doorstep.domain.verdict import NextStep
+from doorstep.services import outbox
 from doorstep.services.cases import get_case
 from doorstep.services.conduct import audit
-from doorstep.services.lender import outbox
 from doorstep.services.visits.access import require_manager
 from doorstep.services.visits.interview import Problem
 from doorstep.services.visits.moves import move_case

@@ -24,9 +24,9 @@ from doorstep.domain.errors import Conflict, DuplicateSubmission, InvalidAnswers
 from doorstep.domain.money import format_yuan
 from doorstep.domain.verdict import Decision, VerdictFacts, decide
 from doorstep.integrations import evidence as files
+from doorstep.services import outbox
 from doorstep.services.cases import get_case
 from doorstep.services.conduct import audit
-from doorstep.services.lender import outbox
 from doorstep.services.visits.access import live_team, require_recorder, visit_of
 from doorstep.services.visits.evidence import Upload, check_uploads, store_evidence
 from doorstep.services.visits.interview import Answers, Interview, Problem, parse_interview

@@ -27,7 +27,7 @@ from doorstep.http.context import AppState, CurrentActor, DbSession, State, app_
 from doorstep.http.errors import status_of
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
-from doorstep.services.cases import alerts
+from doorstep.services.visits import alerts
 from doorstep.store.models import Case
 from doorstep.store.repositories import visits as visit_repo
 from doorstep.web.forms import act, error_page

@@ -28,7 +28,7 @@ from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import PartitionFailed
 from doorstep.domain.money import rate_to_units
 from doorstep.domain.ports import Clock, SystemClock
-from doorstep.services.batch.broker import Broker
+from doorstep.integrations.broker import Broker
 from doorstep.store.db import transaction
 from doorstep.store.repositories import book
 

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import InvalidValue
-from doorstep.services.batch.broker import Broker
+from doorstep.integrations.broker import Broker
 from doorstep.store.models import OutboxEvent, WebhookDelivery
 from doorstep.store.repositories import outbox as repo
 

@@ -11,7 +11,7 @@ from doorstep.domain import checkin
 from doorstep.domain.access import SYSTEM, Actor, Permission, Role
 from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
 from doorstep.services.conduct import audit
-from doorstep.services.visits import visit_of
+from doorstep.services.visits.access import visit_of
 from doorstep.store.models import Alert, Team
 from doorstep.store.repositories import cases as case_repo
 from doorstep.store.repositories import visits as repo
