@@ -30,6 +30,7 @@ from doorstep.store.db import make_engine
 from tests.factories import databases
 from tests.factories.databases import POSTGRES_URL, postgres_problem
 from tests.factories.people import CHEAP_HASHER
+from tests.factories.plans import ITERATIONS as PLAN_ITERATIONS
 from tests.factories.web import make_app
 from tests.factories.world import World, build_world
 
@@ -143,6 +144,14 @@ def app(world: World, engine: Engine, tmp_path: Path, password_hasher: PasswordH
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
+
+
+@pytest.fixture(autouse=True)
+def _plans_bounded_by_iterations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every plan a test makes through `Settings` (the batch, the pages, the command, and
+    the processes they start) stops after PLAN_ITERATIONS iterations, well before its time
+    budget: the same plan on a busy machine, in a fraction of a second."""
+    monkeypatch.setenv("DOORSTEP_PLAN_ITERATIONS", str(PLAN_ITERATIONS))
 
 
 @pytest.fixture(autouse=True)

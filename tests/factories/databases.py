@@ -221,8 +221,8 @@ a test that changed it leaves another), and ending the connections a test left o
 class PostgresWorkerSchema:
     """This process's migrated schema, reused by every test after a reset."""
 
-    def __init__(self) -> None:
-        self.name = f"w_{WORKER}_{uuid.uuid4().hex[:8]}"
+    def __init__(self, slot: int) -> None:
+        self.name = f"w_{WORKER}_{slot}_{uuid.uuid4().hex[:8]}"
         self.admin = make_engine(
             POSTGRES_URL,
             connect_args={"options": f"-csearch_path={self.name} {FAST_COMMITS} {WAIT}"},
@@ -377,7 +377,7 @@ def _insert_order(connection: Connection, schema: str) -> list[str]:
         raise RuntimeError(f"foreign keys form a cycle: {exc.args[1]}") from exc
 
 
-_worker_schema: list[PostgresWorkerSchema] = []
+_worker_schemas: dict[int, PostgresWorkerSchema] = {}
 
 
 class PostgresDatabase:
@@ -403,16 +403,17 @@ class PostgresDatabase:
         self.schema.reset()
 
 
-def postgres_database() -> PostgresDatabase:
-    """The worker's migrated schema, empty (check `postgres_problem()` first)."""
-    if not _worker_schema:
-        _worker_schema.append(PostgresWorkerSchema())
-    return PostgresDatabase(_worker_schema[0])
+def postgres_database(slot: int = 0) -> PostgresDatabase:
+    """The worker's migrated schema, empty (check `postgres_problem()` first); another
+    `slot` is another such schema, for a test that needs a second database."""
+    if slot not in _worker_schemas:
+        _worker_schemas[slot] = PostgresWorkerSchema(slot)
+    return PostgresDatabase(_worker_schemas[slot])
 
 
 def drop_everything() -> None:
     """At the end of the session: this process's schemas and template files."""
-    while _worker_schema:
-        _worker_schema.pop().drop()
+    while _worker_schemas:
+        _worker_schemas.popitem()[1].drop()
     while _folder:
         shutil.rmtree(_folder.pop(), ignore_errors=True)

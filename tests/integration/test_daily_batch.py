@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -33,8 +32,7 @@ from doorstep.services.batch.daily import (
     run_day,
 )
 from doorstep.services.ingest import ingest_files
-from doorstep.store import migrate
-from doorstep.store.db import make_engine, transaction
+from doorstep.store.db import transaction
 from doorstep.store.models import (
     BatchRun,
     BatchStep,
@@ -50,7 +48,7 @@ from doorstep.store.models import (
 from doorstep.store.repositories import plans as plans_repo
 from tests.conftest import POSTGRES_URL
 from tests.factories.book import make_keys, small_book
-from tests.factories.databases import sqlite_database
+from tests.factories.databases import postgres_database, sqlite_database
 
 pytestmark = pytest.mark.db
 AS_OF = date(2024, 6, 1)
@@ -278,19 +276,11 @@ def fresh_database(kind: str, folder: Path) -> Iterator[tuple[Engine, str, str]]
         yield engine, engine.url.render_as_string(hide_password=False), ""
         engine.dispose()
         return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    database = postgres_database(slot=1)  # the worker's second schema, emptied after
     try:
-        migrate.upgrade(engine)
-        yield engine, POSTGRES_URL, schema
+        yield database.engine, POSTGRES_URL, database.schema.name
     finally:
-        engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        database.close()
 
 
 def wait_until_the_dead_run_lets_go(engine: Engine, schema: str, seconds: float = 30) -> None:
