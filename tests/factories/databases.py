@@ -229,8 +229,9 @@ class PostgresWorkerSchema:
             pool_size=1,
         )
         self.check_params = {"schema": self.name, "app": self.name}
-        self.snapshots: dict[str, tuple[str, dict[str, int]]] = {}
-        """Per name: the schema holding its tables, and its sequences' values."""
+        self.snapshots: dict[str, tuple[str, str]] = {}
+        """Per name: the schema holding its tables, and the statements that copy them back
+        (and set the sequences as they were)."""
         self._build()
 
     def _build(self) -> None:
@@ -303,40 +304,29 @@ class PostgresWorkerSchema:
         snapshot = f"{self.name}_s{len(self.snapshots)}"  # names are longer than PG allows
         with self.admin.begin() as connection:
             connection.execute(text(f'CREATE SCHEMA "{snapshot}"'))
-            for table in self.non_empty(connection):
+            tables = self.non_empty(connection)
+            for table in tables:
                 connection.execute(
                     text(f'CREATE TABLE "{snapshot}"."{table}" AS TABLE "{self.name}"."{table}"')
                 )
-            self.snapshots[name] = (
-                snapshot,
-                dict(
-                    connection.execute(
-                        text(
-                            "SELECT sequencename, last_value FROM pg_sequences"
-                            " WHERE schemaname = :s AND last_value IS NOT NULL"
-                        ),
-                        {"s": self.name},
-                    ).all()
+            sequences = connection.execute(
+                text(
+                    "SELECT sequencename, last_value FROM pg_sequences"
+                    " WHERE schemaname = :s AND last_value IS NOT NULL"
                 ),
-            )
+                {"s": self.name},
+            ).all()
+        copy = [
+            f'INSERT INTO "{t}" SELECT * FROM "{snapshot}"."{t}"' for t in self.order if t in tables
+        ]  # referenced rows first
+        copy += [f"SELECT setval('{sequence}', {value})" for sequence, value in sequences]
+        self.snapshots[name] = snapshot, ";".join(copy)
 
     def load(self, name: str) -> bool:
         if name not in self.snapshots:
             return False
-        snapshot, sequences = self.snapshots[name]
         with self.admin.begin() as connection:
-            saved = {
-                t
-                for (t,) in connection.execute(
-                    text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": snapshot}
-                )
-            }
-            for table in (t for t in self.order if t in saved):
-                connection.execute(
-                    text(f'INSERT INTO "{table}" SELECT * FROM "{snapshot}"."{table}"')
-                )
-            for sequence, value in sequences.items():
-                connection.execute(text("SELECT setval(:q, :v)"), {"q": sequence, "v": value})
+            connection.exec_driver_sql(self.snapshots[name][1])
         return True
 
     def drop_schema(self, name: str) -> None:
