@@ -145,16 +145,6 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture(autouse=True)
-def _no_outbox_relay_left() -> Iterator[None]:
-    """A test (or a command it ran) that installed the outbox relay leaves none behind:
-    later tests in the same process would publish to a broker they never asked for."""
-    yield
-    from doorstep.services import outbox
-
-    outbox.set_publisher(None)
-
-
 def _allowed_skip(reason: str) -> bool:
     """Skips CI accepts: tests whose data lives in ../shared/, which a clone lacks."""
     return str(SHARED) in reason
