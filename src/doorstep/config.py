@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     plan_edit_seconds: float = Field(
         3.0, gt=0, le=600, description="visit planning: solver budget after moving a stop"
     )
+    plan_iterations: int | None = Field(
+        None, ge=1, description="visit planning: also stop each search after this many iterations"
+    )
     plan_workers: int = Field(
         1, ge=1, le=8, description="visit planning: seeds solved at once, one core each"
     )

@@ -62,7 +62,9 @@ def plan_site(
     tmp = tmp_path_factory.mktemp("plans")
     engine = sqlite_database(tmp / "doorstep.db").engine
     _prepare(engine, tmp, keys)
-    app = make_app(engine, None, tmp, var_dir=tmp, plan_seconds=1, plan_edit_seconds=1)
+    app = make_app(
+        engine, None, tmp, var_dir=tmp, plan_seconds=30, plan_edit_seconds=30, plan_iterations=200
+    )
     app.state.doorstep.cipher, app.state.doorstep.hasher = keys
     sock = _free_socket()
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))

@@ -73,8 +73,12 @@ def load_book(engine: Engine, tmp_path: Path) -> None:
 
 
 def settings_for(tmp_path: Path) -> Settings:
-    # the planning step plans the next day: a short solver budget keeps the test fast
-    return Settings(var_dir=tmp_path / "var", plan_seconds=0.2, batch_publish_plans=True)
+    # the planning step plans the next day: bounded by iterations, the same plan whatever
+    # the machine's load (the seconds only bound a starved run, or a child process running
+    # an installed doorstep without the setting)
+    return Settings(
+        var_dir=tmp_path / "var", plan_seconds=2, plan_iterations=200, batch_publish_plans=True
+    )
 
 
 def fingerprint(engine: Engine) -> dict[str, Any]:
@@ -258,7 +262,9 @@ KILLER = textwrap.dedent(
         return Step(step.name, work)
 
     steps = [killed_after_work(s) if s.name == victim else s for s in DEFAULT_STEPS]
-    config = Settings(var_dir=Path(var_dir), plan_seconds=0.2, batch_publish_plans=True)
+    config = Settings(
+        var_dir=Path(var_dir), plan_seconds=2, plan_iterations=200, batch_publish_plans=True
+    )
     run_day(engine, config, date.fromisoformat(as_of), steps=steps)
     """
 )

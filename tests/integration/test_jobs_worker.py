@@ -245,13 +245,16 @@ def test_planning_and_dossiers_run_as_tasks_on_the_worker(
             var_dir=tmp_path / "worker",  # the worker's: the dossier cache is shared storage
             database_url=pg_url,
             broker_url=BROKER,
-            plan_seconds=0.2,
+            plan_seconds=2,  # a bound; the iterations stop the search
+            plan_iterations=200,
             batch_publish_plans=True,
             task_timeout_seconds=120,
         )
         today = datetime.now(config.zone).date()
         steps = [s for s in DEFAULT_STEPS if s.name in ("planning", "dossiers", "exports")]
-        with running_worker(pg_url, tmp_path, {"DOORSTEP_PLAN_SECONDS": "0.2"}) as process:
+        with running_worker(
+            pg_url, tmp_path, {"DOORSTEP_PLAN_SECONDS": "2", "DOORSTEP_PLAN_ITERATIONS": "200"}
+        ) as process:
             planning, dossiers, exports = run_day(engine, config, today, steps=steps)
             again = run_day(engine, config, today, steps=steps[:1], force=True)
             assert process.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]

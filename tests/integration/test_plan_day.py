@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app
 from doorstep.config import Settings
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Case, PlanStop, VisitPlan
+from tests.factories.databases import sqlite_database
 from tests.factories.world import build_world
 
 pytestmark = pytest.mark.db
@@ -26,10 +28,9 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: tuple[object,
     var.mkdir()
     monkeypatch.setenv("DOORSTEP_VAR_DIR", str(var))
     monkeypatch.delenv("DOORSTEP_DATABASE_URL", raising=False)
-    from doorstep.store import migrate
-
-    engine = make_engine(Settings(var_dir=var).resolved_database_url)
-    migrate.upgrade(engine)
+    monkeypatch.setenv("DOORSTEP_PLAN_ITERATIONS", "200")  # bounds the solver, not --seconds
+    url = make_url(Settings(var_dir=var).resolved_database_url)
+    engine = sqlite_database(Path(url.database or "")).engine  # the world copied in
     build_world(engine, tmp_path, keys)
     engine.dispose()
     return var
@@ -43,7 +44,7 @@ def test_plan_saves_a_draft_and_publishes(var_dir: Path) -> None:
             session.scalars(select(Case.id).where(Case.state == "ready", Case.city == "北京市"))
         )
     assert ready
-    result = runner.invoke(app, ["plan", "--date", day, "--city", "北京市", "--seconds", "1"])
+    result = runner.invoke(app, ["plan", "--date", day, "--city", "北京市", "--seconds", "30"])
     assert result.exit_code == 0, result.output
     assert "(draft) for 北京市" in result.output
     with transaction(engine) as session:
@@ -52,7 +53,7 @@ def test_plan_saves_a_draft_and_publishes(var_dir: Path) -> None:
         assert set(session.scalars(select(PlanStop.case_id))) == ready
 
     result = runner.invoke(
-        app, ["plan", "--date", day, "--city", "北京市", "--seconds", "1", "--publish"]
+        app, ["plan", "--date", day, "--city", "北京市", "--seconds", "30", "--publish"]
     )
     assert result.exit_code == 0, result.output
     assert "(published)" in result.output

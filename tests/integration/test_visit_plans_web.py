@@ -16,6 +16,7 @@ from doorstep.config import Settings
 from doorstep.domain.ports import FixedClock
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, VisitPlan
+from tests.factories.plans import ITERATIONS
 from tests.factories.web import csrf_of, make_app, sign_in
 from tests.integration.test_visit_plans import CITY, spread_world
 
@@ -25,7 +26,9 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def app(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> FastAPI:
     spread_world(engine, tmp_path, keys)
-    app = make_app(engine, None, tmp_path, plan_seconds=1, plan_edit_seconds=1)
+    app = make_app(
+        engine, None, tmp_path, plan_seconds=30, plan_edit_seconds=30, plan_iterations=ITERATIONS
+    )
     app.state.doorstep.cipher, app.state.doorstep.hasher = keys
     return app
 

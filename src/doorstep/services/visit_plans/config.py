@@ -94,6 +94,7 @@ class PlanConfig:
             travel=travel,
             seconds=settings.plan_seconds,
             edit_seconds=settings.plan_edit_seconds,
+            iterations=settings.plan_iterations,
             zone=settings.zone,
             workers=settings.plan_workers,
             pack=settings.rules_pack,
