@@ -154,16 +154,6 @@ def _plans_bounded_by_iterations(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOORSTEP_PLAN_ITERATIONS", str(PLAN_ITERATIONS))
 
 
-@pytest.fixture(autouse=True)
-def _no_outbox_relay_left() -> Iterator[None]:
-    """A test (or a command it ran) that installed the outbox relay leaves none behind:
-    later tests in the same process would publish to a broker they never asked for."""
-    yield
-    from doorstep.services import outbox
-
-    outbox.set_publisher(None)
-
-
 def _allowed_skip(reason: str) -> bool:
     """Skips CI accepts: tests whose data lives in ../shared/, which a clone lacks."""
     return str(SHARED) in reason

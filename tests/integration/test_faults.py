@@ -301,27 +301,40 @@ def test_kill_during_submissions_loses_and_doubles_nothing(
             headers=me,
         )
 
+    sending: set[int] = set()  # requests on their way: the kill must catch one of them
+
     def first_try(visit_id: int) -> None:
         try:
             with httpx.Client(base_url=server.url, timeout=20) as client:
+                with lock:
+                    sending.add(visit_id)
                 answer = send(visit_id, client)
         except httpx.ConnectError:
             with lock:
                 unsent.append(visit_id)
+                sending.discard(visit_id)
             return
         except httpx.TransportError:
             with lock:
                 cut.append(visit_id)
+                sending.discard(visit_id)
             return
         assert answer.status_code == 201, answer.text
         with lock:
             told[visit_id] = answer.status_code
+            sending.discard(visit_id)
+
+    def ready_to_kill() -> bool:
+        """Three answered, and a request under way (else the kill would land between
+        requests on a slow machine, and nothing would be in flight)."""
+        with lock:
+            return len(told) >= 3 and bool(sending)
 
     with ThreadPoolExecutor(4) as pool:
         futures = [pool.submit(first_try, v) for v in visit_ids]
         deadline = time.monotonic() + 20
-        while len(told) < 3 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        while not ready_to_kill() and time.monotonic() < deadline:
+            time.sleep(0.001)
         server.kill()  # SIGKILL: no shutdown, no rollback, requests in flight die with it
         for future in futures:
             future.result()

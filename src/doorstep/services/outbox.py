@@ -124,11 +124,6 @@ def broker_publisher(broker: Broker, *, per_task: int = 50) -> Publisher:
     return publish
 
 
-def set_publisher(publish: None = None) -> None:
-    """Nothing to reset: no publisher is process-wide any more (see `relaying`). Kept only
-    while tests/conftest.py's autouse fixture still calls it; goes with that fixture."""
-
-
 def _publisher_of(session: Session) -> Publisher | None:
     bind = session.bind
     if not isinstance(bind, Engine | Connection):
