@@ -1,6 +1,8 @@
 """Every change the repayment services make to a case's state or hold, one small function
-each, all through the cases package's one writer (`cases.apply`, as `Caller.REPAYMENT`),
-which checks the transition, writes the hold row and the audit event."""
+each, all through the cases package's one writer (`cases.apply`), which checks the
+transition, writes the hold row and the audit event. A plan's own hold and its end act as
+`Caller.REPAYMENT`; what a borrower tells us (a complaint, hardship) is a conduct hold,
+`Caller.CONDUCT`."""
 
 from __future__ import annotations
 

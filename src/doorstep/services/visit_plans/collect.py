@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -102,11 +102,13 @@ def collect(
         for case_id in sorted(set(wanted or ()) - fixed_ids - {c.id for c in candidates})
     ]
     sizes = repo.team_sizes(session, [t.id for t in team_rows])
-    blocked = _blocked(session, cfg, plan_day, allowed, candidates, max(sizes.values(), default=0))
+    blocked = _blocked(
+        session, cfg, plan_day, allowed, candidates, max(sizes.values(), default=0), now
+    )
     early += [(case_id, DropReason.RULE_BLOCKED) for case_id in blocked]
     gone = set(blocked)
     candidates = [c for c in candidates if c.id not in gone]
-    visits, meta = _visits(session, cfg, plan_day, candidates, spans, locks, early)
+    visits, meta = _visits(session, cfg, plan_day, candidates, spans, locks, early, now)
     centre = (
         Location(
             sum(v.location.lat for v in visits) / len(visits),
@@ -121,7 +123,7 @@ def collect(
     )
     if not visits:
         return Outcome(request, Plan(plan_day, (), (), 0, seed), None, meta, early, list(fixed))
-    plan, data = _solve(session, cfg, request, meta, sizes, seconds, seed)
+    plan, data = _solve(session, cfg, request, meta, sizes, seconds, seed, now)
     return Outcome(request, plan, data, meta, early, list(fixed))
 
 
@@ -132,6 +134,7 @@ def _blocked(
     allowed: AllowedHours,
     candidates: Sequence[Case],
     team_size: int,
+    now: datetime,
 ) -> list[int]:
     """Cases the rules forbid whatever the time (team, gap, notice), in candidate order."""
     if cfg.pack is None:
@@ -146,7 +149,7 @@ def _blocked(
             begin + timedelta(seconds=cfg.service_seconds(case)),
             team_size,
             pack=cfg.pack,
-            now=cfg.clock.now(),
+            now=now,
             zone=cfg.zone,
         )
         if decision.blocked:
@@ -162,9 +165,9 @@ def _visits(
     spans: Sequence[tuple[int, int]],
     locks: Mapping[int, int],
     early: list[EarlyDrop],
+    now: datetime,
 ) -> tuple[list[Visit], dict[str, Meta]]:
     """A visit per case at its best address (a case without one joins ``early``)."""
-    now = cfg.clock.now()
     slots = {
         s.customer_id: (
             s.start.hour * HOUR + s.start.minute * 60,
@@ -245,6 +248,7 @@ def _solve(
     sizes: Mapping[int, int],
     seconds: float,
     seed: int,
+    now: datetime,
 ) -> tuple[Plan, RoutingData]:
     """The best plan of ``cfg.workers`` seeds, checked: an infeasible plan is an error."""
     from doorstep.planning.parallel import solve_best  # loads PyVRP only when planning
@@ -253,7 +257,7 @@ def _solve(
     seeds = [seed + k for k in range(cfg.workers)]
     plan = solve_best(data, seconds, seeds, iterations=cfg.iterations)
     check(plan, request)  # an infeasible plan is an error, never saved
-    _check_rules(session, cfg, plan, meta, sizes)
+    _check_rules(session, cfg, plan, meta, sizes, now)
     return plan, data
 
 
@@ -263,6 +267,7 @@ def _check_rules(
     plan: Plan,
     meta: Mapping[str, Meta],
     sizes: Mapping[int, int],
+    now: datetime,
 ) -> None:
     """Every planned stop, as planned, against the conduct rules: a block is an error."""
     if cfg.pack is None:
@@ -277,7 +282,7 @@ def _check_rules(
                 cfg.at(plan.date, stop.end),
                 sizes.get(int(route.team_id), 0),
                 pack=cfg.pack,
-                now=cfg.clock.now(),
+                now=now,
                 zone=cfg.zone,
             )
             if decision.blocked:

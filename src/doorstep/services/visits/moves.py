@@ -3,8 +3,7 @@ package's one writer (`cases.apply`).
 
 Checking in starts the visit (scheduled → visiting) and a submission records it
 (→ visited) and holds a vulnerable borrower's case: the visit service is the only caller
-that may take these actions (`Caller.VISIT`). Closing a visited case is a manager's
-decision, taken as a person (`Caller.USER`).
+that may take these actions (`Caller.VISIT`).
 """
 
 from __future__ import annotations
@@ -29,11 +28,9 @@ def move_case(
     now: datetime,
     today: date | None = None,
 ) -> None:
-    """Take `action` on the case as the visit service (a manager's "close" as a person);
-    `today` dates a recorded visit. A case changed by someone else since it was read is a
-    `Conflict`."""
-    by = Caller.USER if action == "close" else Caller.VISIT
-    apply(session, actor, case, action, by=by, reason=reason, now=now, today=today)
+    """Take `action` on the case as the visit service; `today` dates a recorded visit. A
+    case changed by someone else since it was read is a `Conflict`."""
+    apply(session, actor, case, action, by=Caller.VISIT, reason=reason, now=now, today=today)
 
 
 def hold_vulnerable(session: Session, actor: Actor, case: Case, listed: str, now: datetime) -> None:

@@ -9,14 +9,13 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
+from doorstep.domain.case import Caller
 from doorstep.domain.errors import InvalidAnswers, NotFound
 from doorstep.domain.verdict import NextStep
-from doorstep.services import outbox
-from doorstep.services.cases import get_case
+from doorstep.services.cases import apply, get_case
 from doorstep.services.conduct import audit
 from doorstep.services.visits.access import require_manager
 from doorstep.services.visits.interview import Problem
-from doorstep.services.visits.moves import move_case
 from doorstep.store.models import Case, Evidence, PromiseToPay, Verdict, Visit
 from doorstep.store.repositories import visits as repo
 
@@ -126,17 +125,14 @@ def close(
     if view.verdict.reviewed_at is None:
         review(session, actor, case_id, override_step=None, reason=None, now=now)
     case = get_case(session, actor, case_id)
-    move_case(session, actor, case, "close", (reason or "").strip() or "verdict reviewed", now=now)
-    outbox.emit(
-        session,
-        "case.closed",
-        str(case.id),
-        {
-            "case_id": case.id,
-            "customer_id": case.customer_id,
-            "next_step": view.verdict.override_step or view.verdict.next_step,
-            "closed_at": now.isoformat(),
-        },
-        now=now,
-    )
-    return case
+    lender_hears = {
+        "case_id": case.id,
+        "customer_id": case.customer_id,
+        "next_step": view.verdict.override_step or view.verdict.next_step,
+        "closed_at": now.isoformat(),
+    }
+    # closing is the manager's decision, taken as a person; the lender hears of it
+    return apply(
+        session, actor, case, "close", by=Caller.USER,
+        reason=(reason or "").strip() or "verdict reviewed", now=now, notify=lender_hears,
+    )  # fmt: skip
