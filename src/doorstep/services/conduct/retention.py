@@ -109,18 +109,19 @@ def retention_report(
     stores = stores or Stores()
     lines = _record_lines(session, now, pack)
     due, held = _due_customers(session, now, personal_data_years)
+    customers = repo.customer_count(session)
+    lines += _erasure_lines(session, now, pack, due, held, personal_data_years, dry_run, stores)
     lines.append(
         RetentionLine(
             "customers (personal data)",
             "PIPL Arts 19, 47",
             personal_data_years,
-            repo.customer_count(session),
+            customers,
             len(due) + len(held),
             len(held),
             ("minimise" if dry_run else f"minimised {len(due)}") if due else "nothing due",
         )
     )
-    lines += _erasure_lines(session, now, pack, due, held, personal_data_years, dry_run, stores)
     audit.record(
         session,
         actor,
