@@ -20,7 +20,7 @@ from doorstep.domain.privacy import (
     step,
 )
 from doorstep.domain.rules import Pack
-from doorstep.services.conduct import erasure
+from doorstep.services.conduct import audit, erasure
 from doorstep.services.conduct.privacy_requests import (
     ERASED,
     LEGAL_HOLD_TYPES,
@@ -61,13 +61,21 @@ def complete(
     )
     if erases:
         return _delete(session, actor, request, policy, now, version)
-    if kind is RequestKind.ACCESS and request.outcome is None:
-        raise InvalidValue(
-            "make the export and hand it over first", message_zh="请先生成并交付个人信息副本"
-        )
     text = clean_text(outcome, "outcome", required=kind is not RequestKind.ACCESS)
+    if kind is RequestKind.ACCESS:
+        copies = [
+            e.summary["sha256"]
+            for e in audit.timeline(session, "privacy_request", request.id)
+            if e.action == "privacy.export"
+        ]
+        if not copies:
+            raise InvalidValue(
+                "make the export and hand it over first",
+                message_zh="请先生成并交付个人信息副本",
+            )
+        text = f"copy handed over: sha256 {copies[-1]}" + (f"; {text}" if text else "")
     move(session, actor, request, "complete", now, version)
-    request.outcome = text or request.outcome
+    request.outcome = text
     record_step(session, actor, "complete", request, outcome=request.outcome)
     return request
 
@@ -123,11 +131,11 @@ def _delete(
         request.refusal = "; ".join(h.why for h in holds)
         record_step(session, actor, action, request, holds=request.holds)
         return request
+    move(session, actor, request, "complete", now, version)  # the version, before any erasure
     if request.subject == Subject.THIRD_PARTY:
         done = _erase_number(session, request)
     else:
         done = _erase_borrower(session, request, policy.stores, today)
-    move(session, actor, request, "complete", now, version)
     request.holds, request.hold_lapses_on = None, None
     request.outcome = ", ".join(f"{k} {v}" for k, v in done.items())
     record_step(session, actor, "complete", request, erased=done)

@@ -114,8 +114,9 @@ def export(
     store: EvidenceStore | None,
     now: datetime,
 ) -> tuple[str, bytes]:
-    """(file name, ZIP bytes) of a verified access request's copy; its SHA-256 is kept on
-    the request and in the audit event, so what was handed over can be proved later."""
+    """(file name, ZIP bytes) of a verified access request's copy; its SHA-256 goes into
+    the audit event, so what was handed over can be proved later. The request row is not
+    changed (a form the handler opened before the download stays current)."""
     request = get_request(session, actor, request_id)
     if request.kind != RequestKind.ACCESS or State(request.state) not in (
         State.VERIFIED,
@@ -136,8 +137,6 @@ def export(
         data = third_party_data(session, request.phone_hash or "", cipher)
     document = _zip(request, {"request": request.id, **data}, files)
     digest = hashlib.sha256(document).hexdigest()
-    request.outcome = f"copy handed over: sha256 {digest}"
-    session.flush()
     audit.record(
         session,
         actor,

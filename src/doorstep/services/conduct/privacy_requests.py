@@ -15,6 +15,7 @@ hash goes on the do-not-contact list, so it is never called again."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -112,9 +113,11 @@ def clean_text(value: str | None, field: str, *, required: bool = False) -> str 
 
 
 def normal_phone(value: str) -> str:
-    """A phone as the lender's files give it: digits (a leading + allowed), no spaces."""
-    phone = "".join(value.split()).replace("-", "")
-    if not (7 <= len(phone.lstrip("+")) <= 20 and phone.lstrip("+").isdigit()):
+    """A phone as the lender's files give it: ASCII digits (a leading + allowed), without
+    spaces or dashes; full-width digits typed on a Chinese keyboard count as digits."""
+    phone = "".join(unicodedata.normalize("NFKC", value).split()).replace("-", "")
+    digits = phone.removeprefix("+")
+    if not (7 <= len(digits) <= 20 and digits.isascii() and digits.isdigit()):
         raise InvalidValue("phone: 7 to 20 digits", message_zh="phone：电话号码应为 7 到 20 位数字")
     return phone
 
