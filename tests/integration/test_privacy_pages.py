@@ -21,7 +21,7 @@ from doorstep.store.db import transaction
 from doorstep.store.models import ContactPoint, PrivacyRequest
 from tests.factories.people import actor
 from tests.factories.privacy import RELATIVE_PHONE, SH, add_relative, customer_of, policy
-from tests.factories.web import csrf_of, sign_in
+from tests.factories.web import sign_in
 from tests.factories.world import World
 from tests.integration.test_offers_web import borrower_of, portal_sign_in
 
