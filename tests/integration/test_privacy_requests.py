@@ -133,6 +133,10 @@ def test_a_correction_says_what_was_done_and_a_refusal_why(world: World, tmp_pat
         take(world, tmp_path, auditor, fix, "complete", text="ok")
     done = take(world, tmp_path, auditor, fix, "complete", text="新地址已转交放款机构更正")
     assert done.outcome == "新地址已转交放款机构更正"
+    consent = file(world, tmp_path, auditor, borrower_request(world, RequestKind.WITHDRAW_CONSENT))
+    take(world, tmp_path, auditor, consent, "verify", identified_by="written")
+    with pytest.raises(InvalidValue, match="outcome"):  # the contract basis stays: say what
+        take(world, tmp_path, auditor, consent, "complete")
     no = file(world, tmp_path, auditor, borrower_request(world, RequestKind.ACCESS))
     refused = take(world, tmp_path, auditor, no, "refuse", text="无法核实申请人身份")
     assert (refused.state, refused.refusal) == ("refused", "无法核实申请人身份")
@@ -208,15 +212,18 @@ def test_a_borrowers_deletion_erases_their_data_and_evidence_files(
         assert session.scalars(select(BorrowerMessage)).all() == []
 
 
+@pytest.mark.parametrize("kind", [RequestKind.DELETE, RequestKind.WITHDRAW_CONSENT])
 def test_a_third_partys_deletion_removes_the_number_and_stops_contact(
-    world: World, tmp_path: Path
+    world: World, tmp_path: Path, kind: RequestKind
 ) -> None:
+    """A contact's withdrawal of consent ends the only basis for holding their number
+    (Art. 47(3)): it is erased as a deletion is."""
     auditor, verifier = actor(world.engine, "auditor"), actor(world.engine, "verifier")
     customer = customer_of(world, world.assigned_case)
     point_id = add_relative(world, customer)
     new = privacy.NewRequest(
         Subject.THIRD_PARTY,
-        RequestKind.DELETE,
+        kind,
         ReceivedVia.PHONE,
         phone="139-0000 1111",
         name=RELATIVE_NAME,

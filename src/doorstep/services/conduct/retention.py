@@ -148,7 +148,7 @@ def _erasure_lines(
     totals = privacy_repo.row_counts(session)
     kept = erasure.planned(session, held)
     today = now.astimezone(pack.default_zone).date()
-    case_ids = [c.id for cid in due for c in privacy_repo.cases_of(session, cid)]
+    case_ids = privacy_repo.case_ids_of(session, due)
     if dry_run:
         done = erasure.planned(session, due)
         cached = erasure.sweep_dossier_cache(stores.dossier_cache, today, case_ids, dry_run=True)

@@ -287,6 +287,11 @@ def all_evidence_names(session: Session) -> set[str]:
     return set(session.scalars(select(Evidence.sha256).distinct()))
 
 
+def _starts(column: Any, prefix: str) -> ColumnElement[bool]:
+    """Exact and case-sensitive on both databases (SQLite's LIKE folds ASCII case)."""
+    return func.substr(column, 1, len(prefix)) == prefix
+
+
 def _change_keys(session: Session, customer_ids: Sequence[str]) -> ColumnElement[bool]:
     """The change-log rows about these customers: each table keys its rows its own way
     (`ingest.write.PLANS`: customer id; customer/channel/kind/hash/source; loan id;
@@ -296,13 +301,18 @@ def _change_keys(session: Session, customer_ids: Sequence[str]) -> ColumnElement
     key, entity = IngestChange.entity_key, IngestChange.entity
     return or_(
         (entity == "customers") & key.in_(customer_ids),
-        (entity == "contact_points")
-        & or_(*(key.startswith(f"{c}/", autoescape=True) for c in customer_ids)),
+        (entity == "contact_points") & or_(*(_starts(key, f"{c}/") for c in customer_ids)),
         (entity == "loans") & key.in_(loans),
-        (entity == "installments")
-        & or_(false(), *(key.startswith(f"{loan}/", autoescape=True) for loan in loans)),
+        (entity == "installments") & or_(false(), *(_starts(key, f"{n}/") for n in loans)),
         (entity == "payments") & key.in_(payments),
     )
+
+
+def case_ids_of(session: Session, customer_ids: Sequence[str]) -> list[int]:
+    found: list[int] = []
+    for chunk in _chunks(customer_ids):
+        found += session.scalars(select(Case.id).where(Case.customer_id.in_(chunk)))
+    return found
 
 
 def delete_changes_of(session: Session, customer_ids: Sequence[str]) -> int:

@@ -1,4 +1,4 @@
-"""privacy requests and the numbers never to contact again
+"""privacy requests, the numbers never to contact again, the change log by key
 
 Revision ID: 0020_privacy_requests
 Revises: 0017_child_partition_slots
@@ -84,9 +84,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_suppressions")),
         sa.UniqueConstraint("value_hash", name=op.f("uq_contact_suppressions_value_hash")),
     )
+    with op.batch_alter_table("ingest_changes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_ingest_changes_entity_key", ["entity", "entity_key"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ingest_changes", schema=None) as batch_op:
+        batch_op.drop_index("ix_ingest_changes_entity_key")
     op.drop_table("contact_suppressions")
     with op.batch_alter_table("privacy_requests", schema=None) as batch_op:
         batch_op.drop_index("ix_privacy_requests_state_due")
