@@ -24,6 +24,8 @@ from doorstep.store.models import (
     ContactPoint,
     DelinquencySnapshot,
     Evidence,
+    ImportBatch,
+    IngestChange,
     Loan,
     Team,
     Visit,
@@ -153,3 +155,21 @@ def actions_of(world: World, request_id: int) -> list[str]:
                 .order_by(AuditEvent.id)
             )
         )
+
+
+def change_log(world: World, rows: list[tuple[str, str]]) -> None:
+    now = datetime.now(UTC)
+    with transaction(world.engine) as session:
+        batch = ImportBatch(started_at=now, finished_at=now, files=[], counts={}, actor="ingest")
+        session.add(batch)
+        session.flush()
+        for entity, key in rows:
+            session.add(
+                IngestChange(
+                    batch_id=batch.id,
+                    entity=entity,
+                    entity_key=key,
+                    before={"name": "客户"},
+                    after={"name": "客户改"},
+                )
+            )

@@ -32,6 +32,7 @@ from doorstep.store.models import (
     ContactSuppression,
     Customer,
     Evidence,
+    IngestChange,
     PrivacyRequest,
 )
 from tests.factories.people import actor
@@ -42,6 +43,7 @@ from tests.factories.privacy import (
     actions_of,
     add_relative,
     add_visit_with_photo,
+    change_log,
     customer_of,
     policy,
     repaid_and_over,
@@ -231,9 +233,11 @@ def test_a_third_partys_deletion_removes_the_number_and_stops_contact(
     )
     request_id = file(world, tmp_path, auditor, new)
     take(world, tmp_path, auditor, request_id, "verify", identified_by="callback")
-    done = take(world, tmp_path, auditor, request_id, "complete")
-    assert done.state == "done" and done.outcome == "contact_points 1"
     hasher = cast(KeyedHasher, world.hasher)
+    key = f"{customer}/phone/emergency/{hasher.digest(RELATIVE_PHONE)}/application"
+    change_log(world, [("contact_points", key), ("customers", customer)])
+    done = take(world, tmp_path, auditor, request_id, "complete")
+    assert done.state == "done" and done.outcome == "contact_points 1, changes 1"
     with transaction(world.engine) as session:
         point = session.get_one(ContactPoint, point_id)
         assert (point.value, point.value_masked, point.status) == ("", "***", "invalid")
@@ -243,6 +247,8 @@ def test_a_third_partys_deletion_removes_the_number_and_stops_contact(
         assert request.phone_masked == "139****1111"
         suppressed = session.scalars(select(ContactSuppression.value_hash)).all()
         assert suppressed == [hasher.digest(RELATIVE_PHONE)]
+        changed = session.scalars(select(IngestChange.entity_key)).all()
+        assert changed == [customer]  # the contact's change-log row went, the borrower's stays
     # the lender sends the same number again: a new point, never contacted either
     again = add_relative(world, customer)
     for target in (point_id, again):

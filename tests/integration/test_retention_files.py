@@ -26,33 +26,19 @@ from doorstep.store.models import (
     ContactAttempt,
     ContactPoint,
     Evidence,
-    ImportBatch,
     IngestChange,
 )
 from tests.factories.people import actor
-from tests.factories.privacy import add_visit_with_photo, customer_of, repaid_and_over
+from tests.factories.privacy import (
+    add_visit_with_photo,
+    change_log,
+    customer_of,
+    repaid_and_over,
+)
 from tests.factories.world import World
 
 pytestmark = pytest.mark.db
 OWN, SHARED = b"\xff\xd8\xff\xe0 own photo", b"\xff\xd8\xff\xe0 shared photo"
-
-
-def change_log(world: World, rows: list[tuple[str, str]]) -> None:
-    now = datetime.now(UTC)
-    with transaction(world.engine) as session:
-        batch = ImportBatch(started_at=now, finished_at=now, files=[], counts={}, actor="ingest")
-        session.add(batch)
-        session.flush()
-        for entity, key in rows:
-            session.add(
-                IngestChange(
-                    batch_id=batch.id,
-                    entity=entity,
-                    entity_key=key,
-                    before={"name": "客户"},
-                    after={"name": "客户改"},
-                )
-            )
 
 
 def test_retention_deletes_expired_files_and_rows_and_keeps_held_ones(

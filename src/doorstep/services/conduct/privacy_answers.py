@@ -143,11 +143,12 @@ def _delete(
 
 
 def _erase_number(session: Session, request: PrivacyRequest) -> dict[str, int]:
-    """The third party's number and name leave every contact point holding them; the
-    number's keyed hash goes on the do-not-contact list; the request keeps only the
-    masked number and the hash."""
+    """The third party's number and name leave every contact point holding them and the
+    change log of those points; the number's keyed hash goes on the do-not-contact list;
+    the request keeps only the masked number and the hash."""
     digest = request.phone_hash or ""
     points = repo.points_with_hash(session, digest)
+    changes = repo.delete_point_changes(session, points)  # by the keys before erasure
     for point in points:
         point.value, point.value_hash, point.value_masked = "", f"{ERASED}-{point.id}", "***"
         point.lat = point.lng = None
@@ -158,7 +159,7 @@ def _erase_number(session: Session, request: PrivacyRequest) -> dict[str, int]:
         session.add(ContactSuppression(channel="phone", value_hash=digest, request_id=request.id))
     request.phone = request.name = None
     session.flush()
-    return {"contact_points": len(points)}
+    return {"contact_points": len(points), "changes": changes}
 
 
 def _erase_borrower(

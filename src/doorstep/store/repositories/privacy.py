@@ -308,6 +308,21 @@ def _change_keys(session: Session, customer_ids: Sequence[str]) -> ColumnElement
     )
 
 
+def delete_point_changes(session: Session, points: Sequence[ContactPoint]) -> int:
+    """The change-log rows of these contact points (their before/after may hold a
+    contact's name or position), by each point's natural key."""
+    keys = ["/".join((p.customer_id, p.channel, p.kind, p.value_hash, p.source)) for p in points]
+    gone = 0
+    for chunk in _chunks(keys):
+        result = session.execute(
+            delete(IngestChange).where(
+                IngestChange.entity == "contact_points", IngestChange.entity_key.in_(chunk)
+            )
+        )
+        gone += getattr(result, "rowcount", 0)
+    return gone
+
+
 def case_ids_of(session: Session, customer_ids: Sequence[str]) -> list[int]:
     found: list[int] = []
     for chunk in _chunks(customer_ids):
