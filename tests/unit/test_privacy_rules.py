@@ -4,6 +4,7 @@ when it is overdue, the legal holds on a deletion, and how a phone is read."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ from doorstep.domain.privacy import (
     overdue,
     step,
 )
-from doorstep.services.conduct.privacy_requests import normal_phone
+from doorstep.services.conduct.privacy_requests import normal_phone, policy_of
 
 TODAY = date(2026, 3, 2)
 
@@ -81,3 +82,17 @@ def test_a_phone_is_read_as_the_files_hold_it(given: str, read: str) -> None:
 def test_not_a_phone(bad: str) -> None:
     with pytest.raises(InvalidValue):
         normal_phone(bad)
+
+
+def test_the_policy_erases_where_the_files_are(tmp_path: Path) -> None:
+    from doorstep.config import Settings
+    from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
+    from doorstep.integrations.evidence import LocalEvidenceStore
+    from doorstep.services.lender import dossier
+
+    settings = Settings(var_dir=tmp_path)
+    policy = policy_of(settings, FernetCipher([new_data_key()]), HmacHasher("k"))
+    assert policy.stores.dossier_cache == dossier.cache_folder(tmp_path)
+    assert isinstance(policy.stores.evidence, LocalEvidenceStore)
+    assert policy.stores.evidence.root == tmp_path / "evidence"
+    assert policy.days == 15

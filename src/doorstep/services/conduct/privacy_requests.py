@@ -63,8 +63,8 @@ class NewRequest:
 
 @dataclass(frozen=True)
 class Policy:
-    """What the entry point passes in: keys, the clock's now, the business zone, the
-    deadline in days, the rule pack (records duty) and where files are erased."""
+    """What the entry point passes in: the personal-data keys, the business zone, the
+    deadline in days, the rule pack (the records duty) and where files are erased."""
 
     cipher: Cipher
     hasher: KeyedHasher
