@@ -180,6 +180,13 @@ class Settings(BaseSettings):
     retention_personal_data_years: int = Field(
         5, ge=1, le=30, description="minimise personal data of closed cases after this many years"
     )
+    privacy_request_days: int = Field(
+        15,
+        ge=1,
+        le=90,
+        description="privacy requests: days to answer one (a policy setting: PIPL Arts 45 "
+        "and 50 say 'timely' and give no figure)",
+    )
     # Workers (Celery): empty broker = the same tasks run in-process
     broker_url: str = Field(
         "",

@@ -68,6 +68,7 @@ class Ctx:
     cases: dict[str, int]  # kind -> case id
     phones: dict[int, int]  # case id -> a phone contact point of its customer
     versions: Callable[[int], int]
+    privacy_request: int = 0  # a received privacy request
 
 
 def release(ctx: Ctx, case_id: int) -> None:
@@ -123,6 +124,20 @@ def illegal(rules: dict[str, Expect], status: int) -> dict[str, Expect]:
     return {role: swap(want) for role, want in rules.items()}
 
 
+def third_party_access(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {
+        "subject": "third_party",
+        "kind": "access",
+        "received_via": "phone",
+        "phone": "13900002222",
+    }
+
+
+def start_unverified(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"action": "start"}  # a received request is verified first
+
+
+PRIVACY = dict(admin=200, manager=403, verifier=403, analyst=403, auditor=200)
 ACTIONS = "POST /api/cases/{case_id}/actions"
 ATTEMPTS = "POST /api/cases/{case_id}/contact-points/{point_id}/attempts"
 REVEAL = "POST /api/cases/{case_id}/reveal"
@@ -144,6 +159,12 @@ MATRIX = [
           point="foreign"),
     Probe(REVEAL, "national ID", **FIELD, body=id_number),
     Probe(REVEAL, "contact point without its id", **illegal(FIELD, 422), body=point_without_id),
+    Probe("GET /api/privacy/requests", "privacy requests", **PRIVACY),
+    Probe("GET /api/privacy/requests/{request_id}", "one privacy request", **PRIVACY),
+    Probe("POST /api/privacy/requests", "receive a third party's request",
+          **illegal(PRIVACY, 201), body=third_party_access),
+    Probe("POST /api/privacy/requests/{request_id}/actions", "start before verifying",
+          **illegal(PRIVACY, 409), body=start_unverified),
 ]
 # fmt: on
 
@@ -201,6 +222,11 @@ def test_role_matrix(world: World, app: FastAPI, engine: Engine) -> None:
     headers = {role: bearer(engine, role) for role in ROLES if role != "anonymous"}
     client = TestClient(app, raise_server_exceptions=False)
     ctx = Ctx(client, {**headers, "anonymous": {}}, kinds, phones, version)
+    asked = client.post(
+        "/api/privacy/requests", json=third_party_access(ctx, 0), headers=headers["auditor"]
+    )
+    assert asked.status_code == 201, asked.text
+    ctx.privacy_request = asked.json()["id"]
     foreign = {
         case_id: phones[kinds["other" if kind != "other" else "assigned"]]
         for kind, case_id in kinds.items()
@@ -213,7 +239,9 @@ def test_role_matrix(world: World, app: FastAPI, engine: Engine) -> None:
             for kind in CASES if probe.per_case else ("-",):
                 case_id = kinds.get(kind, 0)
                 point_id = (phones if probe.point == "own" else foreign).get(case_id)
-                path = template.format(case_id=case_id, point_id=point_id)
+                path = template.format(
+                    case_id=case_id, point_id=point_id, request_id=ctx.privacy_request
+                )
                 body = probe.body(ctx, case_id) if probe.body else None
                 response = client.request(method, path, json=body, headers=ctx.headers[role])
                 want = probe.expected(role, kind)

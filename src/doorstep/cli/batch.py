@@ -31,7 +31,7 @@ from doorstep.services.batch.daily import StepOutcome, run_day
 from doorstep.services.cases import SelectionReport, select_cases
 from doorstep.services.delinquency import DelinquencySummary, run_delinquency
 from doorstep.services.repayment.promises import judge_promises
-from doorstep.services.visits import verify_evidence
+from doorstep.services.visits import orphan_evidence, verify_evidence
 from doorstep.services.visits.alerts import raise_overdue_checkouts
 from doorstep.store.db import transaction
 
@@ -196,15 +196,32 @@ def batch_alerts() -> None:
 
 
 @app.command("evidence")
-def batch_evidence() -> None:
+def batch_evidence(
+    remove_orphans: Annotated[
+        bool,
+        typer.Option(
+            "--remove-orphans",
+            help="delete the files no evidence row names (older than an hour; audited)",
+        ),
+    ] = False,
+) -> None:
     """Check every evidence file under var_dir/evidence: present, still hashing to its name,
-    and named in the audit trail of its visit; exit 1 at any problem."""
+    and named in the audit trail of its visit; report the files no row names (orphans)
+    and, with --remove-orphans, delete them. Exit 1 at any problem or orphan left."""
     config = settings()
     store = LocalEvidenceStore(config.var_dir / "evidence")
     with transaction(ready_engine(config)) as session:
         problems = verify_evidence(session, store)
+        orphans = orphan_evidence(
+            session, store, SYSTEM, now=SystemClock().now(), remove=remove_orphans
+        )
     for p in problems:
         console.print(f"evidence {p.evidence_id} {p.sha256}: {p.problem}")
-    if problems:
-        raise fail(f"{len(problems)} evidence problem(s)")
-    console.print("every evidence file matches its hash and the audit trail")
+    for o in orphans:
+        what = "removed" if o.removed else "kept"
+        console.print(f"orphan {o.sha256}: no evidence row names it ({what})")
+    left = [o for o in orphans if not o.removed]
+    if problems or left:
+        raise fail(f"{len(problems)} evidence problem(s), {len(left)} orphan file(s) left")
+    removed = f"; {len(orphans)} orphan file(s) removed" if orphans else ""
+    console.print(f"every evidence file matches its hash and the audit trail{removed}")

@@ -16,6 +16,7 @@ from doorstep.cli import (
     ingest,
     offers,
     plans,
+    privacy,
     reports,
     rules,
     schedule,
@@ -46,6 +47,7 @@ app.add_typer(feedback.app, name="webhooks")
 app.add_typer(offers.app, name="offers")
 app.add_typer(rules.rules_app, name="rules")
 app.add_typer(rules.retention_app, name="retention")
+app.add_typer(privacy.app, name="privacy")
 app.add_typer(score.app, name="score")
 
 __all__ = ["app"]

@@ -12,7 +12,9 @@ from doorstep.cli.common import console, fail, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.rules.kinds import shown
+from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services.conduct import rules as conduct
+from doorstep.services.lender import dossier
 from doorstep.store.db import transaction
 
 rules_app = typer.Typer(help="Conduct rules.", no_args_is_help=True)
@@ -49,8 +51,9 @@ def rules_show() -> None:
 def retention_run(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="report only, change nothing")] = False,
 ) -> None:
-    """Minimise the personal data that is past its retention period (or, with --dry-run,
-    only report what would be kept, deleted or minimised); audited either way."""
+    """Minimise the personal data that is past its retention period and delete what goes
+    with it (messages, notes, evidence files, change log, cached dossiers), or, with
+    --dry-run, only report what would be kept, deleted or minimised; audited either way."""
     config = settings()
     try:
         with transaction(ready_engine(config)) as session:
@@ -61,6 +64,10 @@ def retention_run(
                 pack=config.rules_pack,
                 personal_data_years=config.retention_personal_data_years,
                 dry_run=dry_run,
+                stores=conduct.Stores(
+                    LocalEvidenceStore(config.var_dir / "evidence"),
+                    dossier.cache_folder(config.var_dir),
+                ),
             )
     except DoorstepError as exc:
         raise fail(exc.message) from None

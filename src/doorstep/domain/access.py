@@ -28,6 +28,9 @@ class Permission(StrEnum):
     TRAIN_MODELS = "train_models"  # train, evaluate, activate models
     MAKE_OFFERS = "make_offers"  # offer repayment plans; approve another manager's offer
     READ_RULES = "read_rules"  # the effective conduct-rule pack
+    # privacy requests (PIPL Arts 44-50): receive, verify, answer, export, erase; the
+    # compliance function's (auditor), apart from the managers who run collection
+    HANDLE_PRIVACY_REQUESTS = "handle_privacy_requests"
 
 
 P = Permission
@@ -50,7 +53,9 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         {P.READ_CASES, P.REVEAL_PERSONAL_DATA, P.RECORD_ATTEMPTS, P.RECORD_VISITS}
     ),
     Role.ANALYST: frozenset({P.READ_CASES, P.READ_MODELS, P.TRAIN_MODELS}),
-    Role.AUDITOR: frozenset({P.READ_CASES, P.READ_AUDIT, P.READ_MODELS, P.READ_RULES}),
+    Role.AUDITOR: frozenset(
+        {P.READ_CASES, P.READ_AUDIT, P.READ_MODELS, P.READ_RULES, P.HANDLE_PRIVACY_REQUESTS}
+    ),
 }
 
 

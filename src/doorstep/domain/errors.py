@@ -21,6 +21,7 @@ so a service never speaks HTTP.
     │   └── SignInRefused                  borrower portal sign-in
     ├── Forbidden                     403  the role or a rule does not allow it
     │   ├── RuleBlocked                    a conduct rule forbids the action now
+    │   ├── ContactErased                  the person had their number deleted: no contact
     │   └── CsrfFailed
     ├── Throttled                     429
     │   ├── LoginThrottled
@@ -239,6 +240,18 @@ class RuleBlocked(Forbidden):
             message_zh=f"{decision.action.value} 被合规规则禁止：{decision.explain('zh')}",
         )
         self.decision = decision
+
+
+class ContactErased(Forbidden):
+    """The number's holder had it deleted (a privacy request): it is never called again."""
+
+    code = "contact_erased"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this number's holder asked for their data to be deleted: no further contact",
+            message_zh="该号码的持有人已要求删除其个人信息：不得再联系",
+        )
 
 
 class CsrfFailed(Forbidden):

@@ -15,9 +15,9 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Protocol
 
@@ -66,6 +66,14 @@ class EvidenceStore(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
+    def remove(self, sha256: str) -> bool:
+        """Delete the file; False when it was not there."""
+        ...
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        """(name, last written, aware) of every file the store holds."""
+        ...
+
 
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 logger = logging.getLogger(__name__)
@@ -87,6 +95,7 @@ class LocalEvidenceStore:
         digest = sha256_of(data)
         target = self.path_for(digest)
         if target.exists():
+            os.utime(target)  # written again now: an orphan sweep leaves it alone
             return digest
         try:
             self._write(target, data)
@@ -118,6 +127,33 @@ class LocalEvidenceStore:
 
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).exists()
+
+    def remove(self, sha256: str) -> bool:
+        path = self.path_for(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        for folder in (path.parent, path.parent.parent):  # empty fan-out folders go too
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        return True
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        """Files laid out as the store writes them (`ab/cd/abcd…`); temporary files of a
+        write under way and anything else are not evidence and are left alone."""
+        for path in sorted(self.root.glob("??/??/*")):
+            name = path.name
+            if (
+                SHA256.match(name)
+                and path.parent.name == name[2:4]
+                and path.parent.parent.name == name[:2]
+                and path.is_file()
+            ):
+                written = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+                yield name, written
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from doorstep.domain.rules import (
     check,
 )
 from doorstep.services.cases.lookup import get_case
-from doorstep.services.conduct import audit
+from doorstep.services.conduct import audit, privacy_requests
 from doorstep.services.conduct import decisions as rules_service
 from doorstep.services.conduct.holds import hold_types
 from doorstep.store.models import Case, ContactAttempt, ContactPoint, Customer
@@ -269,6 +269,7 @@ def attempt(
     if not actor.can(Permission.RECORD_ATTEMPTS):
         raise Forbidden("your role cannot record attempts", message_zh="您的角色无权登记联系结果")
     point = _point_in_case(session, actor, case_id, point_id)
+    privacy_requests.assert_contactable(session, point)  # erased on its holder's request
     _check_result(point, result)
     if at.tzinfo is None:
         raise InvalidValue("at: a time zone is required", message_zh="at：须带时区")

@@ -45,6 +45,7 @@ from doorstep.services.conduct.holds import (
 from doorstep.services.conduct.retention import (
     MINIMISED,
     RetentionLine,
+    Stores,
     minimise_personal_data,
     retention_report,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "ParamRow",
     "ReportRow",
     "RetentionLine",
+    "Stores",
     "allowed_visit_hours",
     "case_zone",
     "check_check_in",

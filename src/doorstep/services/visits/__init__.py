@@ -20,8 +20,10 @@ from doorstep.services.visits.checkin import Conduct, check_in, check_out
 from doorstep.services.visits.day import DayStop, customer_name, customer_names, day, map_link
 from doorstep.services.visits.evidence import (
     EvidenceProblem,
+    Orphan,
     Upload,
     check_uploads,
+    orphan_evidence,
     verify_evidence,
 )
 from doorstep.services.visits.interview import LABELS, Answers, Interview, Problem, parse_interview
@@ -43,6 +45,7 @@ __all__ = [
     "DayStop",
     "EvidenceProblem",
     "Interview",
+    "Orphan",
     "Problem",
     "Submission",
     "Upload",
@@ -57,6 +60,7 @@ __all__ = [
     "day",
     "feedback_payload",
     "map_link",
+    "orphan_evidence",
     "parse_interview",
     "review",
     "submit",

@@ -1,12 +1,13 @@
 """A visit's evidence on the service side: uploads typed by their content, stored under
 their hash with a row each (a photo's EXIF far from the check-in flags the visit), and
-the check that every stored file is still the one the submission's audit event names."""
+the check that every stored file is still the one the submission's audit event names,
+and the files no row names (orphans)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -14,9 +15,11 @@ from doorstep.domain import checkin
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import InvalidAnswers
 from doorstep.integrations import evidence as files
+from doorstep.services.conduct import audit
 from doorstep.services.visits.interview import Problem
 from doorstep.services.visits.rules import VisitRules
 from doorstep.store.models import Evidence, Visit
+from doorstep.store.repositories import privacy as privacy_repo
 from doorstep.store.repositories import visits as repo
 
 
@@ -128,3 +131,41 @@ def verify_evidence(session: Session, store: files.EvidenceStore) -> list[Eviden
         elif item.sha256 not in audited:
             problems.append(EvidenceProblem(item.id, item.sha256, "not_audited"))
     return problems
+
+
+ORPHAN_GRACE = timedelta(hours=1)
+"""A file younger than this may belong to a submission whose transaction has not
+committed yet (the file is written first, its row at commit): never removed."""
+
+
+@dataclass(frozen=True)
+class Orphan:
+    sha256: str
+    written_at: datetime
+    removed: bool
+
+
+def orphan_evidence(
+    session: Session,
+    store: files.EvidenceStore,
+    actor: Actor,
+    *,
+    now: datetime,
+    remove: bool = False,
+) -> list[Orphan]:
+    """Files in the store that no evidence row names: left by a submission that failed
+    after writing its files, or by rows deleted without their files. Personal data that
+    nothing accounts for, so `remove` deletes those older than `ORPHAN_GRACE` (audited)."""
+    named = privacy_repo.all_evidence_names(session)
+    orphans = []
+    for digest, written_at in store.stored():
+        if digest in named:
+            continue
+        removable = remove and now - written_at > ORPHAN_GRACE
+        orphans.append(Orphan(digest, written_at, removable and store.remove(digest)))
+    removed = [o.sha256 for o in orphans if o.removed]
+    if removed:
+        audit.record(
+            session, actor, "evidence.remove_orphans", "evidence", "store", {"removed": removed}
+        )
+    return orphans

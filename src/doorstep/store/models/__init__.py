@@ -27,6 +27,7 @@ from doorstep.store.models.portal import (
     PortalSession,
     VisitSlot,
 )
+from doorstep.store.models.privacy import ContactSuppression, PrivacyRequest
 from doorstep.store.models.rules import CaseHold, RuleDecision
 from doorstep.store.models.scoring import ModelDrift, ModelVersion, Score
 from doorstep.store.models.user import ApiToken, Assignment, LoginFailure, Team, TeamMember, User
@@ -48,6 +49,7 @@ __all__ = [
     "CaseHold",
     "ContactAttempt",
     "ContactPoint",
+    "ContactSuppression",
     "Customer",
     "DelinquencySnapshot",
     "Evidence",
@@ -70,6 +72,7 @@ __all__ = [
     "PortalCode",
     "PortalFailure",
     "PortalSession",
+    "PrivacyRequest",
     "PromiseToPay",
     "RollFigure",
     "RuleDecision",

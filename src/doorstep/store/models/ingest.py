@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base
@@ -27,6 +27,8 @@ class IngestChange(Base):
     """A row that a later file changed: the fields before and after."""
 
     __tablename__ = "ingest_changes"
+    # retention finds a customer's rows by key (services.conduct.erasure)
+    __table_args__ = (Index("ix_ingest_changes_entity_key", "entity", "entity_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)

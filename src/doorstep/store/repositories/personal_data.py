@@ -9,11 +9,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from doorstep.store.models import Case, ContactPoint, Customer, Visit
+from doorstep.store.models import Case, ContactPoint, Customer, PrivacyRequest, Visit
 
 ENCRYPTED = (
     (Customer, Customer.customer_id, Customer.id_number),
     (ContactPoint, ContactPoint.id, ContactPoint.value),
+    (PrivacyRequest, PrivacyRequest.id, PrivacyRequest.phone),
+    (PrivacyRequest, PrivacyRequest.id, PrivacyRequest.name),
+    (PrivacyRequest, PrivacyRequest.id, PrivacyRequest.details),
+    (PrivacyRequest, PrivacyRequest.id, PrivacyRequest.identity_note),
 )
 """(table, key, encrypted column) of every value stored under the personal-data cipher."""
 
@@ -25,7 +29,9 @@ def reencrypt_all(session: Session, rotate: Callable[[str], str], batch: int) ->
     for table, key, column in ENCRYPTED:
         last: Any = None
         while True:
-            query = select(key, column).order_by(key).limit(batch)
+            # minimised or erased values are empty, absent ones NULL: nothing to rotate
+            query = select(key, column).where(column.is_not(None), column != "")
+            query = query.order_by(key).limit(batch)
             if last is not None:
                 query = query.where(key > last)
             rows = session.execute(query).all()
@@ -33,7 +39,7 @@ def reencrypt_all(session: Session, rotate: Callable[[str], str], batch: int) ->
                 break
             for row_key, token in rows:
                 session.execute(
-                    update(table).where(key == row_key).values({column.key: rotate(token)})
+                    update(table).where(key == row_key).values({column.key: rotate(str(token))})
                 )
             count += len(rows)
             last = rows[-1][0]
