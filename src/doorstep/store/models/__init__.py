@@ -23,13 +23,20 @@ from doorstep.store.models.portal import (
     BorrowerMessage,
     LearnRead,
     PortalCode,
-    PortalFailure,
     PortalSession,
     VisitSlot,
 )
 from doorstep.store.models.rules import CaseHold, RuleDecision
 from doorstep.store.models.scoring import ModelDrift, ModelVersion, Score
-from doorstep.store.models.user import ApiToken, Assignment, LoginFailure, Team, TeamMember, User
+from doorstep.store.models.throttle import Throttle
+from doorstep.store.models.user import (
+    ApiToken,
+    Assignment,
+    Team,
+    TeamMember,
+    User,
+    UserSession,
+)
 from doorstep.store.models.visit import Alert, Evidence, PromiseToPay, Verdict, Visit
 
 __all__ = [
@@ -58,7 +65,6 @@ __all__ = [
     "Installment",
     "LearnRead",
     "Loan",
-    "LoginFailure",
     "ModelDrift",
     "ModelVersion",
     "Offer",
@@ -68,7 +74,6 @@ __all__ = [
     "PlanRoute",
     "PlanStop",
     "PortalCode",
-    "PortalFailure",
     "PortalSession",
     "PromiseToPay",
     "RollFigure",
@@ -77,7 +82,9 @@ __all__ = [
     "Score",
     "Team",
     "TeamMember",
+    "Throttle",
     "User",
+    "UserSession",
     "Verdict",
     "Visit",
     "VisitOutcome",
