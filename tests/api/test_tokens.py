@@ -130,6 +130,9 @@ def test_the_commands_issue_list_and_revoke_tokens(
     assert client.get("/api/cases", headers=headers).status_code == 401
 
 
+OLD = "2024-01-01 00:00:00"  # as the old schema's rows hold a time (UTC)
+
+
 def test_tokens_issued_before_scopes_get_every_scope_for_90_days(engine: Engine) -> None:
     config = migrate.alembic_config(engine)
     from alembic import command
@@ -142,16 +145,17 @@ def test_tokens_issued_before_scopes_get_every_scope_for_90_days(engine: Engine)
         connection.execute(
             text(
                 "INSERT INTO users (username, display_name, role, password_hash, active,"
-                " created_at, updated_at) VALUES ('old', 'Old', 'admin', 'x', true, :t, :t)"
+                " created_at, updated_at)"
+                " VALUES ('old', 'Old', 'admin', 'x', true, :t, :t)"
             ),
-            {"t": datetime(2024, 1, 1)},
+            {"t": OLD},
         )
         connection.execute(
             text(
                 "INSERT INTO api_tokens (user_id, token_hash, label, created_at)"
                 " SELECT id, :hash, 'lender feed', :t FROM users"
             ),
-            {"hash": "a" * 64, "t": datetime(2024, 1, 1)},
+            {"hash": "a" * 64, "t": OLD},
         )
     migrate.upgrade(engine)
     with transaction(engine) as session:

@@ -63,8 +63,12 @@ class Backoff:
         """How long the key is locked after its `attempts`-th counted attempt."""
         if attempts < self.threshold:
             return None
-        doublings = min(attempts - self.threshold, 62)
-        return min(self.first * (1 << doublings), self.longest)
+        lock = self.first
+        for _ in range(attempts - self.threshold):
+            if lock >= self.longest:
+                break
+            lock *= 2
+        return min(lock, self.longest)
 
     def steps(self) -> list[tuple[int, timedelta]]:
         """(attempts, lock) from the threshold up to the first attempt locked the longest:
