@@ -68,11 +68,13 @@ def create_app(
         clock or SystemClock(),
         password_hasher or users.standard_hasher(),
     )
+    # Only the sign-in forms' CSRF token lives in this signed cookie; a signed-in person's
+    # session is a server-side row (services.people.sessions, http.context.SESSION_COOKIE).
     secret = settings.session_secret or local_secret(settings.secrets_dir / "session.key")
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
-        session_cookie="doorstep_session",
+        session_cookie="doorstep_form",
         max_age=12 * 3600,
         same_site="lax",
         https_only=settings.secure_cookies,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from decimal import Decimal
 from functools import cached_property, lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from doorstep.domain.allocation import Waterfall
+from doorstep.domain.credentials import SessionTimes
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import PackError
 from doorstep.domain.rules import Pack
@@ -24,6 +26,11 @@ def _rule_pack(jurisdiction: str, override: tuple[str, str] | None) -> Pack:
     changes no result: it only spares parsing the same TOML for every Settings built (each
     CLI command and test builds its own)."""
     return load_rule_pack(jurisdiction, override)
+
+
+def _networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """ "10.0.0.0/8, 127.0.0.1" as networks (a bare address is a network of one)."""
+    return tuple(ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
 
 
 class Settings(BaseSettings):
@@ -45,9 +52,20 @@ class Settings(BaseSettings):
     )
     lookup_key: str = Field("", description="HMAC key for searching personal data")
     session_secret: str = Field(
-        "", description="signs web sessions; empty: kept in var_dir/secrets"
+        "", description="signs the sign-in form's cookie; empty: kept in var_dir/secrets"
     )
     secure_cookies: bool = Field(False, description="send cookies over HTTPS only (behind TLS)")
+    session_idle_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="a staff session ends after this long without a request"
+    )
+    session_hours: int = Field(
+        12, ge=1, le=7 * 24, description="a staff session ends this long after sign-in"
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed, "
+        "comma-separated; empty: none (the client address is the connection's)",
+    )
     # Selection by expected value (with an active visit_priority model scored that day)
     visit_uplift: Decimal = Field(
         Decimal("0.25"),
@@ -217,6 +235,12 @@ class Settings(BaseSettings):
         ZoneInfo(value)
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        _networks(value)
+        return value
+
     @field_validator("buckets")
     @classmethod
     def _valid_buckets(cls, value: str) -> str:
@@ -242,6 +266,17 @@ class Settings(BaseSettings):
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return _networks(self.trusted_proxies)
+
+    @property
+    def session_times(self) -> SessionTimes:
+        return SessionTimes(
+            idle=timedelta(minutes=self.session_idle_minutes),
+            lifetime=timedelta(hours=self.session_hours),
+        )
 
     @cached_property
     def bucket_scheme(self) -> BucketScheme:

@@ -8,15 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
+from doorstep.domain.ports import FixedClock
 from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.store.db import transaction
-from doorstep.store.models import Case, LoginFailure
+from doorstep.store.models import Case
 from tests.factories.cases import set_state
 from tests.factories.people import PASSWORD, bearer
 from tests.factories.web import csrf_of, sign_in
@@ -293,14 +295,21 @@ def login(client: TestClient, username: str, password: str) -> int:
     return response.status_code
 
 
-def test_five_bad_passwords_lock_the_account_for_15_minutes(
-    world: World, client: TestClient, engine: Engine
+def test_five_bad_passwords_lock_the_account_for_a_minute_then_longer(
+    world: World, app: FastAPI, client: TestClient
 ) -> None:
+    start = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
+    app.state.doorstep.clock = FixedClock(start)
     assert [login(client, "analyst", "wrong password!") for _ in range(5)] == [401] * 5
     assert login(client, "analyst", PASSWORD) == 429  # right password, still locked
     assert login(client, "auditor", PASSWORD) == 303  # another account is not affected
-    with transaction(engine) as session:  # 16 minutes later
-        session.execute(update(LoginFailure).values(at=datetime.now(UTC) - timedelta(minutes=16)))
+    app.state.doorstep.clock = FixedClock(start + timedelta(seconds=59))
+    assert login(client, "analyst", PASSWORD) == 429
+    app.state.doorstep.clock = FixedClock(start + timedelta(minutes=1))  # the lock lapsed
+    assert login(client, "analyst", "wrong password!") == 401  # the 6th: two minutes
+    app.state.doorstep.clock = FixedClock(start + timedelta(minutes=2, seconds=59))
+    assert login(client, "analyst", PASSWORD) == 429
+    app.state.doorstep.clock = FixedClock(start + timedelta(minutes=3))
     assert login(client, "analyst", PASSWORD) == 303
 
 
@@ -312,7 +321,7 @@ def test_disabling_a_user_ends_their_session(
     token = bearer(engine, "manager")
     with transaction(engine) as session:
         users.set_active(session, SYSTEM, "manager", False, now=datetime.now(UTC))
-    assert_problem(client.get("/api/me"), 401, "not_signed_in")
+    assert_problem(client.get("/api/me"), 401, "session_ended")
     assert_problem(client.get("/api/me", headers=token), 401)
     page = client.get("/cases", follow_redirects=False)
     assert page.status_code in (303, 401)

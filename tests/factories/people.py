@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor, Role
-from doorstep.services.people import teams, users
+from doorstep.domain.credentials import ALL_SCOPES, Scope
+from doorstep.services.people import teams, tokens, users
 from doorstep.store.db import transaction
 from doorstep.store.models import Team, User
 from doorstep.store.repositories import people as people_repo
@@ -64,8 +69,35 @@ def actor(engine: Engine, username: str) -> Actor:
         return actor_in(session, username)
 
 
-def bearer(engine: Engine, username: str) -> dict[str, str]:
+TOKEN_EXPIRY = datetime(2100, 1, 1, tzinfo=UTC)
+"""Tests' tokens outlive every test clock (some sit years from today)."""
+
+
+def issue_token(
+    session: Session,
+    user: User,
+    scopes: Iterable[Scope] = ALL_SCOPES,
+    *,
+    label: str = "tests",
+    expires_at: datetime = TOKEN_EXPIRY,
+    now: datetime | None = None,
+) -> str:
+    """A bearer token for `user`, issued by the system (every scope unless told)."""
+    return tokens.issue(
+        session,
+        SYSTEM,
+        user,
+        label,
+        scopes=frozenset(scopes),
+        expires_at=expires_at,
+        now=now or datetime.now(UTC),
+    )
+
+
+def bearer(
+    engine: Engine, username: str, scopes: Iterable[Scope] = ALL_SCOPES, **issue: Any
+) -> dict[str, str]:
     """Authorization headers with a fresh API token for `username`."""
     with transaction(engine) as session:
-        token = users.issue_token(session, SYSTEM, user_named(session, username), "tests")
+        token = issue_token(session, user_named(session, username), scopes, **issue)
     return {"Authorization": f"Bearer {token}"}

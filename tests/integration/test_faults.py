@@ -45,13 +45,14 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
 from doorstep.services import visits as visit_service
-from doorstep.services.people import teams, users
+from doorstep.services.people import teams
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Case, Evidence, OutboxEvent, Team, User, Verdict, Visit
 from doorstep.store.models.base import Base
 from tests.conftest import POSTGRES_URL, _postgres_reachable
 from tests.factories.databases import sqlite_database
+from tests.factories.people import issue_token
 from tests.factories.world import ANYTIME_RULES, World, build_world
 from tests.integration.test_visits import HOME, actor, rules, schedule
 
@@ -214,7 +215,7 @@ def token_for(engine: Engine, username: str) -> dict[str, str]:
     with transaction(engine) as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
-        token = users.issue_token(session, SYSTEM, user, "fault tests")
+        token = issue_token(session, user, label="fault tests")
     return {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
 
 

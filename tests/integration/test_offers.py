@@ -374,7 +374,6 @@ def test_schema_matches_the_models(engine: Engine) -> None:
         "schedule_versions",
         "archived_installments",
         "portal_codes",
-        "portal_failures",
         "portal_sessions",
         "borrower_messages",
         "visit_slots",

@@ -4,6 +4,7 @@ schema a test changed is rebuilt. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Role
 from doorstep.store.db import make_engine, transaction
-from doorstep.store.models import LoginFailure, User
+from doorstep.store.models import ApiToken, User
 from tests.factories import databases
 from tests.factories.people import add_team, add_user
 
@@ -37,7 +38,13 @@ def some_rows(engine: Engine) -> tuple[int, int]:
     with transaction(engine) as session:
         members = [add_user(session, f"v{n}", Role.VERIFIER) for n in range(3)]
         add_team(session, "team", None, members[:2])
-        gone = LoginFailure(username="v0", address="127.0.0.1")
+        gone = ApiToken(
+            user_id=members[0].id,
+            token_hash="0" * 64,
+            label="gone",
+            scopes="read",
+            expires_at=datetime(2100, 1, 1, tzinfo=UTC),
+        )
         session.add(gone)
         session.flush()
         session.delete(gone)

@@ -106,6 +106,7 @@ def test_the_pages_take_the_time_from_the_app_clock(client: TestClient, engine: 
     page = client.get(made.headers["location"])
     version = int(re.search(r'name="version" value="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
     state.clock = FixedClock(datetime(2030, 1, 3, 16, tzinfo=UTC))  # 00:00 on 4 Jan in Beijing
+    token = sign_in(client, "manager")  # two days on, the session has long expired
     late = client.post(
         f"{made.headers['location']}/publish",
         data={"version": version, "csrf_token": token},

@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from doorstep.domain.access import SYSTEM
 from doorstep.domain.ports import FixedClock
-from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, Case, RuleDecision, User, Verdict, Visit
+from tests.factories.people import issue_token
 from tests.factories.visits import assigned_case_scheduled
 from tests.factories.web import make_app
 from tests.factories.world import World, build_world
@@ -31,7 +30,7 @@ def bearer(engine: Engine, username: str) -> dict[str, str]:
     with transaction(engine) as session:
         user = session.scalar(select(User).where(User.username == username))
         assert user is not None
-        token = users.issue_token(session, SYSTEM, user, "tests")
+        token = issue_token(session, user, label="tests")
     return {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
 
 

@@ -4,23 +4,28 @@
 from __future__ import annotations
 
 import getpass
+from datetime import datetime, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
 from doorstep.cli.common import console, error_console, fail, ready_engine, settings
 from doorstep.domain.access import SYSTEM, Role
+from doorstep.domain.credentials import parse_scopes
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.ports import SystemClock
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.conduct import audit
 from doorstep.services.conduct.personal_data import rotate_all
-from doorstep.services.people import users
+from doorstep.services.people import tokens, users
 from doorstep.store.db import transaction
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+users_app.add_typer(tokens_app, name="tokens")
 audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
 keys_app = typer.Typer(help="Personal-data encryption keys.", no_args_is_help=True)
 
@@ -85,7 +90,7 @@ def users_list() -> None:
 
 @users_app.command("disable")
 def users_disable(username: str) -> None:
-    """Disable a user: no sign-in, API tokens revoked."""
+    """Disable a user: no sign-in, web sessions ended, API tokens revoked."""
     config = settings()
     try:
         with transaction(ready_engine(config)) as session:
@@ -95,16 +100,120 @@ def users_disable(username: str) -> None:
     console.print(f"disabled {username}")
 
 
+@users_app.command("password")
+def users_password(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="omit to be asked")] = None,
+) -> None:
+    """Set a user's password: every web session of the user ends."""
+    secret = password or getpass.getpass("new password: ")
+    config = settings()
+    try:
+        with transaction(ready_engine(config)) as session:
+            users.change_password(
+                session,
+                SYSTEM,
+                username,
+                secret,
+                hasher=users.standard_hasher(),
+                now=SystemClock().now(),
+            )
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    console.print(f"password changed for {username}; their sessions ended")
+
+
+@users_app.command("unlock")
+def users_unlock(
+    username: str,
+    address: Annotated[
+        str | None, typer.Option(help="also lift the lock on this client address")
+    ] = None,
+) -> None:
+    """Lift the sign-in back-off of an account (and of an address) now."""
+    config = settings()
+    try:
+        with transaction(ready_engine(config)) as session:
+            lifted = users.unlock(
+                session, SYSTEM, username, now=SystemClock().now(), address=address
+            )
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    console.print(f"unlocked {username}" if lifted else f"{username} was not locked")
+
+
 @users_app.command("token")
-def users_token(username: str, label: Annotated[str, typer.Option()] = "cli") -> None:
+def users_token(
+    username: str,
+    label: Annotated[str, typer.Option()] = "cli",
+    scope: Annotated[
+        str, typer.Option(help="what the token may do: read, write, feedback (comma-separated)")
+    ] = "read",
+    expires: Annotated[
+        int, typer.Option(help="days until the token expires", min=1, max=366)
+    ] = tokens.DEFAULT_LIFETIME.days,
+) -> None:
     """Issue an API bearer token for a user (printed once)."""
     config = settings()
-    with transaction(ready_engine(config)) as session:
-        user = next((u for u in users.list_users(session) if u.username == username), None)
-        if user is None:
-            raise fail(f"no user {username!r}")
-        token = users.issue_token(session, SYSTEM, user, label)
+    now = SystemClock().now()
+    try:
+        with transaction(ready_engine(config)) as session:
+            user = next((u for u in users.list_users(session) if u.username == username), None)
+            if user is None:
+                raise fail(f"no user {username!r}")
+            token = tokens.issue(
+                session,
+                SYSTEM,
+                user,
+                label,
+                scopes=parse_scopes(scope),
+                expires_at=now + timedelta(days=expires),
+                now=now,
+            )
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
     console.print(token)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    username: Annotated[str | None, typer.Argument(help="only this user's tokens")] = None,
+) -> None:
+    """API tokens: scopes, expiry, last use, revocation (never the token itself)."""
+    config = settings()
+    zone = config.zone
+    try:
+        with transaction(ready_engine(config)) as session:
+            rows = tokens.listing(session, username)
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    table = Table("id", "user", "label", "scopes", "created", "expires", "last used", "revoked")
+    for token, owner in rows:
+        table.add_row(
+            str(token.id),
+            owner,
+            token.label,
+            token.scopes,
+            *(_when(t, zone) for t in (token.created_at, token.expires_at)),
+            *(_when(t, zone) for t in (token.last_used_at, token.revoked_at)),
+        )
+    console.print(table)
+
+
+def _when(moment: datetime | None, zone: ZoneInfo) -> str:
+    return "" if moment is None else f"{moment.astimezone(zone):%Y-%m-%d %H:%M}"
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: int) -> None:
+    """Revoke an API token by its id (from `users tokens list`): it stops working now."""
+    config = settings()
+    try:
+        with transaction(ready_engine(config)) as session:
+            tokens.revoke(session, SYSTEM, token_id, now=SystemClock().now())
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    console.print(f"revoked token {token_id}")
 
 
 @audit_app.command("verify")

@@ -37,13 +37,16 @@ def serve(
         console.print(f"daily batch at {config.batch_time:%H:%M} ({config.timezone})")
     try:
         # idle connections kept longer than clients keep theirs (httpx 5 s, a proxy's 60 s),
-        # so the server never closes one just as a client sends on it
+        # so the server never closes one just as a client sends on it. X-Forwarded-For is
+        # the app's to judge (DOORSTEP_TRUSTED_PROXIES): uvicorn's own reading would
+        # believe any local client's.
         uvicorn.run(
             create_app(config, engine=relayed(make_engine(config.resolved_database_url), config)),
             host=host,
             port=port,
             log_level="info",
             timeout_keep_alive=75,
+            proxy_headers=False,
         )
     finally:
         if scheduler is not None:

@@ -17,13 +17,17 @@ so a service never speaks HTTP.
     ├── NotFound                      404  (also what a case the caller may not see is)
     ├── Unauthenticated               401
     │   ├── NotSignedIn
+    │   │   ├── SessionEnded               signed out elsewhere, password changed, disabled
+    │   │   └── SessionExpired             idle too long, or past its lifetime
+    │   ├── TokenExpired                   an API token past its expiry
     │   ├── LoginRefused                   staff sign-in
     │   └── SignInRefused                  borrower portal sign-in
     ├── Forbidden                     403  the role or a rule does not allow it
     │   ├── RuleBlocked                    a conduct rule forbids the action now
     │   ├── ContactErased                  the person had their number deleted: no contact
-    │   └── CsrfFailed
-    ├── Throttled                     429
+    │   ├── CsrfFailed
+    │   └── OutsideScope                   an API token used beyond its scopes
+    ├── Throttled                     429  too many attempts: try again in N minutes
     │   ├── LoginThrottled
     │   └── SignInThrottled
     ├── Conflict                      409  the state of things does not allow it now
@@ -214,6 +218,38 @@ class NotSignedIn(Unauthenticated):
     code = "not_signed_in"
 
 
+class SessionEnded(NotSignedIn):
+    """The session was ended on the server: sign-out (from another copy of the cookie),
+    a password change, the account disabled."""
+
+    code = "session_ended"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "you were signed out (elsewhere, or your password or account changed): sign in again",
+            message_zh="您已被登出（在别处退出，或密码、账号已更改），请重新登录",
+        )
+
+
+class SessionExpired(NotSignedIn):
+    """The session went unused too long, or reached its lifetime."""
+
+    code = "session_expired"
+
+    def __init__(self) -> None:
+        super().__init__("your session expired: sign in again", message_zh="会话已过期，请重新登录")
+
+
+class TokenExpired(Unauthenticated):
+    code = "token_expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this API token has expired: ask for a new one",
+            message_zh="此 API 令牌已过期，请申请新令牌",
+        )
+
+
 class LoginRefused(Unauthenticated):
     code = "login_refused"
 
@@ -258,11 +294,31 @@ class CsrfFailed(Forbidden):
     code = "csrf_failed"
 
 
+class OutsideScope(Forbidden):
+    """An API token used for what its scopes do not cover."""
+
+    code = "outside_scope"
+
+    def __init__(self, needed: str, held: str) -> None:
+        super().__init__(
+            f"this API token may not do this: it needs the {needed!r} scope (it has {held})",
+            message_zh=f"此 API 令牌无权执行此操作：需要 {needed!r} 权限（现有 {held}）",
+        )
+        self.needed = needed
+
+
 # --- 429 ------------------------------------------------------------------------------
 
 
 class Throttled(DoorstepError):
     code = "throttled"
+
+    def __init__(self, minutes: int) -> None:
+        super().__init__(
+            f"too many attempts: try again in {minutes} minute{'s' if minutes != 1 else ''}",
+            message_zh=f"尝试次数过多，请 {minutes} 分钟后再试",
+        )
+        self.minutes = minutes
 
 
 class LoginThrottled(Throttled):

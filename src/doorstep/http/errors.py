@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from doorstep.domain import errors
 from doorstep.domain.errors import DoorstepError
+from doorstep.http.context import SESSION_COOKIE
 
 STATUS: dict[type[DoorstepError], int] = {
     # One status per branch of the tree drawn in domain/errors.py; a leaf takes its branch's.
@@ -57,14 +59,26 @@ def wants_page(request: Request) -> bool:
 PageRenderer = Callable[[Request, DoorstepError], Response]
 
 
+def signed_out(request: Request, exc: errors.NotSignedIn) -> Response:
+    """A page asked for without a live session: to the sign-in page, which says why when
+    the session ended or expired (and the dead session's cookie is dropped)."""
+    target = f"/login?next={quote(request.url.path)}"
+    if exc.code != errors.NotSignedIn.code:
+        target += f"&why={exc.code}"
+    response = RedirectResponse(target, status_code=303)
+    if exc.code != errors.NotSignedIn.code:
+        response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
 def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
     """Map errors to responses; `render_page` shows a refused page request as a page."""
 
     @app.exception_handler(DoorstepError)
     async def domain_error(request: Request, exc: DoorstepError) -> Response:
         status = status_of(exc)
-        if status == 401 and wants_page(request) and exc.code == "not_signed_in":
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if isinstance(exc, errors.NotSignedIn) and wants_page(request):
+            return signed_out(request, exc)
         if render_page is not None and wants_page(request):
             return render_page(request, exc)
         language = request.cookies.get("lang", "zh_CN")

@@ -1,1 +1,2 @@
-"""Staff: users (passwords, API tokens, sign-in throttling) and teams of verifiers."""
+"""Staff: users (passwords, sign-in throttling), their web sessions and API tokens, and
+teams of verifiers."""

@@ -1,12 +1,16 @@
-"""Users, passwords (argon2), API tokens, and login throttling.
+"""Users, passwords (argon2) and signing in, slowed down per account and per address.
 
 The password hasher is passed in by the entry point (`standard_hasher()` in production;
-tests pass a cheap one): hashing at full cost takes about 0.4 s."""
+tests pass a cheap one): hashing at full cost takes about 0.4 s.
+
+Signing in is two steps with a commit between them, so that no lock is held while the
+password is hashed: `claim_attempt` counts the attempt on the account and on the client
+address (one statement each, `store.repositories.throttles.claim`) or refuses it, then
+`authenticate` checks the password. N attempts sent at once are checked at most as often
+as the back-off allows (`domain.credentials.ACCOUNT_BACKOFF`, `ADDRESS_BACKOFF`)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,19 +19,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Role
-from doorstep.domain.errors import (
-    InvalidValue,
-    LoginRefused,
-    LoginThrottled,
-    NotFound,
-)
+from doorstep.domain.credentials import ACCOUNT_BACKOFF, ADDRESS_BACKOFF, minutes_until
+from doorstep.domain.errors import InvalidValue, LoginRefused, LoginThrottled, NotFound
 from doorstep.services.conduct import audit
-from doorstep.store.models import ApiToken, LoginFailure, User
+from doorstep.services.people import sessions
+from doorstep.store.models import User
 from doorstep.store.repositories import people as repo
+from doorstep.store.repositories import throttles
 
-WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_ADDRESS = 20
+MIN_PASSWORD = 10
+STALE_COUNTERS = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,16 @@ def standard_hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
-def add_user(session: Session, by: Actor, new: NewUser, *, hasher: PasswordHasher) -> User:
-    if len(new.password) < 10:
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
         raise InvalidValue(
-            "a password needs at least 10 characters", message_zh="密码至少 10 个字符"
+            f"a password needs at least {MIN_PASSWORD} characters",
+            message_zh=f"密码至少 {MIN_PASSWORD} 个字符",
         )
+
+
+def add_user(session: Session, by: Actor, new: NewUser, *, hasher: PasswordHasher) -> User:
+    _check_password(new.password)
     if repo.username_taken(session, new.username):
         raise InvalidValue(
             f"user {new.username!r} exists", message_zh=f"用户 {new.username!r} 已存在"
@@ -76,14 +82,21 @@ def add_user(session: Session, by: Actor, new: NewUser, *, hasher: PasswordHashe
     return user
 
 
-def set_active(session: Session, by: Actor, username: str, active: bool, *, now: datetime) -> User:
-    """Enable or disable a user; disabling revokes their API tokens at `now`."""
+def _user(session: Session, username: str) -> User:
     user = repo.user_named(session, username)
     if user is None:
         raise NotFound(f"no user {username!r}", message_zh=f"没有用户 {username!r}")
+    return user
+
+
+def set_active(session: Session, by: Actor, username: str, active: bool, *, now: datetime) -> User:
+    """Enable or disable a user; disabling ends their web sessions and revokes their API
+    tokens at `now`."""
+    user = _user(session, username)
     user.active = active
     if not active:
         repo.revoke_tokens(session, user.id, now)
+        sessions.end_all(session, user.id, now=now, reason="disabled")
     audit.record(
         session,
         by,
@@ -105,6 +118,46 @@ def actor_for(session: Session, user: User) -> Actor:
     return Actor(user.username, Role(user.role), user.id, regions, teams)
 
 
+def change_password(
+    session: Session,
+    by: Actor,
+    username: str,
+    password: str,
+    *,
+    hasher: PasswordHasher,
+    now: datetime,
+) -> User:
+    """A new password; every web session of the user ends (API tokens stay: they are
+    listed and revoked on their own)."""
+    _check_password(password)
+    user = _user(session, username)
+    user.password_hash = hasher.hash(password)
+    ended = sessions.end_all(session, user.id, now=now, reason="password")
+    audit.record(session, by, "user.password", "user", user.id, {"sessions_ended": ended})
+    return user
+
+
+def _account(username: str) -> str:
+    return f"login:account:{username}"
+
+
+def _address(address: str) -> str:
+    return f"login:address:{address}"
+
+
+def claim_attempt(session: Session, username: str, address: str, *, now: datetime) -> None:
+    """Count a sign-in attempt on the account and on the address, or refuse it
+    (`LoginThrottled`, saying for how long) when either is locked. Commit before
+    `authenticate`, so the count is there for attempts running at the same time."""
+    until = throttles.claim(session, _account(username), ACCOUNT_BACKOFF, now)
+    if until is None:
+        until = throttles.claim(session, _address(address), ADDRESS_BACKOFF, now)
+        if until is not None:  # not checked after all: the account keeps its count
+            throttles.refund(session, _account(username))
+    if until is not None:
+        raise LoginThrottled(minutes_until(until, now))
+
+
 def authenticate(
     session: Session,
     username: str,
@@ -114,14 +167,9 @@ def authenticate(
     hasher: PasswordHasher,
     now: datetime,
 ) -> User:
-    """The active user with this password; refuses when the account or the address has
-    failed too often lately (the failure is recorded either way, in its own row)."""
-    by_account, by_address = repo.failures_since(session, now - WINDOW, username, address)
-    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_address >= MAX_FAILURES_PER_ADDRESS:
-        raise LoginThrottled(
-            "too many failed logins: try again in 15 minutes",
-            message_zh="登录失败次数过多，请 15 分钟后再试",
-        )
+    """The active user with this password, after `claim_attempt` counted the attempt. A
+    failure stays counted; a success clears the account's count and takes the attempt
+    back from the address's."""
     user = repo.user_named(session, username)
     ok = False
     if user is not None and user.active:
@@ -132,31 +180,23 @@ def authenticate(
     else:
         hasher.hash(password)  # same cost whether or not the account exists
     if not ok or user is None:
-        session.add(LoginFailure(username=username, address=address, at=now))
-        session.flush()
         raise LoginRefused("wrong username or password", message_zh="用户名或密码错误")
-    repo.forget_failures(session, username)
+    throttles.clear(session, _account(username))
+    throttles.refund(session, _address(address))
+    throttles.forget_stale(session, now - STALE_COUNTERS, now)
     return user
 
 
-def session_stamp(user: User) -> str:
-    """Changes whenever the user's password or record changes (disable, enable, role...),
-    so every session signed in before that change stops working."""
-    material = f"{user.password_hash}|{user.role}|{user.active}|{user.updated_at.isoformat()}"
-    return hashlib.sha256(material.encode()).hexdigest()[:32]
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(session: Session, by: Actor, user: User, label: str) -> str:
-    """A new bearer token (shown once; only its hash is stored)."""
-    token = "dst_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), label=label))
-    audit.record(session, by, "token.issue", "user", user.id, {"label": label})
-    return token
-
-
-def user_for_token(session: Session, token: str) -> User | None:
-    return repo.active_user_for_token(session, _token_hash(token))
+def unlock(
+    session: Session, by: Actor, username: str, *, now: datetime, address: str | None = None
+) -> bool:
+    """An administrator lifts the sign-in lock of an account (and of an address, when
+    given): whether there was anything to lift."""
+    user = _user(session, username)
+    lifted = throttles.clear(session, _account(username))
+    if address:
+        lifted = throttles.clear(session, _address(address)) or lifted
+    audit.record(
+        session, by, "user.unlock", "user", user.id, {"address": address, "at": now.isoformat()}
+    )
+    return lifted

@@ -1,8 +1,9 @@
 """The borrower portal's sign-in: a one-time code sent by SMS to the mobile we hold for
 the loan's borrower, then a session of its own (a random token whose hash is stored),
-never a staff session. Asking for codes and failing to match are throttled by loan and by
-client address, and every refusal reads the same, so neither a loan number nor a mobile
-number can be probed."""
+never a staff session. Asking for codes is throttled by client address and codes sent by
+loan, and tries by code, each counted and judged in one statement so that requests sent
+at once cannot pass the limit together; every refusal reads the same, so neither a loan
+number nor a mobile number can be probed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from doorstep.domain.credentials import (
+    PORTAL_ASKS_PER_ADDRESS,
+    PORTAL_CODES_PER_LOAN,
+    minutes_until,
+)
 from doorstep.domain.errors import SignInRefused, SignInThrottled
 from doorstep.domain.ports import KeyedHasher
 from doorstep.integrations.sms import SmsSender
@@ -19,13 +25,10 @@ from doorstep.services.conduct import audit
 from doorstep.services.repayment.offers import borrower_actor
 from doorstep.store.models import PortalCode, PortalSession
 from doorstep.store.repositories import offers as repo
+from doorstep.store.repositories import throttles
 
 CODE_LIFETIME = timedelta(minutes=5)
 MAX_TRIES = 5
-CODES_PER_LOAN = 3  # within THROTTLE_WINDOW
-CODES_PER_ADDRESS = 10
-FAILURES_PER_ADDRESS = 10
-THROTTLE_WINDOW = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=2)
 
 
@@ -52,30 +55,25 @@ def request_code(
     now: datetime,
 ) -> None:
     """Send a one-time code to the mobile when it is the loan's borrower's; the same
-    refusal whether the loan or the number is wrong, so neither can be probed."""
-    since = now - THROTTLE_WINDOW
+    refusal whether the loan or the number is wrong, so neither can be probed. Every
+    request counts towards its address's limit; a code sent, towards its loan's."""
     loan_id, number = loan_id.strip(), _digits(mobile)
-    if (
-        repo.portal_failures_since(session, address, since) >= FAILURES_PER_ADDRESS
-        or repo.codes_since(session, since, address=address) >= CODES_PER_ADDRESS
-        or (loan_id and repo.codes_since(session, since, loan_id=loan_id) >= CODES_PER_LOAN)
-    ):
-        raise SignInThrottled(
-            "too many codes asked for: try again in 15 minutes",
-            message_zh="获取验证码过于频繁，请 15 分钟后再试",
-        )
+    until = throttles.claim(session, f"portal:asks:{address}", PORTAL_ASKS_PER_ADDRESS, now)
+    if until is not None:
+        raise SignInThrottled(minutes_until(until, now))
     loan = repo.loan(session, loan_id) if loan_id else None
     if (
         loan is None
         or len(number) != 11
         or not repo.mobile_matches(session, loan.customer_id, hasher.digest(number))
     ):
-        repo.add_portal_failure(session, address, now)
-        session.flush()
         raise SignInRefused(
             "the loan number and mobile number do not match our records",
             message_zh="贷款编号与手机号码不匹配",
         )
+    until = throttles.claim(session, f"portal:codes:{loan.loan_id}", PORTAL_CODES_PER_LOAN, now)
+    if until is not None:
+        raise SignInThrottled(minutes_until(until, now))
     code = f"{secrets.randbelow(10**6):06d}"
     repo.expire_codes(session, loan.loan_id, now)
     session.add(
@@ -92,30 +90,40 @@ def request_code(
     sender.send(number, f"【doorstep】您的验证码 {code}，5 分钟内有效。Your code: {code}")
 
 
+def _expired() -> SignInRefused:
+    return SignInRefused(
+        "the code has expired or was not sent: ask for a new one",
+        message_zh="验证码已过期或未发送，请重新获取",
+    )
+
+
 def verify_code(
     session: Session, hasher: KeyedHasher, loan_id: str, code: str, now: datetime
 ) -> str:
     """A borrower session token for the right code; a wrong one counts a try (the 5th
-    wrong try ends the code), an expired or used one is refused."""
+    wrong try ends the code), an expired or used one is refused. The try is counted before
+    the code is compared, in one conditional UPDATE, so of N tries sent at once at most
+    `MAX_TRIES` are compared."""
     loan_id = loan_id.strip()
     latest = repo.latest_code(session, loan_id) if loan_id else None
     if latest is None or latest.used_at is not None or latest.expires_at <= now:
-        raise SignInRefused(
-            "the code has expired or was not sent: ask for a new one",
-            message_zh="验证码已过期或未发送，请重新获取",
-        )
-    if latest.tries >= MAX_TRIES:
-        raise SignInRefused(
-            "too many wrong codes: ask for a new one", message_zh="验证码错误次数过多，请重新获取"
-        )
+        raise _expired()
+    tries = throttles.take_code_try(session, latest.id, MAX_TRIES, now)
+    if tries is None:  # taken by tries sent at the same time, or used meanwhile
+        session.refresh(latest)
+        if latest.used_at is None and latest.tries >= MAX_TRIES:
+            raise SignInRefused(
+                "too many wrong codes: ask for a new one",
+                message_zh="验证码错误次数过多，请重新获取",
+            )
+        raise _expired()
     if not secrets.compare_digest(latest.code_hash, _code_hash(hasher, loan_id, code.strip())):
-        latest.tries += 1
-        session.flush()
-        left = MAX_TRIES - latest.tries
+        left = MAX_TRIES - tries
         raise SignInRefused(
             f"wrong code: {left} tries left", message_zh=f"验证码错误，还可尝试 {left} 次"
         )
-    latest.used_at = now
+    if not throttles.use_code(session, latest.id, now):
+        raise _expired()
     token = secrets.token_urlsafe(32)
     session.add(
         PortalSession(

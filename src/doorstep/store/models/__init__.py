@@ -23,14 +23,21 @@ from doorstep.store.models.portal import (
     BorrowerMessage,
     LearnRead,
     PortalCode,
-    PortalFailure,
     PortalSession,
     VisitSlot,
 )
 from doorstep.store.models.privacy import ContactSuppression, PrivacyRequest
 from doorstep.store.models.rules import CaseHold, RuleDecision
 from doorstep.store.models.scoring import ModelDrift, ModelVersion, Score
-from doorstep.store.models.user import ApiToken, Assignment, LoginFailure, Team, TeamMember, User
+from doorstep.store.models.throttle import Throttle
+from doorstep.store.models.user import (
+    ApiToken,
+    Assignment,
+    Team,
+    TeamMember,
+    User,
+    UserSession,
+)
 from doorstep.store.models.visit import Alert, Evidence, PromiseToPay, Verdict, Visit
 
 __all__ = [
@@ -60,7 +67,6 @@ __all__ = [
     "Installment",
     "LearnRead",
     "Loan",
-    "LoginFailure",
     "ModelDrift",
     "ModelVersion",
     "Offer",
@@ -70,7 +76,6 @@ __all__ = [
     "PlanRoute",
     "PlanStop",
     "PortalCode",
-    "PortalFailure",
     "PortalSession",
     "PrivacyRequest",
     "PromiseToPay",
@@ -80,7 +85,9 @@ __all__ = [
     "Score",
     "Team",
     "TeamMember",
+    "Throttle",
     "User",
+    "UserSession",
     "Verdict",
     "Visit",
     "VisitOutcome",

@@ -28,16 +28,6 @@ class PortalCode(Base):
     address: Mapped[str] = mapped_column(String(64))  # who asked (throttling)
 
 
-class PortalFailure(Base):
-    """A sign-in whose loan number and mobile did not match: counted per address."""
-
-    __tablename__ = "portal_failures"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    address: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class PortalSession(Base):
     """A signed-in borrower: the cookie holds a random token, this row its hash."""
 

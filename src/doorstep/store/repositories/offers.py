@@ -21,7 +21,6 @@ from doorstep.store.models import (
     Offer,
     Payment,
     PortalCode,
-    PortalFailure,
     PortalSession,
     ScheduleVersion,
     Team,
@@ -217,32 +216,6 @@ def mobile_matches(session: Session, customer_id: str, phone_hash: str) -> bool:
         )
     )
     return bool(found)
-
-
-def codes_since(
-    session: Session, since: datetime, *, loan_id: str | None = None, address: str | None = None
-) -> int:
-    statement = select(func.count()).select_from(PortalCode).where(PortalCode.created_at >= since)
-    if loan_id is not None:
-        statement = statement.where(PortalCode.loan_id == loan_id)
-    if address is not None:
-        statement = statement.where(PortalCode.address == address)
-    return int(session.scalar(statement) or 0)
-
-
-def portal_failures_since(session: Session, address: str, since: datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(PortalFailure)
-            .where(PortalFailure.address == address, PortalFailure.at >= since)
-        )
-        or 0
-    )
-
-
-def add_portal_failure(session: Session, address: str, at: datetime) -> None:
-    session.add(PortalFailure(address=address, at=at))
 
 
 def latest_code(session: Session, loan_id: str) -> PortalCode | None:

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from doorstep.domain.errors import DoorstepError
-from doorstep.http.context import DbSession, app_state, client_address
+from doorstep.http.context import SESSION_COOKIE, DbSession, app_state, client_address
+from doorstep.http.errors import status_of
 from doorstep.services.conduct import audit
-from doorstep.services.people import users
-from doorstep.web.i18n import LANGUAGES, language_of
+from doorstep.services.people import sessions, users
+from doorstep.web.forms import error_message
+from doorstep.web.i18n import LANGUAGES
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,9 +31,14 @@ def home() -> RedirectResponse:
     return RedirectResponse("/cases", status_code=303)
 
 
+WHY = ("session_ended", "session_expired")  # why a page sent the person here (http.errors)
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return render(request, "login.html", next=safe_next(next), error=None)
+def login_page(request: Request, next: str | None = None, why: str | None = None) -> HTMLResponse:
+    return render(
+        request, "login.html", next=safe_next(next), error=None, why=why if why in WHY else None
+    )
 
 
 @router.post("/login")
@@ -42,39 +49,52 @@ def login(
     password: Annotated[str, Form(max_length=200)],
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
+    state = app_state(request)
+    now, address = state.clock.now(), client_address(request)
     try:
-        state = app_state(request)
+        users.claim_attempt(session, username, address, now=now)
+        session.commit()  # counted before the (slow) check: attempts at once see the count
         user = users.authenticate(
-            session,
-            username,
-            password,
-            client_address(request),
-            hasher=state.password_hasher,
-            now=state.clock.now(),
+            session, username, password, address, hasher=state.password_hasher, now=now
         )
     except DoorstepError as exc:
-        session.commit()  # keep the failure count even though the login failed
-        zh = language_of(request).startswith("zh")
-        status = 429 if exc.code == "login_throttled" else 401
+        session.commit()
         return render(
             request,
             "login.html",
-            status_code=status,
+            status_code=status_of(exc),
             next=safe_next(next),
-            error=exc.message_zh if zh else exc.message,
+            error=error_message(request, exc),
+            why=None,
         )
-    request.session.clear()  # a new session on sign-in: no fixation
-    request.session["user_id"] = user.id
-    request.session["login_version"] = users.session_stamp(user)
+    session_id = sessions.start(
+        session, user, now=now, replacing=request.cookies.get(SESSION_COOKIE)
+    )
     audit.record(session, users.actor_for(session, user), "user.login", "user", user.id, {})
     session.commit()
-    return RedirectResponse(safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=state.settings.session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=state.settings.secure_cookies,
+    )
+    return response
 
 
 @router.post("/logout")
-def logout(request: Request) -> RedirectResponse:
+def logout(request: Request, session: DbSession) -> RedirectResponse:
+    """End the session on the server: every copy of the cookie stops working."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        sessions.end(session, session_id, now=app_state(request).clock.now())
+        session.commit()
     request.session.clear()
-    return RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
 
 
 @router.get("/lang/{code}")
