@@ -123,12 +123,12 @@ RECORD = (
     ),
     Entry(
         "What borrowers tell us in the portal: statements, call-back times, visit "
-        "windows; sign-in codes and sessions (hashed), addresses of failed sign-ins",
-        ("borrower_messages", "visit_slots", "portal_codes", "portal_sessions", "portal_failures"),
+        "windows; sign-in codes and sessions (hashed)",
+        ("borrower_messages", "visit_slots", "portal_codes", "portal_sessions"),
         "let the borrower tell us first, book a visit, complain",
         "contract (Art. 13(2)); the borrower's own request",
         "messages, windows, codes and sessions deleted when the borrower's data is "
-        "minimised (" + KEEP + "); failed sign-ins not cut yet",
+        "minimised (" + KEEP + ")",
         (P.READ_CASES, P.READ_AUDIT),
         "the borrower, their own",
     ),
@@ -170,12 +170,14 @@ RECORD = (
         (P.READ_AUDIT,),
     ),
     Entry(
-        "Staff: names, badges, password hashes, sign-in failures (with the address), "
-        "teams and their bases",
-        ("users", "team_members", "teams", "api_tokens", "login_failures"),
-        "access control and accountability",
-        "human-resources management (Art. 13(2))",
-        "while the account exists; disabled accounts kept for the audit trail",
+        "Staff: names, badges, password hashes, web sessions and API tokens (hashed), "
+        "teams and their bases; failed sign-ins of staff and borrowers (account or loan, "
+        "and the address)",
+        ("users", "team_members", "teams", "api_tokens", "user_sessions", "throttles"),
+        "access control, accountability, and slowing password and code guessing",
+        "human-resources management (Art. 13(2)); security of processing (Art. 51)",
+        "while the account exists; disabled accounts kept for the audit trail; ended "
+        "sessions and failed sign-ins forgotten at a later sign-in, days after",
         (P.MANAGE_USERS,),
     ),
 )
