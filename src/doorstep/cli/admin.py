@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-
 from sqlalchemy import Engine
 
 from doorstep.cli.common import console, error_console, fail, ready_engine, settings
@@ -125,6 +124,7 @@ def audit_verify() -> None:
             f"[red]audit chain broken{where}: {found.broken.reason}[/red]"
             f" ({found.events} events read)",
             highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(code=1)
     mark = found.checkpoint
@@ -133,7 +133,9 @@ def audit_verify() -> None:
         if mark
         else f"; no checkpoint in {path} yet, so a cut tail would not be found"
     )
-    console.print(f"audit chain intact: {found.events} events{anchored}", highlight=False)
+    console.print(
+        f"audit chain intact: {found.events} events{anchored}", highlight=False, soft_wrap=True
+    )
 
 
 @audit_app.command("checkpoint")
@@ -146,6 +148,7 @@ def audit_checkpoint() -> None:
         f"checkpoint written to {config.audit_checkpoint_file}: event {mark.event_id}, "
         f"{mark.count} events",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -183,6 +186,7 @@ def audit_resign() -> None:
         f"re-signed {count} events with audit key {keys.signing.id}; checkpoint: event "
         f"{mark.event_id}, {mark.count} events",
         highlight=False,
+        soft_wrap=True,
     )
 
 

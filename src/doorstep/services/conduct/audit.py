@@ -21,7 +21,6 @@ from doorstep.store.models import AuditEvent, AuditHead
 from doorstep.store.models.base import utcnow
 from doorstep.store.repositories import audit as repo
 
-
 KEYS_OPTION = "doorstep_audit_keys"
 
 
@@ -35,11 +34,12 @@ def keys_of(session: Session) -> Keyring:
     """The keyring of the session's engine; KeyMaterialError when it has none, so an event
     is never written unsigned."""
     bind = session.bind
-    found = bind.get_execution_options().get(KEYS_OPTION) if isinstance(bind, Engine | Connection) else None
+    found = None
+    if isinstance(bind, Engine | Connection):
+        found = bind.get_execution_options().get(KEYS_OPTION)
     if not isinstance(found, Keyring):
         raise KeyMaterialError(
-            "no audit key for this database: the entry point gives its engine one "
-            "(audit.use_keys)",
+            "no audit key for this database: the entry point gives its engine one (audit.use_keys)",
             message_zh="此数据库未配置审计密钥",
         )
     return found

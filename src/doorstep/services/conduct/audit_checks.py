@@ -15,8 +15,8 @@ from doorstep.domain.access import Actor
 from doorstep.domain.audit import (
     GENESIS,
     BrokenLink,
-    Checkpoint,
     ChainWalk,
+    Checkpoint,
     Keyring,
     Link,
     checkpoint_line,

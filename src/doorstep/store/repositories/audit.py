@@ -61,7 +61,8 @@ def events_through(session: Session, event_id: int) -> int:
 
 def has_unsigned(session: Session) -> bool:
     """Whether any event still has a plain SHA-256 link (no key id)."""
-    return session.scalar(select(AuditEvent.id).where(AuditEvent.key_id.is_(None)).limit(1)) is not None
+    unsigned = select(AuditEvent.id).where(AuditEvent.key_id.is_(None)).limit(1)
+    return session.scalar(unsigned) is not None
 
 
 def events_of(session: Session, object_type: str, object_id: str) -> list[AuditEvent]:
