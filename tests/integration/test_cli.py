@@ -139,6 +139,8 @@ COMMANDS = [
     "users disable",
     "users token",
     "audit verify",
+    "audit checkpoint",
+    "audit resign",
     "keys rotate",
     "webhooks add",
     "webhooks list",

@@ -51,6 +51,7 @@ from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Case, Evidence, OutboxEvent, Team, User, Verdict, Visit
 from doorstep.store.models.base import Base
 from tests.conftest import POSTGRES_URL, _postgres_reachable
+from tests.factories.audit import signing
 from tests.factories.databases import sqlite_database
 from tests.factories.world import ANYTIME_RULES, World, build_world
 from tests.integration.test_visits import HOME, actor, rules, schedule
@@ -79,7 +80,7 @@ class Database:
 
     def __init__(self, url: str, cleanup: Callable[[], None]) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = signing(make_engine(url))
         self._cleanup = cleanup
 
     def close(self) -> None:
