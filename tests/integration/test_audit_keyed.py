@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, select, update
+from alembic import command
+from sqlalchemy import Engine, delete, inspect, select, update
 from typer.testing import CliRunner
 
 from doorstep.cli.main import app as cli
@@ -30,6 +31,7 @@ from doorstep.domain.audit import (
 from doorstep.domain.errors import AuditChainBroken, KeyMaterialError
 from doorstep.services.batch.daily import DEFAULT_STEPS, run_day
 from doorstep.services.conduct import audit, audit_checks
+from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import AuditEvent, AuditHead
 from tests.factories.audit import AUDIT_KEY, AUDIT_KEYS
@@ -399,3 +401,25 @@ def test_the_daily_batch_checkpoints_the_chain(
     with pytest.raises(AuditChainBroken, match=f"event {edited}"):
         run_day(engine, config, date(2024, 6, 2), steps=steps)
     assert len(path.read_text().splitlines()) == 1
+
+
+def test_the_migration_upgrades_an_old_chain_to_unsigned_then_resign_signs_it(
+    engine: Engine, tmp_path: Path, keys: tuple[object, object]
+) -> None:
+    """An install from before 0018_audit_keyed: its plain chain comes through the upgrade
+    (and a downgrade) intact, reported unsigned until re-signed."""
+    build_world(engine, tmp_path, keys)
+    plain_chain(engine)
+    count = len(ids(engine))
+    with engine.begin() as connection:
+        config = migrate.alembic_config(engine)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0017_child_partition_slots")
+        assert "key_id" not in {c["name"] for c in inspect(connection).get_columns("audit_events")}
+    migrate.upgrade(engine)
+    path = tmp_path / "audit.checkpoints"
+    found = verify(engine, path)
+    assert found.broken is not None and "not signed" in found.broken.reason
+    with transaction(engine) as session:
+        assert audit_checks.resign(session, SYSTEM, AUDIT_KEYS) == count
+    assert verify(engine, path).broken is None

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from doorstep.config import Settings
 from doorstep.domain.audit import (
     GENESIS,
     UNSIGNED,
@@ -24,6 +26,7 @@ from doorstep.domain.audit import (
     verify_chain,
 )
 from doorstep.domain.errors import KeyMaterialError
+from doorstep.integrations.keys import audit_keyring
 
 KEYS = Keyring.of("k" * 40)
 GUESSED = Keyring.of("g" * 40)
@@ -145,3 +148,21 @@ def test_keys_are_long_and_their_ids_tell_nothing() -> None:
     key = AuditKey.of("k" * 40)
     assert key.id == AuditKey.of("k" * 40).id != AuditKey.of("j" * 40).id
     assert len(key.id) == 16 and "kkkk" not in key.id and "kkkk" not in repr(key)
+
+
+def test_the_keyring_comes_from_the_settings_or_the_secrets_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DOORSTEP_AUDIT_KEY", raising=False)
+    local = audit_keyring(Settings(var_dir=tmp_path))  # made on first use, owner-only
+    path = tmp_path / "secrets" / "audit.key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert audit_keyring(Settings(var_dir=tmp_path)) == local
+    path.write_text("n" * 43 + "\n" + path.read_text())  # rotation: a new first line
+    rotated = audit_keyring(Settings(var_dir=tmp_path))
+    assert rotated.signing == AuditKey.of("n" * 43)
+    assert rotated.key(local.signing.id) == local.signing
+    configured = Settings(var_dir=tmp_path, audit_key="e" * 40, audit_old_keys="o" * 40)
+    assert audit_keyring(configured) == Keyring.of("e" * 40, ["o" * 40])
+    with pytest.raises(KeyMaterialError, match="its own key"):
+        audit_keyring(Settings(var_dir=tmp_path, audit_key="l" * 40, lookup_key="l" * 40))

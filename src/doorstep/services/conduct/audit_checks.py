@@ -79,17 +79,18 @@ def verify(
     anchor, refused = latest_checkpoint(checkpoints, keys)
     if refused is not None:
         return Verification(0, refused, None)
-    walk, recorded = ChainWalk(keys, anchor), [0]
+    walk, recorded = ChainWalk(keys, anchor), 0
 
     def note(event: AuditEvent) -> None:
+        nonlocal recorded  # the latest checkpoint the chain says it was given
         if event.action == CHECKPOINT_ACTION:
-            recorded[0] = int(event.summary.get("count", 0))
+            recorded = int(event.summary.get("count", 0))
 
     broken = walk.finish(_walk_to_head(session, walk, batch, note))
-    if broken is None and recorded[0] > (anchor.count if anchor else 0):
+    if broken is None and recorded > (anchor.count if anchor else 0):
         broken = BrokenLink(
             0,
-            f"the chain records a checkpoint of {recorded[0]} events that {checkpoints} "
+            f"the chain records a checkpoint of {recorded} events that {checkpoints} "
             "does not hold: the file was replaced or cut, or it is not where checkpoints go",
         )
     return Verification(walk.count, broken, anchor)
