@@ -91,7 +91,10 @@ def build(db: Path, n: int, seed: int = 20250630) -> dict[str, Any]:
     from sqlalchemy import insert
 
     from doorstep.domain.access import SYSTEM, Role
+    from doorstep.domain.audit import Keyring
     from doorstep.domain.delinquency import DEFAULT_BUCKETS
+    from doorstep.integrations.crypto import new_lookup_key
+    from doorstep.services.conduct import audit
     from doorstep.services.people import users
     from doorstep.store import migrate
     from doorstep.store.db import make_engine, transaction
@@ -100,6 +103,7 @@ def build(db: Path, n: int, seed: int = 20250630) -> dict[str, Any]:
     started = time.perf_counter()
     engine = make_engine(f"sqlite:///{db}")
     migrate.upgrade(engine)
+    audit.use_keys(engine, Keyring.of(new_lookup_key()))  # throwaway, as the data keys are
     rng = np.random.default_rng(seed)
     now = datetime.now(UTC)
 

@@ -188,7 +188,9 @@ def populate(
     from sqlalchemy import insert, select, update
 
     from doorstep.domain.access import SYSTEM, Role
-    from doorstep.integrations.crypto import FernetCipher, HmacHasher
+    from doorstep.domain.audit import Keyring
+    from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_lookup_key
+    from doorstep.services.conduct import audit
     from doorstep.services.people import teams, users
     from doorstep.store.db import make_engine, transaction
     from doorstep.store.models import Assignment, Case, ContactPoint
@@ -197,6 +199,7 @@ def populate(
     # build. The app under test verifies nothing with it.
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     engine = make_engine(url)
+    audit.use_keys(engine, Keyring.of(new_lookup_key()))  # throwaway, as the data keys are
     made = Field()
     now = datetime.now(UTC)
     with transaction(engine) as session:

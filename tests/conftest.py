@@ -26,8 +26,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from doorstep.services.conduct import audit
 from doorstep.store.db import make_engine
 from tests.factories import databases
+from tests.factories.audit import AUDIT_KEY, AUDIT_KEYS
 from tests.factories.databases import POSTGRES_URL, postgres_problem
 from tests.factories.people import CHEAP_HASHER
 from tests.factories.plans import ITERATIONS as PLAN_ITERATIONS
@@ -88,6 +90,7 @@ def db_session(engine: Engine) -> Iterator[Session]:
         bound = make_engine(engine.url.render_as_string(hide_password=False))
         event.listen(bound, "connect", _sqlite_no_implicit_transactions)
         event.listen(bound, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
+        audit.use_keys(bound, AUDIT_KEYS)
     with bound.connect() as connection:
         outer = connection.begin()
         session = Session(
@@ -152,6 +155,14 @@ def _plans_bounded_by_iterations(monkeypatch: pytest.MonkeyPatch) -> None:
     the processes they start) stops after PLAN_ITERATIONS iterations, well before its time
     budget: the same plan on a busy machine, in a fraction of a second."""
     monkeypatch.setenv("DOORSTEP_PLAN_ITERATIONS", str(PLAN_ITERATIONS))
+
+
+@pytest.fixture(autouse=True)
+def _audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `Settings` a test builds signs the audit trail with the test databases' key
+    (tests/factories/audit.py), so what a command or a started process writes verifies
+    together with what the test wrote."""
+    monkeypatch.setenv("DOORSTEP_AUDIT_KEY", AUDIT_KEY)
 
 
 def _allowed_skip(reason: str) -> bool:

@@ -21,7 +21,8 @@ from doorstep.http import errors
 from doorstep.http.context import AppState
 from doorstep.http.limits import RefuseNul, RequestSizeLimit
 from doorstep.integrations.crypto import local_secret
-from doorstep.integrations.keys import personal_data_keys
+from doorstep.integrations.keys import audit_keyring, personal_data_keys
+from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
@@ -55,6 +56,7 @@ def create_app(
     if migrate_schema:
         migrate.upgrade(engine)
     cipher, hasher = personal_data_keys(settings)
+    audit.use_keys(engine, audit_keyring(settings))
     app = FastAPI(
         title="doorstep",
         version="0.1.0",

@@ -54,6 +54,21 @@ class Settings(BaseSettings):
     session_secret: str = Field(
         "", description="signs the sign-in form's cookie; empty: kept in var_dir/secrets"
     )
+    audit_key: str = Field(
+        "",
+        description="signs the audit trail and its checkpoints (HMAC-SHA256); never stored in "
+        "the database, not a data or lookup key; empty: kept in var_dir/secrets/audit.key",
+    )
+    audit_old_keys: str = Field(
+        "",
+        description="retired audit keys, comma-separated: the events and checkpoints they "
+        "signed still verify",
+    )
+    audit_checkpoints: Path | None = Field(
+        None,
+        description="append-only file of signed checkpoints of the audit trail's head "
+        "(write-once storage or another host); empty: var_dir/secrets/audit.checkpoints",
+    )
     secure_cookies: bool = Field(False, description="send cookies over HTTPS only (behind TLS)")
     session_idle_minutes: int = Field(
         30, ge=1, le=24 * 60, description="a staff session ends after this long without a request"
@@ -308,6 +323,10 @@ class Settings(BaseSettings):
     @property
     def secrets_dir(self) -> Path:
         return self.var_dir / "secrets"
+
+    @property
+    def audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoints or self.secrets_dir / "audit.checkpoints"
 
     @property
     def reports_dir(self) -> Path:

@@ -25,8 +25,10 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, text
 
+from doorstep.services.conduct import audit
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
+from tests.factories.audit import AUDIT_KEYS
 
 POSTGRES_URL = os.environ.get(
     "DOORSTEP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -133,6 +135,7 @@ class SqliteDatabase:
         shutil.copyfile(_migrated_template(), path)
         self.path = path
         self.engine = make_engine(f"sqlite:///{path}")
+        audit.use_keys(self.engine, AUDIT_KEYS)
         setattr(self.engine, _DATABASE, self)
 
     def is_empty(self) -> bool:
@@ -376,6 +379,7 @@ class PostgresDatabase:
     def __init__(self, schema: PostgresWorkerSchema) -> None:
         self.schema = schema
         self.engine = schema.engine()
+        audit.use_keys(self.engine, AUDIT_KEYS)
         setattr(self.engine, _DATABASE, self)
 
     def is_empty(self) -> bool:

@@ -1,5 +1,6 @@
 """The audit chain over a real database: intact after real work, every kind of tampering
-found (changed, removed, last event dropped), the CLI's exit code, concurrent writers."""
+found (changed, removed, last event dropped), the CLI's exit code, concurrent writers.
+What an insider without the audit key does, and the checkpoints: test_audit_keyed.py."""
 
 from __future__ import annotations
 
@@ -12,18 +13,23 @@ from typer.testing import CliRunner
 
 from doorstep.cli.main import app as cli
 from doorstep.domain.access import Actor, Role
-from doorstep.services.conduct import audit
+from doorstep.domain.audit import BrokenLink
+from doorstep.services.conduct import audit, audit_checks
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, AuditHead
+from tests.factories.audit import AUDIT_KEYS
 from tests.factories.databases import url_of
 from tests.factories.world import build_world
 
 pytestmark = pytest.mark.db
 
 
-def verify(engine: Engine) -> tuple[int, audit.BrokenLink | None]:
+def verify(engine: Engine, checkpoints: Path | None = None) -> tuple[int, BrokenLink | None]:
+    path = checkpoints or Path("/nonexistent/audit.checkpoints")  # none taken
     with transaction(engine) as session:
-        return audit.verify(session, batch=7)  # small batches: the stream crosses pages
+        # small batches: the stream crosses pages
+        found = audit_checks.verify(session, AUDIT_KEYS, path, batch=7)
+    return found.events, found.broken
 
 
 def event_ids(engine: Engine) -> list[int]:

@@ -143,6 +143,8 @@ COMMANDS = [
     "users tokens list",
     "users tokens revoke",
     "audit verify",
+    "audit checkpoint",
+    "audit resign",
     "keys rotate",
     "webhooks add",
     "webhooks list",

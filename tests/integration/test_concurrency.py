@@ -176,7 +176,7 @@ def test_a_second_batch_process_for_the_same_day_refuses(
     url, var_dir, day = url_of(engine), tmp_path / "batch-var", "2024-06-01"
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
         "DOORSTEP_DATABASE_URL": url,
         "DOORSTEP_VAR_DIR": str(var_dir),
     }

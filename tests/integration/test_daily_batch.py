@@ -245,7 +245,9 @@ KILLER = textwrap.dedent(
     from datetime import date
     from pathlib import Path
     from doorstep.config import Settings
+    from doorstep.integrations.keys import audit_keyring
     from doorstep.services.batch.daily import DEFAULT_STEPS, Step, run_day
+    from doorstep.services.conduct import audit
     from doorstep.store.db import make_engine
 
     url, schema, var_dir, victim, as_of = sys.argv[1:6]
@@ -263,6 +265,7 @@ KILLER = textwrap.dedent(
     config = Settings(
         var_dir=Path(var_dir), plan_seconds=2, plan_iterations=200, batch_publish_plans=True
     )
+    audit.use_keys(engine, audit_keyring(config))  # as the entry points do
     run_day(engine, config, date.fromisoformat(as_of), steps=steps)
     """
 )
@@ -329,7 +332,7 @@ def test_sigkill_in_the_middle_of_a_step_then_rerun_equals_an_uninterrupted_run(
                 AS_OF.isoformat(),
             ],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])},
             capture_output=True,
             text=True,
             timeout=300,

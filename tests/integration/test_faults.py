@@ -51,6 +51,7 @@ from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import Case, Evidence, OutboxEvent, Team, User, Verdict, Visit
 from doorstep.store.models.base import Base
 from tests.conftest import POSTGRES_URL, _postgres_reachable
+from tests.factories.audit import AUDIT_KEY, signing
 from tests.factories.databases import sqlite_database
 from tests.factories.people import issue_token
 from tests.factories.world import ANYTIME_RULES, World, build_world
@@ -80,7 +81,7 @@ class Database:
 
     def __init__(self, url: str, cleanup: Callable[[], None]) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = signing(make_engine(url))
         self._cleanup = cleanup
 
     def close(self) -> None:
@@ -147,6 +148,7 @@ def _environment(var_dir: Path, url: str, data_key: str) -> dict[str, str]:
         DOORSTEP_RULES_FILE=str(ANYTIME_RULES),  # any hour: the test runs at any time of day
         DOORSTEP_VISIT_HOURS="00:00-23:59",
         DOORSTEP_SESSION_SECRET="fault-tests-session-secret",
+        DOORSTEP_AUDIT_KEY=AUDIT_KEY,  # the key the test's own engine signs with
     )
     return env
 

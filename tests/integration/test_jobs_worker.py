@@ -24,6 +24,7 @@ from doorstep.services.delinquency import run_delinquency
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import BatchStep, DelinquencySnapshot
+from tests.factories.audit import signing
 from tests.integration.test_delinquency_batch import book_of, ingest_book, random_cases
 from tests.integration.test_partitioned_batch import AS_OF, KW, stored
 
@@ -109,7 +110,7 @@ def children(pid: int) -> list[int]:
 def test_worker_runs_partitioned_step_with_in_process_figures(
     pg_url: str, worker: subprocess.Popen[bytes], tmp_path: Path
 ) -> None:
-    engine: Engine = make_engine(pg_url)
+    engine: Engine = signing(make_engine(pg_url))
     try:
         migrate.upgrade(engine)
         folder = book_of(random_cases(300, seed=5)).write(tmp_path / "book")
@@ -175,7 +176,7 @@ def test_batch_run_and_the_scheduler_enqueue_the_heavy_steps_and_wait(
     from doorstep.cli import scheduler as batch_scheduler
     from doorstep.cli.main import app
 
-    engine: Engine = make_engine(pg_url)
+    engine: Engine = signing(make_engine(pg_url))
     try:
         migrate.upgrade(engine)
         folder = book_of(random_cases(150, seed=8)).write(tmp_path / "book")
@@ -233,7 +234,7 @@ def test_planning_and_dossiers_run_as_tasks_on_the_worker(
     from doorstep.store.repositories import visits as visits_repo
     from tests.factories.world import build_world
 
-    engine: Engine = make_engine(pg_url)
+    engine: Engine = signing(make_engine(pg_url))
     try:
         migrate.upgrade(engine)
         world = build_world(engine, tmp_path, keys)

@@ -28,6 +28,7 @@ from doorstep.services.lender import feedback
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import WebhookDelivery
+from tests.factories.audit import signing
 from tests.integration.test_jobs_worker import (  # noqa: F401 (fixtures)
     BROKER,
     pg_url,
@@ -88,7 +89,7 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
         lookup_key=KEYS["DOORSTEP_LOOKUP_KEY"],
     )
     cipher, _ = personal_data_keys(config)
-    engine = make_engine(pg_url)
+    engine = signing(make_engine(pg_url))
     client = Celery("doorstep-test", broker=BROKER, backend=BROKER, set_as_current=False)
     try:
         migrate.upgrade(engine)
@@ -140,7 +141,7 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
 def test_a_broker_that_is_down_does_not_fail_the_commit(
     pg_url: str,  # noqa: F811
 ) -> None:
-    engine = make_engine(pg_url)
+    engine = signing(make_engine(pg_url))
     try:
         migrate.upgrade(engine)
         cipher, _ = personal_data_keys(

@@ -25,6 +25,7 @@ from doorstep.services import scoring
 from doorstep.services.delinquency import collect
 from doorstep.store.db import transaction
 from doorstep.store.models import ModelDrift, Score
+from tests.factories.audit import signing
 from tests.integration.test_jobs_worker import (  # noqa: F401 (fixtures)
     pg_url,
     task_queue,
@@ -155,7 +156,7 @@ def test_scoring_step_on_a_real_worker_equals_one_pass(
     from tests.integration.test_jobs_worker import BROKER
     from tests.integration.test_scoring_service import _load
 
-    engine = make_engine(pg_url)
+    engine = signing(make_engine(pg_url))
     try:
         migrate.upgrade(engine)
         _load(engine, tmp_path / "book", keys)

@@ -42,6 +42,7 @@ from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import AuditEvent, Case, ModelDrift, ModelVersion, Score
 from tests.conftest import POSTGRES_URL, _postgres_problem, _postgres_reachable
+from tests.factories.audit import signing
 from tests.factories.databases import sqlite_database
 
 pytestmark = pytest.mark.db
@@ -102,7 +103,7 @@ def book(
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    engine = signing(make_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}))
     try:
         migrate.upgrade(engine)
         _load(engine, tmp / "book", keys)

@@ -1,5 +1,5 @@
-"""Administration: `doorstep db` (the schema), `users`, `audit` (the hash chain) and
-`keys` (personal-data encryption)."""
+"""Administration: `doorstep db` (the schema), `users`, `audit` (the keyed chain and its
+checkpoints) and `keys` (personal-data encryption)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
+from sqlalchemy import Engine
 
 from doorstep.cli.common import console, error_console, fail, ready_engine, settings
+from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM, Role
+from doorstep.domain.audit import Checkpoint
 from doorstep.domain.credentials import parse_scopes
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import AuditChainBroken, DoorstepError
 from doorstep.domain.ports import SystemClock
-from doorstep.integrations.keys import personal_data_keys
-from doorstep.services.conduct import audit
+from doorstep.integrations.keys import audit_keyring, personal_data_keys
+from doorstep.services.conduct import audit, audit_checks
 from doorstep.services.conduct.personal_data import rotate_all
 from doorstep.services.people import tokens, users
 from doorstep.store.db import transaction
@@ -218,17 +221,82 @@ def tokens_revoke(token_id: int) -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the hash chain; report the first broken link (exit 1) or that it holds."""
+    """Check every link of the audit chain against the audit key(s) and the chain against
+    the latest checkpoint; exit 1 naming the first problem (event and reason)."""
     config = settings()
+    path = config.audit_checkpoint_file
     with transaction(ready_engine(config)) as session:
-        count, broken = audit.verify(session)
-    if broken:
+        found = audit_checks.verify(session, audit_keyring(config), path)
+    if found.broken:
+        where = f" at event {found.broken.event_id}" if found.broken.event_id else ""
         error_console.print(
-            f"[red]audit chain broken at event {broken.event_id}: {broken.reason}[/red]"
-            f" ({count} events read)"
+            f"[red]audit chain broken{where}: {found.broken.reason}[/red]"
+            f" ({found.events} events read)",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(code=1)
-    console.print(f"audit chain intact: {count} events")
+    mark = found.checkpoint
+    anchored = (
+        f"; it holds the checkpoint of {mark.at} (event {mark.event_id}, {mark.count} events)"
+        if mark
+        else f"; no checkpoint in {path} yet, so a cut tail would not be found"
+    )
+    console.print(
+        f"audit chain intact: {found.events} events{anchored}", highlight=False, soft_wrap=True
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Check the chain since the last checkpoint and append a signed checkpoint of its head
+    to DOORSTEP_AUDIT_CHECKPOINTS; exit 1 (nothing written) if the chain is broken."""
+    config = settings()
+    mark = _checkpoint(ready_engine(config), config)
+    console.print(
+        f"checkpoint written to {config.audit_checkpoint_file}: event {mark.event_id}, "
+        f"{mark.count} events",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _checkpoint(engine: Engine, config: Settings) -> Checkpoint:
+    try:
+        with transaction(engine) as session:
+            return audit_checks.checkpoint(
+                session,
+                SYSTEM,
+                audit_keyring(config),
+                config.audit_checkpoint_file,
+                SystemClock().now(),
+            )
+    except AuditChainBroken as exc:
+        raise fail(exc.message) from None
+
+
+@audit_app.command("resign")
+def audit_resign() -> None:
+    """Once, after upgrading from the plain SHA-256 chain: check the whole chain, re-sign
+    every event with the audit key, then checkpoint it. Exit 1 (nothing changed) if the
+    chain does not hold."""
+    config = settings()
+    engine, keys = ready_engine(config), audit_keyring(config)
+    try:
+        with transaction(engine) as session:
+            count = audit_checks.resign(session, SYSTEM, keys)
+    except AuditChainBroken as exc:
+        raise fail(exc.message) from None
+    if not count:
+        console.print("every event is signed with an audit key already: nothing re-signed")
+        return
+    mark = _checkpoint(engine, config)
+    console.print(
+        f"re-signed {count} events with audit key {keys.signing.id}; checkpoint: event "
+        f"{mark.event_id}, {mark.count} events",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @keys_app.command("rotate")

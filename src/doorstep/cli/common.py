@@ -22,6 +22,8 @@ from rich.progress import (
 from sqlalchemy import Engine
 
 from doorstep.config import Settings
+from doorstep.integrations.keys import audit_keyring
+from doorstep.services.conduct import audit
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
 
@@ -37,9 +39,11 @@ def settings() -> Settings:
 
 
 def ready_engine(config: Settings) -> Engine:
-    """The configured database, migrated to the current schema."""
+    """The configured database, migrated to the current schema; the audit events its
+    sessions commit are signed with the configured audit key."""
     engine = make_engine(config.resolved_database_url)
     migrate.upgrade(engine)
+    audit.use_keys(engine, audit_keyring(config))
     return engine
 
 

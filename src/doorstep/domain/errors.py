@@ -37,13 +37,14 @@ so a service never speaks HTTP.
     │   ├── OfferExpired
     │   ├── BatchAlreadyRunning
     │   ├── PlanInfeasible                 no lawful plan for the day
-    │   └── NotFitted                      a model used before it was trained
+    │   ├── NotFitted                      a model used before it was trained
+    │   └── AuditChainBroken               an audit chain that does not verify
     ├── StorageFull                   507  no room for evidence: nothing was kept
     ├── DependencyFailed              502  a service we call answered badly or not at all
     │   ├── TravelServiceFailed            the road-network (OSRM) service
     │   └── TasksFailed                    broker tasks that failed or never reported
     │       └── PartitionFailed            delinquency partitions that did not report
-    └── KeyMaterialError              500  a personal-data key that is missing or unusable
+    └── KeyMaterialError              500  a personal-data or audit key missing or unusable
 """
 
 from __future__ import annotations
@@ -388,6 +389,12 @@ class NotFitted(Conflict):
         super().__init__(f"{what} is not fitted yet", message_zh=f"{what} 尚未训练")
 
 
+class AuditChainBroken(Conflict):
+    """An audit chain that does not verify, where an operation needs an intact one."""
+
+    code = "audit_chain_broken"
+
+
 # --- 5xx: our side or a dependency ----------------------------------------------------
 
 
@@ -423,6 +430,6 @@ class PartitionFailed(TasksFailed):
 
 
 class KeyMaterialError(DoorstepError):
-    """A personal-data key that is missing, malformed or unknown to a stored value."""
+    """A personal-data or audit key that is missing, malformed or unknown to a stored value."""
 
     code = "bad_key"

@@ -17,12 +17,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
+from doorstep.domain.audit import Keyring
 from doorstep.domain.ports import Clock
 from doorstep.integrations.broker import Broker
-from doorstep.integrations.keys import personal_data_keys
+from doorstep.integrations.keys import audit_keyring, personal_data_keys
 from doorstep.jobs import relay
 from doorstep.services import outbox, scoring
 from doorstep.services.batch import daily
+from doorstep.services.conduct import audit
 from doorstep.services.delinquency import PARTITION_TASK, run_partition
 from doorstep.services.lender import dossier, feedback
 from doorstep.services.visit_plans import PlanConfig, run_plan
@@ -35,13 +37,18 @@ TRANSIENT = (OperationalError, DBAPIError, ConnectionError, TimeoutError)
 
 def _engine(settings: Settings) -> Engine:
     """One engine (and connection pool) per worker process and database; with a broker
-    configured it relays the outbox deliveries its transactions commit (`jobs.relay`)."""
-    return _engine_for(settings.resolved_database_url, Broker.from_settings(settings))
+    configured it relays the outbox deliveries its transactions commit (`jobs.relay`);
+    its sessions sign audit events with the configured audit key."""
+    return _engine_for(
+        settings.resolved_database_url, Broker.from_settings(settings), audit_keyring(settings)
+    )
 
 
 @cache
-def _engine_for(url: str, broker: Broker | None) -> Engine:
-    return relay.with_broker(make_engine(url), broker)
+def _engine_for(url: str, broker: Broker | None, keys: Keyring) -> Engine:
+    engine = make_engine(url)
+    audit.use_keys(engine, keys)  # before the relay's engine copies the options
+    return relay.with_broker(engine, broker)
 
 
 def run_delinquency_partition(

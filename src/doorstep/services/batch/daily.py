@@ -37,6 +37,7 @@ from doorstep.integrations.broker import Broker, reported
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import outbox, scoring, visit_plans
 from doorstep.services.cases import select_cases
+from doorstep.services.conduct import audit, audit_checks
 from doorstep.services.delinquency import (
     Progress,
     collect,
@@ -324,6 +325,14 @@ def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     return {"claimed": run.claimed, "delivered": run.delivered, "dead": run.dead}
 
 
+def _checkpoint(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """A signed checkpoint of the audit chain's head in the file outside the database,
+    once the chain since the previous one is checked (a broken chain fails the step)."""
+    path = ctx.settings.audit_checkpoint_file
+    mark = audit_checks.checkpoint(session, SYSTEM, audit.keys_of(session), path, ctx.clock.now())
+    return {"event": mark.event_id, "events": mark.count}
+
+
 DEFAULT_STEPS: tuple[Step, ...] = (
     Step("ingest", _ingest),
     Step("delinquency", _delinquency),
@@ -335,6 +344,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("dossiers", _dossiers),
     Step("exports", _exports),
     Step("deliveries", _deliveries),
+    Step("checkpoint", _checkpoint),
 )
 
 

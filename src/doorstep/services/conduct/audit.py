@@ -1,24 +1,53 @@
-"""The audit trail: every write and every reveal of personal data, hash-chained."""
+"""The audit trail: every write and every reveal of personal data, in a chain of links
+keyed with the audit key (`domain.audit`). The entry point that builds an engine gives it
+the keyring (`use_keys`); sessions on that engine sign what they commit. Checking the
+chain, checkpoints and re-signing are in `audit_checks`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
-from doorstep.domain.audit import GENESIS, BrokenLink, canonical, chain_hash, verify_chain
+from doorstep.domain.audit import GENESIS, Keyring, canonical, keyed_link
+from doorstep.domain.errors import KeyMaterialError
 from doorstep.store.models import AuditEvent, AuditHead
 from doorstep.store.models.base import utcnow
 from doorstep.store.repositories import audit as repo
 
+KEYS_OPTION = "doorstep_audit_keys"
+
+
+def use_keys(engine: Engine, keys: Keyring) -> None:
+    """Sessions on `engine` (and connections taken from it from now on) sign the audit
+    events they commit with `keys`. The entry point that builds the engine calls this."""
+    engine.update_execution_options(**{KEYS_OPTION: keys})
+
+
+def keys_of(session: Session) -> Keyring:
+    """The keyring of the session's engine; KeyMaterialError when it has none, so an event
+    is never written unsigned."""
+    bind = session.bind
+    found = None
+    if isinstance(bind, Engine | Connection):
+        found = bind.get_execution_options().get(KEYS_OPTION)
+    if not isinstance(found, Keyring):
+        raise KeyMaterialError(
+            "no audit key for this database: the entry point gives its engine one (audit.use_keys)",
+            message_zh="此数据库未配置审计密钥",
+        )
+    return found
+
 
 def event_content(event: AuditEvent) -> dict[str, Any]:
-    """The fields the hash covers (everything but the id and the hashes)."""
+    """The fields the link covers (everything but the id, the links and the key id, which
+    the link covers on its own)."""
     return {
         "at": event.at.astimezone(UTC).isoformat(),
         "actor": event.actor,
@@ -65,17 +94,19 @@ def record(
         request_id=request_id,
         prev_hash="",
         hash="",
+        key_id=None,
     )
     session.info.setdefault(_PENDING, []).append(event)
     return event
 
 
 @orm_event.listens_for(Session, "before_commit")
-def _chain_pending(session: Session) -> None:
+def chain_pending(session: Session) -> None:
     """Chain the transaction's queued events (at commit, or when the trail is read)."""
     pending: list[AuditEvent] = session.info.pop(_PENDING, [])
     if not pending:
         return
+    key = keys_of(session).signing  # before any write: no key, no commit
     # Lock the head: concurrent committers queue here instead of forking the chain.
     last = repo.advance_head(session, len(pending))
     if last is None:
@@ -83,8 +114,8 @@ def _chain_pending(session: Session) -> None:
         session.flush()
         last = GENESIS
     for item in pending:  # ids follow the order added, so the chain follows the ids
-        item.prev_hash = last
-        item.hash = last = chain_hash(last, event_content(item))
+        item.prev_hash, item.key_id = last, key.id
+        item.hash = last = keyed_link(key, last, event_content(item))
         session.add(item)
     session.flush()
     repo.set_head_hash(session, last)
@@ -95,37 +126,7 @@ def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def verify(session: Session, batch: int = 5000) -> tuple[int, BrokenLink | None]:
-    """(events checked, first broken link or None), streaming the table in id order."""
-    _chain_pending(session)
-    checked, last_hash = 0, GENESIS
-
-    def rows() -> Iterator[tuple[int, str, str, dict[str, Any]]]:
-        nonlocal checked, last_hash
-        last_id = 0
-        while True:
-            events = repo.events_after(session, last_id, batch)
-            if not events:
-                return
-            for event in events:
-                checked += 1
-                last_hash = event.hash
-                yield event.id, event.prev_hash, event.hash, event_content(event)
-            last_id = events[-1].id
-            session.expunge_all()
-
-    broken = verify_chain(rows())
-    head = session.get(AuditHead, 1)
-    if broken is None and head is not None and head.events != checked:
-        broken = BrokenLink(0, f"the head counts {head.events} events, the table holds {checked}")
-    if broken is None and head is not None and head.last_hash != last_hash:
-        # A dropped tail with the counter lowered to match: the head still holds the
-        # hash of the last event it extended the chain with.
-        broken = BrokenLink(0, "the head's last hash is not the last event's: events dropped")
-    return checked, broken
-
-
 def timeline(session: Session, object_type: str, object_id: str | int) -> list[AuditEvent]:
     """The object's events, this transaction's own included (reading chains them now)."""
-    _chain_pending(session)
+    chain_pending(session)
     return repo.events_of(session, object_type, str(object_id))

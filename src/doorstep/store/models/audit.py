@@ -22,7 +22,9 @@ class AuditHead(Base):
 
 
 class AuditEvent(Base):
-    """Append-only, hash-chained record of a write or a reveal of personal data."""
+    """Append-only record of a write or a reveal of personal data, chained by links keyed
+    with the audit key (`domain.audit`); `key_id` names the key (NULL: a plain SHA-256
+    link from before the key, until `doorstep audit resign`)."""
 
     __tablename__ = "audit_events"
 
@@ -38,6 +40,7 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 # an object's history, and a period's events (reports, retention)

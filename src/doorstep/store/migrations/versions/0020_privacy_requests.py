@@ -1,7 +1,7 @@
 """privacy requests, the numbers never to contact again, the change log by key
 
 Revision ID: 0020_privacy_requests
-Revises: 0017_child_partition_slots
+Revises: 0018_audit_keyed
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import doorstep.store.types
 
 revision: str = "0020_privacy_requests"
-down_revision: str | None = "0017_child_partition_slots"
+down_revision: str | None = "0018_audit_keyed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
