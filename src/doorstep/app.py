@@ -18,6 +18,7 @@ from doorstep.config import Settings
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
 from doorstep.http.context import AppState
+from doorstep.http.headers import SecurityHeaders
 from doorstep.http.limits import RefuseNul, RequestSizeLimit
 from doorstep.integrations.crypto import local_secret
 from doorstep.integrations.keys import personal_data_keys
@@ -77,6 +78,8 @@ def create_app(
     errors.install(app, render_page=error_page)
     app.add_middleware(RefuseNul)  # inside the size limit, which bounds what it reads
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    # outermost: every answer, the refusals of the middlewares inside included
+    app.add_middleware(SecurityHeaders, tile_url=settings.map_tile_url)
     for router in (
         cases_api.router,
         audit_api.router,
