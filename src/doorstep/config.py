@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     plan_edit_seconds: float = Field(
         3.0, gt=0, le=600, description="visit planning: solver budget after moving a stop"
     )
+    plan_max_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=600,
+        description="visit planning: the most solver seconds one request may ask for "
+        "(a page or command asking for more is refused, naming this limit)",
+    )
     plan_iterations: int | None = Field(
         None, ge=1, description="visit planning: also stop each search after this many iterations"
     )
@@ -257,6 +264,13 @@ class Settings(BaseSettings):
                 raise PackError(str(self.rules_file), None, "rules_file", str(exc)) from None
             override = (self.rules_file.name, text)
         return _rule_pack(self.jurisdiction, override)
+
+    @model_validator(mode="after")
+    def _plan_budgets_within_the_limit(self) -> Settings:
+        for name in ("plan_seconds", "plan_edit_seconds"):
+            if getattr(self, name) > self.plan_max_seconds:
+                raise ValueError(f"{name} is above plan_max_seconds ({self.plan_max_seconds:g})")
+        return self
 
     @model_validator(mode="after")
     def _usable_rule_pack(self) -> Settings:
