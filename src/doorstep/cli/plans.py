@@ -21,7 +21,7 @@ def plan(
     city: Annotated[str, typer.Option(help="the city (region) to plan, e.g. 北京市")],
     seconds: Annotated[
         float | None,
-        typer.Option(help="solver time limit (default: plan_seconds; at most plan_max_seconds)"),
+        typer.Option(help="solver seconds (default plan_seconds, at most plan_max_seconds)"),
     ] = None,
     seed: Annotated[int, typer.Option(help="solver seed")] = 0,
     publish: Annotated[
