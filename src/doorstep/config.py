@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(
         30.0, gt=0, description="webhooks: first retry delay, doubled each attempt, with jitter"
     )
+    webhook_allow_private: bool = Field(
+        False,
+        description="webhooks: also allow plain http and loopback, private or link-local "
+        "addresses (tests and development only; production sends https to public addresses)",
+    )
     webhook_backoff_max_seconds: float = Field(
         6 * 3600.0, gt=0, description="webhooks: longest delay between two attempts"
     )

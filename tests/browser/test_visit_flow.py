@@ -70,7 +70,12 @@ class LenderReceiver:
         url = f"http://127.0.0.1:{state.server.server_address[1]}/doorstep"
         with transaction(site.world.engine) as session:
             endpoint, state.secret = feedback.add_endpoint(
-                session, SYSTEM, url, site.world.cipher, topics=("visit.verdict", "case.closed")
+                session,
+                SYSTEM,
+                url,
+                site.world.cipher,
+                topics=("visit.verdict", "case.closed"),
+                destinations=feedback.Destinations(allow_private=True),  # http, 127.0.0.1
             )
             state.endpoint_id = endpoint.id
         return state
@@ -78,11 +83,17 @@ class LenderReceiver:
     def drain(self, site: Site) -> None:
         """Deliver what is due, then stop listening and switch the endpoint off."""
         from doorstep.domain.ports import SystemClock
-        from doorstep.services.lender.feedback import RetryPolicy, deliver_due
+        from doorstep.services.lender.feedback import Destinations, RetryPolicy, deliver_due
         from doorstep.store.db import transaction
         from doorstep.store.models import WebhookEndpoint
 
-        policy = RetryPolicy(max_attempts=3, timeout=5, backoff=0.01, backoff_max=0.05)
+        policy = RetryPolicy(
+            max_attempts=3,
+            timeout=5,
+            backoff=0.01,
+            backoff_max=0.05,
+            destinations=Destinations(allow_private=True),
+        )
         try:
             clock = SystemClock()
             while deliver_due(site.world.engine, site.world.cipher, policy, clock=clock).claimed:
