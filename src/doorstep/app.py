@@ -14,6 +14,7 @@ from doorstep.api.routes import audit as audit_api
 from doorstep.api.routes import cases as cases_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
+from doorstep.api.routes import reveals as reveals_api
 from doorstep.config import Settings
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
@@ -26,6 +27,7 @@ from doorstep.services.people import users
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
 from doorstep.web.forms import error_page
+from doorstep.web.routes import alerts as alert_pages
 from doorstep.web.routes import auth as auth_pages
 from doorstep.web.routes import batch as batch_pages
 from doorstep.web.routes import cases as case_pages
@@ -85,6 +87,7 @@ def create_app(
         audit_api.router,
         feedback_api.router,
         me_api.router,
+        reveals_api.router,
         auth_pages.router,
         case_pages.router,
         dashboard_pages.router,
@@ -96,6 +99,7 @@ def create_app(
         offer_pages.router,
         portal_pages.router,
         visit_pages.router,
+        alert_pages.router,
     ):
         app.include_router(router, dependencies=[Depends(check_csrf)])
     app.mount(

@@ -51,10 +51,11 @@ class Probe:
     body: Callable[[Ctx, int], dict[str, Any]] | None = None
     point: str = "own"  # attempts: "own" phone of the case, or "foreign" (another customer's)
     undo: Callable[[Ctx, int], None] | None = None  # restore the case after a success
+    per_body_case: bool = False  # the case is named in the body, not the path
 
     @property
     def per_case(self) -> bool:
-        return "{case_id}" in self.route
+        return "{case_id}" in self.route or self.per_body_case
 
     def expected(self, role: str, kind: str) -> int:
         want: Expect = getattr(self, role)
@@ -100,11 +101,19 @@ def moved(ctx: Ctx, case_id: int) -> dict[str, Any]:
 
 
 def id_number(ctx: Ctx, case_id: int) -> dict[str, Any]:
-    return {"field": "id_number", "reason": "confirm identity at the door"}
+    return {"field": "id_number", "purpose": "visit_preparation"}
 
 
 def point_without_id(ctx: Ctx, case_id: int) -> dict[str, Any]:
-    return {"field": "contact_point", "reason": "call the borrower"}
+    return {"field": "contact_point", "purpose": "contact_verification"}
+
+
+def ids_of(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"case_ids": [case_id], "purpose": "legal"}
+
+
+def approve(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"approve": True}
 
 
 READ = dict(admin=200, manager=(200, 200, 404), verifier=(200, 404, 404), analyst=200, auditor=200)
@@ -126,6 +135,9 @@ def illegal(rules: dict[str, Expect], status: int) -> dict[str, Expect]:
 ACTIONS = "POST /api/cases/{case_id}/actions"
 ATTEMPTS = "POST /api/cases/{case_id}/contact-points/{point_id}/attempts"
 REVEAL = "POST /api/cases/{case_id}/reveal"
+BULK = "POST /api/reveal-requests"
+DECIDERS = dict(admin=200, manager=200, verifier=403, analyst=403, auditor=200)
+NO_REQUEST = dict(admin=404, manager=404, verifier=404, analyst=404, auditor=404)
 
 # fmt: off
 MATRIX = [
@@ -144,6 +156,13 @@ MATRIX = [
           point="foreign"),
     Probe(REVEAL, "national ID", **FIELD, body=id_number),
     Probe(REVEAL, "contact point without its id", **illegal(FIELD, 422), body=point_without_id),
+    # a bulk reveal names its cases in the body: one case, so revealed at once
+    Probe(BULK, "national ID of one case", **FIELD, body=ids_of, per_body_case=True),
+    Probe("GET /api/reveal-requests", "requests to decide", **DECIDERS),
+    Probe("POST /api/reveal-requests/{request_id}/decision", "decide an unknown request",
+          **{**NO_REQUEST, "verifier": 403, "analyst": 403}, body=approve),
+    Probe("POST /api/reveal-requests/{request_id}/reveal", "use an unknown request",
+          **NO_REQUEST),
 ]
 # fmt: on
 
@@ -213,7 +232,7 @@ def test_role_matrix(world: World, app: FastAPI, engine: Engine) -> None:
             for kind in CASES if probe.per_case else ("-",):
                 case_id = kinds.get(kind, 0)
                 point_id = (phones if probe.point == "own" else foreign).get(case_id)
-                path = template.format(case_id=case_id, point_id=point_id)
+                path = template.format(case_id=case_id, point_id=point_id, request_id=999)
                 body = probe.body(ctx, case_id) if probe.body else None
                 response = client.request(method, path, json=body, headers=ctx.headers[role])
                 want = probe.expected(role, kind)
@@ -269,6 +288,6 @@ def test_a_verifier_sees_a_case_only_while_its_assignment_is_live(
         reveal = client.post(
             f"{detail}/reveal",
             headers=verifier,
-            json={"field": "id_number", "reason": "at the door now"},
+            json={"field": "id_number", "purpose": "visit_preparation"},
         )
         assert reveal.status_code == status, name

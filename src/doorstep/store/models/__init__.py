@@ -27,6 +27,7 @@ from doorstep.store.models.portal import (
     PortalSession,
     VisitSlot,
 )
+from doorstep.store.models.reveal import RevealCounter, RevealRequest
 from doorstep.store.models.rules import CaseHold, RuleDecision
 from doorstep.store.models.scoring import ModelDrift, ModelVersion, Score
 from doorstep.store.models.user import ApiToken, Assignment, LoginFailure, Team, TeamMember, User
@@ -71,6 +72,8 @@ __all__ = [
     "PortalFailure",
     "PortalSession",
     "PromiseToPay",
+    "RevealCounter",
+    "RevealRequest",
     "RollFigure",
     "RuleDecision",
     "ScheduleVersion",
