@@ -18,7 +18,11 @@ from doorstep.services.cases import bulk_reveal
 router = APIRouter(prefix="/api/reveal-requests", tags=["personal data"])
 
 
-@router.post("", response_model=BulkRevealOut)
+@router.post(
+    "",
+    response_model=BulkRevealOut,
+    responses={202: {"model": BulkRevealOut, "description": "waits for a second approver"}},
+)
 def ask(
     body: BulkRevealIn,
     request: Request,
