@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from doorstep.domain.errors import SignatureError
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, watch_csp
 from tests.factories.world import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -239,6 +239,7 @@ def test_a_whole_visit_on_a_phone(
         permissions=["geolocation"],
     )
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)  # the phone pages and visit.js: no inline code or style
     page = context.new_page()
     try:
         sign_in(page, "field_a", "/day")
@@ -336,6 +337,7 @@ def test_a_whole_visit_on_a_phone(
         assert (
             page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('doorstep:'))") == []
         )
+        assert violations == [], "\n".join(violations)
     finally:
         context.close()
 
