@@ -15,10 +15,12 @@ from doorstep.api.routes import cases as cases_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
 from doorstep.api.routes import privacy as privacy_api
+from doorstep.api.routes import reveals as reveals_api
 from doorstep.config import Settings
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
 from doorstep.http.context import AppState
+from doorstep.http.headers import SecurityHeaders
 from doorstep.http.limits import RefuseNul, RequestSizeLimit
 from doorstep.integrations.crypto import local_secret
 from doorstep.integrations.keys import audit_keyring, personal_data_keys
@@ -27,6 +29,7 @@ from doorstep.services.people import users
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
 from doorstep.web.forms import error_page
+from doorstep.web.routes import alerts as alert_pages
 from doorstep.web.routes import auth as auth_pages
 from doorstep.web.routes import batch as batch_pages
 from doorstep.web.routes import cases as case_pages
@@ -84,12 +87,15 @@ def create_app(
     errors.install(app, render_page=error_page)
     app.add_middleware(RefuseNul)  # inside the size limit, which bounds what it reads
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
+    # outermost: every answer, the refusals of the middlewares inside included
+    app.add_middleware(SecurityHeaders, tile_url=settings.map_tile_url)
     for router in (
         cases_api.router,
         audit_api.router,
         feedback_api.router,
         me_api.router,
         privacy_api.router,
+        reveals_api.router,
         auth_pages.router,
         case_pages.router,
         dashboard_pages.router,
@@ -103,6 +109,7 @@ def create_app(
         portal_privacy_pages.router,
         privacy_pages.router,
         visit_pages.router,
+        alert_pages.router,
     ):
         app.include_router(router, dependencies=[Depends(check_csrf)])
     app.mount(

@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     webhook_backoff_seconds: float = Field(
         30.0, gt=0, description="webhooks: first retry delay, doubled each attempt, with jitter"
     )
+    webhook_allow_private: bool = Field(
+        False,
+        description="webhooks: also allow plain http and loopback, private or link-local "
+        "addresses (tests and development only; production sends https to public addresses)",
+    )
     webhook_backoff_max_seconds: float = Field(
         6 * 3600.0, gt=0, description="webhooks: longest delay between two attempts"
     )
@@ -143,6 +148,13 @@ class Settings(BaseSettings):
     plan_seconds: float = Field(10.0, gt=0, le=600, description="visit planning: solver budget")
     plan_edit_seconds: float = Field(
         3.0, gt=0, le=600, description="visit planning: solver budget after moving a stop"
+    )
+    plan_max_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=600,
+        description="visit planning: the most solver seconds one request may ask for "
+        "(a page or command asking for more is refused, naming this limit)",
     )
     plan_iterations: int | None = Field(
         None, ge=1, description="visit planning: also stop each search after this many iterations"
@@ -314,6 +326,13 @@ class Settings(BaseSettings):
                 raise PackError(str(self.rules_file), None, "rules_file", str(exc)) from None
             override = (self.rules_file.name, text)
         return _rule_pack(self.jurisdiction, override)
+
+    @model_validator(mode="after")
+    def _plan_budgets_within_the_limit(self) -> Settings:
+        for name in ("plan_seconds", "plan_edit_seconds"):
+            if getattr(self, name) > self.plan_max_seconds:
+                raise ValueError(f"{name} is above plan_max_seconds ({self.plan_max_seconds:g})")
+        return self
 
     @model_validator(mode="after")
     def _usable_rule_pack(self) -> Settings:

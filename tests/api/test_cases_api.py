@@ -247,7 +247,7 @@ def test_every_4xx_is_problem_details(world: World, client: TestClient, engine: 
         (
             client.post(
                 f"/api/cases/{case}/reveal",
-                json={"field": "id_number", "reason": "x"},
+                json={"field": "id_number", "purpose": "visit"},  # not on the list
                 headers=admin,
             ),
             422,

@@ -51,10 +51,11 @@ class Probe:
     body: Callable[[Ctx, int], dict[str, Any]] | None = None
     point: str = "own"  # attempts: "own" phone of the case, or "foreign" (another customer's)
     undo: Callable[[Ctx, int], None] | None = None  # restore the case after a success
+    per_body_case: bool = False  # the case is named in the body, not the path
 
     @property
     def per_case(self) -> bool:
-        return "{case_id}" in self.route
+        return "{case_id}" in self.route or self.per_body_case
 
     def expected(self, role: str, kind: str) -> int:
         want: Expect = getattr(self, role)
@@ -101,11 +102,19 @@ def moved(ctx: Ctx, case_id: int) -> dict[str, Any]:
 
 
 def id_number(ctx: Ctx, case_id: int) -> dict[str, Any]:
-    return {"field": "id_number", "reason": "confirm identity at the door"}
+    return {"field": "id_number", "purpose": "visit_preparation"}
 
 
 def point_without_id(ctx: Ctx, case_id: int) -> dict[str, Any]:
-    return {"field": "contact_point", "reason": "call the borrower"}
+    return {"field": "contact_point", "purpose": "contact_verification"}
+
+
+def ids_of(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"case_ids": [case_id], "purpose": "legal"}
+
+
+def approve(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"approve": True}
 
 
 READ = dict(admin=200, manager=(200, 200, 404), verifier=(200, 404, 404), analyst=200, auditor=200)
@@ -141,6 +150,9 @@ PRIVACY = dict(admin=200, manager=403, verifier=403, analyst=403, auditor=200)
 ACTIONS = "POST /api/cases/{case_id}/actions"
 ATTEMPTS = "POST /api/cases/{case_id}/contact-points/{point_id}/attempts"
 REVEAL = "POST /api/cases/{case_id}/reveal"
+BULK = "POST /api/reveal-requests"
+DECIDERS = dict(admin=200, manager=200, verifier=403, analyst=403, auditor=200)
+NO_REQUEST = dict(admin=404, manager=404, verifier=404, analyst=404, auditor=404)
 
 # fmt: off
 MATRIX = [
@@ -165,6 +177,13 @@ MATRIX = [
           **illegal(PRIVACY, 201), body=third_party_access),
     Probe("POST /api/privacy/requests/{request_id}/actions", "start before verifying",
           **illegal(PRIVACY, 409), body=start_unverified),
+    # a bulk reveal names its cases in the body: one case, so revealed at once
+    Probe(BULK, "national ID of one case", **FIELD, body=ids_of, per_body_case=True),
+    Probe("GET /api/reveal-requests", "requests to decide", **DECIDERS),
+    Probe("POST /api/reveal-requests/{request_id}/decision", "decide an unknown request",
+          **{**NO_REQUEST, "verifier": 403, "analyst": 403}, body=approve),
+    Probe("POST /api/reveal-requests/{request_id}/reveal", "use an unknown request",
+          **NO_REQUEST),
 ]
 # fmt: on
 
@@ -297,6 +316,6 @@ def test_a_verifier_sees_a_case_only_while_its_assignment_is_live(
         reveal = client.post(
             f"{detail}/reveal",
             headers=verifier,
-            json={"field": "id_number", "reason": "at the door now"},
+            json={"field": "id_number", "purpose": "visit_preparation"},
         )
         assert reveal.status_code == status, name

@@ -161,13 +161,29 @@ def browser(site: Site) -> Iterator[Any]:
             chromium.close()
 
 
+def watch_csp(context: Any) -> list[str]:
+    """The Content-Security-Policy violations chromium reports in `context` (its console
+    says "Refused to ... because it violates the following Content Security Policy
+    directive"), collected as they happen: a test asserts the list stays empty."""
+    violations: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{message.page.url if message.page else ''}: {message.text}")
+
+    context.on("console", on_console)
+    return violations
+
+
 @pytest.fixture
 def page(browser: Any, site: Site) -> Iterator[Any]:
     """A fresh context (no cookies) in Chinese, the default language; dialogs are recorded
-    and dismissed, so a script that fires one fails the XSS test instead of hanging."""
+    and dismissed, so a script that fires one fails the XSS test instead of hanging. A
+    page that breaks the Content-Security-Policy fails the test that opened it."""
     context = browser.new_context(
         base_url=site.url, locale="zh-CN", viewport={"width": 1366, "height": 900}
     )
+    violations = watch_csp(context)
     context.set_default_timeout(10_000)
     tab = context.new_page()
     site.dialogs.clear()
@@ -179,5 +195,6 @@ def page(browser: Any, site: Site) -> Iterator[Any]:
     tab.on("dialog", on_dialog)
     try:
         yield tab
+        assert violations == [], "\n".join(violations)
     finally:
         context.close()

@@ -101,13 +101,15 @@ def test_manager_filters_opens_a_case_and_reveals_a_phone(page: Any, site: Site)
     point = phone.get_attribute("data-point")
     masked = page.inner_text(f"#point-{point}")
     assert "*" in masked
-    phone.locator("input[name=reason]").fill("    ")  # passes minlength, not the server
+    phone.locator("select[name=purpose]").select_option("other")
+    phone.locator("input[name=reason]").fill("    ")  # "other" needs words: the server says
     with page.expect_response(f"**/cases/{world.assigned_case}/reveal") as refused:
         phone.locator("button", has_text="查看").click()
     assert refused.value.status == 422
     page.locator(f"#point-{point} .error").wait_for()  # the reason is shown in place
-    assert "查看原因" in page.inner_text(f"#point-{point}")
+    assert "请说明用途" in page.inner_text(f"#point-{point}")
     reason = "客户来电要求核对联系方式"
+    phone.locator("select[name=purpose]").select_option("borrower_request")
     phone.locator("input[name=reason]").fill(reason)
     with page.expect_response(f"**/cases/{world.assigned_case}/reveal"):
         phone.locator("button", has_text="查看").click()
@@ -122,6 +124,7 @@ def test_manager_filters_opens_a_case_and_reveals_a_phone(page: Any, site: Site)
     entry = page.locator("#timeline li[data-action='personal_data.reveal']")
     assert entry.count() == 1
     assert reason in entry.inner_text() and "manager" in entry.inner_text()
+    assert "借款人本人要求" in entry.inner_text()  # the purpose, in words
     assert not site.dialogs
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.conftest import _free_socket, _require_browser
+from tests.browser.conftest import _free_socket, _require_browser, watch_csp
 
 pytestmark = pytest.mark.browser
 AS_OF = date(2025, 6, 30)
@@ -146,9 +146,11 @@ def tab(browser: Any, model_site: ModelSite) -> Iterator[Any]:
         base_url=model_site.url, locale="zh-CN", viewport={"width": 1366, "height": 900}
     )
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)
     page = context.new_page()
     try:
         yield page
+        assert violations == [], "\n".join(violations)  # the importance bars included
     finally:
         context.close()
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.browser.conftest import _free_socket, _require_browser
+from tests.browser.conftest import _free_socket, _require_browser, watch_csp
 
 pytestmark = pytest.mark.browser
 CITY = "北京市"
@@ -84,12 +84,25 @@ def plan_site(
         engine.dispose()
 
 
+CSP: dict[int, list[str]] = {}
+"""The Content-Security-Policy violations of each tab (by id), checked before it closes."""
+
+
 def _tab(browser: Any, url: str) -> Any:
     context = browser.new_context(
         base_url=url, locale="zh-CN", viewport={"width": 1366, "height": 900}
     )
     context.set_default_timeout(20_000)
-    return context.new_page()
+    page = context.new_page()
+    CSP[id(page)] = watch_csp(context)
+    return page
+
+
+def _close(page: Any) -> None:
+    """Close the tab; the map, the swatches and the forms broke no policy."""
+    violations = CSP.pop(id(page))
+    page.context.close()
+    assert violations == [], "\n".join(violations)
 
 
 def _sign_in(page: Any, username: str) -> None:
@@ -131,6 +144,10 @@ def test_plan_move_reoptimise_publish_and_the_verifier_sees_the_route(
     assert page.locator("#plan-map path.leaflet-interactive").count() >= 2  # lines and rings
     routes = page.locator("section.route")
     assert routes.count() == 2, "both teams go out"
+    colours = page.locator(".swatch").evaluate_all(  # painted by paint.js, not a style attribute
+        "els => els.map(e => getComputedStyle(e).backgroundColor)"
+    )
+    assert len(set(colours)) == 2 and "rgba(0, 0, 0, 0)" not in colours
 
     # Move the first stop of the first team to the other team.
     first, second = (int(routes.nth(i).get_attribute("data-team")) for i in range(2))
@@ -181,7 +198,7 @@ def test_plan_move_reoptimise_publish_and_the_verifier_sees_the_route(
         team = session.get(Team, second)
         assert team is not None and team.name == "北京二组"
     assert moved in route
-    page.context.close()
+    _close(page)
 
     verifier = _tab(browser, url)
     _sign_in(verifier, "plan_b1")
@@ -193,4 +210,4 @@ def test_plan_move_reoptimise_publish_and_the_verifier_sees_the_route(
         )
     ]
     assert shown == list(route), "the day page lists the team's stops in route order"
-    verifier.context.close()
+    _close(verifier)

@@ -29,7 +29,7 @@ from doorstep.store.models import (
     Offer,
     ScheduleVersion,
 )
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, watch_csp
 from tests.browser.test_manager_pages import sign_in, zh
 
 pytestmark = pytest.mark.browser
@@ -71,9 +71,11 @@ def phone(browser: Any, site: Site) -> Iterator[Any]:
         has_touch=True,
     )
     context.set_default_timeout(10_000)
+    violations = watch_csp(context)
     tab = context.new_page()
     try:
         yield tab
+        assert violations == [], "\n".join(violations)  # the portal's styles are a file now
     finally:
         context.close()
 

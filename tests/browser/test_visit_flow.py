@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from doorstep.domain.errors import SignatureError
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, watch_csp
 from tests.factories.world import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -70,7 +70,12 @@ class LenderReceiver:
         url = f"http://127.0.0.1:{state.server.server_address[1]}/doorstep"
         with transaction(site.world.engine) as session:
             endpoint, state.secret = feedback.add_endpoint(
-                session, SYSTEM, url, site.world.cipher, topics=("visit.verdict", "case.closed")
+                session,
+                SYSTEM,
+                url,
+                site.world.cipher,
+                topics=("visit.verdict", "case.closed"),
+                destinations=feedback.Destinations(allow_private=True),  # http, 127.0.0.1
             )
             state.endpoint_id = endpoint.id
         return state
@@ -78,11 +83,17 @@ class LenderReceiver:
     def drain(self, site: Site) -> None:
         """Deliver what is due, then stop listening and switch the endpoint off."""
         from doorstep.domain.ports import SystemClock
-        from doorstep.services.lender.feedback import RetryPolicy, deliver_due
+        from doorstep.services.lender.feedback import Destinations, RetryPolicy, deliver_due
         from doorstep.store.db import transaction
         from doorstep.store.models import WebhookEndpoint
 
-        policy = RetryPolicy(max_attempts=3, timeout=5, backoff=0.01, backoff_max=0.05)
+        policy = RetryPolicy(
+            max_attempts=3,
+            timeout=5,
+            backoff=0.01,
+            backoff_max=0.05,
+            destinations=Destinations(allow_private=True),
+        )
         try:
             clock = SystemClock()
             while deliver_due(site.world.engine, site.world.cipher, policy, clock=clock).claimed:
@@ -228,6 +239,7 @@ def test_a_whole_visit_on_a_phone(
         permissions=["geolocation"],
     )
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)  # the phone pages and visit.js: no inline code or style
     page = context.new_page()
     try:
         sign_in(page, "field_a", "/day")
@@ -325,6 +337,7 @@ def test_a_whole_visit_on_a_phone(
         assert (
             page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('doorstep:'))") == []
         )
+        assert violations == [], "\n".join(violations)
     finally:
         context.close()
 

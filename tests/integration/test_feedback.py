@@ -150,7 +150,13 @@ def test_dead_letter_page_and_retry(
 ) -> None:
     cipher, _ = keys
     with transaction(engine) as session:
-        feedback.add_endpoint(session, SYSTEM, "http://127.0.0.1:9/hook", cipher)
+        feedback.add_endpoint(
+            session,
+            SYSTEM,
+            "http://127.0.0.1:9/hook",
+            cipher,
+            destinations=feedback.Destinations(allow_private=True),
+        )
         event_id = emit(
             session, "case.closed", str(world.case_ids[0]), {"case_id": 1}, now=datetime.now(UTC)
         )

@@ -24,15 +24,23 @@ from doorstep.store.db import transaction
 from doorstep.store.models import Base, OutboxEvent, WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.db
+LOCAL = feedback.Destinations(allow_private=True)  # lender.example need not resolve here
 T0 = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
 
 
 def test_emit_writes_in_the_callers_transaction(engine: Engine, keys: tuple[Any, Any]) -> None:
     cipher, _ = keys
     with transaction(engine) as session:
-        feedback.add_endpoint(session, SYSTEM, "https://lender.example/all", cipher)
         feedback.add_endpoint(
-            session, SYSTEM, "https://lender.example/closed", cipher, topics=["case.closed"]
+            session, SYSTEM, "https://lender.example/all", cipher, destinations=LOCAL
+        )
+        feedback.add_endpoint(
+            session,
+            SYSTEM,
+            "https://lender.example/closed",
+            cipher,
+            topics=["case.closed"],
+            destinations=LOCAL,
         )
         endpoint = session.scalars(select(WebhookEndpoint)).first()
         assert endpoint is not None and endpoint.secret_encrypted.startswith("gAAAA")
@@ -97,8 +105,12 @@ def test_a_relaying_engine_publishes_what_its_transactions_committed(
     relayed = outbox.relaying(engine, lambda ids: published.append(list(ids)))
     assert outbox.relays(relayed) and not outbox.relays(engine)
     with transaction(engine) as session:
-        feedback.add_endpoint(session, SYSTEM, "https://lender.example/all", cipher)
-        feedback.add_endpoint(session, SYSTEM, "https://lender.example/more", cipher)
+        feedback.add_endpoint(
+            session, SYSTEM, "https://lender.example/all", cipher, destinations=LOCAL
+        )
+        feedback.add_endpoint(
+            session, SYSTEM, "https://lender.example/more", cipher, destinations=LOCAL
+        )
     with transaction(relayed) as session:
         event_id = emit(session, "case.closed", "1", {"case_id": 1}, now=T0)
         assert published == []  # not before the commit

@@ -23,7 +23,7 @@ from doorstep.integrations.broker import Broker
 from doorstep.integrations.crypto import new_data_key
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import outbox
-from doorstep.services.batch.daily import DEFAULT_STEPS, run_day
+from doorstep.services.batch.daily import DEFAULT_STEPS, run_day, webhook_destinations
 from doorstep.services.lender import feedback
 from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
@@ -39,11 +39,12 @@ from tests.integration.test_webhooks import Receiver, receiver  # noqa: F401 (fi
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 KEYS = {"DOORSTEP_DATA_KEYS": new_data_key(), "DOORSTEP_LOOKUP_KEY": new_data_key()}
+LOCAL = {"DOORSTEP_WEBHOOK_ALLOW_PRIVATE": "1"}  # the receiver listens on 127.0.0.1, over http
 
 
 @pytest.fixture
 def worker(pg_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:  # noqa: F811
-    with running_worker(pg_url, tmp_path, KEYS) as process:
+    with running_worker(pg_url, tmp_path, KEYS | LOCAL) as process:
         yield process
 
 
@@ -87,6 +88,7 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
         broker_url=BROKER,
         data_keys=KEYS["DOORSTEP_DATA_KEYS"],
         lookup_key=KEYS["DOORSTEP_LOOKUP_KEY"],
+        webhook_allow_private=True,
     )
     cipher, _ = personal_data_keys(config)
     engine = signing(make_engine(pg_url))
@@ -94,7 +96,9 @@ def test_relay_publishes_after_commit_and_a_repeated_task_changes_nothing(
     try:
         migrate.upgrade(engine)
         with transaction(engine) as session:
-            _, receiver.secret = feedback.add_endpoint(session, SYSTEM, receiver.url, cipher)
+            _, receiver.secret = feedback.add_endpoint(
+                session, SYSTEM, receiver.url, cipher, destinations=webhook_destinations(config)
+            )
 
         publisher = outbox.broker_publisher(Broker(BROKER, BROKER, task_queue))
         relayed = outbox.relaying(engine, publisher)
@@ -148,7 +152,13 @@ def test_a_broker_that_is_down_does_not_fail_the_commit(
             Settings(data_keys=KEYS["DOORSTEP_DATA_KEYS"], lookup_key=KEYS["DOORSTEP_LOOKUP_KEY"])
         )
         with transaction(engine) as session:
-            feedback.add_endpoint(session, SYSTEM, "http://127.0.0.1:9/hook", cipher)
+            feedback.add_endpoint(
+                session,
+                SYSTEM,
+                "http://127.0.0.1:9/hook",
+                cipher,
+                destinations=feedback.Destinations(allow_private=True),
+            )
         down = outbox.broker_publisher(Broker("redis://127.0.0.1:1/0", ""))
         started = time.monotonic()
         kept = emit(outbox.relaying(engine, down), "9")  # committed although publishing fails

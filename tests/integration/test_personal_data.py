@@ -58,7 +58,7 @@ def visit_pages(world: World, engine: Engine, tmp_path: Path) -> None:
         header = page.split('"X-CSRF-Token": "', 1)[1].split('"', 1)[0]
         revealed = client.post(
             f"/api/cases/{world.assigned_case}/reveal",
-            json={"field": "id_number", "reason": "identity check at the door"},
+            json={"field": "id_number", "purpose": "visit_preparation"},
             headers={"X-CSRF-Token": header},
         )
         assert revealed.status_code == 200
@@ -126,31 +126,41 @@ def test_no_personal_data_in_the_logs(
     assert not leaks
 
 
-def test_reveal_needs_a_reason_and_is_audited(
+def test_reveal_needs_a_purpose_from_the_list_and_is_audited(
     engine: Engine, tmp_path: Path, keys: tuple[object, object]
 ) -> None:
     world = build_world(engine, tmp_path, keys)
     cipher: FernetCipher = world.cipher  # type: ignore[assignment]
     verifier, case_id = actor(engine, "verifier"), world.assigned_case
 
-    def reveal(session: Session, who: Actor, field: str, reason: str, **more: Any) -> str:
+    def reveal(session: Session, who: Actor, field: str, purpose: str, **more: Any) -> str:
         return contacts.reveal(
             session,
             who,
             cipher,
             case_id,
             field=field,
-            reason=reason,
+            purpose=purpose,
             pack=load("cn"),
             now=datetime.now(UTC),
             **more,
         )
 
-    for short in ("", "why", "  ab  "):
+    for wrong in ("", "visit", "curiosity"):  # not on the list ("visit" was free text)
+        with pytest.raises(DoorstepError, match="purpose"), transaction(engine) as session:
+            reveal(session, verifier, "id_number", wrong)
+    for short in (None, "", "why", "  ab  "):  # "other" says what, in words
         with pytest.raises(DoorstepError, match="at least 4"), transaction(engine) as session:
-            reveal(session, verifier, "id_number", short)
+            reveal(session, verifier, "id_number", "other", reason=short)
     with transaction(engine) as session:
-        value = reveal(session, verifier, "id_number", "核实身份", request_id="req-1")
+        value = reveal(
+            session,
+            verifier,
+            "id_number",
+            "visit_preparation",
+            reason="核实身份",
+            request_id="req-1",
+        )
         customer = session.get(Customer, "C0001")
         assert customer is not None
         assert value == world.id_numbers[0] and customer.id_number != value
@@ -160,7 +170,9 @@ def test_reveal_needs_a_reason_and_is_audited(
             )
         )
         assert phone is not None
-        value = reveal(session, verifier, "contact_point", "call first", point_id=phone.id)
+        value = reveal(
+            session, verifier, "contact_point", "other", reason="call first", point_id=phone.id
+        )
         assert value == world.phones[0]
     with transaction(engine) as session:
         reveals = [
@@ -168,13 +180,17 @@ def test_reveal_needs_a_reason_and_is_audited(
             for e in audit.timeline(session, "case", case_id)
             if e.action == "personal_data.reveal"
         ]
-    assert [(e.actor, e.role, e.reason, e.summary["field"], e.request_id) for e in reveals] == [
-        ("verifier", "verifier", "核实身份", "id_number", "req-1"),
-        ("verifier", "verifier", "call first", "contact_point", None),
-    ]
+    assert [
+        (e.actor, e.role, e.reason, e.summary["field"], e.summary["purpose"], e.request_id)
+        for e in reveals
+    ] == [
+        ("verifier", "verifier", "外访准备 visit preparation: 核实身份", "id_number",
+         "visit_preparation", "req-1"),
+        ("verifier", "verifier", "其他 other: call first", "contact_point", "other", None),
+    ]  # fmt: skip
     for role in (Role.ANALYST, Role.AUDITOR):
         with pytest.raises(Forbidden), transaction(engine) as session:
-            reveal(session, Actor(role.value, role), "id_number", "just curious")
+            reveal(session, Actor(role.value, role), "id_number", "legal")
 
 
 def test_keyed_hash_finds_a_customer_without_decrypting(

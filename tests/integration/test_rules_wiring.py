@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, select, update
 
 from doorstep.domain.contact import AttemptChannel, AttemptResult
-from doorstep.domain.errors import DoorstepError, Forbidden, ReasonRequired
+from doorstep.domain.errors import DoorstepError, Forbidden, InvalidValue, ReasonRequired
 from doorstep.domain.ports import Cipher
 from doorstep.domain.rules import load
 from doorstep.services import cases
@@ -236,13 +236,13 @@ def test_reveal_goes_through_the_rule(
             world.assigned_case,
             field="id_number",
             reason="check the ID at the door",
-            purpose="visit",
+            purpose="visit_preparation",
             pack=CN,
             now=datetime.now(UTC),
         )
         assert value in world.id_numbers
-    with transaction(engine) as session, pytest.raises(Forbidden, match="purpose"):
-        contacts.reveal(
+    with transaction(engine) as session, pytest.raises(InvalidValue, match="purpose"):
+        contacts.reveal(  # not a purpose on the list at all
             session,
             boss,
             cast(Cipher, world.cipher),
@@ -251,6 +251,18 @@ def test_reveal_goes_through_the_rule(
             reason="just curious",
             purpose="curiosity",
             pack=CN,
+            now=datetime.now(UTC),
+        )
+    narrow = load("cn", ("x.toml", '[rules.CN-PIPL-SENSITIVE.params]\npurposes = ["legal"]'))
+    with transaction(engine) as session, pytest.raises(Forbidden, match="purpose"):
+        contacts.reveal(  # on the list, but not one the pack declares
+            session,
+            boss,
+            cast(Cipher, world.cipher),
+            world.assigned_case,
+            field="id_number",
+            purpose="borrower_request",
+            pack=narrow,
             now=datetime.now(UTC),
         )
 
@@ -321,6 +333,7 @@ def test_retention_dry_run_reports_due_and_legal_holds(
                 cast(Cipher, world.cipher),
                 first.id,
                 field="id_number",
+                purpose="legal",
                 reason="复核身份信息",
                 pack=CN,
                 now=datetime.now(UTC),

@@ -124,6 +124,7 @@ def test_a_reveal_before_the_assignment_or_of_another_point_does_not_count(
             world.assigned_case,
             field="contact_point",
             point_id=phone,
+            purpose="contact_verification",
             reason="call before the visit",
             pack=load("cn"),
             now=datetime.now(UTC),

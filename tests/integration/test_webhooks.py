@@ -22,7 +22,7 @@ from doorstep.domain.errors import DoorstepError, SignatureError
 from doorstep.domain.ports import SystemClock
 from doorstep.integrations import webhooks
 from doorstep.services.lender import feedback
-from doorstep.services.lender.feedback import RetryPolicy, deliver_due
+from doorstep.services.lender.feedback import Destinations, RetryPolicy, deliver_due
 from doorstep.services.outbox import emit
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, WebhookDelivery
@@ -31,7 +31,8 @@ pytestmark = pytest.mark.db
 # A timeout long enough that an answered request is never taken for a timed-out one on a
 # loaded machine (it would be posted again: at least once, not exactly once); the scripted
 # "timeout" answers after three of them.
-FAST = RetryPolicy(max_attempts=6, timeout=2.0, backoff=0.01, backoff_max=0.05)
+LOCAL = Destinations(allow_private=True)  # the receiver listens on 127.0.0.1, over http
+FAST = RetryPolicy(max_attempts=6, timeout=2.0, backoff=0.01, backoff_max=0.05, destinations=LOCAL)
 CLOCK = SystemClock()
 
 
@@ -113,7 +114,9 @@ def test_every_event_arrives_exactly_once_despite_failures(
 ) -> None:
     cipher, _ = keys
     with transaction(engine) as session:
-        _endpoint, receiver.secret = feedback.add_endpoint(session, SYSTEM, receiver.url, cipher)
+        _endpoint, receiver.secret = feedback.add_endpoint(
+            session, SYSTEM, receiver.url, cipher, destinations=LOCAL
+        )
     receiver.script = ["500", "timeout", "500"]
     with transaction(engine) as session:
         ids = [
@@ -144,10 +147,12 @@ def test_dead_letter_after_max_attempts_and_manual_retry(
     engine: Engine, keys: tuple[Any, Any], receiver: Receiver
 ) -> None:
     cipher, _ = keys
-    policy = RetryPolicy(max_attempts=3, timeout=0.5, backoff=0.01, backoff_max=0.02)
+    policy = RetryPolicy(
+        max_attempts=3, timeout=0.5, backoff=0.01, backoff_max=0.02, destinations=LOCAL
+    )
     with transaction(engine) as session:
         _endpoint, receiver.secret = feedback.add_endpoint(
-            session, SYSTEM, receiver.url, cipher, topics=["case.closed"]
+            session, SYSTEM, receiver.url, cipher, topics=["case.closed"], destinations=LOCAL
         )
         emit(session, "visit.verdict", "1", {}, now=CLOCK.now())  # not subscribed: no delivery
         event_id = emit(session, "case.closed", "1", {"case_id": 1}, now=CLOCK.now())
@@ -175,7 +180,9 @@ def test_bad_endpoint_url_is_refused(engine: Engine, keys: tuple[Any, Any]) -> N
         with pytest.raises(DoorstepError, match="url"):
             feedback.add_endpoint(session, SYSTEM, "ftp://lender.example/hook", cipher)
         with pytest.raises(DoorstepError, match="topics"):
-            feedback.add_endpoint(session, SYSTEM, "https://x.example/h", cipher, topics=["x"])
+            feedback.add_endpoint(
+                session, SYSTEM, "https://x.example/h", cipher, topics=["x"], destinations=LOCAL
+            )
 
 
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # SQLite: one worker
@@ -185,7 +192,9 @@ def test_concurrent_workers_share_the_queue(
     """Several workers need FOR UPDATE SKIP LOCKED: PostgreSQL only (run one on SQLite)."""
     cipher, _ = keys
     with transaction(engine) as session:
-        _endpoint, receiver.secret = feedback.add_endpoint(session, SYSTEM, receiver.url, cipher)
+        _endpoint, receiver.secret = feedback.add_endpoint(
+            session, SYSTEM, receiver.url, cipher, destinations=LOCAL
+        )
         ids = [emit(session, "visit.verdict", str(i), {"i": i}, now=CLOCK.now()) for i in range(40)]
     errors: list[BaseException] = []
 

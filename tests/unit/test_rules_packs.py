@@ -69,7 +69,11 @@ def offer(**kw: Any) -> OfferContext:
 
 
 def reveal(**kw: Any) -> RevealContext:
-    base: dict[str, Any] = {"role": "manager", "purpose": "visit", "assignment_live": False}
+    base: dict[str, Any] = {
+        "role": "manager",
+        "purpose": "visit_preparation",
+        "assignment_live": False,
+    }
     base.update(kw)
     return RevealContext(**base)
 
@@ -278,6 +282,31 @@ ROWS = [
         "edge: undeclared purpose",
         A.REVEAL_PERSONAL_DATA,
         reveal(purpose="curiosity"),
+        True,
+    ),
+    R(
+        "cn",
+        "CN-REVEAL-QUOTA",
+        "allowed",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(reveals_in_window=20, reveals_today=100),
+        False,
+    ),
+    R("cn", "CN-REVEAL-QUOTA", "fires", A.REVEAL_PERSONAL_DATA, reveal(reveals_in_window=21), True),
+    R(
+        "cn",
+        "CN-REVEAL-QUOTA",
+        "edge: a verifier's daily ceiling is lower than a manager's",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(role="verifier", assignment_live=True, reveals_in_window=1, reveals_today=61),
+        True,
+    ),
+    R(
+        "cn",
+        "CN-REVEAL-QUOTA",
+        "edge: a role without a ceiling reveals nothing",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(role="analyst", reveals_in_window=1, reveals_today=1),
         True,
     ),
     R("cn", "CN-APR-DISPLAY", "allowed", A.OFFER_PLAN, offer(), False),
@@ -505,6 +534,31 @@ ROWS = [
         call(NY, opt_out_included=False),
         False,
     ),
+    R(
+        "us",
+        "US-REVEAL-QUOTA",
+        "allowed",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(reveals_in_window=20, reveals_today=100),
+        False,
+    ),
+    R("us", "US-REVEAL-QUOTA", "fires", A.REVEAL_PERSONAL_DATA, reveal(reveals_in_window=21), True),
+    R(
+        "us",
+        "US-REVEAL-QUOTA",
+        "edge: a verifier's daily ceiling is lower than a manager's",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(role="verifier", assignment_live=True, reveals_in_window=1, reveals_today=61),
+        True,
+    ),
+    R(
+        "us",
+        "US-REVEAL-QUOTA",
+        "edge: a role without a ceiling reveals nothing",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(role="analyst", reveals_in_window=1, reveals_today=1),
+        True,
+    ),
     R("us", "US-PRIVACY", "allowed", A.REVEAL_PERSONAL_DATA, reveal(), False),
     R("us", "US-PRIVACY", "fires", A.REVEAL_PERSONAL_DATA, reveal(role="auditor"), True),
     R(
@@ -629,6 +683,31 @@ ROWS = [
         A.OFFER_PLAN,
         offer(apr_simple=Decimal("0.99")),
         False,
+    ),
+    R(
+        "uk",
+        "UK-REVEAL-QUOTA",
+        "allowed",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(reveals_in_window=20, reveals_today=100),
+        False,
+    ),
+    R("uk", "UK-REVEAL-QUOTA", "fires", A.REVEAL_PERSONAL_DATA, reveal(reveals_in_window=21), True),
+    R(
+        "uk",
+        "UK-REVEAL-QUOTA",
+        "edge: a verifier's daily ceiling is lower than a manager's",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(role="verifier", assignment_live=True, reveals_in_window=1, reveals_today=61),
+        True,
+    ),
+    R(
+        "uk",
+        "UK-REVEAL-QUOTA",
+        "edge: a role without a ceiling reveals nothing",
+        A.REVEAL_PERSONAL_DATA,
+        reveal(role="analyst", reveals_in_window=1, reveals_today=1),
+        True,
     ),
     R("uk", "UK-PRIVACY", "allowed", A.REVEAL_PERSONAL_DATA, reveal(role="admin"), False),
     R("uk", "UK-PRIVACY", "fires", A.REVEAL_PERSONAL_DATA, reveal(purpose=""), True),

@@ -22,6 +22,7 @@ from doorstep.cli.common import (
 from doorstep.cli.feedback import export_feedback
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import format_yuan
+from doorstep.integrations.spreadsheet import safe_text
 from doorstep.services.delinquency import delinquency_table
 from doorstep.store.db import transaction
 
@@ -58,8 +59,10 @@ def export_delinquency(
     if output_format is FileFormat.parquet:
         frame.write_parquet(target)  # integer fen, exact
     else:
+        text = ["loan_id", "customer_id", "bucket"]  # the lender's ids: never a formula
         frame.with_columns(
-            pl.col(m).map_elements(format_yuan, return_dtype=pl.Utf8) for m in money
+            *(pl.col(m).map_elements(format_yuan, return_dtype=pl.Utf8) for m in money),
+            *(pl.col(t).map_elements(safe_text, return_dtype=pl.Utf8) for t in text),
         ).write_csv(target)
     console.print(f"{frame.height} loans written to {target}")
 

@@ -46,7 +46,12 @@ def retry_policy(config: Settings) -> feedback.RetryPolicy:
         timeout=config.webhook_timeout_seconds,
         backoff=config.webhook_backoff_seconds,
         backoff_max=config.webhook_backoff_max_seconds,
+        destinations=destinations(config),
     )
+
+
+def destinations(config: Settings) -> feedback.Destinations:
+    return feedback.Destinations(allow_private=config.webhook_allow_private)
 
 
 @app.command("add")
@@ -66,7 +71,13 @@ def webhooks_add(
     try:
         with transaction(ready_engine(config)) as session:
             endpoint, secret = feedback.add_endpoint(
-                session, SYSTEM, url, cipher, topics=wanted, description=description
+                session,
+                SYSTEM,
+                url,
+                cipher,
+                topics=wanted,
+                description=description,
+                destinations=destinations(config),
             )
             console.print(f"endpoint #{endpoint.id}: {url}")
     except DoorstepError as exc:

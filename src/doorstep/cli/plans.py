@@ -20,7 +20,8 @@ def plan(
     day: Annotated[str, typer.Option("--date", help="the day to plan, YYYY-MM-DD")],
     city: Annotated[str, typer.Option(help="the city (region) to plan, e.g. 北京市")],
     seconds: Annotated[
-        float | None, typer.Option(help="solver time limit (default: plan_seconds)")
+        float | None,
+        typer.Option(help="solver seconds (default plan_seconds, at most plan_max_seconds)"),
     ] = None,
     seed: Annotated[int, typer.Option(help="solver seed")] = 0,
     publish: Annotated[

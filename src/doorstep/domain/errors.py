@@ -29,7 +29,8 @@ so a service never speaks HTTP.
     │   └── OutsideScope                   an API token used beyond its scopes
     ├── Throttled                     429  too many attempts: try again in N minutes
     │   ├── LoginThrottled
-    │   └── SignInThrottled
+    │   ├── SignInThrottled
+    │   └── RevealLimited                  past a person's reveal rate or daily ceiling
     ├── Conflict                      409  the state of things does not allow it now
     │   ├── IllegalTransition              a case/offer state machine refusal
     │   ├── DuplicateSubmission            a visit someone submitted first
@@ -328,6 +329,18 @@ class LoginThrottled(Throttled):
 
 class SignInThrottled(Throttled):
     code = "login_throttled"
+
+
+class RevealLimited(Throttled):
+    """A reveal past the person's limits: the rule's words (the numbers it enforces) and
+    the count that passed them. Nothing was revealed or counted."""
+
+    code = "reveal_limit"
+
+    def __init__(self, rule_id: str, message: str, message_zh: str, why: str) -> None:
+        super().__init__(
+            f"{rule_id}: {message} ({why})", message_zh=f"{rule_id}：{message_zh}（{why}）"
+        )
 
 
 # --- 409: the state of things does not allow it now -----------------------------------

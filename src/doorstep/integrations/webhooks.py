@@ -7,15 +7,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from doorstep.domain.errors import SignatureError
+from doorstep.integrations.destinations import PUBLIC_ONLY, Destinations, UnsafeDestination
+
+__all__ = ["PUBLIC_ONLY", "Destinations", "UnsafeDestination", "post", "sign", "verify"]
 
 SIGNATURE_HEADER = "Doorstep-Signature"
 EVENT_ID_HEADER = "Doorstep-Event-Id"
@@ -79,26 +81,38 @@ class PostResult:
     error: str | None
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> PostResult:
-    """POST once; any 2xx is a success, everything else (status, timeout, refusal) is not."""
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json; charset=utf-8", **headers},
-    )
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    destinations: Destinations = PUBLIC_ONLY,
+) -> PostResult:
+    """POST once to `url`, checked against `destinations` now (its name may point
+    elsewhere than when it was registered) and connected to the very address checked, so
+    a second lookup cannot swap it. Any 2xx is a success; everything else (a status, a
+    redirect, which is never followed, a timeout, a refusal) is not."""
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status = int(response.status)
-            return PostResult(200 <= status < 300, status, None if status < 300 else "not 2xx")
-    except urllib.error.HTTPError as exc:
-        return PostResult(False, exc.code, f"HTTP {exc.code}")
+        target = destinations.target(url)
+    except UnsafeDestination as exc:
+        return PostResult(False, None, f"refused destination: {exc.message}")
+    connection = target.connection(timeout)
+    try:
+        connection.request(
+            "POST",
+            target.path,
+            body=body,
+            headers={"Content-Type": "application/json; charset=utf-8", **headers},
+        )
+        response = connection.getresponse()
+        response.read(64 * 1024)
+        status = int(response.status)
+        ok = 200 <= status < 300
+        return PostResult(ok, status, None if ok else f"HTTP {status}")
     except TimeoutError:
         return PostResult(False, None, f"timeout after {timeout:g}s")
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError):
-            return PostResult(False, None, f"timeout after {timeout:g}s")
-        return PostResult(False, None, f"unreachable: {reason}")
-    except OSError as exc:
-        return PostResult(False, None, f"connection error: {exc}")
+    except (OSError, http.client.HTTPException) as exc:
+        return PostResult(False, None, f"unreachable: {exc}")
+    finally:
+        connection.close()

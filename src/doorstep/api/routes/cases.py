@@ -202,6 +202,7 @@ def reveal(
         case_id,
         field=body.field,
         point_id=body.point_id,
+        purpose=body.purpose,
         reason=body.reason,
         pack=state.settings.rules_pack,
         now=state.clock.now(),

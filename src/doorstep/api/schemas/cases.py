@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.money import format_yuan
+from doorstep.domain.reveal import Purpose
 from doorstep.store.models import Case
 
 
@@ -112,7 +113,11 @@ class AttemptIn(BaseModel):
 class RevealIn(BaseModel):
     field: Literal["id_number", "contact_point"]
     point_id: int | None = None
-    reason: str = Field(min_length=4, max_length=300)
+    purpose: Purpose = Field(
+        description="why: visit_preparation, contact_verification, borrower_request, "
+        "complaint_handling, legal, or other (then say what in `reason`)"
+    )
+    reason: str | None = Field(None, max_length=300)
 
 
 class RevealOut(BaseModel):

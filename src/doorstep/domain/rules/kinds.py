@@ -310,6 +310,30 @@ def _reveal(p: Mapping[str, Any], action: Action) -> Predicate:
     return check
 
 
+def _reveal_quota(p: Mapping[str, Any], action: Action) -> Predicate:
+    """How much one person may reveal: `per_window` reveals in `window_minutes`, and
+    `daily_<role>` a day (a role without one: none). The store counts them atomically with
+    these same numbers (see `domain.reveal.quota`); the other parameters are read there."""
+    window, per_window = p["window_minutes"], p["per_window"]
+    if window < 1:
+        raise ParamError("window_minutes", "expected at least 1")
+    if not 1 <= p["alert_after"] <= per_window:
+        raise ParamError("alert_after", "expected between 1 and per_window (alert first)")
+    if p["approval_hours"] < 1:
+        raise ParamError("approval_hours", "expected at least 1")
+    daily = {role: p[f"daily_{role}"] for role in ("admin", "manager", "verifier")}
+
+    def check(ctx: Any) -> str | None:
+        if ctx.reveals_in_window > per_window:
+            return f"{ctx.reveals_in_window} reveals in {window} minutes > {per_window}"
+        ceiling = daily.get(ctx.role, 0)
+        if ctx.reveals_today > ceiling:
+            return f"{ctx.reveals_today} reveals today > {ceiling} for {ctx.role}"
+        return None
+
+    return check
+
+
 def _apr_cap(p: Mapping[str, Any], action: Action) -> Predicate:
     types, cap, multiple = frozenset(p["lender_types"]), p["cap"], p["lpr_multiple"]
     if (cap is None) == (multiple is None):
@@ -410,6 +434,20 @@ KINDS: dict[str, Kind] = {
             "purposes": Param("strings", ()),
         },
         _reveal,
+    ),
+    "reveal_quota": Kind(
+        frozenset({A.REVEAL_PERSONAL_DATA}),
+        {
+            "window_minutes": Param("int"),
+            "per_window": Param("int"),
+            "alert_after": Param("int"),
+            "daily_admin": Param("int"),
+            "daily_manager": Param("int"),
+            "daily_verifier": Param("int"),
+            "bulk_threshold": Param("int"),
+            "approval_hours": Param("int"),
+        },
+        _reveal_quota,
     ),
     "apr_cap": Kind(
         frozenset({A.OFFER_PLAN}),

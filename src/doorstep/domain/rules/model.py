@@ -112,6 +112,8 @@ class RevealContext:
     role: str
     purpose: str
     assignment_live: bool
+    reveals_in_window: int = 0  # the person's reveals in the current window, these included
+    reveals_today: int = 0  # the person's reveals today (business day), these included
 
 
 @dataclass(frozen=True, slots=True)

@@ -304,7 +304,13 @@ def webhook_retry_policy(settings: Settings) -> feedback.RetryPolicy:
         timeout=settings.webhook_timeout_seconds,
         backoff=settings.webhook_backoff_seconds,
         backoff_max=settings.webhook_backoff_max_seconds,
+        destinations=webhook_destinations(settings),
     )
+
+
+def webhook_destinations(settings: Settings) -> feedback.Destinations:
+    """Where webhooks may go: https to public addresses, unless the operator allows more."""
+    return feedback.Destinations(allow_private=settings.webhook_allow_private)
 
 
 def _deliveries(session: Session, ctx: DayContext) -> Mapping[str, Any]:

@@ -21,6 +21,7 @@ from doorstep.domain.contact import (
 )
 from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
 from doorstep.domain.ports import Cipher
+from doorstep.domain.reveal import stated_reason
 from doorstep.domain.rules import (
     THIRD_PARTIES,
     Action,
@@ -34,7 +35,7 @@ from doorstep.domain.rules import (
     check,
 )
 from doorstep.services.cases.lookup import get_case
-from doorstep.services.conduct import audit, privacy_requests
+from doorstep.services.conduct import audit, privacy_requests, reveal_controls
 from doorstep.services.conduct import decisions as rules_service
 from doorstep.services.conduct.holds import hold_types
 from doorstep.store.models import Case, ContactAttempt, ContactPoint, Customer
@@ -378,31 +379,28 @@ def reveal(
     case_id: int,
     *,
     field: str,
-    reason: str,
+    purpose: str,
     pack: Pack,
     now: datetime,
+    reason: str | None = None,
     point_id: int | None = None,
     request_id: str | None = None,
-    purpose: str = "contact",
 ) -> str:
     """The clear value of a national ID or a contact point of a case the actor may see,
-    for a stated reason and a declared `purpose` (checked by the conduct rule for
-    `reveal_personal_data`: role, purpose, live assignment at `now`); every reveal is
-    audited."""
+    for a `purpose` chosen from the list (`domain.reveal.Purpose`; `other` with a reason
+    in words). The conduct rules decide: role, purpose, live assignment at `now`, and the
+    person's reveals counted atomically against the pack's limits (refused past them,
+    429). Every reveal is audited; an anomaly alerts the auditors (`reveal_controls`)."""
     if not actor.can(Permission.REVEAL_PERSONAL_DATA) or actor.role not in REVEAL_ROLES:
         raise Forbidden(
             "your role cannot reveal personal data", message_zh="您的角色无权查看个人信息"
         )
-    if len(reason.strip()) < 4:
-        raise InvalidValue(
-            "say why you need to see it (at least 4 characters)",
-            message_zh="请说明查看原因（至少 4 个字）",
-        )
+    chosen, stated = stated_reason(purpose, reason)
     case = get_case(session, actor, case_id)
     live = repo.has_live_assignment(session, actor.team_ids, case_id, now)
-    decision = check(
-        Action.REVEAL_PERSONAL_DATA, RevealContext(actor.role.value, purpose, live), pack
-    )
+    counts = reveal_controls.count(session, actor, pack, now)
+    context = RevealContext(actor.role.value, chosen.value, live, counts.in_window, counts.today)
+    decision = check(Action.REVEAL_PERSONAL_DATA, context, pack)
     if decision.outcome is not Outcome.ALLOWED:
         rules_service.record_decision(
             session,
@@ -411,21 +409,23 @@ def reveal(
             pack=pack,
             case_id=case_id,
             performed=not decision.blocked,
-            override_reason=reason.strip(),
+            override_reason=stated,
             at=now,
         )
     if decision.blocked:
-        raise Forbidden(decision.explain("en"), message_zh=decision.explain("zh"))
+        raise reveal_controls.refusal(decision, pack)
     value = cipher.decrypt(_stored_value(session, actor, case, field, point_id))
     # Filed under the case, so the case's timeline shows who saw what and why.
+    summary = {"customer_id": case.customer_id, "field": field, "contact_point": point_id}
     audit.record(
         session,
         actor,
         "personal_data.reveal",
         "case",
         case_id,
-        {"customer_id": case.customer_id, "field": field, "contact_point": point_id},
-        reason=reason.strip(),
+        {**summary, "purpose": chosen.value},
+        reason=stated,
         request_id=request_id,
     )
+    reveal_controls.watch(session, actor, case, counts, pack, now)
     return value

@@ -3,7 +3,6 @@ compliance report per team and verifier (page and CSV)."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from doorstep.domain.access import Actor, Permission
 from doorstep.domain.errors import Forbidden, InvalidValue
 from doorstep.domain.rules import Pack
 from doorstep.domain.rules.kinds import shown
+from doorstep.integrations.spreadsheet import SafeWriter
 from doorstep.services.conduct.decisions import in_quiet_hours
 from doorstep.store.models import CaseHold
 from doorstep.store.repositories import conduct as repo
@@ -122,7 +122,7 @@ def compliance_report(
 
 def report_csv(report: ComplianceReport) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(
         ["period_start", "period_end", "team", "verifier", "kind", "rule", "count", "detail"]
     )

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from doorstep.domain.identity import mask_id_number
+from doorstep.integrations.spreadsheet import SafeWriter
 from doorstep.services.conduct.personal_data import mask_contact
 from doorstep.services.ingest.contracts import ORDER, SPECS
 from doorstep.services.ingest.validate import Problem
@@ -83,7 +83,7 @@ def write_problem_report(problems: Sequence[Problem], folder: Path, now: datetim
     stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = folder / f"ingest-rejected-{stamp}.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = SafeWriter(handle)
         writer.writerow(["file", "line", "column", "value", "reason"])
         for p in problems:
             writer.writerow([p.file, "" if p.line is None else p.line, p.column, p.value, p.reason])

@@ -29,10 +29,14 @@ from doorstep.store.repositories.outbox import DEAD, DELIVERED, PENDING
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """How deliveries are made: attempts, timeout, backoff, and where they may go (each
+    delivery checks its endpoint's URL again: a name may resolve elsewhere since)."""
+
     max_attempts: int = 8
     timeout: float = 10.0
     backoff: float = 30.0  # seconds before the first retry, doubled each time
     backoff_max: float = 6 * 3600.0
+    destinations: webhooks.Destinations = webhooks.PUBLIC_ONLY
 
     def delay(self, attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
         """Exponential backoff with jitter: between half and all of base * 2^(n-1)."""
@@ -173,7 +177,9 @@ def _post(job: Job, cipher: Cipher, policy: RetryPolicy, now: datetime) -> webho
         webhooks.EVENT_ID_HEADER: job.event_id,
         webhooks.TOPIC_HEADER: job.topic,
     }
-    return webhooks.post(job.url, job.body, headers, timeout=policy.timeout)
+    return webhooks.post(
+        job.url, job.body, headers, timeout=policy.timeout, destinations=policy.destinations
+    )
 
 
 def due_deliveries(session: Session, now: datetime, *, limit: int = 10_000) -> list[int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -30,14 +29,13 @@ def add_endpoint(
     *,
     topics: Sequence[str] = (),
     description: str | None = None,
+    destinations: webhooks.Destinations = webhooks.PUBLIC_ONLY,
 ) -> tuple[WebhookEndpoint, str]:
-    """Register a lender's endpoint; returns it and its signing secret (shown once)."""
+    """Register a lender's endpoint; returns it and its signing secret (shown once). The
+    URL must be one `destinations` allows: https to public addresses, unless the operator
+    allows private ones (`Settings.webhook_destinations`)."""
     require(actor, Permission.MANAGE_USERS)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidValue(
-            f"url: not an http(s) URL: {url!r}", message_zh=f"url：不是 http(s) 地址：{url!r}"
-        )
+    destinations.check(url)
     unknown = [t for t in topics if t not in TOPICS]
     if unknown:
         raise InvalidValue(

@@ -2,7 +2,8 @@
 
 Only the tables listed here can be exported, and personal data never leaves: ciphertext,
 lookup hashes, names, employers, free-text notes and the borrower's positions are left
-out (the masked forms stay). Amounts stay integer fen, as stored. Rows are read and
+out (the masked forms stay). Amounts stay integer fen, as stored; CSV text that a
+spreadsheet would run as a formula is quoted (`integrations.spreadsheet`). Rows are read and
 written in chunks, so a table of millions of rows never sits in memory at once.
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy import Boolean, Column, Date, Float, Integer
 from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import InvalidValue
+from doorstep.integrations.spreadsheet import safe_cell
 from doorstep.store.repositories import exports as repo
 from doorstep.store.types import UTCDateTime
 
@@ -78,6 +80,11 @@ def _cell(value: Any, kind: pa.DataType) -> Any:
     return str(value)
 
 
+def _csv_cell(value: Any, kind: pa.DataType) -> Any:
+    """A text cell of a CSV file: never a formula when a spreadsheet opens it."""
+    return safe_cell(_cell(value, kind))
+
+
 def export_table(
     session: Session,
     name: str,
@@ -97,6 +104,7 @@ def export_table(
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")  # a crash leaves no half file
     rows = 0
+    cell = _cell if file_format == "parquet" else _csv_cell
     chunks = repo.table_chunks(session, name, columns, chunk_rows=CHUNK_ROWS)
     try:
         with partial.open("wb") as handle:
@@ -107,7 +115,7 @@ def export_table(
             )
             for chunk in chunks:
                 arrays = [
-                    pa.array([_cell(row[i], f.type) for row in chunk], type=f.type)
+                    pa.array([cell(row[i], f.type) for row in chunk], type=f.type)
                     for i, f in enumerate(schema)
                 ]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema))

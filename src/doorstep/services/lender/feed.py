@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.errors import InvalidValue
 from doorstep.domain.money import format_yuan
+from doorstep.integrations.spreadsheet import safe_text
 from doorstep.services.lender.permission import require
 from doorstep.store.repositories import feedback as repo
 from doorstep.store.repositories.feedback import FeedbackRow
@@ -72,7 +73,8 @@ def feedback_record(row: FeedbackRow) -> dict[str, Any]:
 
 
 def csv_cells(record: dict[str, Any]) -> list[str]:
-    """A record flattened for CSV: lists joined by ';', booleans true/false, None empty."""
+    """A record flattened for CSV: lists joined by ';', booleans true/false, None empty,
+    text that a spreadsheet would run as a formula quoted (`safe_text`)."""
     cells = []
     for column in FEEDBACK_COLUMNS:
         value = record[column]
@@ -81,9 +83,9 @@ def csv_cells(record: dict[str, Any]) -> list[str]:
         elif isinstance(value, bool):
             cells.append("true" if value else "false")
         elif isinstance(value, list):
-            cells.append(";".join(str(v) for v in value))
+            cells.append(safe_text(";".join(str(v) for v in value)))
         else:
-            cells.append(str(value))
+            cells.append(safe_text(str(value)))
     return cells
 
 

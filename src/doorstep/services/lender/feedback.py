@@ -4,6 +4,7 @@ The outbox that queues the deliveries is `outbox`."""
 
 from __future__ import annotations
 
+from doorstep.integrations.destinations import Destinations
 from doorstep.services.lender.delivery import (
     DeliveryRun,
     Job,
@@ -44,6 +45,7 @@ __all__ = [
     "PENDING",
     "DeadLetter",
     "DeliveryRun",
+    "Destinations",
     "Job",
     "RetryPolicy",
     "add_endpoint",

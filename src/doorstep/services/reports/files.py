@@ -13,7 +13,6 @@ tools pivot most easily.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import re
@@ -31,6 +30,7 @@ from doorstep.domain.access import Actor, Role
 from doorstep.domain.calendar import add_months
 from doorstep.domain.errors import Forbidden, InvalidValue
 from doorstep.integrations import pdf
+from doorstep.integrations.spreadsheet import SafeWriter, safe_row
 from doorstep.services.reports.dashboard import Chart, Dashboard, build_dashboard
 
 Translate = Callable[[str], str]
@@ -116,7 +116,7 @@ def _rows(board: Dashboard, tr: Translate) -> Iterator[Row]:
 
 def report_csv(board: Dashboard, tr: Translate) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow([tr(h) for h in HEADERS])
     writer.writerows(_rows(board, tr))
     return out.getvalue()
@@ -144,11 +144,11 @@ def report_xlsx(board: Dashboard, tr: Translate, *, start: date, end: date) -> b
     for chart in board.charts:
         shown = translated(chart, tr)
         sheet = book.create_sheet(_sheet_name(shown.title, taken))
-        sheet.append([shown.title])
-        sheet.append([period])
-        sheet.append([tr("Item"), *(s.name for s in shown.series)])
+        sheet.append(safe_row([shown.title]))
+        sheet.append(safe_row([period]))
+        sheet.append(safe_row([tr("Item"), *(s.name for s in shown.series)]))
         for n, label in enumerate(shown.labels):
-            sheet.append([label, *(s.values[n] for s in shown.series)])
+            sheet.append(safe_row([label, *(s.values[n] for s in shown.series)]))
         if chart.key in MONEY_CHARTS:
             for row in sheet.iter_rows(min_row=4, min_col=2):
                 for cell in row:
@@ -157,11 +157,11 @@ def report_xlsx(board: Dashboard, tr: Translate, *, start: date, end: date) -> b
     if board.roll is not None:
         roll = board.roll
         sheet = book.create_sheet(_sheet_name(tr(ROLL_TITLE), taken))
-        sheet.append([tr(ROLL_TITLE)])
-        sheet.append([f"{roll.from_day.isoformat()} → {roll.to_day.isoformat()}"])
-        sheet.append([tr("from / to"), *roll.buckets, tr("loans")])
+        sheet.append(safe_row([tr(ROLL_TITLE)]))
+        sheet.append(safe_row([f"{roll.from_day.isoformat()} → {roll.to_day.isoformat()}"]))
+        sheet.append(safe_row([tr("from / to"), *roll.buckets, tr("loans")]))
         for row, bucket in enumerate(roll.buckets):
-            sheet.append([bucket, *roll.shares[row], roll.loans[row]])
+            sheet.append(safe_row([bucket, *roll.shares[row], roll.loans[row]]))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

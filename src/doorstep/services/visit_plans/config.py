@@ -69,6 +69,8 @@ class PlanConfig:
     travel: TravelTimes = field(default_factory=GreatCircleTravel)
     seconds: float = 10.0
     edit_seconds: float = 3.0
+    max_seconds: float = 60.0
+    """The most solver seconds a request may ask for (`DOORSTEP_PLAN_MAX_SECONDS`)."""
     iterations: int | None = None
     """Also stop each search after this many iterations (a plan then depends only on the
     seed, not on the machine's speed: tests). None: the time budget alone."""
@@ -94,6 +96,7 @@ class PlanConfig:
             travel=travel,
             seconds=settings.plan_seconds,
             edit_seconds=settings.plan_edit_seconds,
+            max_seconds=settings.plan_max_seconds,
             iterations=settings.plan_iterations,
             zone=settings.zone,
             workers=settings.plan_workers,

@@ -38,7 +38,7 @@ def run_plan(
 ) -> VisitPlan:
     """Plan the city's day from its ready cases and save it as a draft."""
     require(actor, city)
-    budget = budget_of(seconds, cfg.seconds)
+    budget = budget_of(seconds, cfg.seconds, cfg.max_seconds)
     out = collect(
         session,
         cfg,
@@ -112,14 +112,19 @@ def new_draft(
     return row
 
 
-def budget_of(seconds: float | None, default: float) -> float:
-    """The solver's time budget: ``seconds``, or ``default``; in (0, 600]."""
-    budget = default if seconds is None else seconds
-    if not (math.isfinite(budget) and 0 < budget <= 600):
+def budget_of(seconds: float | None, default: float, limit: float) -> float:
+    """The solver's time budget: the ``seconds`` asked for, in (0, limit] (the setting
+    `plan_max_seconds`, named in the refusal); else ``default``, cut to the limit (an older
+    plan may have been made under a higher one)."""
+    if seconds is None:
+        return min(default, limit)
+    if not (math.isfinite(seconds) and 0 < seconds <= limit):
         raise InvalidValue(
-            f"seconds {budget} is not in (0, 600]", message_zh=f"求解时间 {budget} 不在 (0, 600] 内"
+            f"seconds: {seconds:g} s is not allowed; a plan may ask for more than 0 and at "
+            f"most {limit:g} s of solver time",
+            message_zh=f"seconds：不允许 {seconds:g} 秒；求解时间须大于 0 且不超过 {limit:g} 秒",
         )
-    return budget
+    return seconds
 
 
 def _settings_of(cfg: PlanConfig, **extra: Any) -> dict[str, object]:

@@ -34,7 +34,9 @@ def reoptimise(
 ) -> VisitPlan:
     """Plan a draft's cases again; locked stops stay on their team, fixed stops as they are."""
     row = open_plan(session, actor, plan_id, version, "draft")
-    return _reoptimise(session, actor, row, cfg, budget_of(seconds, row.seconds or cfg.seconds))
+    return _reoptimise(
+        session, actor, row, cfg, budget_of(seconds, row.seconds or cfg.seconds, cfg.max_seconds)
+    )
 
 
 def move_stop(
@@ -67,7 +69,9 @@ def move_stop(
         row.id,
         {"case_id": stop.case_id, "from_team": before, "to_team": team_id},
     )
-    return _reoptimise(session, actor, row, cfg, budget_of(seconds, cfg.edit_seconds))
+    return _reoptimise(
+        session, actor, row, cfg, budget_of(seconds, cfg.edit_seconds, cfg.max_seconds)
+    )
 
 
 def lock_stop(

@@ -55,7 +55,7 @@ def replan(
         starts[str(team.id)] = _start(cfg, old.day, team, done, points, now)
     fixed_ids = {f.case_id for f in fixed}
     others = {s.case_id for s in rows if s.case_id not in fixed_ids}
-    budget = budget_of(seconds, old.seconds or cfg.seconds)
+    budget = budget_of(seconds, old.seconds or cfg.seconds, cfg.max_seconds)
     out = collect(
         session,
         cfg,

@@ -1,5 +1,6 @@
 """Safety of the team: a visit not checked out in time and an SOS raise an alert that the
-supervisor's page lists until someone resolves it."""
+supervisor's page lists until someone resolves it. The same page lists the alerts about
+reveals of personal data (`conduct.reveal_controls`) to supervisors and auditors."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain import checkin
 from doorstep.domain.access import SYSTEM, Actor, Permission, Role
 from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
-from doorstep.services.conduct import audit
+from doorstep.services.conduct import audit, reveal_controls
 from doorstep.services.visits.access import visit_of
 from doorstep.store.models import Alert, Team
 from doorstep.store.repositories import cases as case_repo
@@ -92,15 +93,26 @@ def sos(
 
 
 def _supervisor(actor: Actor) -> None:
-    if not actor.can(Permission.CHANGE_CASES):
-        raise Forbidden("only supervisors see alerts", message_zh="只有主管可以查看警报")
+    if not (actor.can(Permission.CHANGE_CASES) or actor.can(Permission.READ_AUDIT)):
+        raise Forbidden(
+            "only supervisors and auditors see alerts", message_zh="只有主管和审计员可以查看警报"
+        )
+
+
+def _shown_to(actor: Actor, alert: Alert) -> bool:
+    """Alerts about reveals go to auditors and supervisors, never to the person they are
+    about; safety alerts to supervisors, who can act on them."""
+    if alert.kind in reveal_controls.KINDS:
+        return actor.user_id is None or alert.raised_by != actor.user_id
+    return actor.can(Permission.CHANGE_CASES)
 
 
 def open_alerts(session: Session, actor: Actor) -> list[tuple[Alert, Team | None]]:
-    """Unresolved alerts, newest first; a manager sees their regions' teams."""
+    """Unresolved alerts, newest first; a manager sees their regions' (by the team, else
+    the case), an auditor those about reveals."""
     _supervisor(actor)
     regions = actor.regions if actor.role is Role.MANAGER else None
-    return repo.open_alerts(session, regions)
+    return [(a, team) for a, team in repo.open_alerts(session, regions) if _shown_to(actor, a)]
 
 
 def resolve(

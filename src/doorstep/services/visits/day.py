@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.case import CaseState
 from doorstep.domain.ports import Cipher
+from doorstep.domain.reveal import Purpose
 from doorstep.domain.rules import Action, Outcome, Pack, RevealContext, check
 from doorstep.services.cases import contacts
 from doorstep.services.conduct import audit
@@ -90,7 +91,7 @@ def day(
     # Reads and checks first, the audit events last and back to back: each event locks the
     # audit chain's head until the caller commits, and every audited write of the service
     # waits for that lock.
-    reason = f"外访路线 visit day {on.isoformat()}"
+    reason = f"外访路线 visit day {on.isoformat()}"  # purpose: visit preparation
     first = _reveal(session, actor, cipher, to_reveal, reason, now, request_id, pack)
     _audit_first_reveals(session, actor, first, reason, request_id)
     return stops
@@ -170,6 +171,7 @@ def _reveal(
                 s.case.id,
                 field="contact_point",
                 point_id=point.id,
+                purpose=Purpose.VISIT_PREPARATION,
                 reason=reason,
                 pack=pack,
                 now=now,
@@ -197,6 +199,7 @@ def _audit_first_reveals(
                 "customer_id": s.case.customer_id,
                 "field": "contact_point",
                 "contact_point": point.id,
+                "purpose": Purpose.VISIT_PREPARATION.value,
             },
             reason=reason,
             request_id=request_id,
@@ -216,7 +219,7 @@ def _reveal_allowed(
         return {}
     allowed = check(
         Action.REVEAL_PERSONAL_DATA,
-        RevealContext(actor.role.value, "contact", True),
+        RevealContext(actor.role.value, Purpose.VISIT_PREPARATION.value, True),
         pack,
     )
     if allowed.outcome is not Outcome.ALLOWED:

@@ -27,6 +27,7 @@ from doorstep.store.models.portal import (
     VisitSlot,
 )
 from doorstep.store.models.privacy import ContactSuppression, PrivacyRequest
+from doorstep.store.models.reveal import RevealCounter, RevealRequest
 from doorstep.store.models.rules import CaseHold, RuleDecision
 from doorstep.store.models.scoring import ModelDrift, ModelVersion, Score
 from doorstep.store.models.throttle import Throttle
@@ -79,6 +80,8 @@ __all__ = [
     "PortalSession",
     "PrivacyRequest",
     "PromiseToPay",
+    "RevealCounter",
+    "RevealRequest",
     "RollFigure",
     "RuleDecision",
     "ScheduleVersion",

@@ -291,11 +291,13 @@ def open_alerts(session: Session, cities: frozenset[str] | None) -> list[tuple[A
     statement = (
         select(Alert, Team)
         .outerjoin(Team, Team.id == Alert.team_id)
+        .outerjoin(Case, Case.id == Alert.case_id)
         .where(Alert.resolved_at.is_(None))
         .order_by(Alert.raised_at.desc(), Alert.id.desc())
     )
-    if cities is not None:
-        statement = statement.where(or_(Team.city.in_(cities), Team.city.is_(None)))
+    if cities is not None:  # the team's city, else the case's
+        city = func.coalesce(Team.city, Case.city)
+        statement = statement.where(or_(city.in_(cities), city.is_(None)))
     return [(alert, team) for alert, team in session.execute(statement).all()]
 
 

@@ -12,13 +12,15 @@ from fastapi.responses import HTMLResponse, Response
 from doorstep.domain.case import CancelReason, CaseState, HoldReason
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
-from doorstep.domain.errors import DoorstepError
+from doorstep.domain.errors import DoorstepError, Throttled
 from doorstep.domain.money import parse_yuan
+from doorstep.domain.reveal import quota
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
 from doorstep.services import cases
 from doorstep.services.cases import CaseFilter, contacts
 from doorstep.services.cases.view import case_facts
 from doorstep.web.forms import act, error_message, error_page
+from doorstep.web.i18n import language_of
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -115,7 +117,17 @@ def case_page(
         cancel_reasons=[c.value for c in CancelReason],
         channels=[c.value for c in AttemptChannel],
         results=[r.value for r in AttemptResult],
+        reveal_limits=_reveal_limits(request, state),
     )
+
+
+def _reveal_limits(request: Request, state: State) -> str | None:
+    """The reveal limits in the reader's language: the words of the rule enforcing them."""
+    limits = quota(state.settings.rules_pack)
+    if limits is None:
+        return None
+    zh = language_of(request).startswith("zh")
+    return limits.rule.message_zh if zh else limits.rule.message_en
 
 
 @router.post("/cases/{case_id}/actions")
@@ -195,7 +207,8 @@ def case_reveal(
     session: DbSession,
     state: State,
     field: Annotated[str, Form()],
-    reason: Annotated[str, Form(max_length=300)],
+    purpose: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str | None, Form(max_length=300)] = None,
     point_id: Annotated[int | None, Form()] = None,
 ) -> HTMLResponse:
     request.state.actor = actor
@@ -207,6 +220,7 @@ def case_reveal(
             case_id,
             field=field,
             point_id=point_id,
+            purpose=purpose,
             reason=reason,
             pack=state.settings.rules_pack,
             now=state.clock.now(),
@@ -215,10 +229,10 @@ def case_reveal(
     except DoorstepError as exc:
         if exc.code in ("not_found", "forbidden"):
             raise
-        return render(
+        return render(  # in place: a missing purpose, or past the limits (429)
             request,
             "cases/_revealed.html",
-            status_code=422,
+            status_code=429 if isinstance(exc, Throttled) else 422,
             value=None,
             error=error_message(request, exc),
         )

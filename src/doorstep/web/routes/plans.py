@@ -51,6 +51,7 @@ def plan_index(
         cities=cities,
         day=tomorrow.isoformat(),
         seconds=state.settings.plan_seconds,
+        max_seconds=f"{state.settings.plan_max_seconds:g}",
     )
 
 
@@ -62,7 +63,7 @@ def plan_run(
     state: State,
     city: Annotated[str, Form(max_length=32)],
     day: Annotated[str, Form(max_length=10)],
-    seconds: Annotated[float | None, Form(gt=0, le=600)] = None,
+    seconds: Annotated[float | None, Form()] = None,
 ) -> Response:
     request.state.actor = actor
     return act(
@@ -149,7 +150,7 @@ def plan_reoptimise(
     session: DbSession,
     state: State,
     version: Annotated[int, Form()],
-    seconds: Annotated[float | None, Form(gt=0, le=600)] = None,
+    seconds: Annotated[float | None, Form()] = None,
 ) -> Response:
     request.state.actor = actor
     return _on_plan(

@@ -1,5 +1,6 @@
 """The verifier's phone pages (the day, check-in/out, SOS, the interview and its
-submission) and the supervisor's (alerts, the verdict on the case page)."""
+submission) and the supervisor's verdict on the case page (the alerts page is
+`web.routes.alerts`)."""
 
 from __future__ import annotations
 
@@ -395,7 +396,7 @@ def visit_done(
     return render(request, "visits/done.html", visit=visit, verdict=verdict)
 
 
-# --- The supervisor: the verdict on the case page, alerts ------------------------------
+# --- The supervisor: the verdict on the case page --------------------------------------
 
 
 @router.get("/cases/{case_id}/verdict", response_class=HTMLResponse)
@@ -458,39 +459,4 @@ def verdict_close(
         lambda: visits.close(session, actor, case_id, reason=reason, now=_now(request)),
         page,
         back=page,
-    )
-
-
-@router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(
-    request: Request, actor: CurrentActor, session: DbSession, state: State
-) -> Response:
-    request.state.actor = actor
-    rules = _rules(state)
-    try:
-        rows = alerts.open_alerts(session, actor)
-        if alerts.raise_overdue_checkouts(session, _now(request), rules.checkout_after):
-            session.commit()
-            rows = alerts.open_alerts(session, actor)
-    except DoorstepError as exc:
-        session.rollback()
-        return error_page(request, exc, back="/cases")
-    return render(request, "visits/alerts.html", rows=rows, zone=rules.zone)
-
-
-@router.post("/alerts/{alert_id}/resolve")
-def alert_resolve(
-    alert_id: int,
-    request: Request,
-    actor: CurrentActor,
-    session: DbSession,
-    note: Annotated[str | None, Form(max_length=500)] = None,
-) -> Response:
-    request.state.actor = actor
-    return act(
-        request,
-        session,
-        lambda: alerts.resolve(session, actor, alert_id, note, _now(request)),
-        "/alerts",
-        back="/alerts",
     )
