@@ -338,8 +338,9 @@ class RevealLimited(Throttled):
     code = "reveal_limit"
 
     def __init__(self, rule_id: str, message: str, message_zh: str, why: str) -> None:
-        super().__init__(
-            f"{rule_id}: {message} ({why})", message_zh=f"{rule_id}：{message_zh}（{why}）"
+        # the rule's own words, not the sign-in throttle's "try again in N minutes"
+        DoorstepError.__init__(
+            self, f"{rule_id}: {message} ({why})", message_zh=f"{rule_id}：{message_zh}（{why}）"
         )
 
 

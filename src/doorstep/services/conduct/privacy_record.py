@@ -93,8 +93,11 @@ RECORD = (
             "assignments",
             "plan_stops",
             "alerts",
+            "reveal_counters",
+            "reveal_requests",
         ),
-        "run and prove lawful collection (contact limits, quiet hours, holds)",
+        "run and prove lawful collection (contact limits, quiet hours, holds, who revealed "
+        "whose data and why)",
         "contract (Art. 13(2)); records kept as the collection rules require",
         RECORDS + "; notes cleared when the borrower's data is minimised",
         (P.READ_CASES,),
