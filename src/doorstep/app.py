@@ -14,6 +14,7 @@ from doorstep.api.routes import audit as audit_api
 from doorstep.api.routes import cases as cases_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
+from doorstep.api.routes import offers as offers_api
 from doorstep.config import Settings
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
@@ -34,6 +35,7 @@ from doorstep.web.routes import models as model_pages
 from doorstep.web.routes import offers as offer_pages
 from doorstep.web.routes import plans as plan_pages
 from doorstep.web.routes import portal as portal_pages
+from doorstep.web.routes import portal_plans as portal_plan_pages
 from doorstep.web.routes import rules as rule_pages
 from doorstep.web.routes import visits as visit_pages
 from doorstep.web.security import check_csrf
@@ -82,6 +84,7 @@ def create_app(
         audit_api.router,
         feedback_api.router,
         me_api.router,
+        offers_api.router,
         auth_pages.router,
         case_pages.router,
         dashboard_pages.router,
@@ -92,6 +95,7 @@ def create_app(
         rule_pages.router,
         offer_pages.router,
         portal_pages.router,
+        portal_plan_pages.router,
         visit_pages.router,
     ):
         app.include_router(router, dependencies=[Depends(check_csrf)])
