@@ -144,6 +144,7 @@ COMMANDS = [
     "webhooks list",
     "webhooks deliver",
     "offers track",
+    "offers quote",
     "rules show",
     "retention run",
     "score train",

@@ -117,6 +117,20 @@ def test_a_settlement_is_an_amount_and_a_discount_in_both_languages(
         )
         plans = [row for key, row in rows.items() if key.startswith("reschedule-")]
         assert plans and all(len(re.findall(r"\d+\.\d\d%", row)) == 2 for row in plans)
+    # an upfront fee is an input: the custom option carries it, and it raises the rate
+    custom = {"loan_id": loan_id, "months": "12", "rate": "18"}
+    page = client.get(f"/cases/{world.assigned_case}/offers/new", params=custom).text
+    with_fee = client.get(
+        f"/cases/{world.assigned_case}/offers/new", params={**custom, "fee": "500"}
+    ).text
+
+    def custom_rate(html: str, suffix: str) -> float:
+        row = re.search(rf'<tr data-key="combined-12-[^"]*{suffix}"[^>]*>(.*?)</tr>', html, re.S)
+        assert row is not None, suffix
+        return float(re.findall(r"(\d+\.\d\d)%", row.group(1))[0])
+
+    assert custom_rate(page, "-0") == 18.0
+    assert custom_rate(with_fee, "-fee50000") > 18.0
 
 
 def test_an_agreement_downloads_for_its_borrower_only(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,15 @@ def test_the_quote_command_prints_both_rates_or_a_discount() -> None:
     assert "Annualised" not in settlement.output and "Effective" not in settlement.output
     bad = runner.invoke(app, ["offers", "quote", "--amount", "100000", "--payments", "12x-1"])
     assert bad.exit_code == 1 and "payments" in bad.output
+
+
+def test_the_setting_and_the_pack_reach_every_offer(tmp_path: Path) -> None:
+    from doorstep.config import Settings
+    from doorstep.services.repayment.offers import policy_from
+
+    default = policy_from(Settings(var_dir=tmp_path))
+    assert default.rules == PlanRules(Decimal("0.24"), ArrearsPolicy.SEPARATE, False)
+    override = tmp_path / "site.toml"
+    override.write_text("[rules.CN-ARREARS-CAPITALISATION.params]\ncapitalise_arrears = true\n")
+    chosen = policy_from(Settings(var_dir=tmp_path, repayment_arrears="waive", rules_file=override))
+    assert chosen.rules.arrears is ArrearsPolicy.WAIVE and chosen.rules.capitalisation_allowed

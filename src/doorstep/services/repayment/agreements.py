@@ -164,8 +164,19 @@ def view(session: Session, customer_id: str, agreement_id: int) -> AgreementView
     return AgreementView(row, offer, option)
 
 
-def of_customer(session: Session, customer_id: str) -> list[PlanAgreement]:
-    return repo.of_customer(session, customer_id)
+def of_customer(session: Session, customer_id: str, now: datetime) -> list[PlanAgreement]:
+    """The borrower's confirmed agreements and those still waiting for a confirmation
+    that can come (their offer is still open), newest first."""
+    return [
+        row
+        for row in repo.of_customer(session, customer_id)
+        if row.confirmed_at is not None or _still_open(session, row.offer_id, now)
+    ]
+
+
+def _still_open(session: Session, offer_id: int, now: datetime) -> bool:
+    offer = session.get(Offer, offer_id)
+    return offer is not None and offers.visible_to_borrower(offer, now)
 
 
 def document(session: Session, customer_id: str, agreement_id: int, language: str) -> bytes:

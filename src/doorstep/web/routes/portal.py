@@ -182,7 +182,7 @@ def home(request: Request, session: DbSession, state: State) -> Response:
         visitors=portal.visitors(session, customer_id, now),
         slots=portal.slots_of(session, customer_id),
         messages=portal.messages_of(session, customer_id)[:5],
-        agreements=agreements.of_customer(session, customer_id),
+        agreements=agreements.of_customer(session, customer_id, now),
         notice=request.query_params.get("done"),
     )
 
