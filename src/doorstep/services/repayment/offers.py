@@ -325,10 +325,10 @@ def open_plan(
 
 def cost_of(option: dict[str, Any]) -> dict[str, Any]:
     """A stored plan's cost as recorded: its total and both rates, or a settlement's
-    discount (never a rate)."""
+    discount, what it forgives of the debt (never a rate)."""
     total = {"total_to_pay": option["total_to_pay"]}
     if option.get("terms", {}).get("kind") == plans.OptionKind.SETTLE.value:
-        return {**total, "discount": option.get("discount", option.get("concession", 0))}
+        return {**total, "discount": option["debt_total"] - option["total_to_pay"]}
     return {
         **total,
         "annualised_rate": option.get("annualised_rate"),
