@@ -16,6 +16,7 @@ from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
 from doorstep.api.routes import privacy as privacy_api
 from doorstep.api.routes import reveals as reveals_api
+from doorstep.api.routes import offers as offers_api
 from doorstep.config import Settings
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
@@ -41,6 +42,7 @@ from doorstep.web.routes import plans as plan_pages
 from doorstep.web.routes import portal as portal_pages
 from doorstep.web.routes import portal_privacy as portal_privacy_pages
 from doorstep.web.routes import privacy as privacy_pages
+from doorstep.web.routes import portal_plans as portal_plan_pages
 from doorstep.web.routes import rules as rule_pages
 from doorstep.web.routes import visits as visit_pages
 from doorstep.web.security import check_csrf
@@ -96,6 +98,7 @@ def create_app(
         me_api.router,
         privacy_api.router,
         reveals_api.router,
+        offers_api.router,
         auth_pages.router,
         case_pages.router,
         dashboard_pages.router,
@@ -108,6 +111,7 @@ def create_app(
         portal_pages.router,
         portal_privacy_pages.router,
         privacy_pages.router,
+        portal_plan_pages.router,
         visit_pages.router,
         alert_pages.router,
     ):

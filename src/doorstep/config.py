@@ -16,6 +16,7 @@ from doorstep.domain.allocation import Waterfall
 from doorstep.domain.credentials import SessionTimes
 from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import PackError
+from doorstep.domain.plan_terms import ArrearsPolicy
 from doorstep.domain.rules import Pack
 from doorstep.domain.rules import load as load_rule_pack
 
@@ -171,6 +172,12 @@ class Settings(BaseSettings):
     # Repayment plans, offers and the borrower portal
     repayment_rate_cap: Decimal = Field(
         Decimal("0.24"), ge=0, lt=1, description="highest annualised (IRR) rate a plan may have"
+    )
+    repayment_arrears: ArrearsPolicy = Field(
+        ArrearsPolicy.SEPARATE,
+        description="what a plan does with overdue interest, fees and penalty, which never bear "
+        "interest (unless the rule pack allows capitalisation): separate (a balance without "
+        "interest, repaid in equal parts with each payment) or waive",
     )
     repayment_affordable_share: Decimal = Field(
         Decimal("0.5"), gt=0, le=1, description="share of disposable income a plan may take"

@@ -117,6 +117,10 @@ def approve(ctx: Ctx, case_id: int) -> dict[str, Any]:
     return {"approve": True}
 
 
+def pboc_example(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"amount": "100000", "fee": "1000", "payments": ["12x8833.30"]}
+
+
 READ = dict(admin=200, manager=(200, 200, 404), verifier=(200, 404, 404), analyst=200, auditor=200)
 CHANGE = dict(admin=200, manager=(200, 200, 404), verifier=403, analyst=403, auditor=403)
 FIELD = dict(admin=200, manager=(200, 200, 404), verifier=(200, 404, 404), analyst=403, auditor=403)
@@ -161,6 +165,8 @@ MATRIX = [
     Probe("GET /api/audit/verify", "verify the chain", 200, 403, 403, 403, 200),
     Probe("GET /api/feedback", "lender feedback feed", 200, 403, 403, 403, 200),
     Probe("GET /api/cases", "list", 200, 200, 200, 200, 200),
+    Probe("POST /api/offers/quote", "quote cash flows", 200, 200, 403, 403, 403,
+          body=pboc_example),
     Probe("GET /api/cases/{case_id}", "detail", **READ),
     Probe(ACTIONS, "hold (released after)", **CHANGE, body=hold, undo=release),
     Probe(ACTIONS, "close an unvisited case", **illegal(CHANGE, 409), body=close),

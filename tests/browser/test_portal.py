@@ -1,7 +1,8 @@
 """The borrower portal at phone size (390×844): sign in with a one-time code, tell us first
-(the case is held and the manager sees the alert), compare the offered plans and accept
-one; the next delinquency batch measures the loan against the new schedule. Wrong and
-foreign details, wrong codes and a tampered plan id are refused and change nothing."""
+(the case is held and the manager sees the alert), compare the offered plans, choose one
+and confirm its agreement with a code; the next delinquency batch measures the loan
+against the new schedule. Wrong and foreign details, wrong codes and a tampered plan id
+are refused and change nothing."""
 
 from __future__ import annotations
 
@@ -174,9 +175,17 @@ def test_borrower_tells_us_first_compares_plans_and_accepts_one(
     assert "不是本次提供的方案" in phone.inner_text("#error")
     assert schedule(site, loan_id) == original
 
-    # Accept the first plan.
+    # Choose the first plan: its agreement, confirmed with a code sent to the mobile.
     phone.click(f"section.plan[data-key='{chosen[0]}'] button[type=submit]")
+    phone.wait_for_url(re.compile(r"/portal/agreements/\d+$"))
+    assert schedule(site, loan_id) == original  # nothing accepted before the confirmation
+    phone.fill("#ask-code input[name=mobile]", mobile)
+    phone.click("#ask-code button[type=submit]")
+    phone.wait_for_selector("#confirm input[name=code]")
+    phone.fill("#confirm input[name=code]", codes.codes[-1])
+    phone.click("#confirm button[type=submit]")
     phone.wait_for_selector("#notice")
+    assert phone.is_visible("#agreements a.download")
     with Session(site.world.engine) as session:
         offer = session.scalars(select(Offer).where(Offer.loan_id == loan_id)).one()
         assert offer.state == "active" and offer.accepted_key == chosen[0]

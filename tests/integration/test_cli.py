@@ -150,6 +150,7 @@ COMMANDS = [
     "webhooks list",
     "webhooks deliver",
     "offers track",
+    "offers quote",
     "rules show",
     "retention run",
     "privacy list",

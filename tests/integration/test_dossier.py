@@ -115,3 +115,28 @@ def test_dossier_follows_the_case_page_rules(
         client.get(f"/cases/{world.assigned_case}/dossier.pdf", headers=verifier).status_code == 404
     )
     assert client.get(f"/cases/{world.assigned_case}/dossier.pdf").status_code in (401, 303)
+
+
+def test_dossier_options_show_settlements_as_discounts_and_plans_with_both_rates(
+    world: World, engine: Engine
+) -> None:
+    """A settlement's row is its discount in yuan, never a (negative) rate; an instalment
+    plan's row is its annualised rate with the effective one beside it."""
+    import re
+
+    from doorstep.services.cases.view import case_facts
+    from doorstep.services.lender.dossier import OPTION_ZH
+    from doorstep.services.lender.dossier_blocks import repayment_options
+    from tests.factories.people import actor
+    from tests.factories.world import AS_OF
+
+    admin = actor(engine, "admin")
+    with transaction(engine) as session:
+        facts = case_facts(session, admin, world.assigned_case, datetime.now(UTC))
+        rows = repayment_options(session, facts, AS_OF)
+    settle = OPTION_ZH[next(k for k in OPTION_ZH if k.value == "settle")]
+    settlements = [r for r in rows if r[1] == settle]
+    plans = [r for r in rows if r[1] != settle]
+    assert settlements and plans
+    assert all(re.fullmatch(r"减免 \d+\.\d\d 元", r[-1]) for r in settlements)
+    assert all(re.fullmatch(r"\d+\.\d\d%（实际 \d+\.\d\d%）", r[-1]) for r in plans)

@@ -27,7 +27,7 @@ from doorstep.domain.errors import (
 )
 from doorstep.integrations.sms import LogSender
 from doorstep.services.delinquency import run_delinquency
-from doorstep.services.repayment import offers, portal
+from doorstep.services.repayment import offers, portal, tracking
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     ArchivedInstallment,
@@ -127,7 +127,10 @@ def test_accepted_plan_becomes_the_new_schedule_and_the_batch_measures_against_i
         assert {"offer.make", "offer.accept", "case.hold"} <= actions
     new = schedule_rows(engine, loan_id)
     assert new[0][1] == date(2024, 7, 1) and len(new) == 8
-    assert sum(r[2] for r in new) == debt.total  # the whole debt, capitalised
+    # the principal alone bears interest: the overdue interest and penalty are a balance
+    # apart, without interest, repaid in parts with each installment (in the fee column)
+    assert sum(r[2] for r in new) == debt.principal
+    assert sum(r[4] for r in new) == debt.interest + debt.fee + debt.penalty
 
     def snapshot_on(day: date) -> DelinquencySnapshot:
         with transaction(engine) as session:
@@ -140,14 +143,15 @@ def test_accepted_plan_becomes_the_new_schedule_and_the_batch_measures_against_i
     assert snapshot_on(date(2024, 6, 15)).dpd == 0  # was 97 days late on the old schedule
     late = snapshot_on(date(2024, 7, 20))
     assert late.dpd == 19 and late.bucket == "M1"
-    assert late.overdue_principal + late.overdue_interest == new[0][2] + new[0][3]
+    first = new[0][2] + new[0][3] + new[0][4]
+    assert late.overdue_principal + late.overdue_interest + late.overdue_fee == first
     with transaction(engine) as session:  # paying the first installment cures it
         session.add(
             Payment(
                 payment_id="PX1",
                 loan_id=loan_id,
                 paid_on=date(2024, 7, 1),
-                amount=new[0][2] + new[0][3],
+                amount=first,
                 channel="bank",
             )
         )
@@ -232,10 +236,10 @@ def test_tracking_keeps_paid_plans_and_breaks_missed_ones(engine: Engine, world:
                 )
             )
     with transaction(engine) as session:  # within the grace: nothing happens yet
-        report = offers.track(session, SYSTEM, date(2024, 7, 5), POLICY, now=NOW)
+        report = tracking.track(session, SYSTEM, date(2024, 7, 5), POLICY, now=NOW)
         assert (report.checked, report.broken, report.kept) == (2, 0, 1)  # settled on time
     with transaction(engine) as session:
-        report = offers.track(session, SYSTEM, date(2024, 9, 15), POLICY, now=NOW)
+        report = tracking.track(session, SYSTEM, date(2024, 9, 15), POLICY, now=NOW)
         assert (report.checked, report.broken, report.kept) == (1, 1, 0)
     with transaction(engine) as session:
         broken = session.get(Offer, broken_id)

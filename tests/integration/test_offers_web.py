@@ -60,6 +60,24 @@ def portal_sign_in(client: TestClient, app: FastAPI, loan_id: str, mobile: str) 
     return token
 
 
+def confirm_agreement(
+    client: TestClient, app: FastAPI, location: str, mobile: str, token: str
+) -> None:
+    """Confirm the agreement at `location` with the code sent to `mobile`."""
+    page = client.get(location)
+    assert page.status_code == 200 and 'id="ask-code"' in page.text
+    asked = client.post(f"{location}/code", data={"mobile": mobile, "csrf_token": token})
+    assert asked.status_code == 200 and 'id="confirm"' in asked.text, asked.text
+    code = re.search(r"(\d{6})", app.state.portal_sms.recent()[0].text)
+    assert code is not None
+    done = client.post(
+        f"{location}/confirm",
+        data={"code": code.group(1), "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/portal?done=accepted"
+
+
 def make_offer(client: TestClient, case_id: int, loan_id: str) -> tuple[int, list[str]]:
     form = client.get(f"/cases/{case_id}/offers/new", params={"loan_id": loan_id})
     assert form.status_code == 200, form.text
@@ -115,12 +133,17 @@ def test_a_borrower_cannot_take_another_borrowers_offer(
         assert session.scalar(select(func.count()).select_from(ScheduleVersion)) == 0
         assert set(session.scalars(select(Offer.state))) == {"offered"}
         assert not session.scalar(select(func.count()).where(AuditEvent.action == "offer.accept"))
-    ok = client.post(
+    chosen = client.post(
         "/portal/plans/accept",
         data={"offer_id": str(own_offer), "plan": own_keys[0], "csrf_token": token},
         follow_redirects=False,
     )
-    assert ok.status_code == 303 and ok.headers["location"] == "/portal?done=accepted"
+    assert chosen.status_code == 303  # to the agreement: nothing is accepted yet
+    location = chosen.headers["location"]
+    assert re.fullmatch(r"/portal/agreements/\d+", location)
+    with transaction(engine) as session:
+        assert session.get(Offer, own_offer).state == "offered"  # type: ignore[union-attr]
+    confirm_agreement(client, app, location, mobile, token)
     with transaction(engine) as session:
         assert session.get(Offer, own_offer).state == "active"  # type: ignore[union-attr]
         assert session.get(Offer, other_offer).state == "offered"  # type: ignore[union-attr]

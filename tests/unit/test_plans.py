@@ -127,15 +127,17 @@ def test_waivers_and_settlement_discounts_are_concessions() -> None:
         debt, Terms(OptionKind.WAIVE, 6, Decimal("0.12"), EI, penalty_waiver=Decimal("0.5")), START
     )
     assert waived.concession == 7_501  # half of 150.01 yuan, half up
-    assert waived.base == debt.total - 7_501
+    assert waived.base == 1_000_000  # the principal alone bears interest
+    assert waived.arrears_balance == 20_000 + 15_001 - 7_501
     settle = build_option(
         debt, Terms(OptionKind.SETTLE, 3, discount=Decimal("0.2"), penalty_waiver=Decimal(1)), START
     )
     owed = debt.total - 15_001
-    assert settle.concession == 15_001 + owed // 5
+    assert settle.concession == 15_001 + owed // 5 and settle.discount == owed // 5
     assert settle.total_to_pay == owed - owed // 5 == settle.base
     assert len(settle.schedule) == 3
-    assert settle.annualised_rate < 0  # the borrower pays back less than they owed
+    # the borrower pays back less than they owed: a discount, never a (negative) rate
+    assert settle.annualised_rate is None and settle.effective_rate is None
 
 
 def test_terms_are_checked_naming_the_field() -> None:

@@ -1,16 +1,19 @@
-"""`doorstep offers track`: the daily look at repayment offers and borrower holds."""
+"""`doorstep offers track`: the daily look at repayment offers and borrower holds;
+`doorstep offers quote`: the rates (or a settlement's discount) of any cash flows."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import typer
 
 from doorstep.cli.common import AsOf, console, fail, parse_day, ready_engine, settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
+from doorstep.domain.money import parse_yuan
 from doorstep.domain.ports import SystemClock
-from doorstep.services.repayment import offers, portal
+from doorstep.services.repayment import offers, portal, quotes, tracking
 from doorstep.store.db import transaction
 
 app = typer.Typer(help="Repayment offers and plans.", no_args_is_help=True)
@@ -25,7 +28,7 @@ def track(as_of: AsOf = "") -> None:
     engine = ready_engine(config)
     try:
         with transaction(engine) as session:
-            report = offers.track(
+            report = tracking.track(
                 session,
                 SYSTEM,
                 day,
@@ -43,3 +46,29 @@ def track(as_of: AsOf = "") -> None:
         f"{report.broken} broken, {report.expired} offers expired, "
         f"{released} hardship holds lifted"
     )
+
+
+@app.command("quote")
+def quote(
+    amount: Annotated[str, typer.Option(help="the amount lent (or owed), yuan")],
+    payments: Annotated[
+        str,
+        typer.Option(
+            help='monthly payments in yuan, the first a month on: "12x8833.30", "3x1000,5000"'
+        ),
+    ],
+    fee: Annotated[
+        str, typer.Option(help="fees paid upfront or deducted from the amount, yuan")
+    ] = "0",
+) -> None:
+    """Both rates of a credit's cash flows (annualised by the IRR method as PBOC
+    announcement [2021] No. 3 asks, and effective); a settlement (less paid than the
+    amount) prints its discount and no rate."""
+    try:
+        found = quotes.quote_flows(
+            parse_yuan(amount), parse_yuan(fee), quotes.parse_payments(payments)
+        )
+    except DoorstepError as exc:
+        raise fail(exc.message) from exc
+    for line in quotes.describe(found):
+        console.print(line, highlight=False, soft_wrap=True)

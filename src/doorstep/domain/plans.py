@@ -1,19 +1,25 @@
 """Repayment plans (还款方案): restructuring options for an overdue loan, their cost, the
-annualised rate by the IRR method, affordability and ranking. Pure: stdlib only.
+annualised and effective rates by the IRR method, affordability and ranking. Pure: stdlib
+only. The types are in `domain.plan_terms`, the rates in `domain.rates`.
 
-What a plan restructures: the loan's outstanding principal plus its overdue interest, fees
-and penalty, less whatever the option waives. That sum (the *base*) is lent again over the
-option's schedule, built by `domain.schedule.build_schedule` (so the rounding convention is
-the loan book's: month interest rounded half up to the fen every month, the residue on the
-last installment; 1,000,000 over 30 years at 4.9% costs 910,615.12 interest, not the
-910,616.19 that calculators rounding only the total show).
+What a plan restructures (docs/repayment.md):
 
-The annualised rate (年化利率) is the one Chinese rules ask lenders to disclose: the monthly
-internal rate of return of the cash flows (−base at the start, each installment a month
-apart, the first one month after the start) times 12, stated in percent with two decimals,
-rounded half up. The IRR is found by bisection in 40-digit Decimal arithmetic, far finer
-than the two decimals shown. An option above the configured cap is kept, refused, with
-the reason.
+- The outstanding **principal** is lent again over the option's schedule, built by
+  `domain.schedule.build_schedule` (the loan book's rounding: month interest rounded half
+  up to the fen every month, the residue on the last installment; 1,000,000 over 30 years
+  at 4.9% costs 910,615.12 interest, not the 910,616.19 of calculators rounding the total).
+- The **arrears** (overdue interest, fees, penalty) never bear interest: by the deployment's
+  `ArrearsPolicy` they are waived, or kept as a separate balance repaid in equal parts with
+  each payment (less what the option waives). Only where the jurisdiction's pack allows
+  capitalisation may an option (`Terms.capitalise`) add them to the interest-bearing
+  principal.
+- An **upfront fee** is paid the day the plan is agreed.
+- The rates are those of the credit: −(principal − upfront fee) at the start, the amount
+  financed, then what each payment pays for the credit (principal, interest, fees; the
+  separate balance is no credit). Capitalised arrears are repaid through the credit but
+  were never financed, so they and their interest count as its cost. The cap is tested on
+  the annualised rate of those flows; an option above it is kept, refused, with the reason.
+- A **settlement** collects less than is owed: it has a discount (an amount), no rate.
 """
 
 from __future__ import annotations
@@ -22,286 +28,68 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from enum import StrEnum
-from typing import Any
 
 from doorstep.domain.calendar import add_months
 from doorstep.domain.errors import InvalidValue
 from doorstep.domain.money import Fen, format_yuan
+from doorstep.domain.plan_terms import (
+    DEFAULT_CAP,
+    DEFAULT_SHARE,
+    MAX_MONTHS,
+    ArrearsPolicy,
+    Budget,
+    Debt,
+    OptionKind,
+    PlanOption,
+    PlanRow,
+    Terms,
+    cash_flows,
+    check_terms,
+    installed_rows,
+    rows_from_json,
+)
+from doorstep.domain.rates import Rates, annualised_rate, monthly_irr, rates_of
 from doorstep.domain.schedule import (
     MONTHS_PER_YEAR,
-    Installment,
     RepaymentMethod,
     build_schedule,
     month_interest,
 )
 
-MAX_MONTHS = 360
-DEFAULT_CAP = Decimal("0.24")  # the CN ceiling courts protect; a jurisdiction setting
-DEFAULT_SHARE = Decimal("0.5")  # of disposable income a plan may take each month
-_TWO_PLACES = Decimal("0.01")
-
-
-class OptionKind(StrEnum):
-    RESCHEDULE = "reschedule"  # arrears capitalised, same rate and remaining term
-    EXTEND = "extend"  # a longer term
-    LOWER_RATE = "lower_rate"
-    GRACE = "grace"  # interest-only months, then amortise
-    WAIVE = "waive"  # penalty (and optionally overdue interest) waived
-    SETTLE = "settle"  # a discounted settlement in one or a few payments
-    COMBINED = "combined"
-
-
-@dataclass(frozen=True, slots=True)
-class Debt:
-    """What one loan owes on the day a plan starts (fen) and its contract terms."""
-
-    loan_id: str
-    principal: Fen  # outstanding principal, due and not yet due
-    interest: Fen  # overdue interest
-    fee: Fen  # overdue fees
-    penalty: Fen  # accrued, unpaid penalty
-    annual_rate: Decimal  # the contract rate
-    months_left: int  # installments not yet due under the contract
-    method: RepaymentMethod = RepaymentMethod.EQUAL_INSTALLMENT
-
-    def __post_init__(self) -> None:
-        for name in ("principal", "interest", "fee", "penalty"):
-            if getattr(self, name) < 0:
-                raise InvalidValue(f"{name} must not be negative", message_zh=f"{name} 不能为负")
-        if self.total <= 0:
-            raise InvalidValue("nothing is owed", message_zh="没有欠款，无需还款方案")
-
-    @property
-    def total(self) -> Fen:
-        return self.principal + self.interest + self.fee + self.penalty
+__all__ = [
+    "DEFAULT_CAP",
+    "DEFAULT_SHARE",
+    "MAX_MONTHS",
+    "ArrearsPolicy",
+    "Budget",
+    "Debt",
+    "Menu",
+    "OptionKind",
+    "PlanOption",
+    "PlanRow",
+    "PlanRules",
+    "Terms",
+    "annualised_rate",
+    "build_option",
+    "cash_flows",
+    "check_terms",
+    "describe",
+    "installed_rows",
+    "monthly_irr",
+    "options_for",
+    "rank",
+    "rows_from_json",
+    "standard_terms",
+]
 
 
 @dataclass(frozen=True, slots=True)
-class Terms:
-    """The parameters of one option; every field is checked by `check_terms`."""
+class PlanRules:
+    """What a deployment and its jurisdiction say about every plan."""
 
-    kind: OptionKind
-    months: int  # installments in all, grace months included (settlement: its payments)
-    annual_rate: Decimal = Decimal(0)
-    method: RepaymentMethod = RepaymentMethod.EQUAL_INSTALLMENT
-    grace_months: int = 0
-    penalty_waiver: Decimal = Decimal(0)  # share of the penalty waived, 0..1
-    interest_waiver: Decimal = Decimal(0)  # share of the overdue interest waived, 0..1
-    discount: Decimal = Decimal(0)  # settlement only: share of the whole debt forgiven
-
-    @property
-    def key(self) -> str:
-        """A stable id of the option within an offer (what the portal posts back)."""
-        parts = [
-            self.kind.value,
-            str(self.months),
-            self.method.value,
-            _plain(self.annual_rate),
-            str(self.grace_months),
-            _plain(self.penalty_waiver),
-            _plain(self.interest_waiver),
-            _plain(self.discount),
-        ]
-        return "-".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value,
-            "months": self.months,
-            "annual_rate": _plain(self.annual_rate),
-            "method": self.method.value,
-            "grace_months": self.grace_months,
-            "penalty_waiver": _plain(self.penalty_waiver),
-            "interest_waiver": _plain(self.interest_waiver),
-            "discount": _plain(self.discount),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Terms:
-        try:
-            return cls(
-                kind=OptionKind(data["kind"]),
-                months=int(data["months"]),
-                annual_rate=Decimal(str(data.get("annual_rate", "0"))),
-                method=RepaymentMethod(data.get("method", RepaymentMethod.EQUAL_INSTALLMENT)),
-                grace_months=int(data.get("grace_months", 0)),
-                penalty_waiver=Decimal(str(data.get("penalty_waiver", "0"))),
-                interest_waiver=Decimal(str(data.get("interest_waiver", "0"))),
-                discount=Decimal(str(data.get("discount", "0"))),
-            )
-        except (KeyError, ValueError, ArithmeticError) as exc:
-            raise InvalidValue(
-                f"not a plan's terms: {exc}", message_zh=f"还款方案条款无效：{exc}"
-            ) from None
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value else "0"
-
-
-def check_terms(terms: Terms) -> None:
-    """Refuse terms no schedule can be built from, naming the field."""
-
-    def bad(field_name: str, en: str, zh: str) -> InvalidValue:
-        return InvalidValue(f"{field_name}: {en}", message_zh=f"{field_name}：{zh}")
-
-    if not 1 <= terms.months <= MAX_MONTHS:
-        raise bad("months", f"must be 1..{MAX_MONTHS}", f"期数须在 1 到 {MAX_MONTHS} 之间")
-    if not Decimal(0) <= terms.annual_rate < Decimal(1):
-        raise bad("annual_rate", "must be in [0, 1)", "年利率须在 [0, 1) 之间")
-    if not 0 <= terms.grace_months < terms.months:
-        raise bad("grace_months", "must be 0 or more and below months", "宽限期须小于总期数")
-    for name in ("penalty_waiver", "interest_waiver", "discount"):
-        share: Decimal = getattr(terms, name)
-        if not Decimal(0) <= share <= Decimal(1):
-            raise bad(name, "must be a share in [0, 1]", "须为 0 到 1 之间的比例")
-    if terms.kind is OptionKind.SETTLE:
-        if terms.discount >= 1:
-            raise bad("discount", "a settlement must collect something", "结清金额须大于零")
-        if terms.months > 12:
-            raise bad("months", "a settlement is paid in at most 12 payments", "结清最多分 12 期")
-    elif terms.discount:
-        raise bad("discount", "only a settlement is discounted", "只有折扣结清可以打折")
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """The borrower's month (fen), from the interview or their own statement."""
-
-    income: Fen
-    essential_expenses: Fen
-    share: Decimal = DEFAULT_SHARE
-
-    @property
-    def disposable(self) -> Fen:
-        return max(self.income - self.essential_expenses, 0)
-
-    @property
-    def allowance(self) -> Fen:
-        """The most a plan may take in a month: share × disposable income, rounded down."""
-        numerator, denominator = self.share.as_integer_ratio()
-        return self.disposable * numerator // denominator
-
-
-@dataclass(frozen=True, slots=True)
-class PlanOption:
-    terms: Terms
-    loan_id: str
-    base: Fen  # what is lent again: debt less waivers (a settlement: what is collected)
-    concession: Fen  # penalty and interest waived plus settlement discount
-    schedule: tuple[Installment, ...]
-    total_to_pay: Fen
-    total_interest: Fen
-    total_fees: Fen
-    monthly_payment: Fen  # the largest installment
-    annualised_rate: Decimal  # percent, two decimals (10.90 means 10.90%)
-    expected_recovery: Fen  # what the lender gets, discounted at the contract rate
-    refused: str | None = None  # why the option may not be offered (English)
-    refused_zh: str | None = None
-    affordable: bool | None = None  # None: no budget known
-    debt_total: Fen = 0
-    financed: Fen = 0  # the outflow the IRR starts from: base, or a settlement's debt
-
-    def cash_flows(self) -> list[Fen]:
-        return cash_flows(self.financed, self.schedule)
-
-    @property
-    def key(self) -> str:
-        return self.terms.key
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "loan_id": self.loan_id,
-            "terms": self.terms.to_json(),
-            "base": self.base,
-            "debt_total": self.debt_total,
-            "concession": self.concession,
-            "total_to_pay": self.total_to_pay,
-            "total_interest": self.total_interest,
-            "total_fees": self.total_fees,
-            "monthly_payment": self.monthly_payment,
-            "annualised_rate": str(self.annualised_rate),
-            "expected_recovery": self.expected_recovery,
-            "refused": self.refused,
-            "refused_zh": self.refused_zh,
-            "affordable": self.affordable,
-            "schedule": [
-                {
-                    "seq": r.seq,
-                    "due_on": r.due_on.isoformat(),
-                    "principal_due": r.principal_due,
-                    "interest_due": r.interest_due,
-                    "fee_due": r.fee_due,
-                }
-                for r in self.schedule
-            ],
-        }
-
-
-def schedule_from_json(rows: Iterable[dict[str, Any]]) -> list[Installment]:
-    return [
-        Installment(
-            int(r["seq"]),
-            date.fromisoformat(r["due_on"]),
-            int(r["principal_due"]),
-            int(r["interest_due"]),
-            int(r.get("fee_due", 0)),
-        )
-        for r in rows
-    ]
-
-
-# --- the IRR ---------------------------------------------------------------------------
-
-
-def _npv(flows: Sequence[int], rate: Decimal) -> Decimal:
-    """Σ flow_t / (1+rate)^t by Horner's rule in x = 1/(1+rate)."""
-    x = 1 / (1 + rate)
-    total = Decimal(0)
-    for flow in reversed(flows):
-        total = total * x + flow
-    return total
-
-
-def monthly_irr(flows: Sequence[int]) -> Decimal:
-    """The rate r with Σ flow_t/(1+r)^t = 0, for flows that start with the one outflow
-    (negative) and continue with inflows (≥ 0): the NPV then falls as r rises, so
-    bisection on (−1, ∞) finds the one root."""
-    if len(flows) < 2 or flows[0] >= 0 or any(f < 0 for f in flows[1:]) or not any(flows[1:]):
-        raise InvalidValue(
-            "an IRR needs one outflow followed by inflows",
-            message_zh="计算内部收益率需要先有一笔支出，随后是收入",
-        )
-    with localcontext() as ctx:
-        ctx.prec = 40
-        low, high = Decimal("-0.999999"), Decimal(1)
-        while _npv(flows, high) > 0:  # widen until the NPV turns negative
-            high *= 2
-            if high > 10**6:
-                raise InvalidValue("no IRR below 10^6 per month", message_zh="内部收益率过高")
-        for _ in range(90):  # 2^-90 of the bracket: far below 0.0001 percentage point
-            middle = (low + high) / 2
-            if _npv(flows, middle) > 0:
-                low = middle
-            else:
-                high = middle
-        return +((low + high) / 2)
-
-
-def annualised_rate(flows: Sequence[int]) -> Decimal:
-    """Monthly IRR × 12 in percent, two decimals, half up (Decimal('10.90'))."""
-    rate = monthly_irr(flows) * MONTHS_PER_YEAR * 100
-    return rate.quantize(_TWO_PLACES, rounding=ROUND_HALF_UP)
-
-
-def cash_flows(base: Fen, schedule: Sequence[Installment]) -> list[Fen]:
-    """−base now, then each installment's amount, one a month."""
-    return [-base, *(row.amount_due for row in schedule)]
-
-
-# --- building options ------------------------------------------------------------------
+    cap: Decimal = DEFAULT_CAP  # highest annualised rate, a fraction (0.24 = 24%)
+    arrears: ArrearsPolicy = ArrearsPolicy.SEPARATE
+    capitalisation_allowed: bool = False  # the pack's flag: arrears may bear interest
 
 
 def _share_of(amount: Fen, share: Decimal) -> Fen:
@@ -310,11 +98,20 @@ def _share_of(amount: Fen, share: Decimal) -> Fen:
     return (2 * amount * numerator + denominator) // (2 * denominator)
 
 
-def _amortising(base: Fen, terms: Terms, first_due_on: date) -> list[Installment]:
+def _equal_parts(amount: Fen, count: int) -> list[Fen]:
+    """`amount` in `count` equal parts (rounded down), the last takes the rest."""
+    part = amount // count
+    return [part] * (count - 1) + [amount - part * (count - 1)]
+
+
+def _amortising(base: Fen, terms: Terms, first_due_on: date) -> list[PlanRow]:
+    """The interest-bearing rows: grace months of interest only, then the schedule."""
+    if base == 0:  # nothing bears interest: the rows carry only the arrears parts
+        return [
+            PlanRow(s, add_months(first_due_on, s - 1), 0, 0) for s in range(1, terms.months + 1)
+        ]
     grace = [
-        Installment(
-            seq, add_months(first_due_on, seq - 1), 0, month_interest(base, terms.annual_rate)
-        )
+        PlanRow(seq, add_months(first_due_on, seq - 1), 0, month_interest(base, terms.annual_rate))
         for seq in range(1, terms.grace_months + 1)
     ]
     rest = build_schedule(
@@ -324,29 +121,45 @@ def _amortising(base: Fen, terms: Terms, first_due_on: date) -> list[Installment
         terms.method,
         add_months(first_due_on, terms.grace_months),
     )
-    shifted = [replace(r, seq=r.seq + terms.grace_months) for r in rest]
+    shifted = [
+        PlanRow(r.seq + terms.grace_months, r.due_on, r.principal_due, r.interest_due, r.fee_due)
+        for r in rest
+    ]
     return grace + shifted
 
 
-def _settlement(amount: Fen, payments: int, first_due_on: date) -> list[Installment]:
-    """`amount` in `payments` equal monthly parts (rounded down), the last takes the rest."""
-    part = amount // payments
-    rows = [
-        Installment(seq, add_months(first_due_on, seq - 1), part, 0) for seq in range(1, payments)
-    ]
-    rows.append(
-        Installment(
-            payments, add_months(first_due_on, payments - 1), amount - part * (payments - 1), 0
-        )
-    )
-    return rows
-
-
-def _present_value(schedule: Sequence[Installment], annual_rate: Decimal) -> Fen:
+def _present_value(schedule: Sequence[PlanRow], annual_rate: Decimal, now: Fen) -> Fen:
+    """What the lender can expect: `now` plus every payment discounted at the contract
+    rate."""
     with localcontext() as ctx:
         ctx.prec = 40
-        value = _npv([0, *(r.amount_due for r in schedule)], annual_rate / MONTHS_PER_YEAR)
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        x = 1 + annual_rate / MONTHS_PER_YEAR
+        total = Decimal(0)
+        for row in reversed(schedule):
+            total = (total + row.amount_due) / x
+    return now + int(total.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _waived(debt: Debt, terms: Terms, arrears: ArrearsPolicy) -> Fen:
+    if arrears is ArrearsPolicy.WAIVE:
+        return debt.arrears
+    return _share_of(debt.penalty, terms.penalty_waiver) + _share_of(
+        debt.interest, terms.interest_waiver
+    )
+
+
+def _refusal(rates: Rates | None, financed: Fen, cap: Decimal) -> tuple[str | None, str | None]:
+    if rates is None or rates.annualised <= cap * 100:
+        return None, None
+    limit, amount = _plain(cap * 100), format_yuan(financed)
+    return (
+        f"annualised rate {rates.annualised}% on the {amount} financed exceeds the cap of {limit}%",
+        f"以实际融资额 {amount} 计，年化利率 {rates.annualised}% 超过上限 {limit}%",
+    )
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
 
 
 def build_option(
@@ -354,58 +167,102 @@ def build_option(
     terms: Terms,
     first_due_on: date,
     *,
-    cap: Decimal = DEFAULT_CAP,
+    rules: PlanRules | None = None,
+    cap: Decimal | None = None,
     budget: Budget | None = None,
 ) -> PlanOption:
-    """One option: its schedule, totals, annualised rate, refusal and affordability."""
+    """One option: its schedule, totals, rates, refusal and affordability (`cap`, when
+    given, replaces the rules' cap)."""
     check_terms(terms)
-    penalty_waived = _share_of(debt.penalty, terms.penalty_waiver)
-    interest_waived = _share_of(debt.interest, terms.interest_waiver)
-    owed = debt.total - penalty_waived - interest_waived
+    rules = rules or PlanRules()
+    if cap is not None:
+        rules = replace(rules, cap=cap)
+    if terms.capitalise and not rules.capitalisation_allowed:
+        raise InvalidValue(
+            "capitalise: the jurisdiction's rules keep arrears out of the interest-bearing "
+            "principal",
+            message_zh="capitalise：本辖区规则不允许将欠息、费用和罚息计入计息本金",
+        )
+    waived = _waived(debt, terms, rules.arrears)
     if terms.kind is OptionKind.SETTLE:
-        discount = _share_of(owed, terms.discount)
-        base = owed - discount
-        if base <= 0:
-            raise InvalidValue(
-                "discount: nothing left to pay", message_zh="discount：折扣后无需还款"
-            )
-        schedule = _settlement(base, terms.months, first_due_on)
-        flows_base = owed  # the borrower is released from `owed` against these payments
-    else:
-        discount = 0
-        base = owed
-        schedule = _amortising(base, terms, first_due_on)
-        flows_base = base
-    total = sum(r.amount_due for r in schedule)
-    rate = annualised_rate(cash_flows(flows_base, schedule))
-    refused = refused_zh = None
-    if rate > cap * 100:
-        refused = f"annualised rate {rate}% exceeds the cap of {_plain(cap * 100)}%"
-        refused_zh = f"年化利率 {rate}% 超过上限 {_plain(cap * 100)}%"
+        return _settlement(debt, terms, waived, first_due_on, budget)
+    kept = debt.arrears - waived
+    capitalised = kept if terms.capitalise and debt.principal else 0
+    if terms.upfront_fee and terms.upfront_fee >= debt.principal:
+        raise InvalidValue(
+            "upfront_fee: must be below the principal", message_zh="upfront_fee：须小于本金"
+        )
+    base = debt.principal + capitalised
+    if base + kept == 0:
+        raise InvalidValue("nothing left to pay", message_zh="减免后无需还款")
+    credit = _amortising(base, terms, first_due_on)
+    parts = _equal_parts(kept - capitalised, terms.months)
+    schedule = tuple(replace(r, arrears_due=part) for r, part in zip(credit, parts, strict=True))
+    financed = debt.principal - terms.upfront_fee
+    rates = rates_of(cash_flows(financed, schedule)) if debt.principal else None
+    refused, refused_zh = _refusal(rates, financed, rules.cap)
     monthly = max(r.amount_due for r in schedule)
+    fees = terms.upfront_fee + sum(r.fee_due for r in schedule)
     return PlanOption(
         terms=terms,
         loan_id=debt.loan_id,
         base=base,
-        concession=penalty_waived + interest_waived + discount,
-        schedule=tuple(schedule),
-        total_to_pay=total,
+        concession=waived,
+        schedule=schedule,
+        total_to_pay=terms.upfront_fee + sum(r.amount_due for r in schedule),
         total_interest=sum(r.interest_due for r in schedule),
-        total_fees=sum(r.fee_due for r in schedule),
+        total_fees=fees,
         monthly_payment=monthly,
-        annualised_rate=rate,
-        expected_recovery=_present_value(schedule, debt.annual_rate),
+        annualised_rate=rates.annualised if rates else None,
+        effective_rate=rates.effective if rates else None,
+        expected_recovery=_present_value(schedule, debt.annual_rate, terms.upfront_fee),
         refused=refused,
         refused_zh=refused_zh,
         affordable=None if budget is None else monthly <= budget.allowance,
         debt_total=debt.total,
-        financed=flows_base,
+        financed=financed,
+        arrears_balance=kept - capitalised,
+        capitalised=capitalised,
     )
 
 
-def standard_terms(debt: Debt) -> list[Terms]:
+def _settlement(
+    debt: Debt, terms: Terms, waived: Fen, first_due_on: date, budget: Budget | None
+) -> PlanOption:
+    """Less than is owed in one or a few payments: a discount, no interest, no rate."""
+    owed = debt.total - waived
+    discount = _share_of(owed, terms.discount)
+    collected = owed - discount
+    if collected <= 0:
+        raise InvalidValue("discount: nothing left to pay", message_zh="discount：折扣后无需还款")
+    schedule = tuple(
+        PlanRow(seq, add_months(first_due_on, seq - 1), part, 0)
+        for seq, part in enumerate(_equal_parts(collected, terms.months), start=1)
+    )
+    monthly = max(r.amount_due for r in schedule)
+    return PlanOption(
+        terms=terms,
+        loan_id=debt.loan_id,
+        base=collected,
+        concession=waived + discount,
+        schedule=schedule,
+        total_to_pay=collected,
+        total_interest=0,
+        total_fees=0,
+        monthly_payment=monthly,
+        annualised_rate=None,
+        effective_rate=None,
+        expected_recovery=_present_value(schedule, debt.annual_rate, 0),
+        affordable=None if budget is None else monthly <= budget.allowance,
+        debt_total=debt.total,
+        discount=discount,
+    )
+
+
+def standard_terms(debt: Debt, rules: PlanRules | None = None) -> list[Terms]:
     """The usual menu for a loan: reschedule, extend, lower rate, grace, waive, settle and
-    a combination, each in the loan's own method (extend also in the other two)."""
+    a combination, each in the loan's own method (extend also in the other two); where the
+    pack allows capitalisation, a reschedule that capitalises the arrears too."""
     left = max(1, min(debt.months_left, MAX_MONTHS))
     rate, method = debt.annual_rate, debt.method
     longer = min(MAX_MONTHS, left + max(6, left))
@@ -429,6 +286,8 @@ def standard_terms(debt: Debt) -> list[Terms]:
             penalty_waiver=Decimal(1),
         ),
     ]
+    if rules is not None and rules.capitalisation_allowed and debt.principal:
+        menu.append(Terms(k.RESCHEDULE, left, rate, method, capitalise=True))
     unique: dict[str, Terms] = {}
     for terms in menu:
         unique.setdefault(terms.key, terms)
@@ -461,24 +320,42 @@ def options_for(
     debts: Iterable[Debt],
     first_due_on: date,
     *,
-    cap: Decimal = DEFAULT_CAP,
+    rules: PlanRules | None = None,
+    cap: Decimal | None = None,
     budget: Budget | None = None,
     terms: Sequence[Terms] | None = None,
 ) -> Menu:
-    """The ranked options of every loan (the standard menu unless `terms` is given)."""
+    """The ranked options of every loan (the standard menu unless `terms` is given). An
+    option that would leave nothing to pay (everything waived) is no option: left out."""
     menu = Menu()
     for debt in debts:
-        chosen = terms if terms is not None else standard_terms(debt)
-        menu.options[debt.loan_id] = rank(
-            build_option(debt, t, first_due_on, cap=cap, budget=budget) for t in chosen
-        )
+        chosen = terms if terms is not None else standard_terms(debt, rules)
+        built = []
+        for t in chosen:
+            try:
+                option = build_option(debt, t, first_due_on, rules=rules, cap=cap, budget=budget)
+            except InvalidValue:
+                if _leaves_something(debt, t, rules or PlanRules()):
+                    raise
+                continue
+            built.append(option)
+        menu.options[debt.loan_id] = rank(built)
     return menu
+
+
+def _leaves_something(debt: Debt, terms: Terms, rules: PlanRules) -> bool:
+    return debt.principal > 0 or debt.arrears > _waived(debt, terms, rules.arrears)
 
 
 def describe(option: PlanOption) -> str:
     """A one-line English summary for audit summaries and logs."""
+    cost = (
+        f"discount {format_yuan(option.discount)}"
+        if option.annualised_rate is None
+        else f"{option.annualised_rate}% annualised, {option.effective_rate}% effective"
+    )
     return (
         f"{option.terms.kind.value} {option.terms.months}m {option.terms.method.value}: "
         f"{format_yuan(option.monthly_payment)}/month, total {format_yuan(option.total_to_pay)}, "
-        f"{option.annualised_rate}%"
+        f"{cost}"
     )

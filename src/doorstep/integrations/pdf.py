@@ -6,7 +6,13 @@ font's empty glyph."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,3 +151,48 @@ def _table(pdf: FPDF, block: Table) -> None:
             for text in values:
                 row.cell(text)
     pdf.ln(1)
+
+
+_renderers: list[ProcessPoolExecutor] = []
+_renderers_lock = threading.Lock()
+
+
+def render_apart(title: str, blocks: Sequence[Block], footer: str) -> bytes:
+    """`render` in a process of its own. Laying out a document with the CJK font is about a
+    second of pure Python that holds the interpreter lock: in the web process it would stall
+    every other request of that process (each database round trip waits to get the lock
+    back)."""
+    for attempt in (1, 2):
+        with _renderers_lock:
+            if not _renderers:
+                spawn = multiprocessing.get_context("spawn")  # never fork a threaded server
+                _renderers.append(
+                    ProcessPoolExecutor(
+                        max_workers=1,
+                        mp_context=spawn,
+                        initializer=_die_with,
+                        initargs=(os.getpid(),),
+                    )
+                )
+            pool = _renderers[0]
+        try:
+            return pool.submit(render, title, blocks, footer=footer).result(timeout=120)
+        except BrokenProcessPool:  # the renderer died (killed, out of memory): a new one
+            with _renderers_lock:
+                if _renderers and _renderers[0] is pool:
+                    _renderers.clear()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _die_with(parent: int) -> None:
+    """In the renderer process: exit when the web process that started it is gone (killed
+    without the chance to stop its pool), instead of lingering as an orphan."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()

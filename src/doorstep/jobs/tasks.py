@@ -27,6 +27,7 @@ from doorstep.services.batch import daily
 from doorstep.services.conduct import audit
 from doorstep.services.delinquency import PARTITION_TASK, run_partition
 from doorstep.services.lender import dossier, feedback
+from doorstep.services.repayment import offers
 from doorstep.services.visit_plans import PlanConfig, run_plan
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.repositories import plans as plans_repo
@@ -133,6 +134,7 @@ def run_prepare_dossiers(
             cache_dir=dossier.cache_folder(settings.var_dir),
             now=clock.now(),
             inline=True,
+            policy=offers.policy_from(settings),
         )
     return {"prepared": prepared, "skipped": skipped}
 

@@ -22,7 +22,7 @@ from doorstep.domain.rules.model import (
     Rule,
     Severity,
 )
-from doorstep.domain.rules.pack import JURISDICTIONS, Pack, load
+from doorstep.domain.rules.pack import JURISDICTIONS, Pack, capitalisation_allowed, load
 
 __all__ = [
     "CONTEXTS",
@@ -45,6 +45,7 @@ __all__ = [
     "RevealContext",
     "Rule",
     "Severity",
+    "capitalisation_allowed",
     "check",
     "load",
 ]

@@ -30,6 +30,9 @@ RULE_KEYS = {
     "params", "enabled",
 }  # fmt: skip
 OVERRIDE_KEYS = {"params", "severity", "enabled"}
+CAPITALISE_ARREARS = "capitalise_arrears"
+"""The parameter (of a record rule) saying whether a repayment plan may add overdue
+interest, fees and penalty to its interest-bearing principal; absent: not allowed."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def load(
     if changes:
         unknown = sorted(changes)[0]
         raise PackError(override_origin, unknown, "id", f"no such rule in {origin}")
+    _flag(rules, CAPITALISE_ARREARS)  # a wrong value stops the start, not the first plan
     return Pack(
         jurisdiction,
         name,
@@ -130,6 +134,24 @@ def load(
         (origin, override_origin) if override_origin else (origin,),
         MappingProxyType({a: tuple(v) for a, v in compiled.items()}),
     )
+
+
+def _flag(rules: list[Rule] | tuple[Rule, ...], name: str) -> bool:
+    """The true/false parameter `name` of the first enabled rule that has it; False when
+    no rule has it."""
+    for rule in rules:
+        if rule.enabled and name in rule.params:
+            value = rule.params[name]
+            if not isinstance(value, bool):
+                origin = rule.origins.get(name, "")
+                raise PackError(origin, rule.id, f"params.{name}", "expected true or false")
+            return value
+    return False
+
+
+def capitalisation_allowed(pack: Pack) -> bool:
+    """Whether the jurisdiction lets a repayment plan lend arrears again at interest."""
+    return _flag(pack.rules, CAPITALISE_ARREARS)
 
 
 def _override(raw: dict[str, Any], origin: str, jurisdiction: str) -> dict[str, dict[str, Any]]:

@@ -47,6 +47,7 @@ from doorstep.services.delinquency import (
 )
 from doorstep.services.ingest import ingest_files
 from doorstep.services.lender import dossier, feedback
+from doorstep.services.repayment import offers
 from doorstep.services.repayment.promises import judge_promises
 from doorstep.services.reports.dashboard import CURE_DAYS
 from doorstep.store.db import transaction
@@ -235,6 +236,7 @@ def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
             zone=settings.zone,
             cache_dir=dossier.cache_folder(settings.var_dir),
             now=now,
+            policy=offers.policy_from(settings),
         )
         return {"prepared": prepared, "skipped": skipped}
     chunks = [readers[i : i + DOSSIERS_PER_TASK] for i in range(0, len(readers), DOSSIERS_PER_TASK)]

@@ -6,15 +6,11 @@ number reveals it on the page, with a reason, into the audit trail."""
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import shutil
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -26,11 +22,13 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import DoorstepError, NotFound
 from doorstep.integrations import pdf
+from doorstep.integrations.pdf import render_apart
 from doorstep.services.cases.view import case_facts
 from doorstep.services.conduct import audit
 from doorstep.services.lender import dossier_blocks as layout
 from doorstep.services.lender.dossier_blocks import OPTION_ZH, dossier_blocks, local_time
 from doorstep.services.people import users
+from doorstep.services.repayment import offers
 from doorstep.store.models import User
 
 __all__ = [
@@ -57,8 +55,10 @@ def dossier_pdf(
     zone: ZoneInfo,
     now: datetime,
     cache_dir: Path | None = None,
+    policy: offers.OfferPolicy | None = None,
 ) -> bytes:
-    """The case's dossier as PDF bytes; records who printed it in the audit trail.
+    """The case's dossier as PDF bytes (its repayment options under `policy`); records
+    who printed it in the audit trail.
 
     With `cache_dir`, a rendered document is kept there for the rest of the local day and
     served again while nothing in it would change: the file is named by a digest of
@@ -67,7 +67,7 @@ def dossier_pdf(
     a visit, a new snapshot or another reader's masking gives another file, never a stale
     one. The facts are still read, and access checked, on every request (a few indexed
     queries); only the rendering (about a second of CPU) is saved."""
-    document = _document(session, actor, case_id, zone, now, cache_dir)
+    document = _document(session, actor, case_id, zone, now, cache_dir, policy=policy)
     audit.record(session, actor, "case.dossier", "case", case_id, {"bytes": len(document)})
     return document
 
@@ -80,11 +80,12 @@ def _document(
     moment: datetime,
     cache_dir: Path | None,
     inline: bool = False,
+    policy: offers.OfferPolicy | None = None,
 ) -> bytes:
     facts = case_facts(session, actor, case_id, moment)  # access rules of the case page
     today = moment.astimezone(zone).date()
     title = f"案件资料 · 案件 {facts.case.id}"
-    blocks = dossier_blocks(facts, zone, session, today)
+    blocks = dossier_blocks(facts, zone, session, today, policy)
 
     def render() -> bytes:
         printed = local_time(moment, zone)
@@ -109,6 +110,7 @@ def prepare_dossiers(
     cache_dir: Path,
     now: datetime,
     inline: bool = False,
+    policy: offers.OfferPolicy | None = None,
 ) -> tuple[int, int]:
     """Render ahead, into the cache, the dossier each (verifier's user id, case id) pair
     will open during the day, so the morning's downloads are file reads instead of a
@@ -126,55 +128,11 @@ def prepare_dossiers(
         try:
             if actor is None:
                 raise NotFound(f"user {user_id}")
-            _document(session, actor, case_id, zone, now, cache_dir, inline)
+            _document(session, actor, case_id, zone, now, cache_dir, inline, policy)
             prepared += 1
         except DoorstepError:
             skipped += 1
     return prepared, skipped
-
-
-_renderers: list[ProcessPoolExecutor] = []
-_renderers_lock = threading.Lock()
-
-
-def render_apart(title: str, blocks: list[pdf.Block], footer: str) -> bytes:
-    """`pdf.render` in a process of its own. Laying out a dossier is about a second of pure
-    Python that holds the interpreter lock: in the web process it would stall every other
-    request of that process (each database round trip waits to get the lock back)."""
-    for attempt in (1, 2):
-        with _renderers_lock:
-            if not _renderers:
-                spawn = multiprocessing.get_context("spawn")  # never fork a threaded server
-                _renderers.append(
-                    ProcessPoolExecutor(
-                        max_workers=1,
-                        mp_context=spawn,
-                        initializer=_die_with,
-                        initargs=(os.getpid(),),
-                    )
-                )
-            pool = _renderers[0]
-        try:
-            return pool.submit(pdf.render, title, blocks, footer=footer).result(timeout=120)
-        except BrokenProcessPool:  # the renderer died (killed, out of memory): a new one
-            with _renderers_lock:
-                if _renderers and _renderers[0] is pool:
-                    _renderers.clear()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
-def _die_with(parent: int) -> None:
-    """In the renderer process: exit when the web process that started it is gone (killed
-    without the chance to stop its pool), instead of lingering as an orphan."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 @cache

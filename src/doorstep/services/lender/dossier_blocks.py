@@ -6,13 +6,11 @@ order. Personal data arrives masked in the facts and stays masked here."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from doorstep.domain import plans
-from doorstep.domain.calendar import add_months
 from doorstep.domain.money import format_yuan
 from doorstep.integrations import pdf
 from doorstep.services.cases.view import CaseFacts
@@ -75,9 +73,14 @@ LOAN_COLUMNS = [
 
 
 def dossier_blocks(
-    facts: CaseFacts, zone: ZoneInfo, session: Session, today: date
+    facts: CaseFacts,
+    zone: ZoneInfo,
+    session: Session,
+    today: date,
+    policy: offers.OfferPolicy | None = None,
 ) -> list[pdf.Block]:
-    """The whole dossier of the case for the visit day `today`."""
+    """The whole dossier of the case for the visit day `today` (its repayment options
+    under `policy`, the deployment's; default the standard settings)."""
     return [
         *borrower_blocks(facts),
         *loan_blocks(facts),
@@ -87,7 +90,7 @@ def dossier_blocks(
         *visit_blocks(session, facts, zone),
         *promise_blocks(session, facts),
         *conduct_blocks(),
-        *option_blocks(session, facts, today),
+        *option_blocks(session, facts, today, policy or offers.OfferPolicy()),
     ]
 
 
@@ -247,32 +250,47 @@ def conduct_blocks() -> list[pdf.Block]:
     ]
 
 
-def option_blocks(session: Session, facts: CaseFacts, today: date) -> list[pdf.Block]:
+def option_blocks(
+    session: Session, facts: CaseFacts, today: date, policy: offers.OfferPolicy
+) -> list[pdf.Block]:
     return [
         pdf.Heading("可提供的还款方案"),
         pdf.Table(
-            ["贷款", "方案", "期数", "月供（元）", "合计（元）", "年化利率（IRR）"],
-            repayment_options(session, facts, today),
-            [1.3, 1.4, 0.6, 1.1, 1.3, 1.2],
+            ["贷款", "方案", "期数", "月供（元）", "合计（元）", "年化利率（IRR）/ 结清减免"],
+            repayment_options(session, facts, today, policy),
+            [1.2, 1.3, 0.5, 1.0, 1.1, 1.9],
             empty="暂无可提供的方案",
         ),
-        pdf.Paragraph("具体方案以系统审批结果为准，核实员不得当场承诺减免。", small=True),
+        pdf.Paragraph(
+            "年化利率按 IRR 法（月内部收益率 × 12，人民银行公告〔2021〕第 3 号），括号内为"
+            "复利口径的实际年利率；逾期利息、费用和罚息不计息。结清方案只列减免金额，不是利率。"
+            "具体方案以系统审批结果为准，核实员不得当场承诺减免。",
+            small=True,
+        ),
     ]
 
 
+def cost_text(option: plans.PlanOption) -> str:
+    """Both rates of an instalment plan; a settlement's discount (an amount, no rate)."""
+    if option.annualised_rate is None:
+        return f"减免 {format_yuan(option.discount)} 元" if option.is_settlement else "不计息"
+    return f"{option.annualised_rate}%（实际 {option.effective_rate}%）"
+
+
 def repayment_options(
-    session: Session, facts: CaseFacts, on: date, cap: Decimal = plans.DEFAULT_CAP
+    session: Session, facts: CaseFacts, on: date, policy: offers.OfferPolicy | None = None
 ) -> list[list[str]]:
     """The standard restructuring menu of each overdue loan on `on`, best first, with
-    the annualised rate (IRR method) the borrower must be shown; refused options left out."""
+    the rates (IRR method) the borrower must be shown or a settlement's discount;
+    refused options left out."""
     rows: list[list[str]] = []
     for loan in facts.loans:
         latest = facts.latest.get(loan.loan_id)
         if latest is None or latest.dpd == 0:
             continue
         debt = offers.debt_of(session, loan.loan_id, on)
-        menu = plans.options_for([debt], add_months(on, 1), cap=cap)
-        usable = [o for o in menu.options[loan.loan_id] if o.refused is None]
+        menu = offers.menu_of(debt, on, policy or offers.OfferPolicy())
+        usable = [o for o in menu if o.refused is None]
         for option in usable[:OPTIONS_PER_LOAN]:
             rows.append(
                 [
@@ -281,7 +299,7 @@ def repayment_options(
                     str(option.terms.months),
                     format_yuan(option.monthly_payment),
                     format_yuan(option.total_to_pay),
-                    f"{option.annualised_rate}%",
+                    cost_text(option),
                 ]
             )
     return rows

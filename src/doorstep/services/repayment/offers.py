@@ -1,7 +1,7 @@
-"""Repayment offers: building a loan's options, making an offer (maker-checker above the
-approval threshold), the borrower accepting one plan (which becomes the loan's new
-schedule version), and the daily tracking of active plans (kept, or broken after a grace,
-which reopens follow-up)."""
+"""Repayment offers: building a loan's options under the deployment's and the pack's rules,
+making an offer (maker-checker above the approval threshold), and the borrower accepting
+one plan (which becomes the loan's new schedule version). The daily tracking of plans is in
+`tracking`, the agreement the borrower confirms in `agreements`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from doorstep.domain import plans
 from doorstep.domain.access import Actor, Permission, Role
 from doorstep.domain.allocation import DEFAULT_WATERFALL, Waterfall
 from doorstep.domain.calendar import add_months
-from doorstep.domain.case import OPEN_STATES, CaseState, HoldReason
+from doorstep.domain.case import OPEN_STATES
 from doorstep.domain.delinquency import snapshot
 from doorstep.domain.errors import (
     Forbidden,
@@ -28,14 +28,13 @@ from doorstep.domain.errors import (
     OfferExpired,
 )
 from doorstep.domain.money import rate_to_units
+from doorstep.domain.rules import capitalisation_allowed
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.services import cases
 from doorstep.services.conduct import audit
 from doorstep.services.repayment import holds
 from doorstep.store.models import BorrowerMessage, Case, Offer
 from doorstep.store.repositories import offers as repo
-
-RELEASED_BY_BROKEN_PLAN = frozenset({HoldReason.OTHER.value, HoldReason.HARDSHIP_REPORTED.value})
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,12 @@ class OfferPolicy:
     days: int = 14
     grace_days: int = 10
     share: Decimal = plans.DEFAULT_SHARE
+    arrears: plans.ArrearsPolicy = plans.ArrearsPolicy.SEPARATE
+    capitalisation_allowed: bool = False  # the jurisdiction pack's flag
+
+    @property
+    def rules(self) -> plans.PlanRules:
+        return plans.PlanRules(self.cap, self.arrears, self.capitalisation_allowed)
 
 
 def policy_from(settings: Settings) -> OfferPolicy:
@@ -56,6 +61,8 @@ def policy_from(settings: Settings) -> OfferPolicy:
         days=settings.offer_days,
         grace_days=settings.repayment_grace_days,
         share=settings.repayment_affordable_share,
+        arrears=settings.repayment_arrears,
+        capitalisation_allowed=capitalisation_allowed(settings.rules_pack),
     )
 
 
@@ -126,8 +133,26 @@ def preview(
             message_zh=f"案件 {case_id} 中没有贷款 {loan_id}",
         )
     debt = debt_of(session, loan_id, on)
-    menu = plans.options_for([debt], add_months(on, 1), cap=policy.cap, budget=budget, terms=terms)
-    return debt, menu.options[loan_id]
+    return debt, menu_of(debt, on, policy, budget=budget, terms=terms)
+
+
+def menu_of(
+    debt: plans.Debt,
+    on: date,
+    policy: OfferPolicy,
+    *,
+    budget: plans.Budget | None = None,
+    terms: Sequence[plans.Terms] | None = None,
+) -> list[plans.PlanOption]:
+    """The ranked options of a debt measured on `on` (the standard menu unless `terms`),
+    the first payment a month later, under the deployment's and the pack's rules."""
+    rules = policy.rules
+    menu = plans.options_for([debt], add_months(on, 1), rules=rules, budget=budget, terms=terms)
+    return menu.options[debt.loan_id]
+
+
+def standard_terms(debt: plans.Debt, policy: OfferPolicy) -> list[plans.Terms]:
+    return plans.standard_terms(debt, policy.rules)
 
 
 def make_offer(
@@ -277,17 +302,10 @@ def withdraw(session: Session, actor: Actor, offer_id: int, reason: str, *, now:
     return offer
 
 
-def accept(
-    session: Session,
-    customer_id: str,
-    offer_id: int,
-    key: str,
-    *,
-    now: datetime,
-) -> Offer:
-    """The borrower accepts one plan of one of their open offers: the plan becomes the
-    loan's new schedule version (payments from the offer's start day count against it),
-    the loan's other open offers are withdrawn, and visits are held while it runs."""
+def open_plan(
+    session: Session, customer_id: str, offer_id: int, key: str, now: datetime
+) -> tuple[Offer, dict[str, Any]]:
+    """The borrower's open offer and the chosen plan in it, or the refusal."""
     offer = repo.offer(session, offer_id)
     if offer is None or offer.customer_id != customer_id:
         raise NotFound(f"no offer {offer_id}", message_zh=f"没有还款方案 {offer_id}")
@@ -302,9 +320,41 @@ def accept(
         raise InvalidValue(
             "plan: not one of the plans of this offer", message_zh="plan：不是本次提供的方案"
         )
+    return offer, chosen
+
+
+def cost_of(option: dict[str, Any]) -> dict[str, Any]:
+    """A stored plan's cost as recorded: its total and both rates, or a settlement's
+    discount, what it forgives of the debt (never a rate)."""
+    total = {"total_to_pay": option["total_to_pay"]}
+    if option.get("terms", {}).get("kind") == plans.OptionKind.SETTLE.value:
+        return {**total, "discount": option["debt_total"] - option["total_to_pay"]}
+    return {
+        **total,
+        "annualised_rate": option.get("annualised_rate"),
+        "effective_rate": option.get("effective_rate"),
+    }
+
+
+def accept(
+    session: Session,
+    customer_id: str,
+    offer_id: int,
+    key: str,
+    *,
+    now: datetime,
+    agreed_on: date | None = None,
+) -> Offer:
+    """The borrower accepts one plan of one of their open offers: the plan becomes the
+    loan's new schedule version (payments from the offer's start day count against it;
+    an upfront fee is due on `agreed_on`, default the offer's start day), the loan's
+    other open offers are withdrawn, and visits are held while it runs."""
+    offer, chosen = open_plan(session, customer_id, offer_id, key, now)
     loan = repo.loan(session, offer.loan_id)
     assert loan is not None  # a foreign key
-    schedule = plans.schedule_from_json(chosen["schedule"])
+    schedule = plans.installed_rows(
+        chosen["schedule"], int(chosen.get("upfront_fee", 0)), agreed_on or offer.starts_on
+    )
     version = repo.replace_schedule(session, loan, schedule, offer.starts_on, offer.id)
     offer.state, offer.accepted_key, offer.accepted_at = "active", key, now
     offer.schedule_version = version
@@ -324,97 +374,13 @@ def accept(
             "loan": offer.loan_id,
             "plan": key,
             "schedule_version": version,
-            "total_to_pay": chosen["total_to_pay"],
-            "annualised_rate": chosen["annualised_rate"],
+            **cost_of(chosen),
         },
     )
     case = session.get(Case, offer.case_id) if offer.case_id else None
     if case is not None and case.state in {s.value for s in OPEN_STATES} and not case.hold_reason:
         holds.hold_for_plan(session, actor, case, now)
     return offer
-
-
-@dataclass
-class TrackReport:
-    checked: int = 0
-    kept: int = 0
-    broken: int = 0
-    expired: int = 0
-
-
-def track(
-    session: Session,
-    actor: Actor,
-    today: date,
-    policy: OfferPolicy,
-    waterfall: Waterfall = DEFAULT_WATERFALL,
-    *,
-    now: datetime,
-) -> TrackReport:
-    """The daily look at offers: open ones past their expiry expire; an active plan whose
-    schedule is fully paid is kept; one more than `grace_days` late is broken, which
-    releases the plan's hold on the case and alerts its owner, so follow-up resumes."""
-    report = TrackReport()
-    for offer in repo.offers_in(session, repo.OPEN_OFFER_STATES):
-        if offer.expires_at <= now:
-            offer.state, offer.closed_at = "expired", now
-            audit.record(
-                session, actor, "offer.expire", "case", offer.case_id or 0, {"offer": offer.id}
-            )
-            report.expired += 1
-    for offer in repo.offers_in(session, ("active",)):
-        report.checked += 1
-        loan = repo.loan(session, offer.loan_id)
-        assert loan is not None
-        rows = repo.current_schedule(session, offer.loan_id)
-        s = snapshot(
-            rows,
-            repo.counted_payments(session, offer.loan_id),
-            rate_to_units(loan.penalty_rate_daily),
-            today,
-            waterfall=waterfall,
-        )
-        if s.dpd > policy.grace_days:
-            offer.state, offer.closed_at = "broken", now
-            report.broken += 1
-            audit.record(
-                session,
-                actor,
-                "offer.broken",
-                "case",
-                offer.case_id or 0,
-                {"offer": offer.id, "dpd": s.dpd},
-            )
-            _reopen(session, actor, offer, s.dpd, now)
-        elif s.outstanding_principal == 0 and s.overdue_interest == s.overdue_fee == 0:
-            offer.state, offer.closed_at = "kept", now
-            report.kept += 1
-            audit.record(
-                session, actor, "offer.kept", "case", offer.case_id or 0, {"offer": offer.id}
-            )
-    session.flush()
-    return report
-
-
-def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int, now: datetime) -> None:
-    case = session.get(Case, offer.case_id) if offer.case_id else None
-    if case is None:
-        return
-    # a complaint or a dispute keeps its hold: only a plan's or a hardship's is lifted
-    if case.hold_reason in RELEASED_BY_BROKEN_PLAN and case.state in {s.value for s in OPEN_STATES}:
-        holds.release_for_broken_plan(session, actor, case, dpd, now)
-    session.add(
-        BorrowerMessage(
-            customer_id=offer.customer_id,
-            case_id=case.id,
-            owner_id=case.owner_id,
-            kind="plan_broken",
-            statement=f"offer {offer.id}: {dpd} days late",
-        )
-    )
-    if case.state == CaseState.NEW.value:
-        holds.ready_after_broken_plan(session, actor, case)
-    session.flush()
 
 
 def options_of(offer: Offer) -> list[dict[str, Any]]:

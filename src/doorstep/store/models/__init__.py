@@ -16,7 +16,12 @@ from doorstep.store.models.figures import (
 )
 from doorstep.store.models.ingest import ImportBatch, IngestChange
 from doorstep.store.models.loan import Installment, Loan, Payment
-from doorstep.store.models.offer import ArchivedInstallment, Offer, ScheduleVersion
+from doorstep.store.models.offer import (
+    ArchivedInstallment,
+    Offer,
+    PlanAgreement,
+    ScheduleVersion,
+)
 from doorstep.store.models.outbox import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from doorstep.store.models.plan import PlanRoute, PlanStop, VisitPlan
 from doorstep.store.models.portal import (
@@ -74,6 +79,7 @@ __all__ = [
     "OutboxEvent",
     "OutcomeFigure",
     "Payment",
+    "PlanAgreement",
     "PlanRoute",
     "PlanStop",
     "PortalCode",

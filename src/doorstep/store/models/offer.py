@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base, Timestamped, utcnow
@@ -85,3 +85,24 @@ class Offer(Timestamped, Base):
     schedule_version: Mapped[int | None] = mapped_column(Integer)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # kept, broken, ...
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class PlanAgreement(Base):
+    """The agreement of one plan of an offer, as the borrower reads and confirms it: the
+    PDF in zh_CN and in en, rendered once when the borrower chose the plan, so what they
+    confirm with the one-time code is what they download afterwards (its SHA-256 goes into
+    the audit event of the confirmation). Confirming accepts the plan."""
+
+    __tablename__ = "plan_agreements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    loan_id: Mapped[str] = mapped_column(ForeignKey("loans.loan_id"))
+    plan_key: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    document_zh: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # read on download
+    document_en: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    sha256_zh: Mapped[str] = mapped_column(String(64))
+    sha256_en: Mapped[str] = mapped_column(String(64))

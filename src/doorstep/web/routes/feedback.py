@@ -9,6 +9,7 @@ from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services.lender import feedback
 from doorstep.services.lender.dossier import cache_folder, dossier_pdf
+from doorstep.services.repayment import offers
 from doorstep.web.forms import act, error_page
 from doorstep.web.templating import render
 
@@ -28,6 +29,7 @@ def dossier(
             zone=state.settings.zone,
             now=state.clock.now(),
             cache_dir=cache_folder(state.settings.var_dir),
+            policy=offers.policy_from(state.settings),
         )
     except DoorstepError as exc:
         session.rollback()

@@ -82,6 +82,7 @@ def _inputs(
     grace: str | None,
     waiver: str | None,
     discount: str | None,
+    fee: str | None = None,
 ) -> tuple[plans.Budget | None, plans.Terms | None]:
     """The budget (when both amounts are given) and a custom option (when months are)."""
     income_fen, expense_fen = _yuan(income, "income"), _yuan(expenses, "expenses")
@@ -105,19 +106,21 @@ def _inputs(
             grace_months=int(grace) if grace and grace.isdigit() else 0,
             penalty_waiver=_decimal(waiver, "waiver", Decimal(0)) / 100,
             discount=share_discount,
+            upfront_fee=_yuan(fee, "fee") or 0,
         )
         plans.check_terms(custom)
     return budget, custom
 
 
 def _with_standard(
-    session: Session, loan_id: str, today: date, custom: plans.Terms | None
+    session: Session, state: State, loan_id: str, today: date, custom: plans.Terms | None
 ) -> list[plans.Terms] | None:
     """The options to offer: the standard ones for the loan's debt and the custom one;
     none (the service's default) without a custom one."""
     if custom is None:
         return None
-    return [*plans.standard_terms(offers.debt_of(session, loan_id, today)), custom]
+    debt = offers.debt_of(session, loan_id, today)
+    return [*offers.standard_terms(debt, policy(state)), custom]
 
 
 @router.get("/cases/{case_id}/offers/new", response_class=HTMLResponse)
@@ -136,14 +139,15 @@ def build(
     grace: str | None = None,
     waiver: str | None = None,
     discount: str | None = None,
+    fee: str | None = None,
 ) -> HTMLResponse:
     request.state.actor = actor
     today = business_day(state)
     try:
         budget, custom = _inputs(
-            state, income, expenses, months, rate, method, grace, waiver, discount
+            state, income, expenses, months, rate, method, grace, waiver, discount, fee
         )
-        terms = _with_standard(session, loan_id, today, custom)
+        terms = _with_standard(session, state, loan_id, today, custom)
         debt, options = offers.preview(
             session, actor, case_id, loan_id, today, policy(state), budget=budget, terms=terms
         )
@@ -161,6 +165,7 @@ def build(
         methods=[m.value for m in RepaymentMethod],
         cap=state.settings.repayment_rate_cap * 100,
         threshold=state.settings.offer_approval_fen,
+        arrears=state.settings.repayment_arrears.value,
     )
 
 
@@ -181,6 +186,7 @@ def make(
     grace: Annotated[str | None, Form(max_length=4)] = None,
     waiver: Annotated[str | None, Form(max_length=12)] = None,
     discount: Annotated[str | None, Form(max_length=12)] = None,
+    fee: Annotated[str | None, Form(max_length=20)] = None,
     note: Annotated[str | None, Form(max_length=500)] = None,
 ) -> Response:
     request.state.actor = actor
@@ -193,9 +199,9 @@ def make(
                 "options: choose at least one", message_zh="options：请至少选择一个方案"
             )
         budget, custom = _inputs(
-            state, income, expenses, months, rate, method, grace, waiver, discount
+            state, income, expenses, months, rate, method, grace, waiver, discount, fee
         )
-        terms = _with_standard(session, loan_id, today, custom)
+        terms = _with_standard(session, state, loan_id, today, custom)
         offers.make_offer(
             session,
             actor,

@@ -19,7 +19,7 @@ from doorstep.domain.errors import DoorstepError, InvalidValue, NotFound
 from doorstep.domain.reasons import REASONS
 from doorstep.http.context import DbSession, State, app_state, client_address
 from doorstep.integrations.sms import LogSender, SmsSender
-from doorstep.services.repayment import offers, portal
+from doorstep.services.repayment import agreements, portal
 from doorstep.web.forms import act, day_field
 from doorstep.web.i18n import language_of
 from doorstep.web.templating import render
@@ -182,6 +182,7 @@ def home(request: Request, session: DbSession, state: State) -> Response:
         visitors=portal.visitors(session, customer_id, now),
         slots=portal.slots_of(session, customer_id),
         messages=portal.messages_of(session, customer_id)[:5],
+        agreements=agreements.of_customer(session, customer_id, now),
         notice=request.query_params.get("done"),
     )
 
@@ -367,42 +368,6 @@ def no_work(request: Request, session: DbSession) -> Response:
     portal.no_visits_at_work(session, customer_id)
     session.commit()
     return RedirectResponse("/portal?done=no_work_visit", status_code=303)
-
-
-def _plans(
-    request: Request, session: Session, customer_id: str, status: int, error: str | None
-) -> HTMLResponse:
-    return _page(
-        request,
-        "portal/plans.html",
-        status,
-        error=error,
-        offers=[
-            (o, offers.options_of(o))
-            for o in portal.open_offers(session, customer_id, _now(request))
-        ],
-    )
-
-
-@router.get("/portal/plans", response_class=HTMLResponse, response_model=None)
-def plans_page(request: Request, session: DbSession) -> Response:
-    return _show(request, session, _plans)
-
-
-@router.post("/portal/plans/accept", response_model=None)
-def accept(
-    request: Request,
-    session: DbSession,
-    offer_id: Annotated[str, Form(max_length=12)],
-    plan: Annotated[str, Form(max_length=120)],
-) -> Response:
-
-    def accept_offer(customer_id: str) -> None:
-        if not offer_id.isdigit():
-            raise InvalidValue("offer: not an offer", message_zh="offer：方案编号无效")
-        offers.accept(session, customer_id, int(offer_id), plan, now=_now(request))
-
-    return _submit(request, session, _plans, "accepted", accept_offer)
 
 
 # --- financial education (no sign-in, counts only) ---------------------------------------
