@@ -14,9 +14,9 @@ from doorstep.api.routes import audit as audit_api
 from doorstep.api.routes import cases as cases_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
+from doorstep.api.routes import offers as offers_api
 from doorstep.api.routes import privacy as privacy_api
 from doorstep.api.routes import reveals as reveals_api
-from doorstep.api.routes import offers as offers_api
 from doorstep.config import Settings
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
@@ -40,12 +40,38 @@ from doorstep.web.routes import models as model_pages
 from doorstep.web.routes import offers as offer_pages
 from doorstep.web.routes import plans as plan_pages
 from doorstep.web.routes import portal as portal_pages
+from doorstep.web.routes import portal_plans as portal_plan_pages
 from doorstep.web.routes import portal_privacy as portal_privacy_pages
 from doorstep.web.routes import privacy as privacy_pages
-from doorstep.web.routes import portal_plans as portal_plan_pages
 from doorstep.web.routes import rules as rule_pages
 from doorstep.web.routes import visits as visit_pages
 from doorstep.web.security import check_csrf
+
+# The JSON API first, then the pages; every router checks CSRF on unsafe cookie requests.
+ROUTERS = (
+    cases_api.router,
+    audit_api.router,
+    feedback_api.router,
+    me_api.router,
+    privacy_api.router,
+    reveals_api.router,
+    offers_api.router,
+    auth_pages.router,
+    case_pages.router,
+    dashboard_pages.router,
+    batch_pages.router,
+    feedback_pages.router,
+    model_pages.router,
+    plan_pages.router,
+    rule_pages.router,
+    offer_pages.router,
+    portal_pages.router,
+    portal_privacy_pages.router,
+    privacy_pages.router,
+    portal_plan_pages.router,
+    visit_pages.router,
+    alert_pages.router,
+)
 
 
 def create_app(
@@ -91,30 +117,7 @@ def create_app(
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     # outermost: every answer, the refusals of the middlewares inside included
     app.add_middleware(SecurityHeaders, tile_url=settings.map_tile_url)
-    for router in (
-        cases_api.router,
-        audit_api.router,
-        feedback_api.router,
-        me_api.router,
-        privacy_api.router,
-        reveals_api.router,
-        offers_api.router,
-        auth_pages.router,
-        case_pages.router,
-        dashboard_pages.router,
-        batch_pages.router,
-        feedback_pages.router,
-        model_pages.router,
-        plan_pages.router,
-        rule_pages.router,
-        offer_pages.router,
-        portal_pages.router,
-        portal_privacy_pages.router,
-        privacy_pages.router,
-        portal_plan_pages.router,
-        visit_pages.router,
-        alert_pages.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router, dependencies=[Depends(check_csrf)])
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"

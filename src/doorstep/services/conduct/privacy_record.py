@@ -76,6 +76,7 @@ RECORD = (
             "payments",
             "delinquency_snapshots",
             "offers",
+            "plan_agreements",
         ),
         "know what is overdue, offer repayment plans",
         "contract (Art. 13(2)), entrusted by the lender (Art. 21)",
