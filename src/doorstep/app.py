@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -20,7 +21,7 @@ from doorstep.http import errors
 from doorstep.http.context import AppState
 from doorstep.http.limits import RefuseNul, RequestSizeLimit
 from doorstep.integrations.crypto import local_secret
-from doorstep.integrations.keys import personal_data_keys
+from doorstep.integrations.keys import key_location_warnings, personal_data_keys
 from doorstep.services.people import users
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
@@ -38,6 +39,8 @@ from doorstep.web.routes import rules as rule_pages
 from doorstep.web.routes import visits as visit_pages
 from doorstep.web.security import check_csrf
 
+log = logging.getLogger("doorstep")
+
 
 def create_app(
     settings: Settings | None = None,
@@ -49,9 +52,11 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     engine = engine or make_engine(settings.resolved_database_url)
-    if migrate_schema:
-        migrate.upgrade(engine)
     cipher, hasher = personal_data_keys(settings)
+    for warning in key_location_warnings(settings):
+        log.warning(warning)
+    if migrate_schema:
+        migrate.upgrade(engine, cipher=cipher)
     app = FastAPI(
         title="doorstep",
         version="0.1.0",

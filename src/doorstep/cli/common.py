@@ -22,6 +22,7 @@ from rich.progress import (
 from sqlalchemy import Engine
 
 from doorstep.config import Settings
+from doorstep.integrations.keys import key_location_warnings, personal_data_keys
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
 
@@ -37,9 +38,12 @@ def settings() -> Settings:
 
 
 def ready_engine(config: Settings) -> Engine:
-    """The configured database, migrated to the current schema."""
+    """The configured database, migrated to the current schema (values a revision
+    encrypts need the keys). Warns when the keys sit inside the data's folder."""
+    for warning in key_location_warnings(config):
+        error_console.print(f"[yellow]warning:[/yellow] {warning}")
     engine = make_engine(config.resolved_database_url)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, cipher=personal_data_keys(config)[0])
     return engine
 
 

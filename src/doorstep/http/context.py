@@ -16,7 +16,7 @@ from doorstep.config import Settings
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import NotSignedIn
 from doorstep.domain.ports import Clock, SystemClock
-from doorstep.integrations.crypto import FernetCipher, HmacHasher
+from doorstep.integrations.crypto import DataCipher, HmacHasher
 from doorstep.services.people import users
 
 
@@ -24,7 +24,7 @@ from doorstep.services.people import users
 class AppState:
     settings: Settings
     engine: Engine
-    cipher: FernetCipher
+    cipher: DataCipher
     hasher: HmacHasher
     clock: Clock = field(default_factory=SystemClock)
     password_hasher: PasswordHasher = field(default_factory=users.standard_hasher)
