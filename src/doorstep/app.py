@@ -56,7 +56,7 @@ def create_app(
     for warning in key_location_warnings(settings):
         log.warning(warning)
     if migrate_schema:
-        migrate.upgrade(engine, cipher=cipher)
+        migrate.upgrade(engine, keys=(cipher, hasher))
     app = FastAPI(
         title="doorstep",
         version="0.1.0",

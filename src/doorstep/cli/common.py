@@ -43,7 +43,7 @@ def ready_engine(config: Settings) -> Engine:
     for warning in key_location_warnings(config):
         error_console.print(f"[yellow]warning:[/yellow] {warning}")
     engine = make_engine(config.resolved_database_url)
-    migrate.upgrade(engine, cipher=personal_data_keys(config)[0])
+    migrate.upgrade(engine, keys=personal_data_keys(config))
     return engine
 
 

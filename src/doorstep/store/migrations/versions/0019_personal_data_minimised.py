@@ -1,0 +1,237 @@
+"""personal data minimised: birth year only, sealed positions, texts and change log
+
+Revision ID: 0019_personal_data_minimised
+Revises: 0017_child_partition_slots
+
+A copy of the database must give back no national ID, phone, address, position or
+interview. The birth date (digits 7-14 of the ID, which the masked form hides) becomes
+the birth year; positions, free texts about a person and the ingest change log become
+ciphertext under the personal-data cipher, which `store.migrate.upgrade(keys=...)` hands
+in: a database holding such values cannot be migrated without the keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import context, op
+
+revision: str = "0019_personal_data_minimised"
+down_revision: str | None = "0017_child_partition_slots"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+POSITIONS = {
+    # table -> (new sealed column, (old latitude, old longitude))
+    "contact_points": [("position", ("lat", "lng"))],
+    "visits": [("position", ("lat", "lng")), ("out_position", ("out_lat", "out_lng"))],
+    "visit_evidence": [("exif_position", ("exif_lat", "exif_lng"))],
+    "alerts": [("position", ("lat", "lng"))],
+}
+TEXTS = {"contact_attempts": ["note", "override_reason"], "borrower_messages": ["statement"]}
+DOCUMENTS = {"visits": ["interview"], "ingest_changes": ["before", "after"]}
+CHUNK = 2000
+
+
+def _keys() -> tuple[Any, Any]:
+    keys = context.config.attributes.get("keys")
+    return keys if keys is not None else (None, None)
+
+
+def _cipher() -> Any:
+    cipher = _keys()[0]
+    if cipher is None:
+        raise RuntimeError(
+            "this database holds personal data to encrypt (or decrypt): migrate it with "
+            "the keys, e.g. `doorstep db upgrade`, not with a bare schema migration"
+        )
+    return cipher
+
+
+def _rewrite(
+    table: str, reads: list[str], writes: list[str], change: Callable[[Any], Sequence[Any]]
+) -> None:
+    """Every row with a value in `reads`: `writes` set to `change(row)`, a chunk of rows
+    at a time in id order."""
+    bind = op.get_bind()
+    present = " OR ".join(f"{c} IS NOT NULL" for c in reads)
+    select = sa.text(
+        f"SELECT id, {', '.join(reads)} FROM {table} WHERE id > :last AND ({present}) "
+        f"ORDER BY id LIMIT {CHUNK}"
+    )
+    setting = ", ".join(f"{c} = :{c}" for c in writes)
+    update = sa.text(f"UPDATE {table} SET {setting} WHERE id = :row_id")
+    last = -1
+    while chunk := bind.execute(select, {"last": last}).all():
+        values = [{"row_id": r[0], **dict(zip(writes, change(r), strict=True))} for r in chunk]
+        bind.execute(update, values)
+        last = chunk[-1][0]
+
+
+def _position(cipher: Any, lat: Any, lng: Any) -> str | None:
+    if lat is None or lng is None:
+        return None
+    return str(cipher.encrypt(f"{float(lat)!r},{float(lng)!r}"))
+
+
+def _sealed(cipher: Any, value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(cipher.encrypt(value if isinstance(value, str) else json.dumps(value)))
+
+
+def _has_rows(table: str, columns: list[str]) -> bool:
+    present = " OR ".join(f"{c} IS NOT NULL" for c in columns)
+    found = op.get_bind().execute(sa.text(f"SELECT 1 FROM {table} WHERE {present} LIMIT 1"))
+    return found.first() is not None
+
+
+def _year_of(column: str) -> str:
+    if op.get_bind().dialect.name == "sqlite":
+        return f"CAST(strftime('%Y', {column}) AS INTEGER)"
+    return f"CAST(EXTRACT(YEAR FROM {column}) AS INTEGER)"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("customers") as batch:
+        batch.add_column(sa.Column("birth_year", sa.SmallInteger(), nullable=True))
+    op.execute(f"UPDATE customers SET birth_year = {_year_of('birth_date')}")
+    with op.batch_alter_table("customers") as batch:
+        batch.alter_column("birth_year", existing_type=sa.SmallInteger(), nullable=False)
+        batch.drop_column("birth_date")
+    _seal_positions()
+    _seal_texts()
+    _seal_documents()
+
+
+def _seal_positions() -> None:
+    for table, columns in POSITIONS.items():
+        with op.batch_alter_table(table) as batch:
+            for new, _ in columns:
+                batch.add_column(sa.Column(new, sa.Text(), nullable=True))
+            if table == "contact_points":
+                batch.add_column(sa.Column("position_hash", sa.String(64), nullable=True))
+        old = [c for _, pair in columns for c in pair]
+        if _has_rows(table, old):
+            cipher, hasher = _cipher(), _keys()[1]
+            new_columns = [new for new, _ in columns]
+
+            def sealed(row: Any, cipher: Any = cipher, count: int = len(columns)) -> list[Any]:
+                return [_position(cipher, row[1 + 2 * i], row[2 + 2 * i]) for i in range(count)]
+
+            if table == "contact_points" and hasher is not None:
+                _rewrite(
+                    table,
+                    old,
+                    [*new_columns, "position_hash"],
+                    lambda r, s=sealed, h=hasher: [
+                        *s(r),
+                        h.digest(f"{float(r[1])!r},{float(r[2])!r}") if r[1] is not None else None,
+                    ],
+                )
+            else:
+                _rewrite(table, old, new_columns, sealed)
+        with op.batch_alter_table(table) as batch:
+            for column in old:
+                batch.drop_column(column)
+
+
+def _seal_texts() -> None:
+    for table, columns in TEXTS.items():
+        if _has_rows(table, columns):
+            cipher = _cipher()
+            _rewrite(table, columns, columns, lambda r, c=cipher: [_sealed(c, v) for v in r[1:]])
+
+
+def _seal_documents() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for table, columns in DOCUMENTS.items():
+        with op.batch_alter_table(table) as batch:
+            for column in columns:
+                batch.alter_column(
+                    column,
+                    existing_type=sa.JSON(),
+                    type_=sa.Text(),
+                    postgresql_using=f'"{column}"::text' if postgres else None,
+                )
+        if _has_rows(table, columns):
+            cipher = _cipher()
+            _rewrite(table, columns, columns, lambda r, c=cipher: [_sealed(c, v) for v in r[1:]])
+
+
+def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    for table, columns in DOCUMENTS.items():
+        if _has_rows(table, columns):
+            cipher = _cipher()
+            _rewrite(table, columns, columns, lambda r, c=cipher: [_opened(c, v) for v in r[1:]])
+        json_type = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+        with op.batch_alter_table(table) as batch:
+            for column in columns:
+                batch.alter_column(
+                    column,
+                    existing_type=sa.Text(),
+                    type_=json_type,
+                    postgresql_using=f'"{column}"::jsonb' if postgres else None,
+                )
+    for table, columns in TEXTS.items():
+        if _has_rows(table, columns):
+            cipher = _cipher()
+            _rewrite(table, columns, columns, lambda r, c=cipher: [_opened(c, v) for v in r[1:]])
+    _open_positions()
+    _birth_dates_back()
+
+
+def _opened(cipher: Any, token: Any) -> str | None:
+    return None if token is None else str(cipher.decrypt(token))
+
+
+def _open_positions() -> None:
+    for table, columns in POSITIONS.items():
+        with op.batch_alter_table(table) as batch:
+            for _, pair in columns:
+                for column in pair:
+                    batch.add_column(sa.Column(column, sa.Float(), nullable=True))
+        new = [n for n, _ in columns]
+        if _has_rows(table, new):
+            cipher = _cipher()
+
+            def opened(row: Any, cipher: Any = cipher) -> list[Any]:
+                out: list[Any] = []
+                for token in row[1:]:
+                    text = _opened(cipher, token)
+                    out += [float(p) for p in text.split(",")] if text else [None, None]
+                return out
+
+            _rewrite(table, new, [c for _, pair in columns for c in pair], opened)
+        with op.batch_alter_table(table) as batch:
+            for column in new:
+                batch.drop_column(column)
+            if table == "contact_points":
+                batch.drop_column("position_hash")
+
+
+def _birth_dates_back() -> None:
+    """The birth date from the ID (with the keys), else the first of January."""
+    with op.batch_alter_table("customers") as batch:
+        batch.add_column(sa.Column("birth_date", sa.Date(), nullable=True))
+    bind = op.get_bind()
+    cipher = _keys()[0]
+    rows = bind.execute(sa.text("SELECT customer_id, id_number, birth_year FROM customers")).all()
+    update = sa.text("UPDATE customers SET birth_date = :born WHERE customer_id = :key")
+    for start in range(0, len(rows), CHUNK):
+        chunk, values = rows[start : start + CHUNK], []
+        for key, token, year in chunk:
+            born = date(int(year), 1, 1)
+            if cipher is not None:
+                number = str(cipher.decrypt(token))
+                born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+            values.append({"key": key, "born": born})
+        bind.execute(update, values)
+    with op.batch_alter_table("customers") as batch:
+        batch.alter_column("birth_date", existing_type=sa.Date(), nullable=False)
+        batch.drop_column("birth_year")
