@@ -106,7 +106,7 @@ def borrower_blocks(facts: CaseFacts) -> list[pdf.Block]:
                     customer.customer_id,
                     customer.name,
                     GENDER_ZH.get(customer.gender, customer.gender),
-                    str(customer.birth_date.year),
+                    str(customer.birth_year),
                     customer.id_number_masked or "—",
                     customer.employer or "—",
                 ]

@@ -25,7 +25,13 @@ from doorstep.services.visits.evidence import (
     verify_evidence,
 )
 from doorstep.services.visits.interview import LABELS, Answers, Interview, Problem, parse_interview
-from doorstep.services.visits.review import VerdictView, close, review, verdict_view
+from doorstep.services.visits.review import (
+    VerdictView,
+    close,
+    photo_positions,
+    review,
+    verdict_view,
+)
 from doorstep.services.visits.rules import VisitRules
 from doorstep.services.visits.submission import (
     KEY,
@@ -58,6 +64,7 @@ __all__ = [
     "feedback_payload",
     "map_link",
     "parse_interview",
+    "photo_positions",
     "review",
     "submit",
     "submitted_with",

@@ -39,7 +39,7 @@ MAX_FILES = 20
 
 
 def _rules(state: AppState) -> visits.VisitRules:
-    return visits.VisitRules.from_settings(state.settings)
+    return visits.VisitRules.from_settings(state.settings, state.cipher)
 
 
 def _store(state: AppState) -> LocalEvidenceStore:
@@ -220,6 +220,7 @@ def check_out(
             lng=_number(lng, "lng"),
             device_time=_device_time(device_time),
             now=_now(request),
+            cipher=app_state(request).cipher,
         ),
         f"/visits/{visit_id}",
         back=f"/visits/{visit_id}",
@@ -246,6 +247,7 @@ def sos(
             lat=_number(lat, "lat"),
             lng=_number(lng, "lng"),
             now=_now(request),
+            cipher=app_state(request).cipher,
         ),
         f"/visits/{visit_id}?sos=sent",
         back=f"/visits/{visit_id}",
@@ -409,6 +411,7 @@ def verdict_fragment(
         request,
         "visits/_verdict.html",
         view=view,
+        photos=visits.photo_positions(view.evidence, state.cipher) if view else {},
         case=case,
         steps=[s.value for s in NextStep],
         can_review=actor.can(Permission.CHANGE_CASES),
@@ -475,7 +478,8 @@ def alerts_page(
     except DoorstepError as exc:
         session.rollback()
         return error_page(request, exc, back="/cases")
-    return render(request, "visits/alerts.html", rows=rows, zone=rules.zone)
+    where = alerts.alert_positions(rows, app_state(request).cipher)
+    return render(request, "visits/alerts.html", rows=rows, where=where, zone=rules.zone)
 
 
 @router.post("/alerts/{alert_id}/resolve")

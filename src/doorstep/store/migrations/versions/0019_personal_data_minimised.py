@@ -84,6 +84,15 @@ def _sealed(cipher: Any, value: Any) -> str | None:
     return str(cipher.encrypt(value if isinstance(value, str) else json.dumps(value)))
 
 
+def _each(change: Callable[[Any, Any], Any], cipher: Any) -> Callable[[Any], list[Any]]:
+    """A row's values after the key, each changed by `change(cipher, value)`."""
+
+    def changed(row: Any) -> list[Any]:
+        return [change(cipher, value) for value in row[1:]]
+
+    return changed
+
+
 def _has_rows(table: str, columns: list[str]) -> bool:
     present = " OR ".join(f"{c} IS NOT NULL" for c in columns)
     found = op.get_bind().execute(sa.text(f"SELECT 1 FROM {table} WHERE {present} LIMIT 1"))
@@ -124,15 +133,12 @@ def _seal_positions() -> None:
                 return [_position(cipher, row[1 + 2 * i], row[2 + 2 * i]) for i in range(count)]
 
             if table == "contact_points" and hasher is not None:
-                _rewrite(
-                    table,
-                    old,
-                    [*new_columns, "position_hash"],
-                    lambda r, s=sealed, h=hasher: [
-                        *s(r),
-                        h.digest(f"{float(r[1])!r},{float(r[2])!r}") if r[1] is not None else None,
-                    ],
-                )
+
+                def hashed(row: Any, hasher: Any = hasher, sealed: Any = sealed) -> list[Any]:
+                    text = f"{float(row[1])!r},{float(row[2])!r}" if row[1] is not None else None
+                    return [*sealed(row), None if text is None else hasher.digest(text)]
+
+                _rewrite(table, old, [*new_columns, "position_hash"], hashed)
             else:
                 _rewrite(table, old, new_columns, sealed)
         with op.batch_alter_table(table) as batch:
@@ -143,8 +149,7 @@ def _seal_positions() -> None:
 def _seal_texts() -> None:
     for table, columns in TEXTS.items():
         if _has_rows(table, columns):
-            cipher = _cipher()
-            _rewrite(table, columns, columns, lambda r, c=cipher: [_sealed(c, v) for v in r[1:]])
+            _rewrite(table, columns, columns, _each(_sealed, _cipher()))
 
 
 def _seal_documents() -> None:
@@ -159,16 +164,14 @@ def _seal_documents() -> None:
                     postgresql_using=f'"{column}"::text' if postgres else None,
                 )
         if _has_rows(table, columns):
-            cipher = _cipher()
-            _rewrite(table, columns, columns, lambda r, c=cipher: [_sealed(c, v) for v in r[1:]])
+            _rewrite(table, columns, columns, _each(_sealed, _cipher()))
 
 
 def downgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     for table, columns in DOCUMENTS.items():
         if _has_rows(table, columns):
-            cipher = _cipher()
-            _rewrite(table, columns, columns, lambda r, c=cipher: [_opened(c, v) for v in r[1:]])
+            _rewrite(table, columns, columns, _each(_opened, _cipher()))
         json_type = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
         with op.batch_alter_table(table) as batch:
             for column in columns:
@@ -180,8 +183,7 @@ def downgrade() -> None:
                 )
     for table, columns in TEXTS.items():
         if _has_rows(table, columns):
-            cipher = _cipher()
-            _rewrite(table, columns, columns, lambda r, c=cipher: [_opened(c, v) for v in r[1:]])
+            _rewrite(table, columns, columns, _each(_opened, _cipher()))
     _open_positions()
     _birth_dates_back()
 
