@@ -125,6 +125,7 @@ def run_prepare_dossiers(
             zone=settings.zone,
             cache_dir=dossier.cache_folder(settings.var_dir),
             now=clock.now(),
+            cipher=personal_data_keys(settings)[0],
             inline=True,
         )
     return {"prepared": prepared, "skipped": skipped}

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import DoorstepError, NotFound
+from doorstep.domain.ports import Cipher
 from doorstep.integrations import pdf
 from doorstep.services.cases.view import case_facts
 from doorstep.services.conduct import audit
@@ -56,6 +57,7 @@ def dossier_pdf(
     *,
     zone: ZoneInfo,
     now: datetime,
+    cipher: Cipher,
     cache_dir: Path | None = None,
 ) -> bytes:
     """The case's dossier as PDF bytes; records who printed it in the audit trail.
@@ -66,8 +68,10 @@ def dossier_pdf(
     reader's name in the footer, the day, the renderer's code), so a payment, an attempt,
     a visit, a new snapshot or another reader's masking gives another file, never a stale
     one. The facts are still read, and access checked, on every request (a few indexed
-    queries); only the rendering (about a second of CPU) is saved."""
-    document = _document(session, actor, case_id, zone, now, cache_dir)
+    queries); only the rendering (about a second of CPU) is saved. The cached file is
+    sealed with the personal-data cipher (the document shows contact notes and the
+    verifier's addresses) and opened here, for the reader who asked."""
+    document = _document(session, actor, case_id, zone, now, cipher, cache_dir)
     audit.record(session, actor, "case.dossier", "case", case_id, {"bytes": len(document)})
     return document
 
@@ -78,10 +82,11 @@ def _document(
     case_id: int,
     zone: ZoneInfo,
     moment: datetime,
+    cipher: Cipher,
     cache_dir: Path | None,
     inline: bool = False,
 ) -> bytes:
-    facts = case_facts(session, actor, case_id, moment)  # access rules of the case page
+    facts = case_facts(session, actor, case_id, moment, cipher)  # the case page's access rules
     today = moment.astimezone(zone).date()
     title = f"案件资料 · 案件 {facts.case.id}"
     blocks = dossier_blocks(facts, zone, session, today)
@@ -98,7 +103,7 @@ def _document(
     content = repr((title, blocks, actor.username, today.isoformat(), _renderer()))
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:40]
     reader = f"u{actor.user_id}"
-    return DossierCache(cache_dir).get_or_make(facts.case.id, reader, today, digest, render)
+    return DossierCache(cache_dir, cipher).get_or_make(facts.case.id, reader, today, digest, render)
 
 
 def prepare_dossiers(
@@ -108,6 +113,7 @@ def prepare_dossiers(
     zone: ZoneInfo,
     cache_dir: Path,
     now: datetime,
+    cipher: Cipher,
     inline: bool = False,
 ) -> tuple[int, int]:
     """Render ahead, into the cache, the dossier each (verifier's user id, case id) pair
@@ -126,7 +132,7 @@ def prepare_dossiers(
         try:
             if actor is None:
                 raise NotFound(f"user {user_id}")
-            _document(session, actor, case_id, zone, now, cache_dir, inline)
+            _document(session, actor, case_id, zone, now, cipher, cache_dir, inline)
             prepared += 1
         except DoorstepError:
             skipped += 1
@@ -187,26 +193,30 @@ def _renderer() -> str:
 
 class DossierCache:
     """Rendered dossiers of the day, one file per case, reader and digest:
-    `<day>/<case>-<reader>-<digest>.pdf`. Files are private to the service's user (names and
-    amounts, masked identifiers), written whole (a temporary file renamed into place), and
-    dropped when their day is over or the reader's document of the case changes."""
+    `<day>/<case>-<reader>-<digest>.pdf.sealed`. Files are sealed with the personal-data
+    cipher (a copy of the folder shows nothing) and private to the service's user, written
+    whole (a temporary file renamed into place), and dropped when their day is over or the
+    reader's document of the case changes."""
 
-    def __init__(self, folder: Path) -> None:
+    SUFFIX = ".pdf.sealed"
+
+    def __init__(self, folder: Path, cipher: Cipher) -> None:
         self.folder = folder
+        self.cipher = cipher
 
     def get_or_make(
         self, case_id: int, reader: str, day: date, digest: str, make: Callable[[], bytes]
     ) -> bytes:
         today = self.folder / day.isoformat()
-        path = today / f"{case_id}-{reader}-{digest}.pdf"
+        path = today / f"{case_id}-{reader}-{digest}{self.SUFFIX}"
         try:
-            return path.read_bytes()
+            return self.cipher.decrypt_bytes(path.read_bytes())
         except FileNotFoundError:
             pass
         document = make()
         today.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._write(path, document)
-        for stale in today.glob(f"{case_id}-{reader}-*.pdf"):  # earlier versions of today
+        self._write(path, self.cipher.encrypt_bytes(document))
+        for stale in today.glob(f"{case_id}-{reader}-*"):  # earlier versions of today
             if stale != path:
                 stale.unlink(missing_ok=True)
         for folder in self.folder.iterdir():  # earlier days

@@ -28,9 +28,10 @@ from doorstep.domain.errors import (
     OfferExpired,
 )
 from doorstep.domain.money import rate_to_units
+from doorstep.domain.ports import Cipher
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.services import cases
-from doorstep.services.conduct import audit
+from doorstep.services.conduct import audit, personal_data
 from doorstep.services.repayment import holds
 from doorstep.store.models import BorrowerMessage, Case, Offer
 from doorstep.store.repositories import offers as repo
@@ -350,6 +351,7 @@ def track(
     waterfall: Waterfall = DEFAULT_WATERFALL,
     *,
     now: datetime,
+    cipher: Cipher,
 ) -> TrackReport:
     """The daily look at offers: open ones past their expiry expire; an active plan whose
     schedule is fully paid is kept; one more than `grace_days` late is broken, which
@@ -385,7 +387,7 @@ def track(
                 offer.case_id or 0,
                 {"offer": offer.id, "dpd": s.dpd},
             )
-            _reopen(session, actor, offer, s.dpd, now)
+            _reopen(session, actor, offer, s.dpd, now, cipher)
         elif s.outstanding_principal == 0 and s.overdue_interest == s.overdue_fee == 0:
             offer.state, offer.closed_at = "kept", now
             report.kept += 1
@@ -396,7 +398,9 @@ def track(
     return report
 
 
-def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int, now: datetime) -> None:
+def _reopen(
+    session: Session, actor: Actor, offer: Offer, dpd: int, now: datetime, cipher: Cipher
+) -> None:
     case = session.get(Case, offer.case_id) if offer.case_id else None
     if case is None:
         return
@@ -409,7 +413,7 @@ def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int, now: datetim
             case_id=case.id,
             owner_id=case.owner_id,
             kind="plan_broken",
-            statement=f"offer {offer.id}: {dpd} days late",
+            statement=personal_data.seal(cipher, f"offer {offer.id}: {dpd} days late"),
         )
     )
     if case.state == CaseState.NEW.value:
@@ -428,23 +432,32 @@ class CasePanel:
     alerts: list[BorrowerMessage]
     offers: list[Offer]
     loans: list[Any]
+    statements: dict[int, str]  # message id -> its statement, opened for this reader
 
 
-def case_panel(session: Session, actor: Actor, case_id: int) -> CasePanel:
+def statements_of(messages: list[BorrowerMessage], cipher: Cipher) -> dict[int, str]:
+    """The messages' statements opened (after the reader's access was checked)."""
+    return {m.id: cipher.decrypt(m.statement) for m in messages if m.statement}
+
+
+def case_panel(session: Session, actor: Actor, case_id: int, cipher: Cipher) -> CasePanel:
     """What the case page shows of offers: the borrower's messages (alerts for the
     owner) and the offers made, newest first."""
     case = cases.get_case(session, actor, case_id)
+    alerts = repo.messages_of_case(session, case_id)
     return CasePanel(
         case,
-        repo.messages_of_case(session, case_id),
+        alerts,
         repo.offers_of_case(session, case_id),
         repo.loans_of(session, case.customer_id),
+        statements_of(alerts, cipher),
     )
 
 
 def complaint_queue(
     session: Session, actor: Actor, *, everything: bool = False
 ) -> list[BorrowerMessage]:
+    """The complaints for the auditors (their statements sealed: see `statements_of`)."""
     if not actor.can(Permission.READ_AUDIT):
         raise Forbidden(
             "the complaint queue is for auditors", message_zh="投诉队列仅供审计人员查看"

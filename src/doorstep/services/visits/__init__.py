@@ -28,6 +28,7 @@ from doorstep.services.visits.interview import LABELS, Answers, Interview, Probl
 from doorstep.services.visits.review import (
     VerdictView,
     close,
+    opened_interview,
     photo_positions,
     review,
     verdict_view,
@@ -63,6 +64,7 @@ __all__ = [
     "day",
     "feedback_payload",
     "map_link",
+    "opened_interview",
     "parse_interview",
     "photo_positions",
     "review",

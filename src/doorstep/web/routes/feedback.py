@@ -27,6 +27,7 @@ def dossier(
             case_id,
             zone=state.settings.zone,
             now=state.clock.now(),
+            cipher=state.cipher,
             cache_dir=cache_folder(state.settings.var_dir),
         )
     except DoorstepError as exc:

@@ -246,6 +246,7 @@ def hardship(
             _today(request),
             state.settings.portal_hold_days,
             now=_now(request),
+            cipher=state.cipher,
         ),
     )
 
@@ -283,7 +284,9 @@ def complaint(
         session,
         _tell_us,
         "complaint",
-        lambda customer_id: portal.complain(session, customer_id, statement, now=_now(request)),
+        lambda customer_id: portal.complain(
+            session, customer_id, statement, now=_now(request), cipher=app_state(request).cipher
+        ),
     )
 
 
@@ -355,6 +358,7 @@ def slot(
             _parse_time(end, "end"),
             _today(request),
             now=_now(request),
+            cipher=app_state(request).cipher,
         ),
     )
 

@@ -412,6 +412,7 @@ def verdict_fragment(
         "visits/_verdict.html",
         view=view,
         photos=visits.photo_positions(view.evidence, state.cipher) if view else {},
+        interview=visits.opened_interview(view, state.cipher) if view else None,
         case=case,
         steps=[s.value for s in NextStep],
         can_review=actor.can(Permission.CHANGE_CASES),
