@@ -21,6 +21,7 @@ from doorstep.services import visit_plans
 from doorstep.services.visit_plans import PlanConfig
 from doorstep.store.models import Case, ContactPoint, Team, VisitPlan, VisitSlot
 from doorstep.store.repositories import plans as repo
+from tests.factories.book import TEST_CIPHER
 from tests.integration.test_visit_plans import CITY, DAY, ITERATIONS, spread_world
 
 pytestmark = pytest.mark.db
@@ -129,6 +130,7 @@ def test_saved_plans_are_feasible_whatever_the_day(
     allowed = shape["allowed"]
     assert isinstance(allowed, tuple)
     cfg = PlanConfig(
+        cipher=TEST_CIPHER,
         allowed=AllowedHours(allowed[0] * H, allowed[1] * H),
         seconds=30,
         edit_seconds=30,
@@ -196,7 +198,7 @@ def test_the_checker_catches_a_broken_row(
 ) -> None:
     """saved_problems can fail: a stop moved into quiet hours is reported."""
     spread_world(engine, tmp_path, keys)
-    cfg = PlanConfig(seconds=30, iterations=ITERATIONS)
+    cfg = PlanConfig(seconds=30, iterations=ITERATIONS, cipher=TEST_CIPHER)
     with Session(engine) as session:
         plan = visit_plans.run_plan(session, SYSTEM, DAY, CITY, cfg)
         stop = next(s for s in repo.stops(session, plan.id) if s.team_id is not None)
