@@ -323,7 +323,14 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
     with transaction(engine) as session:
         assert session.scalar(select(func.count()).select_from(BorrowerMessage)) == 0
         portal.report_hardship(
-            session, customer_id, "medical", "在医院住了两个月", AS_OF, 14, now=NOW
+            session,
+            customer_id,
+            "medical",
+            "在医院住了两个月",
+            AS_OF,
+            14,
+            now=NOW,
+            cipher=TEST_CIPHER,
         )
     with transaction(engine) as session:
         case = session.get(Case, world.assigned_case)

@@ -24,7 +24,7 @@ import fpdf
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
-from doorstep.domain.errors import DoorstepError, NotFound
+from doorstep.domain.errors import DoorstepError, KeyMaterialError, NotFound
 from doorstep.domain.ports import Cipher
 from doorstep.integrations import pdf
 from doorstep.services.cases.view import case_facts
@@ -211,7 +211,7 @@ class DossierCache:
         path = today / f"{case_id}-{reader}-{digest}{self.SUFFIX}"
         try:
             return self.cipher.decrypt_bytes(path.read_bytes())
-        except FileNotFoundError:
+        except (FileNotFoundError, KeyMaterialError):  # a key rotated away: render anew
             pass
         document = make()
         today.mkdir(parents=True, exist_ok=True, mode=0o700)
