@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Role
 from doorstep.domain.errors import DoorstepError, Forbidden, KeyMaterialError
-from doorstep.domain.identity import mask_id_number
+from doorstep.domain.identity import id_check_digit, mask_id_number
 from doorstep.domain.rules import load
 from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
 from doorstep.services.cases import contacts
@@ -26,6 +26,8 @@ from doorstep.services.conduct import audit, personal_data
 from doorstep.store.db import transaction
 from doorstep.store.models import ContactPoint, Customer
 from tests.factories.people import actor
+from tests.factories.dump import lived_in
+from tests.factories.visits import assigned_case_scheduled
 from tests.factories.world import PASSWORD, World, build_world
 
 pytestmark = pytest.mark.db
@@ -89,21 +91,62 @@ def stored_text(engine: Engine) -> Iterator[tuple[str, bytes]]:
             yield table, "\n".join(rows).encode("utf-8")
 
 
+def files_under(folder: Path) -> Iterator[tuple[str, bytes]]:
+    """Every file a copy of the data folder would carry."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            yield str(path.relative_to(folder)), path.read_bytes()
+
+
+def id_candidates(masked: str, birth_year: int) -> list[str]:
+    """Every national ID the clear columns leave possible: the masked form's region,
+    sequence and check digit with each day of the birth year whose check digit fits."""
+    day, found = date(birth_year, 1, 1), []
+    while day.year == birth_year:
+        first17 = masked[:6] + day.strftime("%Y%m%d") + masked[14:17]
+        if id_check_digit(first17) == masked[17]:
+            found.append(first17 + masked[17])
+        day += timedelta(days=1)
+    return found
+
+
 def test_no_personal_data_in_clear_in_the_database(
     engine: Engine, tmp_path: Path, keys: tuple[object, object]
 ) -> None:
-    world = build_world(engine, tmp_path, keys)
+    """A copy of the database and of var/ after a lived-in day (pages read, a delivery
+    with precise positions and a changed row, a contact note, a visit with interview,
+    photo, SOS and check-out, a hardship report and a complaint, a printed dossier, the
+    analysts' exports) shows no national ID, phone, address, interview, note, borrower's
+    statement or precise position in clear, holds no key, and its clear columns cannot
+    rebuild a national ID."""
+    world = build_world(engine, tmp_path, keys, then=assigned_case_scheduled)
     visit_pages(world, engine, tmp_path)
-    chunks = list(stored_text(engine))
+    var_dir = tmp_path / "var"
+    secrets = lived_in(world, tmp_path, var_dir)
+    chunks = [*stored_text(engine), *files_under(var_dir)]
     masked = mask_id_number(world.id_numbers[0]).encode("utf-8")
     assert any(masked in data for _, data in chunks), "the scan does not see the stored rows"
+    assert any(name.startswith("exports/") for name, _ in chunks), "nothing was exported"
     leaks = [
-        f"{value!r} in {name}"
-        for value in secrets_of(world)
+        f"{shown} in {name}"
+        for shown, form in secrets.forms()
         for name, data in chunks
-        if value.encode("utf-8") in data
+        if form in data
     ]
     assert not leaks
+    cached = [data for name, data in chunks if name.startswith("cache/dossiers/")]
+    assert cached and not any(data.startswith(b"%PDF") for data in cached)  # sealed
+    assert all(world.cipher.decrypt_bytes(data).startswith(b"%PDF") for data in cached)  # type: ignore[attr-defined]
+    keys_found = [p for p in (tmp_path / "secrets").iterdir()]
+    assert keys_found and not (var_dir / "secrets").exists()
+    for key_file in keys_found:
+        key = key_file.read_bytes().strip()
+        assert not [name for name, data in chunks if key in data]
+    with transaction(engine) as session:  # the clear columns leave many IDs possible
+        stored = session.execute(select(Customer.id_number_masked, Customer.birth_year)).all()
+    assert {len(id_candidates(m, y)) for m, y in stored} and all(
+        len(id_candidates(m, y)) >= 10 for m, y in stored
+    )
 
 
 def test_no_personal_data_in_the_logs(
