@@ -105,13 +105,52 @@ def _year_of(column: str) -> str:
     return f"CAST(EXTRACT(YEAR FROM {column}) AS INTEGER)"
 
 
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
+
+
+def _retype(table: str, column: str, kind: sa.types.TypeEngine[Any], cast: str) -> None:
+    """Change a column's type in place. SQLite (3.35+) gets a new column, the values
+    copied, the old one dropped and the new renamed: no rebuild of a table other tables
+    point at (a rebuild with rows in them fails their foreign keys)."""
+    if not _sqlite():
+        op.alter_column(table, column, type_=kind, postgresql_using=f'"{column}"::{cast}')
+        return
+    required = table != "visits"  # the change log's before/after are NOT NULL
+    default = sa.text("''") if required else None
+    op.add_column(
+        table,
+        sa.Column(f"{column}_retyped", kind, nullable=not required, server_default=default),
+    )
+    op.execute(f'UPDATE {table} SET {column}_retyped = "{column}"')
+    op.drop_column(table, column)
+    op.execute(f'ALTER TABLE {table} RENAME COLUMN {column}_retyped TO "{column}"')
+
+
+def _required(table: str, name: str, kind: sa.types.TypeEngine[Any], fill: str) -> None:
+    """Add a NOT NULL column filled by the expression `fill`. SQLite adds NOT NULL only
+    with a default (every row then gets its real value)."""
+    sqlite = _sqlite()
+    default = sa.text("0") if sqlite else None
+    op.add_column(table, sa.Column(name, kind, nullable=not sqlite, server_default=default))
+    op.execute(f"UPDATE {table} SET {name} = {fill}")
+    if not sqlite:
+        op.alter_column(table, name, nullable=False)
+
+
+def _keys_needed_for(columns: dict[str, list[str]]) -> None:
+    """Refuse before the first change when values must be converted and there are no
+    keys (SQLite does not roll back a column it added)."""
+    if any(_has_rows(table, names) for table, names in columns.items()):
+        _cipher()
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("customers") as batch:
-        batch.add_column(sa.Column("birth_year", sa.SmallInteger(), nullable=True))
-    op.execute(f"UPDATE customers SET birth_year = {_year_of('birth_date')}")
-    with op.batch_alter_table("customers") as batch:
-        batch.alter_column("birth_year", existing_type=sa.SmallInteger(), nullable=False)
-        batch.drop_column("birth_date")
+    _keys_needed_for(
+        {**TEXTS, **DOCUMENTS, **{t: [c for _, p in cs for c in p] for t, cs in POSITIONS.items()}}
+    )
+    _required("customers", "birth_year", sa.SmallInteger(), _year_of("birth_date"))
+    op.drop_column("customers", "birth_date")
     _seal_positions()
     _seal_texts()
     _seal_documents()
@@ -119,11 +158,10 @@ def upgrade() -> None:
 
 def _seal_positions() -> None:
     for table, columns in POSITIONS.items():
-        with op.batch_alter_table(table) as batch:
-            for new, _ in columns:
-                batch.add_column(sa.Column(new, sa.Text(), nullable=True))
-            if table == "contact_points":
-                batch.add_column(sa.Column("position_hash", sa.String(64), nullable=True))
+        for new, _ in columns:
+            op.add_column(table, sa.Column(new, sa.Text(), nullable=True))
+        if table == "contact_points":
+            op.add_column(table, sa.Column("position_hash", sa.String(64), nullable=True))
         old = [c for _, pair in columns for c in pair]
         if _has_rows(table, old):
             cipher, hasher = _cipher(), _keys()[1]
@@ -141,9 +179,8 @@ def _seal_positions() -> None:
                 _rewrite(table, old, [*new_columns, "position_hash"], hashed)
             else:
                 _rewrite(table, old, new_columns, sealed)
-        with op.batch_alter_table(table) as batch:
-            for column in old:
-                batch.drop_column(column)
+        for column in old:
+            op.drop_column(table, column)
 
 
 def _seal_texts() -> None:
@@ -153,34 +190,23 @@ def _seal_texts() -> None:
 
 
 def _seal_documents() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
     for table, columns in DOCUMENTS.items():
-        with op.batch_alter_table(table) as batch:
-            for column in columns:
-                batch.alter_column(
-                    column,
-                    existing_type=sa.JSON(),
-                    type_=sa.Text(),
-                    postgresql_using=f'"{column}"::text' if postgres else None,
-                )
+        for column in columns:
+            _retype(table, column, sa.Text(), "text")
         if _has_rows(table, columns):
             _rewrite(table, columns, columns, _each(_sealed, _cipher()))
 
 
 def downgrade() -> None:
-    postgres = op.get_bind().dialect.name == "postgresql"
+    _keys_needed_for(
+        {**TEXTS, **DOCUMENTS, **{t: [n for n, _ in cs] for t, cs in POSITIONS.items()}}
+    )
+    json_type = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
     for table, columns in DOCUMENTS.items():
         if _has_rows(table, columns):
             _rewrite(table, columns, columns, _each(_opened, _cipher()))
-        json_type = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
-        with op.batch_alter_table(table) as batch:
-            for column in columns:
-                batch.alter_column(
-                    column,
-                    existing_type=sa.Text(),
-                    type_=json_type,
-                    postgresql_using=f'"{column}"::jsonb' if postgres else None,
-                )
+        for column in columns:
+            _retype(table, column, json_type, "jsonb")
     for table, columns in TEXTS.items():
         if _has_rows(table, columns):
             _rewrite(table, columns, columns, _each(_opened, _cipher()))
@@ -194,10 +220,9 @@ def _opened(cipher: Any, token: Any) -> str | None:
 
 def _open_positions() -> None:
     for table, columns in POSITIONS.items():
-        with op.batch_alter_table(table) as batch:
-            for _, pair in columns:
-                for column in pair:
-                    batch.add_column(sa.Column(column, sa.Float(), nullable=True))
+        for _, pair in columns:
+            for column in pair:
+                op.add_column(table, sa.Column(column, sa.Float(), nullable=True))
         new = [n for n, _ in columns]
         if _has_rows(table, new):
             cipher = _cipher()
@@ -210,17 +235,15 @@ def _open_positions() -> None:
                 return out
 
             _rewrite(table, new, [c for _, pair in columns for c in pair], opened)
-        with op.batch_alter_table(table) as batch:
-            for column in new:
-                batch.drop_column(column)
-            if table == "contact_points":
-                batch.drop_column("position_hash")
+        for column in new:
+            op.drop_column(table, column)
+        if table == "contact_points":
+            op.drop_column(table, "position_hash")
 
 
 def _birth_dates_back() -> None:
     """The birth date from the ID (with the keys), else the first of January."""
-    with op.batch_alter_table("customers") as batch:
-        batch.add_column(sa.Column("birth_date", sa.Date(), nullable=True))
+    op.add_column("customers", sa.Column("birth_date", sa.Date(), nullable=True))
     bind = op.get_bind()
     cipher = _keys()[0]
     rows = bind.execute(sa.text("SELECT customer_id, id_number, birth_year FROM customers")).all()
@@ -234,6 +257,6 @@ def _birth_dates_back() -> None:
                 born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
             values.append({"key": key, "born": born})
         bind.execute(update, values)
-    with op.batch_alter_table("customers") as batch:
-        batch.alter_column("birth_date", existing_type=sa.Date(), nullable=False)
-        batch.drop_column("birth_year")
+    if not _sqlite():  # SQLite cannot make it NOT NULL in place: the models still require it
+        op.alter_column("customers", "birth_date", nullable=False)
+    op.drop_column("customers", "birth_year")
