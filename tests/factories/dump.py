@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.rules import load

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from doorstep.domain.identity import id_check_digit
 from doorstep.domain.schedule import build_schedule
-from doorstep.services.ingest import BatchRejected, IngestReport, ingest_files
 from doorstep.services.conduct.personal_data import unseal_json
+from doorstep.services.ingest import BatchRejected, IngestReport, ingest_files
 from doorstep.store.db import transaction
 from doorstep.store.models import (
     ContactPoint,

@@ -17,22 +17,20 @@ from sqlalchemy.orm import Session
 
 from doorstep.app import create_app
 from doorstep.config import Settings
-from doorstep.domain.access import Actor, Role
+from doorstep.domain.access import SYSTEM, Actor, Role
+from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.errors import DoorstepError, Forbidden, KeyMaterialError
 from doorstep.domain.identity import id_check_digit, mask_id_number
 from doorstep.domain.rules import load
 from doorstep.integrations.crypto import DataCipher, FernetCipher, HmacHasher, new_data_key
-from doorstep.domain.access import SYSTEM
-from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.services.cases import contacts
-from doorstep.services.lender import endpoints
 from doorstep.services.conduct import audit, personal_data
+from doorstep.services.lender import endpoints
 from doorstep.store.db import transaction
-from doorstep.store.repositories import personal_data as personal_data_repo
 from doorstep.store.models import ContactPoint, Customer
-from tests.factories.people import actor
+from doorstep.store.repositories import personal_data as personal_data_repo
 from tests.factories.dump import lived_in
-from tests.factories.people import actor_in
+from tests.factories.people import actor, actor_in
 from tests.factories.visits import assigned_case_scheduled
 from tests.factories.world import PASSWORD, World, build_world
 

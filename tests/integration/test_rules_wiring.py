@@ -32,9 +32,9 @@ from doorstep.store.models import (
     Customer,
     RuleDecision,
 )
+from tests.factories.book import TEST_CIPHER
 from tests.factories.people import actor
 from tests.factories.world import build_world
-from tests.factories.book import TEST_CIPHER
 
 pytestmark = pytest.mark.db
 SH = ZoneInfo("Asia/Shanghai")

@@ -406,14 +406,13 @@ def verdict_fragment(
 ) -> Response:
     request.state.actor = actor
     view = visits.verdict_view(session, actor, case_id)
-    case = session.get(Case, case_id)
     return render(
         request,
         "visits/_verdict.html",
         view=view,
         photos=visits.photo_positions(view.evidence, state.cipher) if view else {},
         interview=visits.opened_interview(view, state.cipher) if view else None,
-        case=case,
+        case=session.get(Case, case_id),
         steps=[s.value for s in NextStep],
         can_review=actor.can(Permission.CHANGE_CASES),
         zone=_rules(state).zone,
@@ -479,7 +478,7 @@ def alerts_page(
     except DoorstepError as exc:
         session.rollback()
         return error_page(request, exc, back="/cases")
-    where = alerts.alert_positions(rows, app_state(request).cipher)
+    where = alerts.alert_positions(rows, state.cipher)
     return render(request, "visits/alerts.html", rows=rows, where=where, zone=rules.zone)
 
 
