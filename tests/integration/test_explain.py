@@ -52,8 +52,8 @@ LATEST = date(2025, 6, 30)  # every loan's snapshot; 10,000 loans' on each of 20
 # (or every 50th), so that each partition holds some.
 FILL = f"""
 INSERT INTO customers (customer_id, name, id_number, id_number_hash, id_number_masked, gender,
-                       birth_date, created_at, updated_at)
-SELECT 'C' || lpad(g::text, 7, '0'), 'x', 'x', g::text, 'x', 'M', '1990-01-01', now(), now()
+                       birth_year, created_at, updated_at)
+SELECT 'C' || lpad(g::text, 7, '0'), 'x', 'x', g::text, 'x', 'M', 1990, now(), now()
 FROM generate_series(1, {LOANS}) g;
 INSERT INTO loans (loan_id, customer_id, product, principal, annual_rate, term_months, method,
                    disbursed_on, first_due_on, penalty_rate_daily, schedule_source,
