@@ -112,10 +112,10 @@ INSERT INTO webhook_deliveries (event_id, endpoint_id, state, attempts, next_att
 SELECT 'e' || g, 1, CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'delivered' END, 1,
        timestamptz '2024-01-01' + g * interval '1 minute', now()
 FROM generate_series(1, {ROWS}) g;
-INSERT INTO visits (case_id, team_id, verifier_ids, state, checked_in_at, flags, lat, lng,
+INSERT INTO visits (case_id, team_id, verifier_ids, state, checked_in_at, flags, position,
                     created_at, updated_at)
 SELECT g, g % 500 + 1, '[]', 'submitted',
-       timestamptz '2023-07-01' + g * interval '5 minutes', '[]', 31.2, 121.4, now(), now()
+       timestamptz '2023-07-01' + g * interval '5 minutes', '[]', 'sealed', now(), now()
 FROM generate_series(1, {ROWS}) g;
 INSERT INTO promises_to_pay (case_id, customer_id, amount, due_on, status, paid,
                              created_at, updated_at)
