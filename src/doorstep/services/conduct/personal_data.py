@@ -32,10 +32,6 @@ def seal(cipher: Cipher | None, text: str | None) -> str | None:
     return None if text is None else need(cipher).encrypt(text)
 
 
-def unseal(cipher: Cipher | None, token: str | None) -> str | None:
-    return None if token is None else need(cipher).decrypt(token)
-
-
 def seal_json(cipher: Cipher | None, document: Any) -> str | None:
     if document is None:
         return None
@@ -55,11 +51,6 @@ def seal_position(cipher: Cipher | None, lat: float | None, lng: float | None) -
     if lat is None or lng is None:
         return None
     return need(cipher).encrypt(position_text(lat, lng))
-
-
-def position_hash(hasher: KeyedHasher, lat: float | None, lng: float | None) -> str | None:
-    """A keyed hash of a position: a changed position is seen without decrypting."""
-    return None if lat is None or lng is None else hasher.digest(position_text(lat, lng))
 
 
 def unseal_position(cipher: Cipher | None, token: str | None) -> Position | None:
@@ -98,13 +89,11 @@ __all__ = [
     "mask_contact",
     "mask_id_number",
     "need",
-    "position_hash",
     "position_text",
     "rotate_all",
     "seal",
     "seal_json",
     "seal_position",
-    "unseal",
     "unseal_json",
     "unseal_position",
     "unseal_positions",
