@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM
 from doorstep.planning import AllowedHours, GreatCircleTravel, Location
 from doorstep.services import visit_plans
+from doorstep.services.conduct.personal_data import unseal_position
 from doorstep.services.visit_plans import PlanConfig
 from doorstep.store.models import Case, ContactPoint, Team, VisitPlan, VisitSlot
 from doorstep.store.repositories import plans as repo
@@ -66,7 +67,7 @@ def saved_problems(session: Session, plan_id: int, cfg: PlanConfig) -> list[str]
         for n, s in enumerate(sorted(mine, key=lambda s: s.seq or 0), 1):
             case = cases[s.case_id]
             point = points[s.contact_point_id or 0]
-            there = Location(point.lat or 0.0, point.lng or 0.0)
+            there = Location(*(unseal_position(TEST_CIPHER, point.position) or (0.0, 0.0)))
             if s.seq != n:
                 found.append(f"case {s.case_id}: seq {s.seq}, expected {n}")
             if case.hold_reason is not None:
