@@ -134,7 +134,7 @@ def build(db: Path, n: int, seed: int = 20250630) -> dict[str, Any]:
         customers.append({
             "customer_id": cid, "name": f"客户{i + 1}", "id_number": "bench-not-encrypted",
             "id_number_hash": f"{i:064x}", "id_number_masked": "110***********1234",
-            "gender": "MF"[i % 2], "birth_date": date(1970 + i % 35, 1 + i % 12, 1 + i % 28),
+            "gender": "MF"[i % 2], "birth_year": 1970 + i % 35,
             "employer": None, "created_at": now, "updated_at": now,
         })  # fmt: skip
         state = state_names[state_of[i]]

@@ -215,6 +215,8 @@ def populate(
         session.execute(
             update(Case).where(Case.id.in_(ids)).values(state="scheduled", hold_reason=None)
         )
+        from doorstep.services.conduct.personal_data import seal_position
+
         cipher, hasher = FernetCipher([data_key]), HmacHasher(lookup_key)
         homes = []
         for case_id, customer_id, city, district in session.execute(
@@ -225,7 +227,8 @@ def populate(
                 "customer_id": customer_id, "channel": "address", "kind": "home",
                 "value": cipher.encrypt(address), "value_hash": hasher.digest(address),
                 "value_masked": f"{city}{district}****", "city": city, "district": district,
-                "lat": 39.9, "lng": 116.44, "source": "lender", "observed_at": now,
+                "position": seal_position(cipher, 39.9, 116.44),
+                "source": "lender", "observed_at": now,
                 "status": "verified", "confidence": 0.9, "created_at": now, "updated_at": now,
             })  # fmt: skip
         session.execute(insert(ContactPoint), homes)

@@ -118,10 +118,10 @@ def _test_databases() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def keys() -> tuple[object, object]:
-    """(cipher, hasher) for personal data in tests."""
-    from tests.factories.book import make_keys
+    """(cipher, hasher) for personal data in tests: the worker's `TEST_KEYS`."""
+    from tests.factories.book import TEST_KEYS
 
-    return make_keys()
+    return TEST_KEYS
 
 
 @pytest.fixture(scope="session")

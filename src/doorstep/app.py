@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -24,7 +25,7 @@ from doorstep.http.context import AppState
 from doorstep.http.headers import SecurityHeaders
 from doorstep.http.limits import RefuseNul, RequestSizeLimit
 from doorstep.integrations.crypto import local_secret
-from doorstep.integrations.keys import audit_keyring, personal_data_keys
+from doorstep.integrations.keys import audit_keyring, key_location_warnings, personal_data_keys
 from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.store import migrate
@@ -46,6 +47,8 @@ from doorstep.web.routes import privacy as privacy_pages
 from doorstep.web.routes import rules as rule_pages
 from doorstep.web.routes import visits as visit_pages
 from doorstep.web.security import check_csrf
+
+log = logging.getLogger("doorstep")
 
 # The JSON API first, then the pages; every router checks CSRF on unsafe cookie requests.
 ROUTERS = (
@@ -84,9 +87,11 @@ def create_app(
 ) -> FastAPI:
     settings = settings or Settings()
     engine = engine or make_engine(settings.resolved_database_url)
-    if migrate_schema:
-        migrate.upgrade(engine)
     cipher, hasher = personal_data_keys(settings)
+    for warning in key_location_warnings(settings):
+        log.warning(warning)
+    if migrate_schema:
+        migrate.upgrade(engine, keys=(cipher, hasher))
     audit.use_keys(engine, audit_keyring(settings))
     app = FastAPI(
         title="doorstep",

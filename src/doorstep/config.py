@@ -7,6 +7,7 @@ from decimal import Decimal
 from functools import cached_property, lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
@@ -48,17 +49,17 @@ class Settings(BaseSettings):
     waterfall_by_installment: bool = Field(True, description="settle oldest installment first")
     data_keys: str = Field(
         "",
-        description="Fernet keys for personal data, comma-separated, the first encrypts; "
-        "empty: keys kept in var_dir/secrets (single-office installs and the demo)",
+        description="data keys for personal data, comma-separated, the first encrypts; "
+        "empty: keys kept in secrets_dir (single-office installs and the demo)",
     )
     lookup_key: str = Field("", description="HMAC key for searching personal data")
     session_secret: str = Field(
-        "", description="signs the sign-in form's cookie; empty: kept in var_dir/secrets"
+        "", description="signs the sign-in form's cookie; empty: kept in secrets_dir"
     )
     audit_key: str = Field(
         "",
         description="signs the audit trail and its checkpoints (HMAC-SHA256); never stored in "
-        "the database, not a data or lookup key; empty: kept in var_dir/secrets/audit.key",
+        "the database, not a data or lookup key; empty: kept in secrets_dir/audit.key",
     )
     audit_old_keys: str = Field(
         "",
@@ -68,8 +69,19 @@ class Settings(BaseSettings):
     audit_checkpoints: Path | None = Field(
         None,
         description="append-only file of signed checkpoints of the audit trail's head "
-        "(write-once storage or another host); empty: var_dir/secrets/audit.checkpoints",
+        "(write-once storage or another host); empty: secrets_dir/audit.checkpoints",
     )
+    cipher: Literal["aes", "sm4"] = Field(
+        "aes",
+        description="personal data at rest: aes (Fernet, HMAC-SHA256) or sm4 (SM4-CBC, "
+        "HMAC-SM3: 国密); values of either stay readable, rotate-keys moves them all",
+    )
+    secrets_dir: Path = Field(
+        Path("secrets"),
+        description="where keys are kept when not given in the environment; default: "
+        "'secrets' beside var_dir, never inside it (a copy of var_dir holds no key)",
+    )
+    demo: bool = Field(False, description="a demo install: keys beside the data raise no warning")
     secure_cookies: bool = Field(False, description="send cookies over HTTPS only (behind TLS)")
     session_idle_minutes: int = Field(
         30, ge=1, le=24 * 60, description="a staff session ends after this long without a request"
@@ -346,9 +358,22 @@ class Settings(BaseSettings):
         self.rules_pack  # noqa: B018 - load it now: a broken pack stops the start
         return self
 
+    @model_validator(mode="after")
+    def _secrets_beside_var(self) -> Settings:
+        """Unless configured, the keys live in a sibling of var_dir: a backup or copy of
+        the data folder (database, evidence, caches) carries no key."""
+        if "secrets_dir" not in self.model_fields_set:
+            self.secrets_dir = self.var_dir.absolute().parent / "secrets"
+        return self
+
     @property
-    def secrets_dir(self) -> Path:
-        return self.var_dir / "secrets"
+    def data_folders(self) -> list[Path]:
+        """Where the data lives: var_dir, and the SQLite file's folder."""
+        folders = [self.var_dir.absolute()]
+        url = self.resolved_database_url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            folders.append(Path(url.removeprefix("sqlite:///")).absolute().parent)
+        return folders
 
     @property
     def audit_checkpoint_file(self) -> Path:

@@ -30,6 +30,7 @@ from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, Case, ContactPoint, Customer, Team
 from tests.browser.conftest import Site
 from tests.browser.test_manager_pages import sign_in as sign_in_page
+from tests.factories.book import TEST_CIPHER
 from tests.factories.people import bearer
 from tests.factories.web import make_app, sign_in
 from tests.factories.world import ANYTIME_RULES, World
@@ -63,8 +64,12 @@ def seed_payloads(site: Site) -> int:
             audit.record(session, SYSTEM, action, "case", case_id, {"by": PAYLOAD}, reason=PAYLOAD)
         now = datetime.now(UTC)
         today = now.date()
-        portal.report_hardship(session, customer.customer_id, "medical", PAYLOAD, today, 7, now=now)
-        portal.complain(session, customer.customer_id, PAYLOAD, now=now)  # the borrower's complaint
+        portal.report_hardship(
+            session, customer.customer_id, "medical", PAYLOAD, today, 7, now=now, cipher=TEST_CIPHER
+        )
+        portal.complain(
+            session, customer.customer_id, PAYLOAD, now=now, cipher=TEST_CIPHER
+        )  # the borrower's complaint
     return case_id
 
 

@@ -27,6 +27,7 @@ CITY = "北京市"
 def _prepare(engine: Any, tmp: Path, keys: tuple[object, object]) -> None:
     """A demo-like Beijing day: addresses over the city, two teams with a home base."""
     from doorstep.domain.access import Role
+    from doorstep.services.conduct.personal_data import seal_position
     from doorstep.store.db import transaction
     from doorstep.store.models import ContactPoint, Team
     from tests.factories.people import add_team, add_user
@@ -38,7 +39,11 @@ def _prepare(engine: Any, tmp: Path, keys: tuple[object, object]) -> None:
             select(ContactPoint).where(ContactPoint.channel == "address").order_by(ContactPoint.id)
         ).all()
         for n, point in enumerate(points):
-            point.lat, point.lng = 39.86 + 0.017 * (n % 5), 116.31 + 0.035 * (n // 5)
+            point.position = seal_position(
+                keys[0],  # type: ignore[arg-type]
+                39.86 + 0.017 * (n % 5),
+                116.31 + 0.035 * (n // 5),
+            )
         members = [
             add_user(session, name, Role.VERIFIER, badge=name, display_name=name)
             for name in ("plan_b1", "plan_b2")

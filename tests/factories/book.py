@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -122,6 +123,21 @@ def make_keys() -> tuple[object, object]:
     from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
 
     return FernetCipher([new_data_key()]), HmacHasher("test-lookup-key")
+
+
+def _test_keys() -> tuple[str, tuple[object, object]]:
+    from doorstep.integrations.crypto import DataCipher, HmacHasher, new_data_key
+
+    key = new_data_key()
+    return key, (DataCipher([key]), HmacHasher(TEST_LOOKUP_KEY))
+
+
+TEST_LOOKUP_KEY = "test-lookup-key"
+TEST_DATA_KEY, TEST_KEYS = _test_keys()
+TEST_CIPHER: Any = TEST_KEYS[0]
+"""The keys of the `keys` fixture (one pair per worker process): helpers that build a
+service's settings outside a test's fixtures seal and open with these too (Settings
+with `data_keys=TEST_DATA_KEY, lookup_key=TEST_LOOKUP_KEY` give the same)."""
 
 
 def in_shanghai(book: Book, every: int = 4) -> Book:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from doorstep.domain.access import Role
+from doorstep.services.conduct.personal_data import seal_position
 from doorstep.store.db import transaction
 from doorstep.store.models import ContactPoint, Team
 from tests.factories.people import add_team, add_user
@@ -26,7 +27,11 @@ def spread_over_beijing(world: World) -> None:
             select(ContactPoint).where(ContactPoint.channel == "address").order_by(ContactPoint.id)
         ).all()
         for n, point in enumerate(points):
-            point.lat, point.lng = 39.85 + 0.02 * (n % 5), 116.30 + 0.03 * (n // 5)
+            point.position = seal_position(
+                world.cipher,  # type: ignore[arg-type]
+                39.85 + 0.02 * (n % 5),
+                116.30 + 0.03 * (n // 5),
+            )
         a, b = (
             add_user(session, name, Role.VERIFIER, badge=f"WF-{name}", display_name=name)
             for name in ("v_b1", "v_b2")

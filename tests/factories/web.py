@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from doorstep.app import create_app
 from doorstep.config import Settings
+from tests.factories.book import TEST_DATA_KEY, TEST_KEYS, TEST_LOOKUP_KEY
 from tests.factories.people import CHEAP_HASHER, PASSWORD
 from tests.factories.world import World
 
@@ -28,6 +29,9 @@ def make_app(
     """The app on `engine` (already migrated), with the world's personal-data keys; its
     files under tmp_path/var unless `var_dir` is given; other `settings` as given."""
     settings.setdefault("var_dir", tmp_path / "var")
+    if world is not None and world.cipher is TEST_KEYS[0]:  # the batch it runs reads them too
+        settings.setdefault("data_keys", TEST_DATA_KEY)
+        settings.setdefault("lookup_key", TEST_LOOKUP_KEY)
     app = create_app(
         Settings(**settings), engine=engine, migrate_schema=False, password_hasher=password_hasher
     )

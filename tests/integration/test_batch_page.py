@@ -18,6 +18,7 @@ from doorstep.config import Settings
 from doorstep.domain.ports import FixedClock
 from doorstep.services.batch.daily import DEFAULT_STEPS, day_lock
 from doorstep.store.models import AuditEvent, BatchRun, BatchStep
+from tests.factories.book import TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.factories.web import csrf_of, sign_in
 from tests.factories.world import AS_OF, World
 
@@ -26,8 +27,8 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """What the shared `app` runs with (its files under tmp_path/var)."""
-    return Settings(var_dir=tmp_path / "var")
+    """What the shared `app` runs with (its files under tmp_path/var; the world's keys)."""
+    return Settings(var_dir=tmp_path / "var", data_keys=TEST_DATA_KEY, lookup_key=TEST_LOOKUP_KEY)
 
 
 def wait_for_run(engine: Engine, attempts: int = 1, seconds: float = 120) -> BatchRun:

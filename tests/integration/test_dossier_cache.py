@@ -18,6 +18,7 @@ from doorstep.integrations import pdf
 from doorstep.services.lender import dossier
 from doorstep.store.db import transaction
 from doorstep.store.models import Assignment, AuditEvent, Case, PlanStop, VisitPlan
+from tests.factories.book import TEST_CIPHER, TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.factories.people import bearer
 from tests.factories.world import World
 
@@ -44,7 +45,7 @@ def test_the_renderer_process_makes_the_pdf() -> None:
 
 
 def _cached(tmp_path: Path, case_id: int) -> list[Path]:
-    return sorted((tmp_path / "var" / "cache" / "dossiers").glob(f"*/{case_id}-*.pdf"))
+    return sorted((tmp_path / "var" / "cache" / "dossiers").glob(f"*/{case_id}-*.pdf.sealed"))
 
 
 def _audited(engine: Engine, case_id: int) -> list[str]:
@@ -70,7 +71,8 @@ def test_a_repeat_request_is_served_from_the_cache(
     assert second.content == first.content
     assert len(renders) == 1  # the second came from the file
     [path] = _cached(tmp_path, world.assigned_case)
-    assert path.read_bytes() == first.content
+    assert not path.read_bytes().startswith(b"%PDF")  # sealed at rest
+    assert TEST_CIPHER.decrypt_bytes(path.read_bytes()) == first.content
     assert path.stat().st_mode & 0o077 == 0  # the service's user only
     assert _audited(engine, world.assigned_case) == ["verifier", "verifier"]  # both audited
 
@@ -91,7 +93,7 @@ def test_a_change_to_the_case_renders_a_new_document(
     assert after.status_code == 200 and after.content != before
     assert len(renders) == 2
     [path] = _cached(tmp_path, world.assigned_case)  # the stale version is gone
-    assert path.read_bytes() == after.content
+    assert TEST_CIPHER.decrypt_bytes(path.read_bytes()) == after.content
     assert client.get(url, headers=verifier).content == after.content
     assert len(renders) == 2
 
@@ -144,7 +146,7 @@ def test_the_batch_renders_the_days_dossiers_ahead_for_each_verifier(
         session.execute(
             update(Case).where(Case.id == world.assigned_case).values(state="scheduled")
         )
-    config = Settings(var_dir=tmp_path / "var")
+    config = Settings(var_dir=tmp_path / "var", data_keys=TEST_DATA_KEY, lookup_key=TEST_LOOKUP_KEY)
     today = datetime.now(config.zone).date()
     with transaction(engine) as session:
         past = daily._dossiers(session, daily.DayContext(today - timedelta(days=1), config))

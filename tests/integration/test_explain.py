@@ -52,8 +52,8 @@ LATEST = date(2025, 6, 30)  # every loan's snapshot; 10,000 loans' on each of 20
 # (or every 50th), so that each partition holds some.
 FILL = f"""
 INSERT INTO customers (customer_id, name, id_number, id_number_hash, id_number_masked, gender,
-                       birth_date, created_at, updated_at)
-SELECT 'C' || lpad(g::text, 7, '0'), 'x', 'x', g::text, 'x', 'M', '1990-01-01', now(), now()
+                       birth_year, created_at, updated_at)
+SELECT 'C' || lpad(g::text, 7, '0'), 'x', 'x', g::text, 'x', 'M', 1990, now(), now()
 FROM generate_series(1, {LOANS}) g;
 INSERT INTO loans (loan_id, customer_id, product, principal, annual_rate, term_months, method,
                    disbursed_on, first_due_on, penalty_rate_daily, schedule_source,
@@ -112,10 +112,10 @@ INSERT INTO webhook_deliveries (event_id, endpoint_id, state, attempts, next_att
 SELECT 'e' || g, 1, CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'delivered' END, 1,
        timestamptz '2024-01-01' + g * interval '1 minute', now()
 FROM generate_series(1, {ROWS}) g;
-INSERT INTO visits (case_id, team_id, verifier_ids, state, checked_in_at, flags, lat, lng,
+INSERT INTO visits (case_id, team_id, verifier_ids, state, checked_in_at, flags, position,
                     created_at, updated_at)
 SELECT g, g % 500 + 1, '[]', 'submitted',
-       timestamptz '2023-07-01' + g * interval '5 minutes', '[]', 31.2, 121.4, now(), now()
+       timestamptz '2023-07-01' + g * interval '5 minutes', '[]', 'sealed', now(), now()
 FROM generate_series(1, {ROWS}) g;
 INSERT INTO promises_to_pay (case_id, customer_id, amount, due_on, status, paid,
                              created_at, updated_at)

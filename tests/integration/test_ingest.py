@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from doorstep.domain.identity import id_check_digit
 from doorstep.domain.schedule import build_schedule
+from doorstep.services.conduct.personal_data import unseal_json
 from doorstep.services.ingest import BatchRejected, IngestReport, ingest_files
 from doorstep.store.db import transaction
 from doorstep.store.models import (
@@ -280,6 +281,9 @@ def test_changed_rows_are_updated_and_their_changes_kept(engine: Engine, tmp_pat
 
     changes = rows_of(engine, IngestChange, IngestChange.id)
     assert {c.batch_id for c in changes} == {report.batch_id}
+    for change in changes:  # sealed: the change log holds personal data
+        change.before = unseal_json(CIPHER, change.before)
+        change.after = unseal_json(CIPHER, change.after)
     by_entity: dict[str, list[IngestChange]] = {}
     for change in changes:
         by_entity.setdefault(change.entity, []).append(change)
@@ -620,7 +624,8 @@ def test_blank_status_keeps_the_stored_status(engine: Engine, tmp_path: Path) ->
     book.rows["contacts"][0]["status"] = "invalid"
     report = ingest(engine, tmp_path, book.write(tmp_path / "v3"))
     [change] = rows_of(engine, IngestChange, IngestChange.id)
-    assert (change.batch_id, change.before, change.after) == (
+    opened = unseal_json(CIPHER, change.before), unseal_json(CIPHER, change.after)
+    assert (change.batch_id, *opened) == (
         report.batch_id,
         {"status": "confirmed"},
         {"status": "invalid"},

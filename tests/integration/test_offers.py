@@ -44,6 +44,7 @@ from doorstep.store.models import (
     ScheduleVersion,
     VisitSlot,
 )
+from tests.factories.book import TEST_CIPHER
 from tests.factories.people import actor
 from tests.factories.world import AS_OF, World
 
@@ -236,10 +237,14 @@ def test_tracking_keeps_paid_plans_and_breaks_missed_ones(engine: Engine, world:
                 )
             )
     with transaction(engine) as session:  # within the grace: nothing happens yet
-        report = tracking.track(session, SYSTEM, date(2024, 7, 5), POLICY, now=NOW)
+        report = tracking.track(
+            session, SYSTEM, date(2024, 7, 5), POLICY, now=NOW, cipher=TEST_CIPHER
+        )
         assert (report.checked, report.broken, report.kept) == (2, 0, 1)  # settled on time
     with transaction(engine) as session:
-        report = tracking.track(session, SYSTEM, date(2024, 9, 15), POLICY, now=NOW)
+        report = tracking.track(
+            session, SYSTEM, date(2024, 9, 15), POLICY, now=NOW, cipher=TEST_CIPHER
+        )
         assert (report.checked, report.broken, report.kept) == (1, 1, 0)
     with transaction(engine) as session:
         broken = session.get(Offer, broken_id)
@@ -312,13 +317,24 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
     customer_id, _ = case_loan(engine, world.assigned_case)
     with transaction(engine) as session:
         with pytest.raises(InvalidValue, match="reason"):
-            portal.report_hardship(session, customer_id, "lazy", "words here", AS_OF, 14, now=NOW)
+            portal.report_hardship(
+                session, customer_id, "lazy", "words here", AS_OF, 14, now=NOW, cipher=TEST_CIPHER
+            )
         with pytest.raises(InvalidValue, match="statement"):
-            portal.report_hardship(session, customer_id, "medical", "  ", AS_OF, 14, now=NOW)
+            portal.report_hardship(
+                session, customer_id, "medical", "  ", AS_OF, 14, now=NOW, cipher=TEST_CIPHER
+            )
     with transaction(engine) as session:
         assert session.scalar(select(func.count()).select_from(BorrowerMessage)) == 0
         portal.report_hardship(
-            session, customer_id, "medical", "在医院住了两个月", AS_OF, 14, now=NOW
+            session,
+            customer_id,
+            "medical",
+            "在医院住了两个月",
+            AS_OF,
+            14,
+            now=NOW,
+            cipher=TEST_CIPHER,
         )
     with transaction(engine) as session:
         case = session.get(Case, world.assigned_case)
@@ -332,13 +348,13 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
             )
             == 0
         )
-        portal.complain(session, customer_id, "来访人员态度粗暴", now=NOW)
+        portal.complain(session, customer_id, "来访人员态度粗暴", now=NOW, cipher=TEST_CIPHER)
     with transaction(engine) as session:
         case = session.get(Case, world.assigned_case)
         assert case is not None and case.hold_reason == "complaint"
         auditor, manager = actor(engine, "auditor"), actor(engine, "manager")
         queue = offers.complaint_queue(session, auditor)
-        assert [m.statement for m in queue] == ["来访人员态度粗暴"]
+        assert [TEST_CIPHER.decrypt(m.statement) for m in queue] == ["来访人员态度粗暴"]
         with pytest.raises(Forbidden):
             offers.complaint_queue(session, manager)
         with pytest.raises(Forbidden):
@@ -354,11 +370,25 @@ def test_hardship_complaint_slots_and_reads(engine: Engine, world: World) -> Non
         )
         with pytest.raises(InvalidValue, match="start/end"):
             portal.book_slot(
-                session, customer_id, AS_OF + timedelta(days=2), time(7), time(9), AS_OF, now=NOW
+                session,
+                customer_id,
+                AS_OF + timedelta(days=2),
+                time(7),
+                time(9),
+                AS_OF,
+                now=NOW,
+                cipher=TEST_CIPHER,
             )
         for start, end in [(time(9), time(11)), (time(14), time(16))]:
             portal.book_slot(
-                session, customer_id, AS_OF + timedelta(days=2), start, end, AS_OF, now=NOW
+                session,
+                customer_id,
+                AS_OF + timedelta(days=2),
+                start,
+                end,
+                AS_OF,
+                now=NOW,
+                cipher=TEST_CIPHER,
             )
         live = session.scalars(select(VisitSlot).where(VisitSlot.cancelled_at.is_(None))).all()
         assert [(s.start, s.end) for s in live] == [(time(14), time(16))]

@@ -27,6 +27,7 @@ from doorstep.store.models import (
     Offer,
     ScheduleVersion,
 )
+from tests.factories.book import TEST_CIPHER
 from tests.factories.web import csrf_of, sign_in
 from tests.factories.world import World
 
@@ -157,7 +158,7 @@ def test_maker_cannot_approve_and_auditors_own_the_complaint_queue(
     token = sign_in(client, "manager")
     with transaction(engine) as session:  # a settlement with a large discount
         customer_id = session.get(Case, world.assigned_case).customer_id  # type: ignore[union-attr]
-        portal.complain(session, customer_id, "态度恶劣", now=datetime.now(UTC))
+        portal.complain(session, customer_id, "态度恶劣", now=datetime.now(UTC), cipher=TEST_CIPHER)
     _, loan_id, _ = borrower_of(engine, world, world.assigned_case)
     form = client.get(f"/cases/{world.assigned_case}/offers/new", params={"loan_id": loan_id})
     settle = next(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,21 @@ from sqlalchemy.orm import Session
 
 from doorstep.app import create_app
 from doorstep.config import Settings
-from doorstep.domain.access import Actor, Role
+from doorstep.domain.access import SYSTEM, Actor, Role
+from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.errors import DoorstepError, Forbidden, KeyMaterialError
-from doorstep.domain.identity import mask_id_number
+from doorstep.domain.identity import id_check_digit, mask_id_number
 from doorstep.domain.rules import load
-from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_data_key
+from doorstep.integrations.crypto import DataCipher, FernetCipher, HmacHasher, new_data_key
 from doorstep.services.cases import contacts
 from doorstep.services.conduct import audit, personal_data
+from doorstep.services.lender import endpoints
 from doorstep.store.db import transaction
 from doorstep.store.models import ContactPoint, Customer
-from tests.factories.people import actor
+from doorstep.store.repositories import personal_data as personal_data_repo
+from tests.factories.dump import lived_in
+from tests.factories.people import actor, actor_in
+from tests.factories.visits import assigned_case_scheduled
 from tests.factories.world import PASSWORD, World, build_world
 
 pytestmark = pytest.mark.db
@@ -89,21 +95,62 @@ def stored_text(engine: Engine) -> Iterator[tuple[str, bytes]]:
             yield table, "\n".join(rows).encode("utf-8")
 
 
+def files_under(folder: Path) -> Iterator[tuple[str, bytes]]:
+    """Every file a copy of the data folder would carry."""
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            yield str(path.relative_to(folder)), path.read_bytes()
+
+
+def id_candidates(masked: str, birth_year: int) -> list[str]:
+    """Every national ID the clear columns leave possible: the masked form's region,
+    sequence and check digit with each day of the birth year whose check digit fits."""
+    day, found = date(birth_year, 1, 1), []
+    while day.year == birth_year:
+        first17 = masked[:6] + day.strftime("%Y%m%d") + masked[14:17]
+        if id_check_digit(first17) == masked[17]:
+            found.append(first17 + masked[17])
+        day += timedelta(days=1)
+    return found
+
+
 def test_no_personal_data_in_clear_in_the_database(
     engine: Engine, tmp_path: Path, keys: tuple[object, object]
 ) -> None:
-    world = build_world(engine, tmp_path, keys)
+    """A copy of the database and of var/ after a lived-in day (pages read, a delivery
+    with precise positions and a changed row, a contact note, a visit with interview,
+    photo, SOS and check-out, a hardship report and a complaint, a printed dossier, the
+    analysts' exports) shows no national ID, phone, address, interview, note, borrower's
+    statement or precise position in clear, holds no key, and its clear columns cannot
+    rebuild a national ID."""
+    world = build_world(engine, tmp_path, keys, then=assigned_case_scheduled)
     visit_pages(world, engine, tmp_path)
-    chunks = list(stored_text(engine))
+    var_dir = tmp_path / "var"
+    secrets = lived_in(world, tmp_path, var_dir)
+    chunks = [*stored_text(engine), *files_under(var_dir)]
     masked = mask_id_number(world.id_numbers[0]).encode("utf-8")
     assert any(masked in data for _, data in chunks), "the scan does not see the stored rows"
+    assert any(name.startswith("exports/") for name, _ in chunks), "nothing was exported"
     leaks = [
-        f"{value!r} in {name}"
-        for value in secrets_of(world)
+        f"{shown} in {name}"
+        for shown, form in secrets.forms()
         for name, data in chunks
-        if value.encode("utf-8") in data
+        if form in data
     ]
     assert not leaks
+    cached = [data for name, data in chunks if name.startswith("cache/dossiers/")]
+    assert cached and not any(data.startswith(b"%PDF") for data in cached)  # sealed
+    assert all(world.cipher.decrypt_bytes(data).startswith(b"%PDF") for data in cached)  # type: ignore[attr-defined]
+    keys_found = [p for p in (tmp_path / "secrets").iterdir()]
+    assert keys_found and not (var_dir / "secrets").exists()
+    for key_file in keys_found:
+        key = key_file.read_bytes().strip()
+        assert not [name for name, data in chunks if key in data]
+    with transaction(engine) as session:  # the clear columns leave many IDs possible
+        stored = session.execute(select(Customer.id_number_masked, Customer.birth_year)).all()
+    assert {len(id_candidates(m, y)) for m, y in stored} and all(
+        len(id_candidates(m, y)) >= 10 for m, y in stored
+    )
 
 
 def test_no_personal_data_in_the_logs(
@@ -216,13 +263,62 @@ def test_keyed_hash_finds_a_customer_without_decrypting(
         ).all()
 
 
+def sealed_values(engine: Engine) -> dict[str, list[str]]:
+    """Every stored value under the personal-data cipher, by 'table.column'."""
+    with transaction(engine) as session:
+        return {
+            f"{table.__tablename__}.{column.key}": [
+                v for v in session.scalars(select(column).order_by(key)) if v
+            ]
+            for table, key, column in personal_data_repo.ENCRYPTED
+        }
+
+
+def warned_contact_and_an_endpoint(world: World) -> None:
+    """A contact at 23:00 under a pack that only warns (its reason kept, sealed) and a
+    lender's webhook endpoint (its secret sealed)."""
+    soft = load("cn", ("site.toml", '[rules.CN-HOURS]\nseverity = "warn"'))
+    late = datetime(2024, 6, 3, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    with transaction(world.engine) as session:
+        phone = session.scalars(
+            select(ContactPoint.id).where(
+                ContactPoint.customer_id == "C0001", ContactPoint.channel == "phone"
+            )
+        ).first()
+        assert phone is not None
+        contacts.attempt(
+            session, actor_in(session, "manager"), world.assigned_case, phone,
+            AttemptChannel.CALL, AttemptResult.NO_ANSWER, at=late, pack=soft,
+            override_reason="asked to be called late", cipher=world.cipher,  # type: ignore[arg-type]
+        )  # fmt: skip
+        endpoints.add_endpoint(
+            session,
+            SYSTEM,
+            "https://lender.example/hook",
+            world.cipher,  # type: ignore[arg-type]
+        )
+
+
 def test_key_rotation_re_encrypts_everything(engine: Engine, tmp_path: Path) -> None:
     old, new = new_data_key(), new_data_key()
-    world = build_world(engine, tmp_path, (FernetCipher([old]), HmacHasher("lookup")))
+    keys = (FernetCipher([old]), HmacHasher("lookup"))
+    world = build_world(engine, tmp_path, keys, then=assigned_case_scheduled)
+    warned_contact_and_an_endpoint(world)  # before the borrower's hold
+    lived_in(world, tmp_path, tmp_path / "var")  # notes, interview, positions, change log
+    before = sealed_values(engine)
+    assert [c for c in before if not before[c]] == []
     with transaction(engine) as session:
         rotated = personal_data.rotate_all(session, FernetCipher([new, old]), batch=5)
-    assert rotated == 8 + 16  # customers, then their phones and addresses
+    assert rotated == sum(len(v) for v in before.values()) > 8 + 16
     only_new, only_old = FernetCipher([new]), FernetCipher([old])
+    after = sealed_values(engine)
+    for column, values in after.items():
+        assert [only_new.decrypt(v) for v in values] == [
+            only_old.decrypt(v) for v in before[column]
+        ], column
+        for value in values:
+            with pytest.raises(KeyMaterialError):
+                only_old.decrypt(value)
     with transaction(engine) as session:
         ids = session.scalars(select(Customer.id_number).order_by(Customer.customer_id)).all()
         points = session.execute(
@@ -233,5 +329,37 @@ def test_key_rotation_re_encrypts_everything(engine: Engine, tmp_path: Path) -> 
     assert sorted(only_new.decrypt(v) for c, v in points if c == "address") == sorted(
         world.addresses
     )
-    with pytest.raises(KeyMaterialError):
-        only_old.decrypt(ids[0])
+
+
+def test_a_change_to_sm4_re_encrypts_and_rehashes_everything(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """DOORSTEP_CIPHER=sm4 then `keys rotate --rehash`: every value becomes SM4 (read
+    before and after, whatever its scheme), the lookups work under HMAC-SM3, and a
+    reveal on the page reads the new values."""
+    key = new_data_key()
+    aes = (DataCipher([key]), HmacHasher("lookup"))
+    sm4 = (DataCipher([key], "sm4"), HmacHasher("lookup", "sm4"))
+    world = build_world(engine, tmp_path, aes, then=assigned_case_scheduled)
+    lived_in(world, tmp_path, tmp_path / "var")
+    before = sealed_values(engine)
+    assert sm4[0].decrypt(before["customers.id_number"][0]) == world.id_numbers[0]  # mixed
+    with transaction(engine) as session:
+        personal_data.rotate_all(session, sm4[0], batch=7, hasher=sm4[1])
+    after = sealed_values(engine)
+    for column, values in after.items():
+        assert all(v.startswith("sm4:") for v in values), column
+        assert [sm4[0].decrypt(v) for v in values] == [aes[0].decrypt(v) for v in before[column]]
+    with transaction(engine) as session:
+        found = session.scalars(
+            select(Customer.customer_id).where(
+                Customer.id_number_hash == sm4[1].digest(world.id_numbers[4])
+            )
+        ).all()
+        by_phone = session.scalars(
+            select(ContactPoint.customer_id).where(
+                ContactPoint.value_hash == sm4[1].digest(world.phones[2])
+            )
+        ).all()
+    assert (found, by_phone) == (["C0005"], ["C0003"])
+    visit_pages(replace(world, cipher=sm4[0], hasher=sm4[1]), engine, tmp_path)

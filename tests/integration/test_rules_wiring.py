@@ -32,6 +32,7 @@ from doorstep.store.models import (
     Customer,
     RuleDecision,
 )
+from tests.factories.book import TEST_CIPHER
 from tests.factories.people import actor
 from tests.factories.world import build_world
 
@@ -150,6 +151,7 @@ def test_warned_contact_needs_a_reason_and_reports_it(
             at=at(10, 23),
             pack=soft,
             override_reason="debtor asked for a late call on the recorded line",
+            cipher=TEST_CIPHER,
         )
         assert done.decision.outcome.value == "warned" and done.attempt.performed
         report = conduct.compliance_report(

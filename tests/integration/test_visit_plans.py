@@ -29,6 +29,7 @@ from doorstep.store.models import (
     VisitSlot,
 )
 from doorstep.store.repositories import plans as repo
+from tests.factories.book import TEST_CIPHER
 from tests.factories.plans import spread_over_beijing
 from tests.factories.world import build_world
 
@@ -37,7 +38,7 @@ CITY = "北京市"
 ITERATIONS = 500
 """The searches stop by iterations (the same plan on any machine, and soon); their seconds
 only bound a run on a starved machine."""
-CFG = PlanConfig(seconds=30, edit_seconds=30, iterations=ITERATIONS)
+CFG = PlanConfig(seconds=30, edit_seconds=30, iterations=ITERATIONS, cipher=TEST_CIPHER)
 DAY = datetime.now(CFG.zone).date() + timedelta(days=1)
 
 
@@ -320,6 +321,7 @@ def test_conduct_rules_quiet_hours_and_holds(
 
     ready = spread_world(engine, tmp_path, keys)
     cfg = PlanConfig(
+        cipher=TEST_CIPHER,
         allowed=AllowedHours(5 * 3600, 24 * 3600),
         seconds=30,
         iterations=ITERATIONS,
@@ -348,7 +350,7 @@ def test_two_workers_plan_a_checked_draft(
     engine: Engine, tmp_path: Path, keys: tuple[object, object]
 ) -> None:
     ready = spread_world(engine, tmp_path, keys)
-    cfg = PlanConfig(seconds=30, workers=2, iterations=ITERATIONS)
+    cfg = PlanConfig(seconds=30, workers=2, iterations=ITERATIONS, cipher=TEST_CIPHER)
     with transaction(engine) as session:
         plan = visit_plans.run_plan(session, SYSTEM, DAY, CITY, cfg, seed=5)
         stops = repo.stops(session, plan.id)

@@ -28,6 +28,7 @@ from doorstep.domain.errors import (
 from doorstep.domain.rules import load as load_pack
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
+from doorstep.services.conduct import personal_data
 from doorstep.services.people import users
 from doorstep.services.visits import alerts
 from doorstep.store.db import transaction
@@ -48,6 +49,7 @@ from doorstep.store.models import (
     Visit,
     VisitPlan,
 )
+from tests.factories.book import TEST_CIPHER
 from tests.factories.cases import schedule as scheduled
 from tests.factories.visits import assigned_case_scheduled
 from tests.factories.world import World, build_world
@@ -65,7 +67,7 @@ def rules(**changes: Any) -> visits.VisitRules:
     return visits.VisitRules(
         zone=ZoneInfo("Asia/Shanghai"),
         limits=Limits(hours_start=time(0, 0), hours_end=time.max),
-        **changes,
+        **{"cipher": TEST_CIPHER, **changes},
     )
 
 
@@ -259,7 +261,9 @@ def test_a_check_in_3_km_away_is_refused_then_flagged_with_a_reason(world: World
                 select(User.id).where(User.username.in_(["verifier", "verifier_mate"]))
             ).all()
         )
-        assert visit.interview == {"check_in_note": "门牌与地图不符，已核对"}
+        assert personal_data.unseal_json(TEST_CIPHER, visit.interview) == {
+            "check_in_note": "门牌与地图不符，已核对"
+        }
 
 
 def test_the_conduct_rules_decide_the_check_in(world: World) -> None:
@@ -444,11 +448,13 @@ def test_the_verdict_its_promise_evidence_and_the_lender_event(
         visited_on = submitted.astimezone(ZoneInfo("Asia/Shanghai")).date()
         assert case.state == "visited" and case.visited_on == visited_on
         assert visit.state == "submitted" and visit.met == "borrower"
-        assert visit.interview is not None and visit.interview["essential_expenses"] == 220_050
+        answered = personal_data.unseal_json(TEST_CIPHER, visit.interview)
+        assert answered["essential_expenses"] == 220_050
         assert (promise.amount, promise.status, promise.visit_id) == (150_000, "open", visit_id)
         assert evidence.media_type == "image/jpeg" and store.exists(evidence.sha256)
         assert store.get(evidence.sha256) == far_photo
-        assert evidence.exif_lat == pytest.approx(HOME[0] + 0.05, abs=1e-3)
+        shot = personal_data.unseal_position(TEST_CIPHER, evidence.exif_position)
+        assert shot is not None and shot[0] == pytest.approx(HOME[0] + 0.05, abs=1e-3)
         assert {"exif_position", "exif_time"} <= set(visit.flags)
         assert audit.summary["evidence_sha256"] == [evidence.sha256]
         assert event.topic == "visit.verdict" and event.key == str(case.id)
@@ -528,9 +534,16 @@ def test_overdue_checkout_and_sos_alerts(world: World) -> None:
         assert [a.visit_id for a in raised] == [visit_id]
         assert alerts.raise_overdue_checkouts(session, moment() + timedelta(minutes=90)) == []
         sos = alerts.sos(
-            session, actor(session, "verifier"), visit_id, lat=39.91, lng=116.45, now=moment()
+            session,
+            actor(session, "verifier"),
+            visit_id,
+            lat=39.91,
+            lng=116.45,
+            now=moment(),
+            cipher=TEST_CIPHER,
         )
-        assert (sos.kind, sos.lat, sos.lng) == ("sos", 39.91, 116.45)
+        assert sos.kind == "sos"
+        assert personal_data.unseal_position(TEST_CIPHER, sos.position) == (39.91, 116.45)
     with transaction(world.engine) as session:
         manager = actor(session, "manager")
         kinds = sorted(a.kind for a, _ in alerts.open_alerts(session, manager))
@@ -554,6 +567,7 @@ def test_check_out_stops_the_overdue_alert(world: World) -> None:
             lng=HOME[1],
             device_time=None,
             now=moment() + timedelta(minutes=40),
+            cipher=TEST_CIPHER,
         )
         assert alerts.raise_overdue_checkouts(session, moment() + timedelta(hours=3)) == []
 

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import SYSTEM
 from doorstep.planning import AllowedHours, GreatCircleTravel, Location
 from doorstep.services import visit_plans
+from doorstep.services.conduct.personal_data import unseal_position
 from doorstep.services.visit_plans import PlanConfig
 from doorstep.store.models import Case, ContactPoint, Team, VisitPlan, VisitSlot
 from doorstep.store.repositories import plans as repo
+from tests.factories.book import TEST_CIPHER
 from tests.integration.test_visit_plans import CITY, DAY, ITERATIONS, spread_world
 
 pytestmark = pytest.mark.db
@@ -65,7 +67,7 @@ def saved_problems(session: Session, plan_id: int, cfg: PlanConfig) -> list[str]
         for n, s in enumerate(sorted(mine, key=lambda s: s.seq or 0), 1):
             case = cases[s.case_id]
             point = points[s.contact_point_id or 0]
-            there = Location(point.lat or 0.0, point.lng or 0.0)
+            there = Location(*(unseal_position(TEST_CIPHER, point.position) or (0.0, 0.0)))
             if s.seq != n:
                 found.append(f"case {s.case_id}: seq {s.seq}, expected {n}")
             if case.hold_reason is not None:
@@ -129,6 +131,7 @@ def test_saved_plans_are_feasible_whatever_the_day(
     allowed = shape["allowed"]
     assert isinstance(allowed, tuple)
     cfg = PlanConfig(
+        cipher=TEST_CIPHER,
         allowed=AllowedHours(allowed[0] * H, allowed[1] * H),
         seconds=30,
         edit_seconds=30,
@@ -196,7 +199,7 @@ def test_the_checker_catches_a_broken_row(
 ) -> None:
     """saved_problems can fail: a stop moved into quiet hours is reported."""
     spread_world(engine, tmp_path, keys)
-    cfg = PlanConfig(seconds=30, iterations=ITERATIONS)
+    cfg = PlanConfig(seconds=30, iterations=ITERATIONS, cipher=TEST_CIPHER)
     with Session(engine) as session:
         plan = visit_plans.run_plan(session, SYSTEM, DAY, CITY, cfg)
         stop = next(s for s in repo.stops(session, plan.id) if s.team_id is not None)

@@ -28,6 +28,7 @@ from doorstep.services.cases import contacts
 from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, ContactAttempt, ContactPoint, User
+from tests.factories.book import TEST_CIPHER
 from tests.factories.databases import sqlite_database
 from tests.factories.world import build_world
 
@@ -131,6 +132,7 @@ def test_blocked_never_performed_and_performed_within_limits(
                     at=at,
                     pack=pack,
                     override_reason="asked to" if reason else None,
+                    cipher=TEST_CIPHER,
                 )
             except ReasonRequired:
                 continue  # warned without a reason: nothing written

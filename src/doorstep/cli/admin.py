@@ -300,12 +300,22 @@ def audit_resign() -> None:
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Re-encrypt every personal-data value under the first configured key. Put the new key
-    first in DOORSTEP_DATA_KEYS, run this, then drop the old key."""
+def keys_rotate(
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            "--rehash/--no-rehash",
+            help="also recompute the lookup hashes: after changing DOORSTEP_CIPHER (aes/sm4)",
+        ),
+    ] = False,
+) -> None:
+    """Re-encrypt every personal-data value under the first configured key and the
+    configured cipher (DOORSTEP_CIPHER). Put the new key first in DOORSTEP_DATA_KEYS, run
+    this, then drop the old key."""
     config = settings()
-    cipher, _ = personal_data_keys(config)
+    cipher, hasher = personal_data_keys(config)
     with transaction(ready_engine(config)) as session:
-        count = rotate_all(session, cipher)
-        audit.record(session, SYSTEM, "keys.rotate", "system", "personal_data", {"values": count})
+        count = rotate_all(session, cipher, hasher=hasher if rehash else None)
+        summary = {"values": count, "cipher": config.cipher, "rehashed": rehash}
+        audit.record(session, SYSTEM, "keys.rotate", "system", "personal_data", summary)
     console.print(f"re-encrypted {count} values")

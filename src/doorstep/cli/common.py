@@ -22,7 +22,7 @@ from rich.progress import (
 from sqlalchemy import Engine
 
 from doorstep.config import Settings
-from doorstep.integrations.keys import audit_keyring
+from doorstep.integrations.keys import audit_keyring, key_location_warnings, personal_data_keys
 from doorstep.services.conduct import audit
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
@@ -39,10 +39,13 @@ def settings() -> Settings:
 
 
 def ready_engine(config: Settings) -> Engine:
-    """The configured database, migrated to the current schema; the audit events its
-    sessions commit are signed with the configured audit key."""
+    """The configured database, migrated to the current schema (values a revision
+    encrypts need the keys); the audit events its sessions commit are signed with the
+    configured audit key. Warns when the keys sit inside the data's folder."""
+    for warning in key_location_warnings(config):
+        error_console.print(f"[yellow]warning:[/yellow] {warning}")
     engine = make_engine(config.resolved_database_url)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, keys=personal_data_keys(config))
     audit.use_keys(engine, audit_keyring(config))
     return engine
 

@@ -62,7 +62,7 @@ def demo(
     """Build a synthetic lender book, ingest it, compute delinquency, open cases, create
     demo users and teams, optionally simulate days of field work, and start the web app
     on 127.0.0.1."""
-    config = settings()
+    config = settings().model_copy(update={"demo": True})  # its keys may sit beside the data
     day = parse_day(as_of) if as_of else datetime.now(config.zone).date()
     if days and day < datetime.now(config.zone).date():
         raise fail("--days simulates days from the book date on: it must not be past")

@@ -13,6 +13,7 @@ from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import parse_yuan
 from doorstep.domain.ports import SystemClock
+from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.repayment import offers, portal, quotes, tracking
 from doorstep.store.db import transaction
 
@@ -35,6 +36,7 @@ def track(as_of: AsOf = "") -> None:
                 offers.policy_from(config),
                 config.waterfall_rule,
                 now=SystemClock().now(),
+                cipher=personal_data_keys(config)[0],
             )
             released = portal.release_expired_hardship_holds(
                 session, SYSTEM, day, now=SystemClock().now()

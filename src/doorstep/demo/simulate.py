@@ -40,6 +40,7 @@ from doorstep.domain.money import Fen, format_yuan, parse_yuan
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.batch.daily import run_day
+from doorstep.services.conduct.personal_data import unseal_position
 from doorstep.services.people import users
 from doorstep.services.visits import VisitRules
 from doorstep.store.db import transaction
@@ -171,7 +172,10 @@ def _visit_day(
                 if s.status == "planned" and case.state == CaseState.SCHEDULED.value
             ]
             points = plans_repo.points_by_id(session, {p for _, _, p, _ in stops if p})
-            where = {p.id: (p.lat, p.lng) for p in points.values()}
+            where = {
+                p.id: unseal_position(rules.cipher, p.position) or (None, None)
+                for p in points.values()
+            }
         for stop_id, case_id, point_id, start in stops:
             lat, lng = where.get(point_id or 0, (None, None))
             if start is None or lat is None or lng is None:

@@ -32,11 +32,15 @@ class FixedClock:
 
 
 class Cipher(Protocol):
-    """Reversible encryption of personal data at rest."""
+    """Reversible, authenticated encryption of personal data at rest."""
 
     def encrypt(self, plain: str) -> str: ...
 
     def decrypt(self, token: str) -> str: ...
+
+    def encrypt_bytes(self, plain: bytes) -> bytes: ...
+
+    def decrypt_bytes(self, token: bytes) -> bytes: ...
 
     def rotate(self, token: str) -> str:
         """The same plain text encrypted under the current primary key."""

@@ -18,7 +18,7 @@ from doorstep.domain.access import Actor
 from doorstep.domain.credentials import Scope
 from doorstep.domain.errors import NotSignedIn
 from doorstep.domain.ports import Clock, SystemClock
-from doorstep.integrations.crypto import FernetCipher, HmacHasher
+from doorstep.integrations.crypto import DataCipher, HmacHasher
 from doorstep.services.people import sessions, tokens, users
 
 
@@ -26,7 +26,7 @@ from doorstep.services.people import sessions, tokens, users
 class AppState:
     settings: Settings
     engine: Engine
-    cipher: FernetCipher
+    cipher: DataCipher
     hasher: HmacHasher
     clock: Clock = field(default_factory=SystemClock)
     password_hasher: PasswordHasher = field(default_factory=users.standard_hasher)

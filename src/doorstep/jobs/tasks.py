@@ -133,6 +133,7 @@ def run_prepare_dossiers(
             zone=settings.zone,
             cache_dir=dossier.cache_folder(settings.var_dir),
             now=clock.now(),
+            cipher=personal_data_keys(settings)[0],
             inline=True,
             policy=offers.policy_from(settings),
         )

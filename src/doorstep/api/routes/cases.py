@@ -95,7 +95,7 @@ def list_(
 
 @router.get("/{case_id}", response_model=CaseDetail)
 def detail(case_id: int, actor: CurrentActor, session: DbSession, state: State) -> CaseDetail:
-    facts = case_facts(session, actor, case_id, state.clock.now())
+    facts = case_facts(session, actor, case_id, state.clock.now(), state.cipher)
     loans = []
     for loan in facts.loans:
         snap = facts.latest.get(loan.loan_id)
@@ -178,6 +178,7 @@ def attempt(
         body.note,
         at=now,
         pack=state.settings.rules_pack,
+        cipher=state.cipher,
     )
     session.commit()
     customer_id = cases.get_case(session, actor, case_id).customer_id

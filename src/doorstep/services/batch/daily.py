@@ -237,6 +237,7 @@ def _dossiers(session: Session, ctx: DayContext) -> Mapping[str, Any]:
             cache_dir=dossier.cache_folder(settings.var_dir),
             now=now,
             policy=offers.policy_from(settings),
+            cipher=personal_data_keys(settings)[0],
         )
         return {"prepared": prepared, "skipped": skipped}
     chunks = [readers[i : i + DOSSIERS_PER_TASK] for i in range(0, len(readers), DOSSIERS_PER_TASK)]

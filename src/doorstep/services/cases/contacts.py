@@ -35,7 +35,7 @@ from doorstep.domain.rules import (
     check,
 )
 from doorstep.services.cases.lookup import get_case
-from doorstep.services.conduct import audit, privacy_requests, reveal_controls
+from doorstep.services.conduct import audit, personal_data, privacy_requests, reveal_controls
 from doorstep.services.conduct import decisions as rules_service
 from doorstep.services.conduct.holds import hold_types
 from doorstep.store.models import Case, ContactAttempt, ContactPoint, Customer
@@ -216,9 +216,10 @@ class _Contact:
 
 
 def _log_row(
-    actor: Actor, contact: _Contact, note: str | None, reason: str | None
+    actor: Actor, contact: _Contact, note: str | None, reason: str | None, cipher: Cipher | None
 ) -> ContactAttempt:
-    """The contact log's row: made or blocked, in whose local day, what the rules said."""
+    """The contact log's row: made or blocked, in whose local day, what the rules said;
+    the note and the reason sealed (they say things about the person)."""
     ctx, decision = contact.ctx, contact.decision
     performed = not decision.blocked
     return ContactAttempt(
@@ -226,7 +227,7 @@ def _log_row(
         case_id=contact.case_id,
         channel=contact.channel.value,
         result=contact.result.value,
-        note=note,
+        note=personal_data.seal(cipher, note or None),
         attempted_at=ctx.at,
         actor_id=actor.user_id,
         customer_id=contact.point.customer_id,
@@ -240,7 +241,7 @@ def _log_row(
             {"id": f.rule_id, "severity": f.severity.value, "why": f.why} for f in decision.fired
         ]
         or None,
-        override_reason=reason,
+        override_reason=personal_data.seal(cipher, reason),
     )
 
 
@@ -258,6 +259,7 @@ def attempt(
     relation: Relation | None = None,
     facts: Mapping[str, bool] | None = None,
     override_reason: str | None = None,
+    cipher: Cipher | None = None,
 ) -> AttemptOutcome:
     """Check one contact with the conduct rules and log it.
 
@@ -265,8 +267,12 @@ def attempt(
     same, but only with `override_reason` (else `ReasonRequired`, nothing written), which is
     kept and audited. Blocked: logged as blocked (performed=False, counted nowhere), the
     point is left as it was, and the decision is recorded; the caller commits, so the block
-    stays on record. `at` (aware) is when the contact is made.
+    stays on record. `at` (aware) is when the contact is made. A note (or reason) is
+    sealed with `cipher`, without which it is refused; a reason is kept only where the
+    rules asked for one (a note on an allowed contact stays in the sealed log alone).
     """
+    if note or override_reason:
+        personal_data.need(cipher)
     if not actor.can(Permission.RECORD_ATTEMPTS):
         raise Forbidden("your role cannot record attempts", message_zh="您的角色无权登记联系结果")
     point = _point_in_case(session, actor, case_id, point_id)
@@ -279,6 +285,7 @@ def attempt(
     )
     decision = check(Action.CONTACT, ctx, pack)
     reason = None if decision.blocked else rules_service.require(decision, override_reason)
+    reason = reason if decision.outcome is Outcome.WARNED else None
     performed = not decision.blocked
     before = (point.status, point.confidence)
     status, confidence = ContactStatus(point.status), point.confidence
@@ -286,7 +293,7 @@ def attempt(
         status, confidence = after_attempt(point.status, point.confidence, channel, result)
         point.status, point.confidence = status.value, confidence
     contact = _Contact(point, case_id, channel, result, ctx, zone, decision)
-    row = _log_row(actor, contact, note, reason)
+    row = _log_row(actor, contact, note, reason, cipher)
     session.add(row)
     session.flush()
     rules_service.record_decision(
@@ -331,6 +338,7 @@ def record_attempt(
     at: datetime,
     pack: Pack,
     override_reason: str | None = None,
+    cipher: Cipher | None = None,
 ) -> ContactPoint:
     """Log one confirmation attempt through the conduct rules (see `attempt`) and return
     the contact point. A blocked attempt is logged as blocked and leaves the point as it
@@ -346,6 +354,7 @@ def record_attempt(
         at=at,
         override_reason=override_reason or note,
         pack=pack,
+        cipher=cipher,
     ).point
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
+from doorstep.domain.ports import Cipher
 from doorstep.services.cases.contacts import RankedContact, best, ranked
 from doorstep.services.cases.lookup import get_case
 from doorstep.services.cases.transitions import actions_for
@@ -38,12 +39,16 @@ class CaseFacts:
     best_phone: RankedContact | None
     best_address: RankedContact | None
     attempts: list[ContactAttempt]
+    notes: dict[int, str]  # attempt id -> its note, opened for this reader
     timeline: list[AuditEvent]
     actions: list[str]
 
 
-def case_facts(session: Session, actor: Actor, case_id: int, now: datetime) -> CaseFacts:
-    """The case's facts as the actor may see them, its contacts ranked as trusted at `now`."""
+def case_facts(
+    session: Session, actor: Actor, case_id: int, now: datetime, cipher: Cipher
+) -> CaseFacts:
+    """The case's facts as the actor may see them, its contacts ranked as trusted at `now`,
+    the contact notes opened (after the access check)."""
     case = get_case(session, actor, case_id)
     customer = repo.customer(session, case.customer_id)
     assert customer is not None
@@ -54,6 +59,7 @@ def case_facts(session: Session, actor: Actor, case_id: int, now: datetime) -> C
     for snap in history:  # newest first
         latest.setdefault(snap.loan_id, snap)
     contacts = ranked(session, case.customer_id, now)
+    attempts = repo.attempts_of(session, [c.point.id for c in contacts])
     return CaseFacts(
         case=case,
         customer=customer,
@@ -65,7 +71,8 @@ def case_facts(session: Session, actor: Actor, case_id: int, now: datetime) -> C
         contacts=contacts,
         best_phone=best(contacts, "phone"),
         best_address=best(contacts, "address"),
-        attempts=repo.attempts_of(session, [c.point.id for c in contacts]),
+        attempts=attempts,
+        notes={a.id: cipher.decrypt(a.note) for a in attempts if a.note},
         timeline=audit.timeline(session, "case", case.id),
         actions=actions_for(case),
     )

@@ -151,7 +151,7 @@ def _erase_number(session: Session, request: PrivacyRequest) -> dict[str, int]:
     changes = repo.delete_point_changes(session, points)  # by the keys before erasure
     for point in points:
         point.value, point.value_hash, point.value_masked = "", f"{ERASED}-{point.id}", "***"
-        point.lat = point.lng = None
+        point.position = point.position_hash = None
         point.extra = {"erased_by_request": request.id}
         point.status, point.confidence = "invalid", 0.0
     repo.clear_attempt_notes(session, [p.id for p in points])

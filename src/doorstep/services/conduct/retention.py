@@ -192,7 +192,7 @@ def minimise_personal_data(session: Session, customer_ids: list[str]) -> int:
     """Keep what the records need (ids, masked forms, region, amounts, verdicts) and drop
     the rest of these customers' personal data: the encrypted national ID, phones and
     addresses and their lookup hashes, the full name (surname kept), the employer, the
-    birth day (year kept), the positions of their visits and the free text of their
+    positions of their addresses, the positions of their visits and the free text of their
     interviews. Idempotent: minimised data stays minimised."""
     done = 0
     for start in range(0, len(customer_ids), 500):
@@ -201,12 +201,11 @@ def minimise_personal_data(session: Session, customer_ids: list[str]) -> int:
             customer.name = (customer.name[:1] + "*") if customer.name else ""
             customer.id_number, customer.id_number_hash = "", MINIMISED
             customer.employer, customer.extra = None, None
-            customer.birth_date = customer.birth_date.replace(month=1, day=1)
             done += 1
         for point in personal_repo.contact_points_of_customers(session, chunk):
             # the hash stays unique per point (it is part of the point's natural key)
             point.value, point.value_hash = "", f"{MINIMISED}-{point.id}"
-            point.lat = point.lng = None
+            point.position = point.position_hash = None
             point.extra = None
         personal_repo.forget_visit_details(session, chunk)
     session.flush()

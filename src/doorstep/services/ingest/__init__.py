@@ -8,6 +8,7 @@ kept in `ingest_changes`, unchanged rows left alone, so the same files twice cha
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,7 +82,13 @@ def ingest_files(
         {"entity": e, "name": p.name, "sha256": sha256_of(p), "rows": frames[e].height}
         for e, p in files.items()
     ]
-    writer = _Writer(connection, started, notify, IngestReport(batch_id=None, files=file_info))
+    writer = _Writer(
+        connection,
+        started,
+        notify,
+        IngestReport(batch_id=None, files=file_info),
+        lambda document: cipher.encrypt(json.dumps(document, ensure_ascii=False)),
+    )
     customers = frames.get("customers")
     writer.step(
         "customers", customer_rows(customers, cipher, hasher) if customers is not None else None
@@ -138,12 +145,15 @@ class _Writer:
     now: datetime
     notify: Progress
     report: IngestReport
+    seal: Callable[[dict[str, Any]], str]
     changes: list[IngestChange] = field(default_factory=list)
 
     def step(self, name: str, frame: pl.DataFrame | None) -> None:
         self.notify(f"write {name}", STEPS.index(name), len(STEPS))
         if frame is not None and frame.height:
-            write_table(self.connection, name, frame, self.now, self.changes, self.report.counts)
+            write_table(
+                self.connection, name, frame, self.now, self.changes, self.report.counts, self.seal
+            )
 
 
 def _write_loans_and_children(writer: _Writer, frames: dict[str, pl.DataFrame]) -> None:

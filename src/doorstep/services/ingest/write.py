@@ -3,6 +3,7 @@ and the stage-compare-upsert itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -42,7 +43,7 @@ PLANS = {
     "customers": TablePlan(
         table_of(Customer),
         ("customer_id",),
-        ("name", "id_number_hash", "id_number_masked", "gender", "birth_date", "employer", "extra"),
+        ("name", "id_number_hash", "id_number_masked", "gender", "birth_year", "employer", "extra"),
         carry=("id_number",),
     ),
     "contact_points": TablePlan(
@@ -53,14 +54,14 @@ PLANS = {
             "province",
             "city",
             "district",
-            "lat",
-            "lng",
+            "position_hash",
             "observed_at",
             "status",
             "extra",
         ),
         keep_when_null=("status",),
         insert_defaults={"status": "unverified"},
+        carry=("position",),
     ),
     "loans": TablePlan(
         table_of(Loan),
@@ -164,7 +165,10 @@ def write_table(
     now: datetime,
     changes: list[IngestChange],
     counts: dict[str, dict[str, int]],
+    seal: Callable[[dict[str, Any]], str],
 ) -> staging.UpsertResult:
+    """Write one table; the before/after of each changed row go to `changes` sealed (they
+    hold names, birth years, regions: personal data)."""
     plan = PLANS[name]
     if staging.copies_straight(connection, plan.table):
         result = staging.insert_all(
@@ -179,7 +183,7 @@ def write_table(
         "deleted": result.deleted,
     }
     changes += [
-        IngestChange(entity=name, entity_key=k, before=b, after=a)
+        IngestChange(entity=name, entity_key=k, before=seal(b), after=seal(a))
         for k, b, a in result.changes or []
     ]
     return result

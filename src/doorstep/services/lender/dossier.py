@@ -20,7 +20,8 @@ import fpdf
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
-from doorstep.domain.errors import DoorstepError, NotFound
+from doorstep.domain.errors import DoorstepError, KeyMaterialError, NotFound
+from doorstep.domain.ports import Cipher
 from doorstep.integrations import pdf
 from doorstep.integrations.pdf import render_apart
 from doorstep.services.cases.view import case_facts
@@ -54,6 +55,7 @@ def dossier_pdf(
     *,
     zone: ZoneInfo,
     now: datetime,
+    cipher: Cipher,
     cache_dir: Path | None = None,
     policy: offers.OfferPolicy | None = None,
 ) -> bytes:
@@ -66,8 +68,10 @@ def dossier_pdf(
     reader's name in the footer, the day, the renderer's code), so a payment, an attempt,
     a visit, a new snapshot or another reader's masking gives another file, never a stale
     one. The facts are still read, and access checked, on every request (a few indexed
-    queries); only the rendering (about a second of CPU) is saved."""
-    document = _document(session, actor, case_id, zone, now, cache_dir, policy=policy)
+    queries); only the rendering (about a second of CPU) is saved. The cached file is
+    sealed with the personal-data cipher (the document shows contact notes and the
+    verifier's addresses) and opened here, for the reader who asked."""
+    document = _document(session, actor, case_id, zone, now, cipher, cache_dir, policy=policy)
     audit.record(session, actor, "case.dossier", "case", case_id, {"bytes": len(document)})
     return document
 
@@ -78,11 +82,12 @@ def _document(
     case_id: int,
     zone: ZoneInfo,
     moment: datetime,
+    cipher: Cipher,
     cache_dir: Path | None,
     inline: bool = False,
     policy: offers.OfferPolicy | None = None,
 ) -> bytes:
-    facts = case_facts(session, actor, case_id, moment)  # access rules of the case page
+    facts = case_facts(session, actor, case_id, moment, cipher)  # the case page's access rules
     today = moment.astimezone(zone).date()
     title = f"案件资料 · 案件 {facts.case.id}"
     blocks = dossier_blocks(facts, zone, session, today, policy)
@@ -99,7 +104,7 @@ def _document(
     content = repr((title, blocks, actor.username, today.isoformat(), _renderer()))
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()[:40]
     reader = f"u{actor.user_id}"
-    return DossierCache(cache_dir).get_or_make(facts.case.id, reader, today, digest, render)
+    return DossierCache(cache_dir, cipher).get_or_make(facts.case.id, reader, today, digest, render)
 
 
 def prepare_dossiers(
@@ -109,6 +114,7 @@ def prepare_dossiers(
     zone: ZoneInfo,
     cache_dir: Path,
     now: datetime,
+    cipher: Cipher,
     inline: bool = False,
     policy: offers.OfferPolicy | None = None,
 ) -> tuple[int, int]:
@@ -128,7 +134,7 @@ def prepare_dossiers(
         try:
             if actor is None:
                 raise NotFound(f"user {user_id}")
-            _document(session, actor, case_id, zone, now, cache_dir, inline, policy)
+            _document(session, actor, case_id, zone, now, cipher, cache_dir, inline, policy)
             prepared += 1
         except DoorstepError:
             skipped += 1
@@ -145,26 +151,30 @@ def _renderer() -> str:
 
 class DossierCache:
     """Rendered dossiers of the day, one file per case, reader and digest:
-    `<day>/<case>-<reader>-<digest>.pdf`. Files are private to the service's user (names and
-    amounts, masked identifiers), written whole (a temporary file renamed into place), and
-    dropped when their day is over or the reader's document of the case changes."""
+    `<day>/<case>-<reader>-<digest>.pdf.sealed`. Files are sealed with the personal-data
+    cipher (a copy of the folder shows nothing) and private to the service's user, written
+    whole (a temporary file renamed into place), and dropped when their day is over or the
+    reader's document of the case changes."""
 
-    def __init__(self, folder: Path) -> None:
+    SUFFIX = ".pdf.sealed"
+
+    def __init__(self, folder: Path, cipher: Cipher) -> None:
         self.folder = folder
+        self.cipher = cipher
 
     def get_or_make(
         self, case_id: int, reader: str, day: date, digest: str, make: Callable[[], bytes]
     ) -> bytes:
         today = self.folder / day.isoformat()
-        path = today / f"{case_id}-{reader}-{digest}.pdf"
+        path = today / f"{case_id}-{reader}-{digest}{self.SUFFIX}"
         try:
-            return path.read_bytes()
-        except FileNotFoundError:
+            return self.cipher.decrypt_bytes(path.read_bytes())
+        except (FileNotFoundError, KeyMaterialError):  # a key rotated away: render anew
             pass
         document = make()
         today.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._write(path, document)
-        for stale in today.glob(f"{case_id}-{reader}-*.pdf"):  # earlier versions of today
+        self._write(path, self.cipher.encrypt_bytes(document))
+        for stale in today.glob(f"{case_id}-{reader}-*"):  # earlier versions of today
             if stale != path:
                 stale.unlink(missing_ok=True)
         for folder in self.folder.iterdir():  # earlier days

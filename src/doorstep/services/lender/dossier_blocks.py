@@ -109,7 +109,7 @@ def borrower_blocks(facts: CaseFacts) -> list[pdf.Block]:
                     customer.customer_id,
                     customer.name,
                     GENDER_ZH.get(customer.gender, customer.gender),
-                    str(customer.birth_date.year),
+                    str(customer.birth_year),
                     customer.id_number_masked or "—",
                     customer.employer or "—",
                 ]
@@ -189,7 +189,7 @@ def attempt_blocks(facts: CaseFacts, zone: ZoneInfo) -> list[pdf.Block]:
         pdf.Table(
             ["时间", "方式", "结果", "备注"],
             [
-                [local_time(a.attempted_at, zone), a.channel, a.result, a.note or ""]
+                [local_time(a.attempted_at, zone), a.channel, a.result, facts.notes.get(a.id, "")]
                 for a in attempts
             ],
             [1.5, 0.9, 1.1, 4],

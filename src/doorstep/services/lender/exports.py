@@ -31,14 +31,12 @@ EXPORTABLE: dict[str, frozenset[str]] = {
     "installments": frozenset(),
     "payments": frozenset({"extra"}),
     "delinquency_snapshots": frozenset(),
-    "customers": frozenset(
-        {"name", "id_number", "id_number_hash", "birth_date", "employer", "extra"}
-    ),
+    "customers": frozenset({"name", "id_number", "id_number_hash", "employer", "extra"}),
     "cases": frozenset(),
-    "contact_attempts": frozenset({"note"}),
+    "contact_attempts": frozenset({"note", "override_reason"}),
     "visit_plans": frozenset({"settings"}),
     "plan_stops": frozenset(),
-    "visits": frozenset({"lat", "lng", "out_lat", "out_lng", "interview"}),
+    "visits": frozenset({"position", "out_position", "interview"}),
     "verdicts": frozenset({"override_reason", "advice"}),
     "promises_to_pay": frozenset(),
     "batch_runs": frozenset(),

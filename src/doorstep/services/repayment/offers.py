@@ -28,6 +28,7 @@ from doorstep.domain.errors import (
     OfferExpired,
 )
 from doorstep.domain.money import rate_to_units
+from doorstep.domain.ports import Cipher
 from doorstep.domain.rules import capitalisation_allowed
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.services import cases
@@ -394,23 +395,32 @@ class CasePanel:
     alerts: list[BorrowerMessage]
     offers: list[Offer]
     loans: list[Any]
+    statements: dict[int, str]  # message id -> its statement, opened for this reader
 
 
-def case_panel(session: Session, actor: Actor, case_id: int) -> CasePanel:
+def statements_of(messages: list[BorrowerMessage], cipher: Cipher) -> dict[int, str]:
+    """The messages' statements opened (after the reader's access was checked)."""
+    return {m.id: cipher.decrypt(m.statement) for m in messages if m.statement}
+
+
+def case_panel(session: Session, actor: Actor, case_id: int, cipher: Cipher) -> CasePanel:
     """What the case page shows of offers: the borrower's messages (alerts for the
     owner) and the offers made, newest first."""
     case = cases.get_case(session, actor, case_id)
+    alerts = repo.messages_of_case(session, case_id)
     return CasePanel(
         case,
-        repo.messages_of_case(session, case_id),
+        alerts,
         repo.offers_of_case(session, case_id),
         repo.loans_of(session, case.customer_id),
+        statements_of(alerts, cipher),
     )
 
 
 def complaint_queue(
     session: Session, actor: Actor, *, everything: bool = False
 ) -> list[BorrowerMessage]:
+    """The complaints for the auditors (their statements sealed: see `statements_of`)."""
     if not actor.can(Permission.READ_AUDIT):
         raise Forbidden(
             "the complaint queue is for auditors", message_zh="投诉队列仅供审计人员查看"

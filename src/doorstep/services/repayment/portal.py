@@ -19,7 +19,7 @@ from doorstep.domain.money import rate_to_units
 from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.reasons import REASONS
 from doorstep.domain.schedule import Installment
-from doorstep.services.conduct import audit
+from doorstep.services.conduct import audit, personal_data
 from doorstep.services.conduct.personal_data import mask_address
 from doorstep.services.repayment import holds
 from doorstep.services.repayment.offers import borrower_actor, visible_to_borrower
@@ -146,13 +146,21 @@ def _statement(text: str | None, *, required: bool) -> str | None:
 
 
 def _message(
-    session: Session, customer_id: str, kind: str, case: Case | None, **fields: object
+    session: Session,
+    customer_id: str,
+    kind: str,
+    case: Case | None,
+    cipher: Cipher | None = None,
+    statement: str | None = None,
+    **fields: object,
 ) -> BorrowerMessage:
+    """The borrower's message; its statement sealed (the borrower's own words)."""
     message = BorrowerMessage(
         customer_id=customer_id,
         case_id=case.id if case else None,
         owner_id=case.owner_id if case else None,
         kind=kind,
+        statement=personal_data.seal(cipher, statement),
         **fields,
     )
     session.add(message)
@@ -163,7 +171,7 @@ def _message(
         f"portal.{kind}",
         "case" if case else "customer",
         case.id if case else customer_id,
-        {"message": message.id, **{k: str(v) for k, v in fields.items() if k != "statement"}},
+        {"message": message.id, **{k: str(v) for k, v in fields.items()}},
     )
     return message
 
@@ -190,6 +198,7 @@ def report_hardship(
     hold_days: int,
     *,
     now: datetime,
+    cipher: Cipher,
 ) -> BorrowerMessage:
     """ "Tell us first": the reason and a statement; visits are held for `hold_days` and
     the case owner is alerted."""
@@ -204,6 +213,7 @@ def report_hardship(
         customer_id,
         "hardship",
         case,
+        cipher,
         reason=reason,
         statement=text,
         hold_until=today + timedelta(days=hold_days),
@@ -265,6 +275,7 @@ def confirm_address(
         customer_id,
         "address",
         _open_case(session, customer_id),
+        cipher,
         statement="corrected" if text else "confirmed",
     )
 
@@ -278,6 +289,7 @@ def book_slot(
     today: date,
     *,
     now: datetime,
+    cipher: Cipher,
 ) -> VisitSlot:
     """Book a window of at least an hour on one of the next 30 days (it replaces any
     window booked for that day)."""
@@ -301,6 +313,7 @@ def book_slot(
         customer_id,
         "slot",
         _open_case(session, customer_id),
+        cipher,
         statement=f"{day} {start:%H:%M}-{end:%H:%M}",
     )
     return slot
@@ -311,12 +324,12 @@ def no_visits_at_work(session: Session, customer_id: str) -> BorrowerMessage:
 
 
 def complain(
-    session: Session, customer_id: str, statement: str | None, *, now: datetime
+    session: Session, customer_id: str, statement: str | None, *, now: datetime, cipher: Cipher
 ) -> BorrowerMessage:
     """A complaint holds visits and goes to the auditors' queue."""
     text = _statement(statement, required=True)
     case = _open_case(session, customer_id)
-    message = _message(session, customer_id, "complaint", case, statement=text)
+    message = _message(session, customer_id, "complaint", case, cipher, statement=text)
     _hold(session, customer_id, case, HoldReason.COMPLAINT, "borrower complaint", now)
     return message
 

@@ -13,7 +13,8 @@ from doorstep.domain.allocation import DEFAULT_WATERFALL, Waterfall
 from doorstep.domain.case import OPEN_STATES, CaseState, HoldReason
 from doorstep.domain.delinquency import snapshot
 from doorstep.domain.money import rate_to_units
-from doorstep.services.conduct import audit
+from doorstep.domain.ports import Cipher
+from doorstep.services.conduct import audit, personal_data
 from doorstep.services.repayment import holds
 from doorstep.services.repayment.offers import OfferPolicy
 from doorstep.store.models import BorrowerMessage, Case, Offer
@@ -38,6 +39,7 @@ def track(
     waterfall: Waterfall = DEFAULT_WATERFALL,
     *,
     now: datetime,
+    cipher: Cipher,
 ) -> TrackReport:
     """The daily look at offers: open ones past their expiry expire; an active plan whose
     schedule is fully paid is kept; one more than `grace_days` late is broken, which
@@ -73,7 +75,7 @@ def track(
                 offer.case_id or 0,
                 {"offer": offer.id, "dpd": s.dpd},
             )
-            _reopen(session, actor, offer, s.dpd, now)
+            _reopen(session, actor, offer, s.dpd, now, cipher)
         elif s.outstanding_principal == 0 and s.overdue_interest == s.overdue_fee == 0:
             offer.state, offer.closed_at = "kept", now
             report.kept += 1
@@ -84,7 +86,9 @@ def track(
     return report
 
 
-def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int, now: datetime) -> None:
+def _reopen(
+    session: Session, actor: Actor, offer: Offer, dpd: int, now: datetime, cipher: Cipher
+) -> None:
     case = session.get(Case, offer.case_id) if offer.case_id else None
     if case is None:
         return
@@ -97,7 +101,7 @@ def _reopen(session: Session, actor: Actor, offer: Offer, dpd: int, now: datetim
             case_id=case.id,
             owner_id=case.owner_id,
             kind="plan_broken",
-            statement=f"offer {offer.id}: {dpd} days late",
+            statement=personal_data.seal(cipher, f"offer {offer.id}: {dpd} days late"),
         )
     )
     if case.state == CaseState.NEW.value:

@@ -165,8 +165,9 @@ def merged_drift(bundle: Bundle, outcomes: Sequence[Mapping[str, Any]]) -> list[
 AGE_BANDS = ((0, 29, "<30"), (30, 39, "30-39"), (40, 49, "40-49"), (50, 59, "50-59"))
 
 
-def age_band(born: date, on: date) -> str:
-    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+def age_band(birth_year: int, on: date) -> str:
+    """The band of the age reached in `on`'s year: only the birth year is stored."""
+    age = on.year - birth_year
     for low, high, name in AGE_BANDS:
         if low <= age <= high:
             return name

@@ -30,7 +30,7 @@ from doorstep.planning import (
     build,
     check,
 )
-from doorstep.services.cases.contacts import best, ranked
+from doorstep.services.cases.contacts import best, ranked_many
 from doorstep.services.conduct import rules as conduct
 from doorstep.services.visit_plans.config import COSTS, HOUR, PlanConfig
 from doorstep.services.visit_plans.stops import FixedStop
@@ -178,12 +178,17 @@ def _visits(
     visits: list[Visit] = []
     meta: dict[str, Meta] = {}
     top = max((c.priority for c in candidates), default=1) or 1
+    every = ranked_many(session, [c.customer_id for c in candidates], now)
+    chosen = {c.id: best(every[c.customer_id], "address") for c in candidates}
+    # the day's positions opened in one pass, here only: the solver needs them
+    opened = cfg.positions({a.point.id: a.point for a in chosen.values() if a is not None})
     for case in candidates:
-        address = best(ranked(session, case.customer_id, now), "address")
-        if address is None or address.point.lat is None or address.point.lng is None:
+        address = chosen[case.id]
+        position = opened.get(address.point.id) if address is not None else None
+        if address is None or position is None:
             early.append((case.id, DropReason.NO_ADDRESS))
             continue
-        where = Location(address.point.lat, address.point.lng)
+        where = Location(*position)
         lock = locks.get(case.id)
         visits.append(
             Visit(

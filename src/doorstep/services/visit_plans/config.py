@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 from doorstep.config import Settings
 from doorstep.domain.errors import InvalidValue
-from doorstep.domain.ports import Clock, SystemClock
+from doorstep.domain.ports import Cipher, Clock, SystemClock
 from doorstep.domain.rules import Pack
+from doorstep.integrations.keys import personal_data_keys
 from doorstep.planning import (
     AllowedHours,
     CostWeights,
@@ -21,7 +22,8 @@ from doorstep.planning import (
 )
 from doorstep.planning.osrm import OsrmTravel
 from doorstep.services.conduct import rules as conduct
-from doorstep.store.models import Case
+from doorstep.services.conduct.personal_data import Position, unseal_positions
+from doorstep.store.models import Case, ContactPoint
 
 HOUR = 3600
 COSTS = CostWeights()
@@ -80,10 +82,15 @@ class PlanConfig:
     pack: Pack | None = None
     """The conduct rules: quiet hours become windows, holds and blocks exclusions."""
     clock: Clock = field(default_factory=SystemClock)
+    cipher: Cipher | None = None
+    """Opens the addresses' sealed positions (none: a plan with addresses is refused)."""
     """When the plan is made: which holds are active, how old each address is."""
 
     @classmethod
-    def from_settings(cls, settings: Settings, clock: Clock | None = None) -> PlanConfig:
+    def from_settings(
+        cls, settings: Settings, clock: Clock | None = None, cipher: Cipher | None = None
+    ) -> PlanConfig:
+        """From the settings, with the app's cipher (else the one they configure)."""
         travel: TravelTimes = (
             OsrmTravel(settings.osrm_url)
             if settings.osrm_url
@@ -102,7 +109,14 @@ class PlanConfig:
             workers=settings.plan_workers,
             pack=settings.rules_pack,
             clock=clock or SystemClock(),
+            cipher=cipher or personal_data_keys(settings)[0],
         )
+
+    def positions(self, points: Mapping[int, ContactPoint]) -> dict[int, Position]:
+        """The opened positions of these contact points, in one pass (those without)."""
+        ids = [i for i, p in points.items() if p.position is not None]
+        opened = unseal_positions(self.cipher, [points[i].position for i in ids])
+        return {i: p for i, p in zip(ids, opened, strict=True) if p is not None}
 
     def lawful(self, day: date) -> tuple[AllowedHours, tuple[tuple[int, int], ...]]:
         """The allowed hours of ``day``: the setting cut to the conduct rules' hours for

@@ -117,7 +117,8 @@ def _start(
     clock = max(0, cfg.seconds_of(day, now))
     last = max(done, key=lambda s: s.end_at or now, default=None)
     point = points.get(last.contact_point_id) if last and last.contact_point_id else None
-    if last is not None and point is not None:
+    where = cfg.positions({point.id: point}).get(point.id) if point is not None else None
+    if last is not None and where is not None:
         free = max(clock, cfg.seconds_of(day, last.end_at or now))
-        return [point.lat, point.lng, free, team.max_visits - len(done)]
+        return [where[0], where[1], free, team.max_visits - len(done)]
     return [team.base_lat, team.base_lng, clock, team.max_visits]

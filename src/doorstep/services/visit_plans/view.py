@@ -84,20 +84,21 @@ def plan_view(session: Session, actor: Actor, plan_id: int, cfg: PlanConfig) -> 
     team_rows = repo.teams_of_city(session, row.city)
     routes = {r.team_id: r for r in repo.routes(session, row.id)}
     points = repo.points_by_id(session, {s.contact_point_id for s in rows if s.contact_point_id})
+    where = cfg.positions(points)
     facts = repo.cases_by_id(session, {s.case_id for s in rows})
 
     def clock(moment: datetime | None) -> str:
         return moment.astimezone(cfg.zone).strftime("%H:%M") if moment else ""
 
     def view(s: PlanStop) -> StopView:
-        point = points.get(s.contact_point_id) if s.contact_point_id else None
+        point = where.get(s.contact_point_id) if s.contact_point_id else None
         case = facts.get(s.case_id)
         return StopView(
             s.id, s.case_id, s.seq, s.team_id, clock(s.arrive_at), clock(s.start_at),
             clock(s.end_at),
             f"{clock(s.window_start)}–{clock(s.window_end)}" if s.window_start else "",
             round(s.travel_m / 1000, 1), s.value, s.locked, s.status, s.drop_reason,
-            point.lat if point else None, point.lng if point else None,
+            point[0] if point else None, point[1] if point else None,
             case.district if case else None, case.bucket if case else None,
         )  # fmt: skip
 

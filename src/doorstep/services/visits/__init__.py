@@ -27,7 +27,14 @@ from doorstep.services.visits.evidence import (
     verify_evidence,
 )
 from doorstep.services.visits.interview import LABELS, Answers, Interview, Problem, parse_interview
-from doorstep.services.visits.review import VerdictView, close, review, verdict_view
+from doorstep.services.visits.review import (
+    VerdictView,
+    close,
+    opened_interview,
+    photo_positions,
+    review,
+    verdict_view,
+)
 from doorstep.services.visits.rules import VisitRules
 from doorstep.services.visits.submission import (
     KEY,
@@ -60,8 +67,10 @@ __all__ = [
     "day",
     "feedback_payload",
     "map_link",
+    "opened_interview",
     "orphan_evidence",
     "parse_interview",
+    "photo_positions",
     "review",
     "submit",
     "submitted_with",

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from doorstep.domain import checkin
 from doorstep.domain.access import SYSTEM, Actor, Permission, Role
 from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
-from doorstep.services.conduct import audit, reveal_controls
+from doorstep.domain.ports import Cipher
+from doorstep.services.conduct import audit, personal_data, reveal_controls
 from doorstep.services.visits.access import visit_of
 from doorstep.store.models import Alert, Team
 from doorstep.store.repositories import cases as case_repo
@@ -31,8 +32,7 @@ def raise_overdue_checkouts(
             team_id=visit.team_id,
             visit_id=visit.id,
             raised_at=now,
-            lat=visit.lat,
-            lng=visit.lng,
+            position=visit.position,  # the same sealed value: nothing opened
             detail={
                 "checked_in_at": visit.checked_in_at.isoformat(),
                 "minutes": round((now - visit.checked_in_at).total_seconds() / 60),
@@ -61,9 +61,10 @@ def sos(
     lat: float | None,
     lng: float | None,
     now: datetime,
+    cipher: Cipher,
 ) -> Alert:
     """An SOS from a verifier on a visit: an alert at once, with the last position known
-    (the one sent, else the check-in's)."""
+    (the one sent, else the check-in's), sealed."""
     if not actor.can(Permission.RECORD_VISITS):
         raise Forbidden("your role cannot raise an SOS", message_zh="您的角色无权发出求助")
     visit = visit_of(session, actor, visit_id)
@@ -75,8 +76,9 @@ def sos(
         visit_id=visit.id,
         raised_at=now,
         raised_by=actor.user_id,
-        lat=where.lat if where else visit.lat,
-        lng=where.lng if where else visit.lng,
+        position=personal_data.seal_position(cipher, where.lat, where.lng)
+        if where
+        else visit.position,
         detail={"verifier_ids": list(visit.verifier_ids), "position_sent": where is not None},
     )
     session.add(alert)
@@ -87,9 +89,17 @@ def sos(
         "alert.sos",
         "case",
         visit.case_id,
-        {"alert": alert.id, "visit": visit.id, "lat": alert.lat, "lng": alert.lng},
+        {"alert": alert.id, "visit": visit.id, "position_sent": where is not None},
     )
     return alert
+
+
+def alert_positions(
+    alerts: list[tuple[Alert, Team | None]], cipher: Cipher
+) -> dict[int, personal_data.Position]:
+    """Where each alert was raised, opened for the supervisor's page."""
+    opened = personal_data.unseal_positions(cipher, [a.position for a, _team in alerts])
+    return {a.id: p for (a, _team), p in zip(alerts, opened, strict=True) if p is not None}
 
 
 def _supervisor(actor: Actor) -> None:

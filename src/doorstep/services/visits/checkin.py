@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from doorstep.domain import checkin
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import InvalidValue, TooFar
+from doorstep.domain.ports import Cipher
 from doorstep.services.cases import contacts, get_case
-from doorstep.services.conduct import audit
+from doorstep.services.conduct import audit, personal_data
 from doorstep.services.conduct import rules as conduct_rules
 from doorstep.services.visits.access import live_team, require_recorder, visit_of
 from doorstep.services.visits.moves import move_case
@@ -78,12 +79,13 @@ def check_in(
         state="checked_in",
         checked_in_at=now,
         device_checked_in_at=device_time,
-        lat=lat,
-        lng=lng,
+        position=personal_data.seal_position(rules.cipher, lat, lng),
         accuracy_m=accuracy_m,
         distance_m=result.distance_m,
         flags=[f.value for f in result.flags],
-        interview={"check_in_note": reason} if reason else None,
+        interview=personal_data.seal_json(rules.cipher, {"check_in_note": reason})
+        if reason
+        else None,
     )
     session.add(visit)
     session.flush()
@@ -119,34 +121,32 @@ def _facts(
     """What the plausibility checks judge: the readings, the planned address, and the
     team's previous check-in (at another case)."""
     previous = repo.previous_check_in(session, team_id, now)
+    was = personal_data.unseal_position(rules.cipher, previous.position) if previous else None
     return checkin.CheckInFacts(
         server_time=now,
         local_time=now.astimezone(rules.zone).time(),
         device_time=device_time,
         position=where,
         accuracy_m=accuracy_m,
-        planned=_planned_point(session, case, stop, now),
+        planned=_planned_point(session, case, stop, now, rules.cipher),
         previous=(
-            checkin.PreviousCheckIn(
-                previous.checked_in_at, checkin.Point(previous.lat or 0.0, previous.lng or 0.0)
-            )
-            if previous is not None and previous.case_id != case.id
+            checkin.PreviousCheckIn(previous.checked_in_at, checkin.Point(*was))
+            if previous is not None and was is not None and previous.case_id != case.id
             else None
         ),
     )
 
 
 def _planned_point(
-    session: Session, case: Case, stop: PlanStop | None, now: datetime
+    session: Session, case: Case, stop: PlanStop | None, now: datetime, cipher: Cipher | None
 ) -> checkin.Point | None:
     ranked = contacts.ranked(session, case.customer_id, now)
     wanted = stop.contact_point_id if stop is not None else None
     point = next((r for r in ranked if r.point.id == wanted), None) or contacts.best(
         ranked, "address"
     )
-    if point is None or point.point.lat is None or point.point.lng is None:
-        return None
-    return checkin.Point(point.point.lat, point.point.lng)
+    where = personal_data.unseal_position(cipher, point.point.position) if point else None
+    return checkin.Point(*where) if where is not None else None
 
 
 def _plan_stop(session: Session, case_id: int, team_id: int, on: date) -> PlanStop | None:
@@ -229,6 +229,7 @@ def check_out(
     lng: float | None,
     device_time: datetime | None,
     now: datetime,
+    cipher: Cipher,
 ) -> Visit:
     require_recorder(actor)
     visit = visit_of(session, actor, visit_id)
@@ -238,7 +239,9 @@ def check_out(
     visit.state = "checked_out"
     visit.checked_out_at = now
     visit.device_checked_out_at = device_time
-    visit.out_lat, visit.out_lng = (where.lat, where.lng) if where else (None, None)
+    visit.out_position = personal_data.seal_position(
+        cipher, where.lat if where else None, where.lng if where else None
+    )
     session.flush()
     audit.record(
         session,

@@ -17,6 +17,7 @@ from doorstep.domain.reveal import Purpose
 from doorstep.domain.rules import Action, Outcome, Pack, RevealContext, check
 from doorstep.services.cases import contacts
 from doorstep.services.conduct import audit
+from doorstep.services.conduct.personal_data import unseal_position
 from doorstep.services.visits.access import require_recorder
 from doorstep.store.models import Case, ContactPoint, Visit
 from doorstep.store.repositories import cases as case_repo
@@ -138,7 +139,6 @@ def _locate(
         if chosen is None:
             continue
         s.address_masked = chosen.point.value_masked
-        s.lat, s.lng = chosen.point.lat, chosen.point.lng
         if s.case.state in TO_VISIT:
             to_reveal.append((s, chosen.point))
     return to_reveal
@@ -154,9 +154,9 @@ def _reveal(
     request_id: str | None,
     pack: Pack,
 ) -> list[Reveal]:
-    """Show each address: decrypted here when the actor may plainly see it now, else
-    through the reveal service. Returns the plain reveals this verifier had not been
-    shown yet during the assignment (to be audited)."""
+    """Show each address and its position: decrypted here when the actor may plainly see
+    it now, else through the reveal service. Returns the plain reveals this verifier had
+    not been shown yet during the assignment (to be audited)."""
     live = _reveal_allowed(session, actor, [s.case.id for s, _ in to_reveal], now, pack)
     seen = _seen_this_assignment(session, actor, live)
     first: list[Reveal] = []
@@ -177,8 +177,10 @@ def _reveal(
                 now=now,
                 request_id=request_id,
             )
+            s.lat, s.lng = unseal_position(cipher, point.position) or (None, None)
             continue
         s.address = cipher.decrypt(point.value)
+        s.lat, s.lng = unseal_position(cipher, point.position) or (None, None)
         if (s.case.id, point.id) not in seen:
             first.append((s, point))
     return first

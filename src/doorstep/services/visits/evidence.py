@@ -15,7 +15,7 @@ from doorstep.domain import checkin
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import InvalidAnswers
 from doorstep.integrations import evidence as files
-from doorstep.services.conduct import audit
+from doorstep.services.conduct import audit, personal_data
 from doorstep.services.visits.interview import Problem
 from doorstep.services.visits.rules import VisitRules
 from doorstep.store.models import Evidence, Visit
@@ -85,26 +85,27 @@ def store_evidence(
                 media_type=media,
                 size_bytes=len(upload.data),
                 original_name=(upload.name or "")[:255] or None,
-                exif_lat=exif.lat,
-                exif_lng=exif.lng,
+                exif_position=personal_data.seal_position(rules.cipher, exif.lat, exif.lng),
                 exif_taken_at=exif.taken_at,
                 uploaded_at=now,
                 uploaded_by=actor.user_id,
             )
         )
         hashes.append(digest)
-        _flag_exif(visit, exif, rules.limits)
+        _flag_exif(visit, exif, rules)
     return hashes
 
 
-def _flag_exif(visit: Visit, exif: files.Exif, limits: checkin.Limits) -> None:
+def _flag_exif(visit: Visit, exif: files.Exif, rules: VisitRules) -> None:
     """Flag the visit (once per flag) when the photo was taken far from the check-in's
     position or time."""
-    where = checkin.position(visit.lat, visit.lng) if visit.lat is not None else None
+    opened = personal_data.unseal_position(rules.cipher, visit.position)
+    where = checkin.Point(*opened) if opened is not None else None
     shot = (
         checkin.Point(exif.lat, exif.lng) if exif.lat is not None and exif.lng is not None else None
     )
-    for flag in checkin.exif_flags(where, visit.checked_in_at, shot, exif.taken_at, limits):
+    flags = checkin.exif_flags(where, visit.checked_in_at, shot, exif.taken_at, rules.limits)
+    for flag in flags:
         if flag.value not in visit.flags:
             visit.flags = [*visit.flags, flag.value]
 

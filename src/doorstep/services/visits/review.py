@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
 from doorstep.domain.case import Caller
 from doorstep.domain.errors import InvalidAnswers, NotFound
+from doorstep.domain.ports import Cipher
 from doorstep.domain.verdict import NextStep
 from doorstep.services.cases import apply, get_case
 from doorstep.services.conduct import audit
+from doorstep.services.conduct.personal_data import Position, unseal_json, unseal_positions
 from doorstep.services.visits.access import require_manager
 from doorstep.services.visits.interview import Problem
 from doorstep.store.models import Case, Evidence, PromiseToPay, Verdict, Visit
@@ -46,6 +49,18 @@ def verdict_view(session: Session, actor: Actor, case_id: int) -> VerdictView | 
         repo.promise_of_visit(session, visit.id),
         repo.display_names(session, visit.verifier_ids),
     )
+
+
+def opened_interview(view: VerdictView, cipher: Cipher) -> dict[str, Any] | None:
+    """The visit's interview, opened for the reviewer's page (after the case's access)."""
+    document = unseal_json(cipher, view.visit.interview)
+    return document if isinstance(document, dict) else None
+
+
+def photo_positions(evidence: list[Evidence], cipher: Cipher) -> dict[int, Position]:
+    """Where each photo was taken (its EXIF), opened for the reviewer's page."""
+    opened = unseal_positions(cipher, [e.exif_position for e in evidence])
+    return {e.id: p for e, p in zip(evidence, opened, strict=True) if p is not None}
 
 
 def _verdict_of(session: Session, actor: Actor, case_id: int) -> VerdictView:

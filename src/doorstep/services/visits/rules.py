@@ -1,4 +1,5 @@
-"""The settings a visit is judged by: check-in limits, evidence size, the conduct pack."""
+"""The settings a visit is judged by: check-in limits, evidence size, the conduct pack;
+and the personal-data cipher its positions and interview are sealed with."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 from doorstep.config import Settings
 from doorstep.domain import checkin
+from doorstep.domain.ports import Cipher
 from doorstep.domain.rules import Pack
+from doorstep.integrations.keys import personal_data_keys
 
 
 @dataclass(frozen=True)
@@ -22,9 +25,11 @@ class VisitRules:
     max_broken_promises: int = 2
     map_url: str = "https://uri.amap.com/marker?position={lng},{lat}"
     pack: Pack | None = None  # the conduct rules; None: the local hours rule alone
+    cipher: Cipher | None = None  # seals positions and the interview (none: refused)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> VisitRules:
+    def from_settings(cls, settings: Settings, cipher: Cipher | None = None) -> VisitRules:
+        """From the settings, with the app's cipher (else the one they configure)."""
         start, end = checkin.parse_hours(settings.visit_hours)
         return cls(
             zone=settings.zone,
@@ -41,4 +46,5 @@ class VisitRules:
             max_broken_promises=settings.max_broken_promises,
             map_url=settings.visit_map_url,
             pack=settings.rules_pack,
+            cipher=cipher or personal_data_keys(settings)[0],
         )

@@ -22,11 +22,12 @@ from doorstep.domain import hardship
 from doorstep.domain.access import Actor
 from doorstep.domain.errors import Conflict, DuplicateSubmission, InvalidAnswers
 from doorstep.domain.money import format_yuan
+from doorstep.domain.ports import Cipher
 from doorstep.domain.verdict import Decision, VerdictFacts, decide
 from doorstep.integrations import evidence as files
 from doorstep.services import outbox
 from doorstep.services.cases import get_case
-from doorstep.services.conduct import audit
+from doorstep.services.conduct import audit, personal_data
 from doorstep.services.visits.access import live_team, require_recorder, visit_of
 from doorstep.services.visits.evidence import Upload, check_uploads, store_evidence
 from doorstep.services.visits.interview import Answers, Interview, Problem, parse_interview
@@ -84,6 +85,7 @@ def submit(
     case = get_case(session, actor, visit.case_id)
     today = now.astimezone(rules.zone).date()
     # Every refusal comes before the first write.
+    personal_data.need(rules.cipher)
     interview = parse_interview(answers, today)
     checked = check_uploads(uploads, rules.evidence_max_bytes)
     broken = repo.broken_promises(session, case.customer_id)
@@ -91,7 +93,7 @@ def submit(
 
     _claim(session, actor, visit, key, now)
     hashes = store_evidence(session, actor, visit, checked, store=store, rules=rules, now=now)
-    _record_interview(visit, interview, now)
+    _record_interview(visit, interview, now, rules.cipher)
     verdict = _record_verdict(session, case, visit, interview, facts, decision, broken)
     promise = _record_promise(session, case, visit, interview)
     _finish_stop(session, visit)
@@ -151,10 +153,15 @@ def _claim(session: Session, actor: Actor, visit: Visit, key: str, now: datetime
     session.refresh(visit)
 
 
-def _record_interview(visit: Visit, interview: Interview, now: datetime) -> None:
-    """The interview on the visit (beside the check-in's note); checked out if not yet."""
-    note = (visit.interview or {}).get("check_in_note")
-    visit.interview = {**interview.document(), "check_in_note": note}
+def _record_interview(
+    visit: Visit, interview: Interview, now: datetime, cipher: Cipher | None
+) -> None:
+    """The interview on the visit, sealed (beside the check-in's note); checked out if
+    not yet."""
+    note = (personal_data.unseal_json(cipher, visit.interview) or {}).get("check_in_note")
+    visit.interview = personal_data.seal_json(
+        cipher, {**interview.document(), "check_in_note": note}
+    )
     visit.met = interview.met.value
     if visit.checked_out_at is None:
         visit.checked_out_at = now

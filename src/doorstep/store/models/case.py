@@ -56,7 +56,7 @@ class ContactAttempt(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     result: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # sealed
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The contact log (conduct rules): who was contacted, in whose time, and what the rule
@@ -69,7 +69,7 @@ class ContactAttempt(Base):
     performed: Mapped[bool] = mapped_column(default=True)
     decision: Mapped[str | None] = mapped_column(String(8))  # allowed | warned | blocked
     rules_fired: Mapped[list[Any] | None] = mapped_column(JSONDocument)
-    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_reason: Mapped[str | None] = mapped_column(Text)  # sealed (may be the note)
 
 
 Index("ix_contact_attempts_customer_day", ContactAttempt.customer_id, ContactAttempt.local_day)

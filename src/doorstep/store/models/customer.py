@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base, Timestamped
@@ -22,7 +22,9 @@ class Customer(Timestamped, Base):
     id_number_hash: Mapped[str] = mapped_column(String(64), index=True, default="")
     id_number_masked: Mapped[str] = mapped_column(String(18), default="")
     gender: Mapped[str] = mapped_column(String(1))
-    birth_date: Mapped[date] = mapped_column(Date)
+    # The year only: the birth date is digits 7-14 of the ID, which the masked form
+    # hides; with it in clear the masked ID would give the whole number back.
+    birth_year: Mapped[int] = mapped_column(SmallInteger)
     employer: Mapped[str | None] = mapped_column(String(200))
     extra: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
@@ -46,8 +48,10 @@ class ContactPoint(Timestamped, Base):
     province: Mapped[str | None] = mapped_column(String(32))
     city: Mapped[str | None] = mapped_column(String(32))
     district: Mapped[str | None] = mapped_column(String(32))
-    lat: Mapped[float | None] = mapped_column(Float)
-    lng: Mapped[float | None] = mapped_column(Float)
+    # Sealed 'lat,lng' (services.conduct.personal_data) and its keyed hash, so a changed
+    # position is seen without decrypting; the region stays in clear above.
+    position: Mapped[str | None] = mapped_column(Text)
+    position_hash: Mapped[str | None] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(32))
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="unverified")

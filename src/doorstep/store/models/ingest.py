@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base
@@ -24,7 +24,8 @@ class ImportBatch(Base):
 
 
 class IngestChange(Base):
-    """A row that a later file changed: the fields before and after."""
+    """A row that a later file changed: the fields before and after, each sealed JSON
+    (names, birth years, addresses' regions: personal data)."""
 
     __tablename__ = "ingest_changes"
     # retention finds a customer's rows by key (services.conduct.erasure)
@@ -34,5 +35,5 @@ class IngestChange(Base):
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)
     entity: Mapped[str] = mapped_column(String(32))
     entity_key: Mapped[str] = mapped_column(String(200))
-    before: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
-    after: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    before: Mapped[str] = mapped_column(Text)
+    after: Mapped[str] = mapped_column(Text)

@@ -53,7 +53,7 @@ class BorrowerMessage(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str | None] = mapped_column(String(40))  # reason-for-default taxonomy
-    statement: Mapped[str | None] = mapped_column(Text)
+    statement: Mapped[str | None] = mapped_column(Text)  # sealed: the borrower's own words
     call_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hold_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

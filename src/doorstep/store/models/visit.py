@@ -30,17 +30,17 @@ class Visit(Timestamped, Base):
     # check-in: the server's time, the device's time and position (with its accuracy)
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     device_checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    lat: Mapped[float | None] = mapped_column(Float)
-    lng: Mapped[float | None] = mapped_column(Float)
+    position: Mapped[str | None] = mapped_column(Text)  # sealed 'lat,lng'
     accuracy_m: Mapped[float | None] = mapped_column(Float)
     distance_m: Mapped[int | None] = mapped_column(Integer)  # to the planned address
     checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     device_checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    out_lat: Mapped[float | None] = mapped_column(Float)
-    out_lng: Mapped[float | None] = mapped_column(Float)
+    out_position: Mapped[str | None] = mapped_column(Text)  # sealed 'lat,lng'
     flags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)  # e.g. far_from_address
     met: Mapped[str | None] = mapped_column(String(16))  # borrower | family | colleague | nobody
-    interview: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)  # structured answers
+    # The structured answers and the check-in's note, sealed JSON: health, income,
+    # dependants and what family members said are only read through the cipher.
+    interview: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
@@ -56,8 +56,7 @@ class Evidence(Base):
     media_type: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     original_name: Mapped[str | None] = mapped_column(String(255))
-    exif_lat: Mapped[float | None] = mapped_column(Float)
-    exif_lng: Mapped[float | None] = mapped_column(Float)
+    exif_position: Mapped[str | None] = mapped_column(Text)  # sealed 'lat,lng' of the photo
     exif_taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -118,8 +117,7 @@ class Alert(Base):
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     raised_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    lat: Mapped[float | None] = mapped_column(Float)
-    lng: Mapped[float | None] = mapped_column(Float)
+    position: Mapped[str | None] = mapped_column(Text)  # sealed 'lat,lng'
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -3,23 +3,73 @@ the rows of customers whose personal data is minimised."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from doorstep.store.models import Case, ContactPoint, Customer, PrivacyRequest, Visit
+from doorstep.store.models import (
+    Alert,
+    BorrowerMessage,
+    Case,
+    ContactAttempt,
+    ContactPoint,
+    Customer,
+    Evidence,
+    IngestChange,
+    PrivacyRequest,
+    Visit,
+    WebhookEndpoint,
+)
 
-ENCRYPTED = (
+ENCRYPTED: tuple[tuple[Any, Any, Any], ...] = (
     (Customer, Customer.customer_id, Customer.id_number),
     (ContactPoint, ContactPoint.id, ContactPoint.value),
     (PrivacyRequest, PrivacyRequest.id, PrivacyRequest.phone),
     (PrivacyRequest, PrivacyRequest.id, PrivacyRequest.name),
     (PrivacyRequest, PrivacyRequest.id, PrivacyRequest.details),
     (PrivacyRequest, PrivacyRequest.id, PrivacyRequest.identity_note),
+    (ContactPoint, ContactPoint.id, ContactPoint.position),
+    (Visit, Visit.id, Visit.position),
+    (Visit, Visit.id, Visit.out_position),
+    (Visit, Visit.id, Visit.interview),
+    (Evidence, Evidence.id, Evidence.exif_position),
+    (Alert, Alert.id, Alert.position),
+    (ContactAttempt, ContactAttempt.id, ContactAttempt.note),
+    (ContactAttempt, ContactAttempt.id, ContactAttempt.override_reason),
+    (BorrowerMessage, BorrowerMessage.id, BorrowerMessage.statement),
+    (IngestChange, IngestChange.id, IngestChange.before),
+    (IngestChange, IngestChange.id, IngestChange.after),
+    (WebhookEndpoint, WebhookEndpoint.id, WebhookEndpoint.secret_encrypted),
 )
 """(table, key, encrypted column) of every value stored under the personal-data cipher."""
+
+HASHED: tuple[tuple[Any, Any, Any, Any], ...] = (
+    (Customer, Customer.customer_id, Customer.id_number, Customer.id_number_hash),
+    (ContactPoint, ContactPoint.id, ContactPoint.value, ContactPoint.value_hash),
+    (ContactPoint, ContactPoint.id, ContactPoint.position, ContactPoint.position_hash),
+)
+"""(table, key, encrypted column, its keyed lookup hash)."""
+
+
+def _pages(session: Session, key: Any, columns: list[Any], batch: int) -> Iterator[list[Any]]:
+    """The rows (key, *columns) whose first column is set, `batch` at a time in key order."""
+    last: Any = None
+    while True:
+        query = (
+            select(key, *columns)
+            .where(columns[0].is_not(None), columns[0] != "")  # "": minimised by retention
+            .order_by(key)
+            .limit(batch)
+        )
+        if last is not None:
+            query = query.where(key > last)
+        rows = list(session.execute(query).all())
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
 
 
 def reencrypt_all(session: Session, rotate: Callable[[str], str], batch: int) -> int:
@@ -27,23 +77,25 @@ def reencrypt_all(session: Session, rotate: Callable[[str], str], batch: int) ->
     key order; returns how many values were rewritten."""
     count = 0
     for table, key, column in ENCRYPTED:
-        last: Any = None
-        while True:
-            # minimised or erased values are empty, absent ones NULL: nothing to rotate
-            query = select(key, column).where(column.is_not(None), column != "")
-            query = query.order_by(key).limit(batch)
-            if last is not None:
-                query = query.where(key > last)
-            rows = session.execute(query).all()
-            if not rows:
-                break
-            for row_key, token in rows:
-                session.execute(
-                    update(table).where(key == row_key).values({column.key: rotate(str(token))})
-                )
+        for rows in _pages(session, key, [column], batch):
+            session.execute(
+                update(table),
+                [{key.key: row_key, column.key: rotate(token)} for row_key, token in rows],
+            )
             count += len(rows)
-            last = rows[-1][0]
     return count
+
+
+def rehash_all(
+    session: Session, decrypt: Callable[[str], str], digest: Callable[[str], str], batch: int
+) -> None:
+    """Recompute every keyed lookup hash from its decrypted value."""
+    for table, key, column, hashed in HASHED:
+        for rows in _pages(session, key, [column], batch):
+            session.execute(
+                update(table),
+                [{key.key: row_key, hashed.key: digest(decrypt(token))} for row_key, token in rows],
+            )
 
 
 def customers_in(session: Session, customer_ids: list[str]) -> list[Customer]:
@@ -62,5 +114,5 @@ def forget_visit_details(session: Session, customer_ids: list[str]) -> None:
     session.execute(
         update(Visit)
         .where(Visit.case_id.in_(case_ids))
-        .values(lat=None, lng=None, out_lat=None, out_lng=None, interview=None)
+        .values(position=None, out_position=None, interview=None)
     )

@@ -206,14 +206,14 @@ def drift_days(session: Session, model_version_id: int) -> list[date]:
     return list(rows)
 
 
-def fairness_groups(session: Session, customer_ids: Iterable[str]) -> dict[str, tuple[str, date]]:
-    """customer_id -> (gender, birth date): for the fairness report only, never a feature."""
+def fairness_groups(session: Session, customer_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """customer_id -> (gender, birth year): for the fairness report only, never a feature."""
     wanted = list(customer_ids)
-    out: dict[str, tuple[str, date]] = {}
+    out: dict[str, tuple[str, int]] = {}
     for start in range(0, len(wanted), 5000):
         chunk = wanted[start : start + 5000]
         rows = session.execute(
-            select(Customer.customer_id, Customer.gender, Customer.birth_date).where(
+            select(Customer.customer_id, Customer.gender, Customer.birth_year).where(
                 Customer.customer_id.in_(chunk)
             )
         ).all()

@@ -209,7 +209,7 @@ def previous_check_in(session: Session, team_id: int, before: datetime) -> Visit
         .where(
             Visit.team_id == team_id,
             Visit.checked_in_at < before,
-            Visit.lat.is_not(None),
+            Visit.position.is_not(None),
         )
         .order_by(Visit.checked_in_at.desc())
         .limit(1)

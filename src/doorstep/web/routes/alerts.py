@@ -35,7 +35,10 @@ def alerts_page(
         session.rollback()
         return error_page(request, exc, back="/cases")
     waiting = bulk_reveal.waiting_for(session, actor)
-    return render(request, "visits/alerts.html", rows=rows, requests=waiting, zone=rules.zone)
+    where = alerts.alert_positions(rows, state.cipher)
+    return render(
+        request, "visits/alerts.html", rows=rows, where=where, requests=waiting, zone=rules.zone
+    )
 
 
 @router.post("/alerts/{alert_id}/resolve")

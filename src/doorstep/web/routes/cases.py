@@ -106,7 +106,7 @@ def case_page(
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
-        facts = case_facts(session, actor, case_id, state.clock.now())
+        facts = case_facts(session, actor, case_id, state.clock.now(), state.cipher)
     except DoorstepError as exc:
         return error_page(request, exc)
     return render(
@@ -193,6 +193,7 @@ def case_attempt(
             note or None,
             at=state.clock.now(),
             pack=state.settings.rules_pack,
+            cipher=state.cipher,
         ),
         page,
         back=page,

@@ -28,6 +28,7 @@ def dossier(
             case_id,
             zone=state.settings.zone,
             now=state.clock.now(),
+            cipher=state.cipher,
             cache_dir=cache_folder(state.settings.var_dir),
             policy=offers.policy_from(state.settings),
         )

@@ -17,7 +17,7 @@ from doorstep.domain.access import Permission
 from doorstep.domain.errors import DoorstepError, InvalidValue
 from doorstep.domain.money import parse_yuan
 from doorstep.domain.schedule import RepaymentMethod
-from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.context import CurrentActor, DbSession, State, app_state
 from doorstep.services.repayment import offers
 from doorstep.store.models import Offer
 from doorstep.web.forms import act, error_page
@@ -38,12 +38,13 @@ def business_day(state: State) -> date:
 @router.get("/cases/{case_id}/plans-panel", response_class=HTMLResponse)
 def panel(case_id: int, request: Request, actor: CurrentActor, session: DbSession) -> HTMLResponse:
     request.state.actor = actor
-    found = offers.case_panel(session, actor, case_id)
+    found = offers.case_panel(session, actor, case_id, app_state(request).cipher)
     return render(
         request,
         "offers/panel.html",
         c=found.case,
         alerts=found.alerts,
+        statements=found.statements,
         offers=found.offers,
         loans=found.loans,
         can_offer=actor.can(Permission.MAKE_OFFERS),
@@ -283,4 +284,5 @@ def complaints(
         rows = offers.complaint_queue(session, actor, everything=show == "all")
     except DoorstepError as exc:
         return error_page(request, exc)
-    return render(request, "offers/complaints.html", rows=rows, show=show)
+    statements = offers.statements_of(rows, app_state(request).cipher)
+    return render(request, "offers/complaints.html", rows=rows, statements=statements, show=show)

@@ -23,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _config(state: State) -> PlanConfig:
-    return PlanConfig.from_settings(state.settings)
+    return PlanConfig.from_settings(state.settings, cipher=state.cipher)
 
 
 def _on_plan(

@@ -247,6 +247,7 @@ def hardship(
             _today(request),
             state.settings.portal_hold_days,
             now=_now(request),
+            cipher=state.cipher,
         ),
     )
 
@@ -284,7 +285,9 @@ def complaint(
         session,
         _tell_us,
         "complaint",
-        lambda customer_id: portal.complain(session, customer_id, statement, now=_now(request)),
+        lambda customer_id: portal.complain(
+            session, customer_id, statement, now=_now(request), cipher=app_state(request).cipher
+        ),
     )
 
 
@@ -356,6 +359,7 @@ def slot(
             _parse_time(end, "end"),
             _today(request),
             now=_now(request),
+            cipher=app_state(request).cipher,
         ),
     )
 

@@ -40,7 +40,7 @@ MAX_FILES = 20
 
 
 def _rules(state: AppState) -> visits.VisitRules:
-    return visits.VisitRules.from_settings(state.settings)
+    return visits.VisitRules.from_settings(state.settings, state.cipher)
 
 
 def _store(state: AppState) -> LocalEvidenceStore:
@@ -221,6 +221,7 @@ def check_out(
             lng=_number(lng, "lng"),
             device_time=_device_time(device_time),
             now=_now(request),
+            cipher=app_state(request).cipher,
         ),
         f"/visits/{visit_id}",
         back=f"/visits/{visit_id}",
@@ -247,6 +248,7 @@ def sos(
             lat=_number(lat, "lat"),
             lng=_number(lng, "lng"),
             now=_now(request),
+            cipher=app_state(request).cipher,
         ),
         f"/visits/{visit_id}?sos=sent",
         back=f"/visits/{visit_id}",
@@ -405,12 +407,13 @@ def verdict_fragment(
 ) -> Response:
     request.state.actor = actor
     view = visits.verdict_view(session, actor, case_id)
-    case = session.get(Case, case_id)
     return render(
         request,
         "visits/_verdict.html",
         view=view,
-        case=case,
+        photos=visits.photo_positions(view.evidence, state.cipher) if view else {},
+        interview=visits.opened_interview(view, state.cipher) if view else None,
+        case=session.get(Case, case_id),
         steps=[s.value for s in NextStep],
         can_review=actor.can(Permission.CHANGE_CASES),
         zone=_rules(state).zone,
