@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from doorstep.app import create_app
 from doorstep.config import Settings
 from doorstep.domain.ports import FixedClock
-from doorstep.services.batch.daily import DEFAULT_STEPS, day_lock
+from doorstep.services.batch.daily import DEFAULT_STEPS
+from doorstep.services.batch.lock import day_lock
 from doorstep.store.models import AuditEvent, BatchRun, BatchStep
 from tests.factories.book import TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.factories.web import csrf_of, sign_in

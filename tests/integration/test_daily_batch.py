@@ -27,10 +27,9 @@ from doorstep.services.batch.daily import (
     DEFAULT_STEPS,
     DayContext,
     Step,
-    _lock_key,
-    day_lock,
     run_day,
 )
+from doorstep.services.batch.lock import _lock_key, day_lock
 from doorstep.services.ingest import ingest_files
 from doorstep.store.db import transaction
 from doorstep.store.models import (

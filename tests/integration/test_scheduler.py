@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from doorstep.cli import scheduler as batch_scheduler
 from doorstep.cli.main import app
 from doorstep.config import Settings
-from doorstep.services.batch.daily import DEFAULT_STEPS, day_lock
+from doorstep.services.batch.daily import DEFAULT_STEPS
+from doorstep.services.batch.lock import day_lock
 from doorstep.store.models import BatchRun
 from tests.factories.world import build_world
 

@@ -17,8 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
 from pathlib import Path
@@ -30,12 +29,12 @@ from sqlalchemy.orm import Session
 from doorstep.config import Settings
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.case import CaseState
-from doorstep.domain.errors import BatchAlreadyRunning
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.domain.selection import SelectionPolicy, value_terms
 from doorstep.integrations.broker import Broker, reported
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import outbox, scoring, visit_plans
+from doorstep.services.batch.lock import day_lock
 from doorstep.services.cases import select_cases
 from doorstep.services.conduct import audit, audit_checks
 from doorstep.services.delinquency import (
@@ -355,43 +354,6 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("deliveries", _deliveries),
     Step("checkpoint", _checkpoint),
 )
-
-
-def _lock_key(as_of: date, schema: str = "") -> int:
-    """Per day and schema: two installs sharing a PostgreSQL database do not block each other."""
-    digest = hashlib.sha256(f"doorstep-batch-{schema}-{as_of.isoformat()}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@contextmanager
-def day_lock(engine: Engine, as_of: date, lock_dir: Path) -> Iterator[None]:
-    """Hold the day's batch lock for the whole run, or raise `BatchAlreadyRunning`."""
-    busy = BatchAlreadyRunning(
-        f"the batch for {as_of} is already running",
-        message_zh=f"{as_of} 的批处理正在运行",
-    )
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            key = _lock_key(as_of, batch_repo.current_schema(connection))
-            if not batch_repo.try_advisory_lock(connection, key):
-                raise busy
-            try:
-                yield
-            finally:
-                batch_repo.advisory_unlock(connection, key)
-        return
-    import fcntl  # the embedded SQLite default runs on one machine
-
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with (lock_dir / f"batch-{as_of.isoformat()}.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise busy from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _open_run(engine: Engine, as_of: date, steps: Sequence[Step], force: bool, clock: Clock) -> int:

@@ -23,7 +23,8 @@ from doorstep.domain.access import Actor, Permission
 from doorstep.domain.errors import BatchAlreadyRunning, DoorstepError, Forbidden
 from doorstep.domain.ports import Clock
 from doorstep.http.context import CurrentActor, DbSession, State
-from doorstep.services.batch.daily import day_lock, run_day, runs
+from doorstep.services.batch.daily import run_day, runs
+from doorstep.services.batch.lock import day_lock
 from doorstep.services.conduct import audit
 from doorstep.store.models import BatchRun, BatchStep
 from doorstep.web.forms import act, day_field, error_page
