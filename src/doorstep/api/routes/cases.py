@@ -17,7 +17,7 @@ from doorstep.api.schemas.cases import (
 )
 from doorstep.domain.money import format_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
-from doorstep.services import cases
+from doorstep.services import cases, visits
 from doorstep.services.cases import CaseFilter, contacts
 from doorstep.services.cases.contacts import RankedContact
 from doorstep.services.cases.view import case_facts
@@ -142,7 +142,7 @@ def act(
     case_id: int, body: ActionIn, actor: CurrentActor, session: DbSession, state: State
 ) -> CaseOut:
     now = state.clock.now()
-    case = cases.act(
+    case = visits.case_action(
         session,
         actor,
         case_id,

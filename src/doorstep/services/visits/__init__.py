@@ -25,7 +25,7 @@ from doorstep.services.visits.evidence import (
     verify_evidence,
 )
 from doorstep.services.visits.interview import LABELS, Answers, Interview, Problem, parse_interview
-from doorstep.services.visits.review import VerdictView, close, review, verdict_view
+from doorstep.services.visits.review import VerdictView, case_action, close, review, verdict_view
 from doorstep.services.visits.rules import VisitRules
 from doorstep.services.visits.submission import (
     KEY,
@@ -48,6 +48,7 @@ __all__ = [
     "Upload",
     "VerdictView",
     "VisitRules",
+    "case_action",
     "check_in",
     "check_out",
     "check_uploads",

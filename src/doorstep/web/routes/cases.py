@@ -15,7 +15,7 @@ from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
-from doorstep.services import cases
+from doorstep.services import cases, visits
 from doorstep.services.cases import CaseFilter, contacts
 from doorstep.services.cases.view import case_facts
 from doorstep.web.forms import act, error_message, error_page
@@ -137,7 +137,7 @@ def case_action(
     return act(  # refused: a stale form, a cancel without a reason, ...
         request,
         session,
-        lambda: cases.act(
+        lambda: visits.case_action(
             session,
             actor,
             case_id,
