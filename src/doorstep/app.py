@@ -18,7 +18,7 @@ from doorstep.config import Settings
 from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
 from doorstep.http.context import AppState
-from doorstep.http.limits import RefuseNul, RequestSizeLimit
+from doorstep.http.limits import RefuseNul, RequestSizeLimit, refuse_nul_in_multipart
 from doorstep.integrations.crypto import local_secret
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.people import users
@@ -94,7 +94,9 @@ def create_app(
         portal_pages.router,
         visit_pages.router,
     ):
-        app.include_router(router, dependencies=[Depends(check_csrf)])
+        # the multipart check first: it reads the form with the app's limits
+        checks = [Depends(refuse_nul_in_multipart), Depends(check_csrf)]
+        app.include_router(router, dependencies=checks)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )

@@ -15,7 +15,8 @@ from doorstep.api.schemas.cases import (
     RevealIn,
     RevealOut,
 )
-from doorstep.domain.money import format_yuan
+from doorstep.domain.bounds import INT32
+from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
 from doorstep.services import cases, visits
 from doorstep.services.cases import CaseFilter, contacts
@@ -25,21 +26,9 @@ from doorstep.services.cases.view import case_facts
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
-INT32 = 2**31 - 1
-"""Bounds for numbers that reach an INTEGER column (or an OFFSET): past them the database
-driver fails, a 500 instead of a 422."""
-
-
-def yuan_to_fen(text: str | None) -> int | None:
-    from doorstep.domain.errors import InvalidValue
-    from doorstep.domain.money import parse_yuan
-
-    if not text:
-        return None
-    fen = parse_yuan(text)
-    if abs(fen) >= 2**63:
-        raise InvalidValue(f"amount out of range: {text!r}", message_zh=f"金额超出范围：{text!r}")
-    return fen
+def yuan_to_fen(text: str | None, field: str) -> int | None:
+    """An amount filter: refused past what a BIGINT of fen holds (`parse_yuan`)."""
+    return parse_yuan(text, field) if text else None
 
 
 def contact_out(r: RankedContact) -> ContactPointOut:
@@ -84,8 +73,8 @@ def list_(
         district,
         min_dpd,
         max_dpd,
-        yuan_to_fen(min_amount),
-        yuan_to_fen(max_amount),
+        yuan_to_fen(min_amount, "min_amount"),
+        yuan_to_fen(max_amount, "max_amount"),
         on_hold,
         skip_trace,
     )

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from doorstep.domain import bounds
+from doorstep.domain.bounds import INT32
 from doorstep.domain.case import CancelReason, CaseState, HoldReason
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
@@ -25,18 +27,14 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 
 
-def _int(text: str | None) -> int | None:
-    """A whole number within what a DPD filter can mean; anything else is no filter."""
-    if text in (None, "") or not str(text).lstrip("-").isdigit() or len(str(text)) > 6:
-        return None
-    return int(str(text))
+def _days(text: str | None, field: str) -> int | None:
+    """A DPD filter: blank is none; anything but a whole number of days is refused."""
+    return bounds.whole(text, field, high=INT32) if text else None
 
 
-def _fen(text: str | None) -> int | None:
-    try:
-        return parse_yuan(text) if text else None
-    except DoorstepError:
-        return None
+def _fen(text: str | None, field: str) -> int | None:
+    """An amount filter in yuan: blank is none; refused past what a BIGINT of fen holds."""
+    return parse_yuan(text, field) if text else None
 
 
 def _flag(text: str | None) -> bool | None:
@@ -58,7 +56,7 @@ def case_list(
     max_amount: str | None = None,
     on_hold: str | None = None,
     skip_trace: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=INT32)] = 1,
 ) -> HTMLResponse:
     request.state.actor = actor
     f = CaseFilter(
@@ -66,10 +64,10 @@ def case_list(
         tuple(b for b in bucket or () if b),
         city or None,
         district or None,
-        _int(min_dpd),
-        _int(max_dpd),
-        _fen(min_amount),
-        _fen(max_amount),
+        _days(min_dpd, "min_dpd"),
+        _days(max_dpd, "max_dpd"),
+        _fen(min_amount, "min_amount"),
+        _fen(max_amount, "max_amount"),
         _flag(on_hold),
         _flag(skip_trace),
     )
@@ -129,7 +127,7 @@ def case_action(
     reason: Annotated[str | None, Form(max_length=500)] = None,
     hold_reason: Annotated[HoldReason | None, Form()] = None,
     cancel_reason: Annotated[CancelReason | None, Form()] = None,
-    version: Annotated[int | None, Form()] = None,
+    version: Annotated[int | None, Form(ge=0, le=INT32)] = None,
 ) -> Response:
     request.state.actor = actor
     page = f"/cases/{case_id}"
@@ -161,7 +159,7 @@ def case_attempt(
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    point_id: Annotated[int, Form()],
+    point_id: Annotated[int, Form(ge=1, le=INT32)],
     channel: Annotated[AttemptChannel, Form()],
     result: Annotated[AttemptResult, Form()],
     note: Annotated[str | None, Form(max_length=500)] = None,
@@ -196,7 +194,7 @@ def case_reveal(
     state: State,
     field: Annotated[str, Form()],
     reason: Annotated[str, Form(max_length=300)],
-    point_id: Annotated[int | None, Form()] = None,
+    point_id: Annotated[int | None, Form(ge=1, le=INT32)] = None,
 ) -> HTMLResponse:
     request.state.actor = actor
     try:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.domain import plans
+from doorstep.domain import bounds, plans
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import DoorstepError, InvalidValue
 from doorstep.domain.money import parse_yuan
@@ -90,8 +90,7 @@ def _inputs(
         budget = plans.Budget(income_fen, expense_fen, state.settings.repayment_affordable_share)
     custom = None
     if months:
-        if not months.strip().isdigit():
-            raise InvalidValue("months: a whole number", message_zh="months：须为整数")
+        months_n = bounds.whole(months, "months", low=1, high=plans.MAX_MONTHS)
         share_discount = _decimal(discount, "discount", Decimal(0)) / 100
         try:
             chosen_method = RepaymentMethod(method or RepaymentMethod.EQUAL_INSTALLMENT)
@@ -99,10 +98,10 @@ def _inputs(
             raise InvalidValue("method: unknown", message_zh="method：未知的还款方式") from None
         custom = plans.Terms(
             kind=plans.OptionKind.SETTLE if share_discount else plans.OptionKind.COMBINED,
-            months=int(months),
+            months=months_n,
             annual_rate=_decimal(rate, "rate", Decimal(0)) / 100,
             method=chosen_method,
-            grace_months=int(grace) if grace and grace.isdigit() else 0,
+            grace_months=bounds.whole(grace, "grace", high=plans.MAX_MONTHS) if grace else 0,
             penalty_waiver=_decimal(waiver, "waiver", Decimal(0)) / 100,
             discount=share_discount,
         )

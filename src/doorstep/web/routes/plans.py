@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from doorstep.domain.bounds import INT32
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import visit_plans
@@ -105,9 +106,9 @@ def plan_move(
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    stop_id: Annotated[int, Form()],
-    team_id: Annotated[int, Form()],
-    version: Annotated[int, Form()],
+    stop_id: Annotated[int, Form(ge=1, le=INT32)],
+    team_id: Annotated[int, Form(ge=1, le=INT32)],
+    version: Annotated[int, Form(ge=0, le=INT32)],
 ) -> Response:
     request.state.actor = actor
     return _on_plan(
@@ -126,9 +127,9 @@ def plan_lock(
     request: Request,
     actor: CurrentActor,
     session: DbSession,
-    stop_id: Annotated[int, Form()],
+    stop_id: Annotated[int, Form(ge=1, le=INT32)],
     locked: Annotated[bool, Form()],
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=0, le=INT32)],
 ) -> Response:
     request.state.actor = actor
     return _on_plan(
@@ -148,7 +149,7 @@ def plan_reoptimise(
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=0, le=INT32)],
     seconds: Annotated[float | None, Form(gt=0, le=600)] = None,
 ) -> Response:
     request.state.actor = actor
@@ -169,7 +170,7 @@ def plan_publish(
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=0, le=INT32)],
 ) -> Response:
     request.state.actor = actor
     return _on_plan(

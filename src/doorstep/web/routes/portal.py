@@ -398,7 +398,7 @@ def accept(
 ) -> Response:
 
     def accept_offer(customer_id: str) -> None:
-        if not offer_id.isdigit():
+        if not (offer_id.isascii() and offer_id.isdigit()):  # "²" is a digit to isdigit
             raise InvalidValue("offer: not an offer", message_zh="offer：方案编号无效")
         offers.accept(session, customer_id, int(offer_id), plan, now=_now(request))
 

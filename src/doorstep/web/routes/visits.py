@@ -4,7 +4,7 @@ submission) and the supervisor's (alerts, the verdict on the case page)."""
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from doorstep.domain import bounds
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import (
     DoorstepError,
@@ -25,6 +26,7 @@ from doorstep.domain.reasons import REASONS
 from doorstep.domain.verdict import VULNERABILITIES, NextStep
 from doorstep.http.context import AppState, CurrentActor, DbSession, State, app_state, request_id
 from doorstep.http.errors import status_of
+from doorstep.http.limits import FORM_MAX_FIELDS, FORM_MAX_FILES
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.visits import alerts
@@ -35,7 +37,6 @@ from doorstep.web.i18n import language_of
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-MAX_FILES = 20
 
 
 def _rules(state: AppState) -> visits.VisitRules:
@@ -70,17 +71,8 @@ def _number(text: str | None, field: str) -> float | None:
 
 
 def _device_time(text: str | None) -> datetime | None:
-    if not text or not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidValue(
-            "device_time: not an ISO 8601 time", message_zh="device_time：不是 ISO 8601 时间"
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidValue("device_time: needs an offset", message_zh="device_time：需要时区偏移")
-    return moment
+    """The phone's clock: an ISO time with its offset, on a day in the calendar."""
+    return bounds.moment(text, "device_time") if text and text.strip() else None
 
 
 # --- The day --------------------------------------------------------------------------
@@ -98,15 +90,9 @@ def day_page(
     now = _now(request)
     text = request.query_params.get("date") or ""
     try:
-        on = date.fromisoformat(text) if text else now.astimezone(rules.zone).date()
-    except ValueError:
-        return error_page(
-            request,
-            InvalidValue(
-                f"date: {text[:20]!r} is not YYYY-MM-DD", message_zh="date：日期格式应为 YYYY-MM-DD"
-            ),
-            back="/day",
-        )
+        on = bounds.day(text, "date") if text else now.astimezone(rules.zone).date()
+    except InvalidValue as exc:
+        return error_page(request, exc, back="/day")
     try:
         stops = visits.day(
             session,
@@ -308,7 +294,7 @@ async def _read_submission(
 ) -> tuple[str, dict[str, str | list[str]], list[visits.Upload]]:
     """The submission's idempotency key, answers and evidence from its multipart form;
     each file read up to one byte past the limit (enough to refuse it)."""
-    form = await request.form(max_files=MAX_FILES, max_fields=200)
+    form = await request.form(max_files=FORM_MAX_FILES, max_fields=FORM_MAX_FIELDS)
     answers: dict[str, str | list[str]] = {}
     uploads: list[visits.Upload] = []
     for name in set(form.keys()):
