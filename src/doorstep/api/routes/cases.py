@@ -18,6 +18,7 @@ from doorstep.api.schemas.cases import (
 from doorstep.domain.bounds import INT32
 from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
+from doorstep.http.params import RowId
 from doorstep.services import cases, visits
 from doorstep.services.cases import CaseFilter, contacts
 from doorstep.services.cases.contacts import RankedContact
@@ -83,7 +84,7 @@ def list_(
 
 
 @router.get("/{case_id}", response_model=CaseDetail)
-def detail(case_id: int, actor: CurrentActor, session: DbSession, state: State) -> CaseDetail:
+def detail(case_id: RowId, actor: CurrentActor, session: DbSession, state: State) -> CaseDetail:
     facts = case_facts(session, actor, case_id, state.clock.now())
     loans = []
     for loan in facts.loans:
@@ -128,7 +129,7 @@ def detail(case_id: int, actor: CurrentActor, session: DbSession, state: State) 
 
 @router.post("/{case_id}/actions", response_model=CaseOut)
 def act(
-    case_id: int, body: ActionIn, actor: CurrentActor, session: DbSession, state: State
+    case_id: RowId, body: ActionIn, actor: CurrentActor, session: DbSession, state: State
 ) -> CaseOut:
     now = state.clock.now()
     case = visits.case_action(
@@ -149,8 +150,8 @@ def act(
 
 @router.post("/{case_id}/contact-points/{point_id}/attempts", response_model=ContactPointOut)
 def attempt(
-    case_id: int,
-    point_id: int,
+    case_id: RowId,
+    point_id: RowId,
     body: AttemptIn,
     actor: CurrentActor,
     session: DbSession,
@@ -177,7 +178,7 @@ def attempt(
 
 @router.post("/{case_id}/reveal", response_model=RevealOut)
 def reveal(
-    case_id: int,
+    case_id: RowId,
     body: RevealIn,
     request: Request,
     actor: CurrentActor,

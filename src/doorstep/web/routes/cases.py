@@ -17,6 +17,7 @@ from doorstep.domain.delinquency import DEFAULT_BUCKETS
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
+from doorstep.http.params import RowId
 from doorstep.services import cases, visits
 from doorstep.services.cases import CaseFilter, contacts
 from doorstep.services.cases.view import case_facts
@@ -98,7 +99,7 @@ def case_list(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    case_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
@@ -118,7 +119,7 @@ def case_page(
 
 @router.post("/cases/{case_id}/actions")
 def case_action(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -154,7 +155,7 @@ def case_action(
 
 @router.post("/cases/{case_id}/attempts")
 def case_attempt(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -187,7 +188,7 @@ def case_attempt(
 
 @router.post("/cases/{case_id}/reveal", response_class=HTMLResponse)
 def case_reveal(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,

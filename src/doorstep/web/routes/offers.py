@@ -18,6 +18,7 @@ from doorstep.domain.errors import DoorstepError, InvalidValue
 from doorstep.domain.money import parse_yuan
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.params import RowId
 from doorstep.services.repayment import offers
 from doorstep.store.models import Offer
 from doorstep.web.forms import act, error_page
@@ -36,7 +37,9 @@ def business_day(state: State) -> date:
 
 
 @router.get("/cases/{case_id}/plans-panel", response_class=HTMLResponse)
-def panel(case_id: int, request: Request, actor: CurrentActor, session: DbSession) -> HTMLResponse:
+def panel(
+    case_id: RowId, request: Request, actor: CurrentActor, session: DbSession
+) -> HTMLResponse:
     request.state.actor = actor
     found = offers.case_panel(session, actor, case_id)
     return render(
@@ -121,7 +124,7 @@ def _with_standard(
 
 @router.get("/cases/{case_id}/offers/new", response_class=HTMLResponse)
 def build(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -165,7 +168,7 @@ def build(
 
 @router.post("/cases/{case_id}/offers")
 def make(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -220,7 +223,7 @@ def _offer_panel(offer: Offer) -> str:
 
 @router.post("/offers/{offer_id}/approve")
 def approve(
-    offer_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    offer_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     now = state.clock.now()
@@ -231,7 +234,7 @@ def approve(
 
 @router.post("/offers/{offer_id}/withdraw")
 def withdraw(
-    offer_id: int,
+    offer_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -250,7 +253,7 @@ def withdraw(
 
 @router.post("/borrower-messages/{message_id}/handled")
 def handled(
-    message_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    message_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     now = state.clock.now()

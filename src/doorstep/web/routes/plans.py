@@ -15,6 +15,7 @@ from markupsafe import Markup
 from doorstep.domain.bounds import INT32
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.params import RowId
 from doorstep.services import visit_plans
 from doorstep.services.visit_plans import PlanConfig
 from doorstep.web.forms import act, day_field, error_page
@@ -79,7 +80,7 @@ def plan_run(
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
 def plan_page(
-    plan_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    plan_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
@@ -101,7 +102,7 @@ def plan_page(
 
 @router.post("/plans/{plan_id}/move")
 def plan_move(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -123,7 +124,7 @@ def plan_move(
 
 @router.post("/plans/{plan_id}/lock")
 def plan_lock(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -144,7 +145,7 @@ def plan_lock(
 
 @router.post("/plans/{plan_id}/reoptimise")
 def plan_reoptimise(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -165,7 +166,7 @@ def plan_reoptimise(
 
 @router.post("/plans/{plan_id}/publish")
 def plan_publish(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -185,7 +186,7 @@ def plan_publish(
 
 @router.post("/plans/{plan_id}/replan")
 def plan_replan(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,

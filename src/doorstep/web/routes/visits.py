@@ -27,6 +27,7 @@ from doorstep.domain.verdict import VULNERABILITIES, NextStep
 from doorstep.http.context import AppState, CurrentActor, DbSession, State, app_state, request_id
 from doorstep.http.errors import status_of
 from doorstep.http.limits import FORM_MAX_FIELDS, FORM_MAX_FILES
+from doorstep.http.params import RowId
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.visits import alerts
@@ -84,13 +85,13 @@ def day_page(
     actor: CurrentActor,
     session: DbSession,
     state: State,
+    date: str | None = None,
 ) -> Response:
     request.state.actor = actor
     rules = _rules(state)
     now = _now(request)
-    text = request.query_params.get("date") or ""
     try:
-        on = bounds.day(text, "date") if text else now.astimezone(rules.zone).date()
+        on = bounds.day(date, "date") if date else now.astimezone(rules.zone).date()
     except InvalidValue as exc:
         return error_page(request, exc, back="/day")
     try:
@@ -124,7 +125,7 @@ def day_page(
 
 @router.post("/cases/{case_id}/check-in")
 def check_in(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -186,7 +187,7 @@ def check_in(
 
 @router.post("/visits/{visit_id}/check-out")
 def check_out(
-    visit_id: int,
+    visit_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -214,7 +215,7 @@ def check_out(
 
 @router.post("/visits/{visit_id}/sos")
 def sos(
-    visit_id: int,
+    visit_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -243,7 +244,7 @@ def sos(
 
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)
 def visit_page(
-    visit_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    visit_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     rules = _rules(state)
@@ -317,7 +318,7 @@ async def _read_submission(
 
 @router.post("/visits/{visit_id}/submit")
 async def submit(
-    visit_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    visit_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     """The interview with its evidence, sent by the page's script (multipart) with the
     device's idempotency key; answers JSON."""
@@ -370,7 +371,7 @@ async def submit(
 
 @router.get("/visits/{visit_id}/done", response_class=HTMLResponse)
 def visit_done(
-    visit_id: int, request: Request, actor: CurrentActor, session: DbSession
+    visit_id: RowId, request: Request, actor: CurrentActor, session: DbSession
 ) -> Response:
     request.state.actor = actor
     try:
@@ -386,7 +387,7 @@ def visit_done(
 
 @router.get("/cases/{case_id}/verdict", response_class=HTMLResponse)
 def verdict_fragment(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    case_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     view = visits.verdict_view(session, actor, case_id)
@@ -404,7 +405,7 @@ def verdict_fragment(
 
 @router.post("/cases/{case_id}/verdict/review")
 def verdict_review(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -430,7 +431,7 @@ def verdict_review(
 
 @router.post("/cases/{case_id}/verdict/close")
 def verdict_close(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -466,7 +467,7 @@ def alerts_page(
 
 @router.post("/alerts/{alert_id}/resolve")
 def alert_resolve(
-    alert_id: int,
+    alert_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
