@@ -5,6 +5,8 @@ tests/integration/test_page_fuzz.py for the pages and their forms.)"""
 
 from __future__ import annotations
 
+import base64
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -102,6 +104,24 @@ def test_dates_outside_the_calendar_are_refused(
         refused_as_problem(client.get(path, params=query, headers=headers), field)
     else:
         refused_in_words(client.get(path, params=query, headers={**headers, **PAGE}), field)
+
+
+def forged_cursor(at: str, verdict_id: int) -> str:
+    """A cursor shaped like the feed's own (base64 of JSON [time, id]), holding anything."""
+    return base64.urlsafe_b64encode(json.dumps([at, verdict_id]).encode()).decode()
+
+
+def test_a_forged_feed_cursor_outside_the_bounds_is_refused(
+    client: TestClient, engine: Engine
+) -> None:
+    admin = bearer(engine, "admin")
+    for at, verdict_id in (
+        ("0001-01-01T00:00:00+14:00", 1),
+        ("9999-12-31T23:59:59-12:00", 1),
+        ("2024-06-01T00:00:00+00:00", 2**70),
+    ):
+        cursor = forged_cursor(at, verdict_id)
+        refused_as_problem(client.get("/api/feedback", params={"cursor": cursor}, headers=admin))
 
 
 def test_a_form_date_outside_the_calendar_is_refused_and_nothing_starts(
