@@ -23,7 +23,7 @@ from doorstep.domain.ports import Clock, SystemClock
 from doorstep.http import errors
 from doorstep.http.context import AppState
 from doorstep.http.headers import SecurityHeaders
-from doorstep.http.limits import RefuseNul, RequestSizeLimit
+from doorstep.http.limits import RefuseNul, RequestSizeLimit, refuse_nul_in_multipart
 from doorstep.integrations.crypto import local_secret
 from doorstep.integrations.keys import audit_keyring, key_location_warnings, personal_data_keys
 from doorstep.services.conduct import audit
@@ -122,8 +122,10 @@ def create_app(
     app.add_middleware(RequestSizeLimit, max_bytes=settings.max_request_bytes)
     # outermost: every answer, the refusals of the middlewares inside included
     app.add_middleware(SecurityHeaders, tile_url=settings.map_tile_url)
+    # the multipart check first: it reads the form with the app's limits
+    checks = [Depends(refuse_nul_in_multipart), Depends(check_csrf)]
     for router in ROUTERS:
-        app.include_router(router, dependencies=[Depends(check_csrf)])
+        app.include_router(router, dependencies=checks)
     app.mount(
         "/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static"
     )

@@ -216,7 +216,7 @@ LIES = {
 
 def test_uploads_that_lie_about_their_type_are_refused() -> None:
     photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\0" * 64
-    assert [m for _, m in check_uploads([Upload("photo.jpg", photo)], 1024)] == ["image/jpeg"]
+    assert [c.media for c in check_uploads([Upload("photo.jpg", photo)], 1024)] == ["image/jpeg"]
     for name, data in LIES.items():
         with pytest.raises(InvalidAnswers) as refused:
             check_uploads([Upload(name, data)], 1024 * 1024)

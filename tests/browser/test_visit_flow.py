@@ -358,6 +358,7 @@ def test_a_whole_visit_on_a_phone(
         assert page.get_attribute("#verdict-facts", "data-next-step") == "plan_offer"
         assert "image/jpeg" in page.inner_text("#verdict")
         page.screenshot(path=site.shots / "visit-verdict.png", full_page=True)
+        page.fill("#close-form input[name=reason]", "核实结论已复核")  # a close says why
         page.click("#close-case")
         page.wait_for_url(f"**/cases/{case_id}")
         assert page.inner_text("#case-state") == zh("closed")

@@ -28,7 +28,7 @@ from doorstep.services.delinquency import run_delinquency
 from doorstep.services.ingest import ingest_files
 from doorstep.services.people import users
 from doorstep.store.db import transaction
-from doorstep.store.models import Case, ContactPoint, OutboxEvent, User
+from doorstep.store.models import Case, ContactPoint, OutboxEvent, Team, User, Verdict, Visit
 from tests.factories.book import Book, small_book
 from tests.factories.world import ANYTIME_RULES, AS_OF, build_world
 
@@ -386,16 +386,27 @@ def test_apply_checks_the_version_audits_one_shape_and_tells_the_lender(
         assert (case.state, case.version) == ("scheduled", seen + 1)
         with pytest.raises(TypeError, match="now"):
             cases.apply(session, SYSTEM, case, "hold", by=Caller.CONDUCT, hold_reason="dispute")
-        case.state = "visited"  # as a submitted visit leaves it
+        case.state = "visited"  # as a submitted visit leaves it, but with no verdict
         session.flush()
-        notify = {"case_id": case.id, "next_step": "monitor"}
         closed_at = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
+        with pytest.raises(IllegalTransition, match="verdict"):
+            cases.apply(
+                session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed", now=closed_at
+            )
+        with pytest.raises(TypeError, match="now"):  # the lender is told when
+            cases.apply(session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed")
+        _judged(session, case, next_step="monitor")
         cases.apply(
-            session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed",
-            notify=notify, now=closed_at,
-        )  # fmt: skip
+            session, SYSTEM, case, "close", by=Caller.USER, reason="reviewed", now=closed_at
+        )
         events = session.scalars(select(OutboxEvent).where(OutboxEvent.key == str(case.id))).all()
-        assert [(e.topic, e.payload) for e in events] == [("case.closed", notify)]
+        told = {
+            "case_id": case.id,
+            "customer_id": case.customer_id,
+            "next_step": "monitor",
+            "closed_at": closed_at.isoformat(),
+        }
+        assert [(e.topic, e.payload) for e in events] == [("case.closed", told)]
         trail = [
             (e.action, e.reason, e.summary)
             for e in audit.timeline(session, "case", case.id)
@@ -413,3 +424,24 @@ def test_apply_checks_the_version_audits_one_shape_and_tells_the_lender(
             {"from": "visited", "to": "closed", "hold": None, "hold_before": None},
         ),
     ]
+
+
+def _judged(session: Session, case: Case, *, next_step: str) -> None:
+    """A submitted visit to the case with its verdict, as a submission leaves them."""
+    team = session.scalars(select(Team).order_by(Team.id)).first()
+    assert team is not None
+    at = datetime(2024, 6, 2, 1, 0, tzinfo=UTC)
+    visit = Visit(
+        case_id=case.id, team_id=team.id, verifier_ids=[1, 2], state="submitted",
+        checked_in_at=at, checked_out_at=at, flags=[],
+    )  # fmt: skip
+    session.add(visit)
+    session.flush()
+    session.add(
+        Verdict(
+            case_id=case.id, visit_id=visit.id, reached=True, address_status="valid",
+            primary_reason="job_loss", reasons=["job_loss"], hardship_or_evasion="hardship",
+            next_step=next_step,
+        )
+    )  # fmt: skip
+    session.flush()

@@ -410,6 +410,41 @@ def test_parquet_problems_name_the_row(engine: Engine, tmp_path: Path) -> None:
     assert count(engine, Customer) == 0
 
 
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_nul_in_any_text_rejects_the_batch_naming_row_and_field(
+    engine: Engine, tmp_path: Path, kind: str
+) -> None:
+    """PostgreSQL's text and JSON cannot hold U+0000: a NUL in a column the contract knows
+    or in an extra one (kept as JSON) rejects the batch, row and field named, the value
+    shown with the NUL written out, before anything is written."""
+    book = small_book(2)
+    book.rows["customers"][1]["employer"] = "某某\x00公司"
+    book.rows["loans"][0]["channel_code"] = "APP\x007"
+    folder = tmp_path / kind
+    written = book.write(folder) if kind == "csv" else write_parquet(book, folder)
+    exc = reject(engine, tmp_path, written)
+    first = 2 if kind == "csv" else 1  # a CSV's first row is its line 2
+    found = {(p.file, p.line, p.column): p for p in exc.problems}
+    assert set(found) == {
+        (f"customers.{kind}", first + 1, "employer"),
+        (f"loans.{kind}", first, "channel_code"),
+    }, exc.problems
+    assert all("NUL" in p.reason and "\x00" not in p.value for p in exc.problems)
+    assert found[(f"loans.{kind}", first, "channel_code")].value == r"APP\x007"
+    assert count(engine, Customer) == 0
+
+
+def test_nul_in_a_column_name_rejects_the_file(engine: Engine, tmp_path: Path) -> None:
+    book = small_book(1)
+    book.rows["contacts"][0]["we\x00chat"] = "wx_abc"
+    exc = reject(engine, tmp_path, book.write(tmp_path / "in"))
+    assert [(p.file, p.line, p.column) for p in exc.problems] == [
+        ("contacts.csv", 1, r"we\x00chat")
+    ]
+    assert "NUL" in exc.problems[0].reason
+    assert count(engine, Customer) == 0
+
+
 def installments_for(
     loan_id: str, principal_parts: list[str], seqs: list[int]
 ) -> list[dict[str, str]]:

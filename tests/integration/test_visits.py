@@ -22,6 +22,7 @@ from doorstep.domain.errors import (
     AssignmentEnded,
     DoorstepError,
     DuplicateSubmission,
+    IllegalTransition,
     InvalidAnswers,
     TooFar,
 )
@@ -609,7 +610,9 @@ def test_manager_overrides_with_a_reason_and_closes(
             now=moment(),
         )
         assert (verdict.next_step, verdict.override_step) == ("plan_offer", "legal_review")
-        case = visits.close(session, manager, world.assigned_case, reason=None, now=moment())
+        with pytest.raises(IllegalTransition, match="reason"):  # a close says why
+            visits.close(session, manager, world.assigned_case, reason=" ", now=moment())
+        case = visits.close(session, manager, world.assigned_case, reason="已复核", now=moment())
         assert case.state == "closed"
     assert count(world.engine, AuditEvent, AuditEvent.action == "verdict.override") == 1
     assert count(world.engine, OutboxEvent, OutboxEvent.topic == "case.closed") == 1

@@ -158,7 +158,14 @@ def test_the_visit_over_http(client: TestClient, world: World, engine: Engine) -
         headers=boss,
     )
     assert refused.status_code == 422 and "reason" in refused.text
-    closed = client.post(f"/cases/{case_id}/verdict/close", headers=boss, follow_redirects=False)
+    unsaid = client.post(f"/cases/{case_id}/verdict/close", headers=boss, follow_redirects=False)
+    assert unsaid.status_code == 409  # a close says why
+    closed = client.post(
+        f"/cases/{case_id}/verdict/close",
+        data={"reason": "verdict reviewed"},
+        headers=boss,
+        follow_redirects=False,
+    )
     assert closed.status_code == 303
     with Session(engine) as session:
         case = session.get(Case, case_id)

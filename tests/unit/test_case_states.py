@@ -31,7 +31,7 @@ def test_happy_path_reaches_closed() -> None:
     """new → confirming → ready → scheduled → visiting → visited → closed."""
     case = CaseView(S.NEW)
     for action, expected in HAPPY_PATH:
-        case, event = transition(case, action)
+        case, event = transition(case, action, "verdict accepted" if action == "close" else None)
         assert case.state is expected
         assert event.after is expected
 
@@ -57,6 +57,12 @@ def test_cancel_only_before_visited_and_needs_reason() -> None:
             transition(CaseView(state), "cancel", "cured")
     with pytest.raises(IllegalTransition):
         transition(CaseView(S.NEW), "cancel")
+
+
+def test_close_needs_a_reason() -> None:
+    with pytest.raises(IllegalTransition, match="reason"):
+        transition(CaseView(S.VISITED), "close")
+    assert transition(CaseView(S.VISITED), "close", "verdict accepted")[0].state is S.CLOSED
 
 
 def test_missed_visit_goes_back_to_ready() -> None:

@@ -26,7 +26,7 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 
 import polars as pl
@@ -222,13 +222,15 @@ def _visit_day(
                 cases.act(session, SYSTEM, case.id, "unschedule", reason="not visited", today=day)
 
 
-def _close_reviewed(engine: Engine, day: date) -> None:
-    """The manager closes visited cases a week on; a customer still overdue may then be
-    selected again once the selection's visit gap has passed."""
+def _close_reviewed(engine: Engine, day: date, zone: tzinfo) -> None:
+    """The manager closes visited cases a week on, at nine (the lender hears of each); a
+    customer still overdue may then be selected again once the selection's visit gap has
+    passed."""
+    at = datetime.combine(day, time(9), zone)
     with transaction(engine) as session:
         done = demo_repo.visited_unheld_cases_by(session, day - timedelta(days=REVIEW_DAYS))
         for case_id in done:
-            cases.act(session, SYSTEM, case_id, "close", reason="verdict reviewed", today=day)
+            visits.close(session, SYSTEM, case_id, reason="verdict reviewed", now=at)
 
 
 def _payments(
@@ -314,7 +316,7 @@ def simulate(
     run_day(engine, config, start)  # plans and publishes the first simulated day
     for n in range(1, days + 1):
         day = start + timedelta(days=n)
-        _close_reviewed(engine, day)
+        _close_reviewed(engine, day, rules.zone)
         run_day(engine, config, day)
         _visit_day(engine, seed, day, truth, rules, store, state, summary)
         paying = _payments(engine, seed, day, truth, state)

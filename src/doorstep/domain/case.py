@@ -174,6 +174,8 @@ def transition(
         )
     if action == "cancel" and not reason:
         raise IllegalTransition("a cancellation needs a reason", message_zh="取消案件需要原因")
+    if action == "close" and not reason:
+        raise IllegalTransition("closing a case needs a reason", message_zh="结案需要原因")
     after = replace(case, state=target)
     return after, CaseEvent(action, case.state, target, case.hold, case.hold, reason)
 
@@ -253,7 +255,9 @@ POLICY: dict[Caller, frozenset[str]] = {
     Caller.REPAYMENT: frozenset({"hold", "release", "mark_ready"}),
 }
 """caller -> the actions it may take. A visit starts and is recorded by the visit service
-alone (a check-in, a submitted interview): no person moves a case to visiting or visited."""
+alone (a check-in, a submitted interview): no person moves a case to visiting or visited.
+A person closes only a visited case (so one with a verdict), with a reason, and the
+lender hears of every close (`services.cases.transitions.LENDER_TOPICS`)."""
 
 
 def may_take(by: Caller, action: str) -> bool:

@@ -28,6 +28,7 @@ from enum import StrEnum
 from doorstep.domain.errors import InvalidValue
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+TEAM_OF = 2  # verifiers at every door: a visit is never made alone
 
 
 class Flag(StrEnum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from doorstep.domain.bounds import INT64
 from doorstep.domain.errors import InvalidValue
 
 Fen = int
@@ -19,15 +20,23 @@ FEN_PER_YUAN = 100
 _YUAN = re.compile(r"^-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.[0-9]{1,2})?$")
 
 
-def parse_yuan(text: str) -> Fen:
-    """'1234.56' -> 123456. At most two decimals: a third would be a lost fraction of a fen."""
+def parse_yuan(text: str, field: str | None = None) -> Fen:
+    """'1234.56' -> 123456. At most two decimals: a third would be a lost fraction of a fen.
+    No amount beyond what a BIGINT of fen holds (about 92 thousand trillion yuan). A refusal
+    names `field` when given."""
     cleaned = text.strip()
+    en, zh = (f"{field}: ", f"{field}：") if field else ("", "")
     if not _YUAN.match(cleaned):
         raise InvalidValue(
-            f"not an amount in yuan with at most 2 decimals: {text!r}",
-            message_zh=f"金额格式错误（最多两位小数）：{text!r}",
+            f"{en}not an amount in yuan with at most 2 decimals: {text[:40]!r}",
+            message_zh=f"{zh}金额格式错误（最多两位小数）：{text[:40]!r}",
         )
-    return int(Decimal(cleaned.replace(",", "")) * FEN_PER_YUAN)
+    fen = int(Decimal(cleaned.replace(",", "")) * FEN_PER_YUAN) if len(cleaned) <= 40 else INT64 + 1
+    if abs(fen) > INT64:
+        raise InvalidValue(
+            f"{en}amount out of range: {text[:40]!r}", message_zh=f"{zh}金额超出范围：{text[:40]!r}"
+        )
+    return fen
 
 
 def format_yuan(fen: Fen) -> str:

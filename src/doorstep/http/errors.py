@@ -87,6 +87,8 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if render_page is not None and wants_page(request):  # a page's form: said in words
+            return render_page(request, in_words(exc))
         errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
         return problem(
             422,
@@ -102,3 +104,36 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
         return problem(
             exc.status_code, f"http_{exc.status_code}", str(exc.detail), str(exc.detail), request
         )
+
+
+_ZH = {
+    "missing": "必填",
+    "int_parsing": "须为整数",
+    "int_from_float": "须为整数",
+    "float_parsing": "须为数字",
+    "finite_number": "须为有限的数字",
+    "bool_parsing": "须为是或否",
+    "greater_than": "须大于 {gt}",
+    "greater_than_equal": "须不小于 {ge}",
+    "less_than": "须小于 {lt}",
+    "less_than_equal": "须不大于 {le}",
+    "string_too_long": "最多 {max_length} 个字符",
+    "string_too_short": "至少 {min_length} 个字符",
+    "enum": "不是有效选项",
+    "literal_error": "不是有效选项",
+}
+
+
+def in_words(exc: RequestValidationError) -> errors.InvalidValue:
+    """A refused form or query as the page shows it: each field with what is wrong, in
+    zh_CN and en (pydantic's words are English only)."""
+    en, zh = [], []
+    for error in exc.errors():
+        field = str((error.get("loc") or ("?",))[-1])
+        en.append(f"{field}: {error.get('msg', 'invalid')}")
+        template = _ZH.get(str(error.get("type", "")), "值无效")
+        try:
+            zh.append(f"{field}：" + template.format(**(error.get("ctx") or {})))
+        except (KeyError, IndexError):
+            zh.append(f"{field}：值无效")
+    return errors.InvalidValue("; ".join(en), message_zh="；".join(zh))

@@ -7,10 +7,15 @@ buffers more than the limit.
 
 from __future__ import annotations
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from doorstep.domain import bounds
 from doorstep.http.errors import problem
+
+FORM_MAX_FILES = 20  # files in one multipart form (a visit's evidence)
+FORM_MAX_FIELDS = 200  # other fields in one form
 
 
 class _TooLarge(Exception):
@@ -83,7 +88,8 @@ NUL_MARKS = {
 class RefuseNul:
     """Refuse text carrying U+0000 with a 422 problem before any handler sees it: SQLite
     would store it, PostgreSQL fails the statement (a 500), so neither may get it. Bodies
-    are checked only for JSON and forms, which are small (multipart uploads are files)."""
+    are checked here for JSON and urlencoded forms; a multipart form's files may hold any
+    byte, so its text fields are checked once parsed (`refuse_nul_in_multipart`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -126,3 +132,16 @@ class RefuseNul:
             Request(scope),
         )
         await response(scope, receive, send)
+
+
+async def refuse_nul_in_multipart(request: Request) -> None:
+    """A multipart form's text fields and file names may not hold NUL (U+0000): the
+    refusal (422) names the field. Parsed with the app's limits on files and fields, so
+    the form the handler reads later (Starlette keeps it) was read with them."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return
+    form = await request.form(max_files=FORM_MAX_FILES, max_fields=FORM_MAX_FIELDS)
+    for name, value in form.multi_items():
+        text = (value.filename or "") if isinstance(value, UploadFile) else value
+        bounds.no_nul(name, "form field name")
+        bounds.no_nul(text, name)

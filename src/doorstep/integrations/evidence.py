@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Protocol
 
-from doorstep.domain.errors import BadEvidenceName, StorageFull
+from doorstep.domain.errors import BadEvidenceName, InvalidValue, StorageFull
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -178,16 +178,23 @@ def _degrees(value: object, ref: object) -> float | None:
 
 def read_exif(data: bytes, media_type: str, zone: tzinfo) -> Exif:
     """GPS position and time of a JPEG or PNG photo, where present. EXIF times without an
-    offset are read in the business zone. Anything unreadable is simply absent."""
+    offset are read in the business zone. Anything unreadable is simply absent; a photo
+    declaring more pixels than Pillow's decompression-bomb limit (`Image.MAX_IMAGE_PIXELS`)
+    is refused (`InvalidValue`), whatever its few bytes."""
     if media_type not in (JPEG, PNG):
         return Exif()
-    try:
-        from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
-        with Image.open(io.BytesIO(data)) as image:
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as image:
+            limit = Image.MAX_IMAGE_PIXELS  # below twice this, Pillow only warns
+            if limit is not None and image.width * image.height > limit:
+                raise _too_many_pixels(f"{image.width}×{image.height}", limit)
             exif = image.getexif()
             gps = exif.get_ifd(_GPS_IFD)
             details = exif.get_ifd(_EXIF_IFD)
+    except Image.DecompressionBombError:  # past twice the limit: Pillow refuses outright
+        raise _too_many_pixels(None, Image.MAX_IMAGE_PIXELS or 0) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return Exif()
     lat = lng = None
@@ -196,6 +203,14 @@ def read_exif(data: bytes, media_type: str, zone: tzinfo) -> Exif:
         if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):
             lat = lng = None
     return Exif(lat, lng, _taken_at(details, exif, zone))
+
+
+def _too_many_pixels(size: str | None, limit: int) -> InvalidValue:
+    millions = f"{limit / 1e6:.0f}"
+    return InvalidValue(
+        f"declares {size or 'more'} pixels: a photo may have at most {millions} million",
+        message_zh=f"声明的像素为 {size or '过多'}，照片最多 {millions} 百万像素",
+    )
 
 
 def _taken_at(

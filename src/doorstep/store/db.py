@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,3 +76,21 @@ def transaction(engine: Engine) -> Iterator[Session]:
             yield session
     finally:
         session.close()
+
+
+def undo_on_rollback(session: Session, undo: Callable[[], None]) -> None:
+    """Call `undo` if the session's transaction rolls back, and forget it if it commits:
+    for what a transaction did outside the database (files written for its rows), so a
+    failed unit of work leaves nothing behind. (The listeners stay on the session, spent:
+    removing one while the session runs it is not allowed.)"""
+    pending = [undo]
+
+    def committed(_session: Session) -> None:
+        pending.clear()
+
+    def rolled_back(_session: Session) -> None:
+        while pending:
+            pending.pop()()
+
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_rollback", rolled_back)

@@ -12,7 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.domain.errors import DoorstepError, InvalidValue
+from doorstep.domain import bounds
+from doorstep.domain.errors import DoorstepError
 from doorstep.http.errors import status_of
 from doorstep.web.i18n import language_of
 from doorstep.web.templating import render
@@ -40,14 +41,9 @@ def error_page(request: Request, exc: DoorstepError, back: str = "/cases") -> HT
 
 
 def day_field(text: str, field: str) -> date:
-    """A date given as YYYY-MM-DD, or a refusal naming the field."""
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidValue(
-            f"{field}: not a date (YYYY-MM-DD): {text[:20]!r}",
-            message_zh=f"{field}：日期格式应为 YYYY-MM-DD：{text[:20]!r}",
-        ) from None
+    """A date given as YYYY-MM-DD inside the business's calendar, or a refusal naming the
+    field (`domain.bounds.day`)."""
+    return bounds.day(text, field)
 
 
 def act(

@@ -15,9 +15,11 @@ from doorstep.api.schemas.cases import (
     RevealIn,
     RevealOut,
 )
-from doorstep.domain.money import format_yuan
+from doorstep.domain.bounds import INT32
+from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
-from doorstep.services import cases
+from doorstep.http.params import RowId
+from doorstep.services import cases, visits
 from doorstep.services.cases import CaseFilter, contacts
 from doorstep.services.cases.contacts import RankedContact
 from doorstep.services.cases.view import case_facts
@@ -25,21 +27,9 @@ from doorstep.services.cases.view import case_facts
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
-INT32 = 2**31 - 1
-"""Bounds for numbers that reach an INTEGER column (or an OFFSET): past them the database
-driver fails, a 500 instead of a 422."""
-
-
-def yuan_to_fen(text: str | None) -> int | None:
-    from doorstep.domain.errors import InvalidValue
-    from doorstep.domain.money import parse_yuan
-
-    if not text:
-        return None
-    fen = parse_yuan(text)
-    if abs(fen) >= 2**63:
-        raise InvalidValue(f"amount out of range: {text!r}", message_zh=f"金额超出范围：{text!r}")
-    return fen
+def yuan_to_fen(text: str | None, field: str) -> int | None:
+    """An amount filter: refused past what a BIGINT of fen holds (`parse_yuan`)."""
+    return parse_yuan(text, field) if text else None
 
 
 def contact_out(r: RankedContact) -> ContactPointOut:
@@ -84,8 +74,8 @@ def list_(
         district,
         min_dpd,
         max_dpd,
-        yuan_to_fen(min_amount),
-        yuan_to_fen(max_amount),
+        yuan_to_fen(min_amount, "min_amount"),
+        yuan_to_fen(max_amount, "max_amount"),
         on_hold,
         skip_trace,
     )
@@ -94,7 +84,7 @@ def list_(
 
 
 @router.get("/{case_id}", response_model=CaseDetail)
-def detail(case_id: int, actor: CurrentActor, session: DbSession, state: State) -> CaseDetail:
+def detail(case_id: RowId, actor: CurrentActor, session: DbSession, state: State) -> CaseDetail:
     facts = case_facts(session, actor, case_id, state.clock.now(), state.cipher)
     loans = []
     for loan in facts.loans:
@@ -139,10 +129,10 @@ def detail(case_id: int, actor: CurrentActor, session: DbSession, state: State) 
 
 @router.post("/{case_id}/actions", response_model=CaseOut)
 def act(
-    case_id: int, body: ActionIn, actor: CurrentActor, session: DbSession, state: State
+    case_id: RowId, body: ActionIn, actor: CurrentActor, session: DbSession, state: State
 ) -> CaseOut:
     now = state.clock.now()
-    case = cases.act(
+    case = visits.case_action(
         session,
         actor,
         case_id,
@@ -160,8 +150,8 @@ def act(
 
 @router.post("/{case_id}/contact-points/{point_id}/attempts", response_model=ContactPointOut)
 def attempt(
-    case_id: int,
-    point_id: int,
+    case_id: RowId,
+    point_id: RowId,
     body: AttemptIn,
     actor: CurrentActor,
     session: DbSession,
@@ -189,7 +179,7 @@ def attempt(
 
 @router.post("/{case_id}/reveal", response_model=RevealOut)
 def reveal(
-    case_id: int,
+    case_id: RowId,
     body: RevealIn,
     request: Request,
     actor: CurrentActor,

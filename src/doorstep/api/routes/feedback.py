@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from doorstep.api.schemas.feedback import FeedbackItem, FeedbackPage
+from doorstep.domain import bounds
 from doorstep.domain.access import Permission
-from doorstep.domain.errors import InvalidValue
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services.lender import feedback
 
@@ -18,19 +18,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_since(text: str, state: State) -> datetime:
-    """A date (midnight in the business time zone) or an ISO time with its zone."""
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), state.settings.zone)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidValue(
-            f"since: not a date or ISO time: {text!r}",
-            message_zh=f"since：不是日期或 ISO 时间：{text!r}",
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidValue("since: a time needs its zone", message_zh="since：时间须带时区")
-    return moment
+    """A date (midnight in the business time zone) or an ISO time with its zone, on a day
+    inside the business's calendar (`domain.bounds`)."""
+    if len(text.strip()) == 10:
+        return datetime.combine(bounds.day(text, "since"), time(), state.settings.zone)
+    return bounds.moment(text, "since")
 
 
 @router.get("", response_model=FeedbackPage)

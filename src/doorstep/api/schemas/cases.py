@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from doorstep.domain.bounds import INT32
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.money import format_yuan
 from doorstep.domain.reveal import Purpose
@@ -101,7 +102,9 @@ class ActionIn(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
     hold_reason: str | None = Field(default=None, description="with hold: complaint, dispute, ...")
     cancel_reason: str | None = Field(default=None, description="with cancel: cured, paid, ...")
-    version: int | None = Field(default=None, description="optimistic lock: the version you saw")
+    version: int | None = Field(
+        default=None, ge=0, le=INT32, description="optimistic lock: the version you saw"
+    )
 
 
 class AttemptIn(BaseModel):
@@ -112,7 +115,7 @@ class AttemptIn(BaseModel):
 
 class RevealIn(BaseModel):
     field: Literal["id_number", "contact_point"]
-    point_id: int | None = None
+    point_id: int | None = Field(default=None, ge=1, le=INT32)
     purpose: Purpose = Field(
         description="why: visit_preparation, contact_verification, borrower_request, "
         "complaint_handling, legal, or other (then say what in `reason`)"

@@ -14,8 +14,9 @@ assigns them.
    (`start_hold`);
 5. the row is written and flushed (a concurrent writer's change: `Conflict`);
 6. the audit event `case.<action>` with one payload shape — from, to, hold (after),
-   hold_before — and the reason; `notify` adds the lender's outbox event of the action
-   (`case.closed`).
+   hold_before — and the reason; an action the lender hears of (`LENDER_TOPICS`: a
+   close) writes its outbox event in the same transaction, whoever takes it (page, API,
+   CLI, batch). A case closes only on its verdict: one without is refused.
 
 `act` is the user's entry (page, API, CLI): their role, the case visible to them, then
 `apply(by=Caller.USER)`.
@@ -23,7 +24,6 @@ assigns them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -52,9 +52,11 @@ from doorstep.services.cases.lookup import get_case
 from doorstep.services.conduct import audit
 from doorstep.services.conduct import holds as conduct
 from doorstep.store.models import Case
+from doorstep.store.repositories import visits as visit_repo
 
 LENDER_TOPICS = {"close": "case.closed"}
-"""The actions the lender hears of, and the outbox topic of each (`apply(notify=...)`)."""
+"""The actions the lender hears of, and the outbox topic of each: `apply` writes the event
+with every such action."""
 
 VISIT_ACTIONS = frozenset({"start_visit", "record_visit"})
 
@@ -140,32 +142,27 @@ def apply(
     expected_version: int | None = None,
     today: date | None = None,
     now: datetime | None = None,
-    notify: Mapping[str, Any] | None = None,
 ) -> Case:
     """Take `action` on `case` for `by` (see the module's docstring for the steps).
 
-    `reason`: why (a blank one is none; `cancel` and `release` need one). `hold_reason`:
-    the type of a new hold (default other). `cancel_reason`: the cancellation's kind
-    (default other). `today`: the business date a `record_visit` dates the visit with.
-    `now`: the time a hold starts or is lifted at (needed by `hold` and `release`).
-    `notify`: the lender's payload, written to the outbox under the action's topic
-    (`LENDER_TOPICS`). Raises `Forbidden`, `Conflict`, `IllegalTransition`,
-    `InvalidValue`; the row is flushed, never committed."""
+    `reason`: why (a blank one is none; `cancel`, `close` and `release` need one).
+    `hold_reason`: the type of a new hold (default other). `cancel_reason`: the
+    cancellation's kind (default other). `today`: the business date a `record_visit`
+    dates the visit with. `now`: the time a hold starts or is lifted at, or the lender is
+    told at (needed by `hold`, `release` and `close`). Raises `Forbidden`, `Conflict`,
+    `IllegalTransition`, `InvalidValue`; the row is flushed, never committed."""
     _check_caller(actor, action, by)
     if expected_version is not None and case.version != expected_version:
         raise _conflict()
-    if action in ("hold", "release"):
+    if action in ("hold", "release", *LENDER_TOPICS):
         _needs(now, "now", action)
     if action == "record_visit":
         _needs(today, "today", action)
-    if notify is not None and action not in LENDER_TOPICS:
-        raise TypeError(f"the lender hears of no {action!r}")
-    if notify is not None:
-        _needs(now, "now", action)
     if action == "cancel":
         _known(cancel_reason, CancelReason)
     reason = (reason or "").strip() or None
     after, event = _decide(case, action, reason, hold_reason)
+    lender_hears = _lender_payload(session, case, action, now)
     if action == "release":  # refused (before any change) unless the role may lift every hold
         assert now is not None
         conduct.lift_hold(session, actor, case, event.reason or "", now)
@@ -183,10 +180,32 @@ def apply(
     except StaleDataError:
         raise _conflict() from None
     _record(session, actor, case, event)
-    if notify is not None:
+    if lender_hears is not None:
         assert now is not None
-        outbox.emit(session, LENDER_TOPICS[action], str(case.id), dict(notify), now=now)
+        outbox.emit(session, LENDER_TOPICS[action], str(case.id), lender_hears, now=now)
     return case
+
+
+def _lender_payload(
+    session: Session, case: Case, action: str, now: datetime | None
+) -> dict[str, Any] | None:
+    """What the lender is told of the action (None: nothing): a close carries the next
+    step of the case's verdict, and a case without a verdict does not close."""
+    if action not in LENDER_TOPICS:
+        return None
+    assert now is not None
+    verdict = visit_repo.latest_verdict(session, case.id)
+    if verdict is None:
+        raise IllegalTransition(
+            "a case closes on the verdict of its visit: this one has none",
+            message_zh="案件须凭外访核实结论结案：该案件尚无结论",
+        )
+    return {
+        "case_id": case.id,
+        "customer_id": case.customer_id,
+        "next_step": verdict.override_step or verdict.next_step,
+        "closed_at": now.isoformat(),
+    }
 
 
 def _record(session: Session, actor: Actor, case: Case, event: CaseEvent) -> None:

@@ -33,6 +33,8 @@ PROBLEM_SCHEMA = pl.Schema(
     }
 )
 MONEY_TEXT = r"^\d+(\.\d{1,2})?$"
+NUL = "\x00"
+NO_NUL = "contains a NUL character (U+0000), which no text may hold"
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,11 @@ def _problems(frame: pl.DataFrame, mask: pl.Series, check: Check) -> pl.DataFram
         pl.lit(None, pl.Utf8).alias("file"),
         pl.col(LINE).alias("line"),
         pl.lit(check.column).alias("column"),
-        pl.col(check.column).cast(pl.Utf8).fill_null("").alias("value"),
+        pl.col(check.column)
+        .cast(pl.Utf8)
+        .fill_null("")
+        .str.replace_all(NUL, r"\x00", literal=True)
+        .alias("value"),
         reason.alias("reason"),
     ).filter(mask)
 
@@ -380,6 +386,21 @@ def duplicate_keys(frame: pl.DataFrame, spec: FileSpec) -> list[Check]:
     return [Check(repeated, spec.key[-1], reason)]
 
 
+def nul_checks(frame: pl.DataFrame) -> list[Check]:
+    """Every text cell, the contract's columns and the extra ones alike, without NUL:
+    PostgreSQL's text and JSON cannot hold it."""
+    return [
+        Check(pl.col(name).str.contains(NUL, literal=True), name, NO_NUL)
+        for name, dtype in frame.schema.items()
+        if name != LINE and dtype == pl.Utf8
+    ]
+
+
+def _nul_in_header(path: Path, names: list[str]) -> Problem:
+    name = next(n for n in names if NUL in n).replace(NUL, r"\x00")
+    return Problem(path.name, 1, name, "", "the column name " + NO_NUL)
+
+
 def validate_file(
     path: Path, spec: FileSpec, zone: ZoneInfo
 ) -> tuple[pl.DataFrame | None, list[Problem]]:
@@ -392,6 +413,8 @@ def validate_file(
         frame = read_table(path)
     except (pl.exceptions.ComputeError, OSError, UnicodeDecodeError) as exc:
         return None, [Problem(path.name, None, "", "", f"cannot read file: {exc}")]
+    if any(NUL in name for name in frame.columns):
+        return None, [_nul_in_header(path, frame.columns)]
     missing = [c.name for c in spec.columns if c.required and c.name not in frame.columns]
     if missing:
         return None, [
@@ -407,7 +430,7 @@ def validate_file(
         typed_columns.append(typed.alias(typed_name(column.name)))
         checks += found
     helpers, found = check_rows(frame, spec)
-    checks += [*found, *duplicate_keys(frame, spec)]
+    checks += [*found, *duplicate_keys(frame, spec), *nul_checks(frame)]
     checked = frame.with_columns(*typed_columns, *helpers)
     problems = (
         find_problems(checked, checks)

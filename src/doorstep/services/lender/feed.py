@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from doorstep.domain import bounds
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.errors import InvalidValue
 from doorstep.domain.money import format_yuan
@@ -101,7 +102,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         moment = datetime.fromisoformat(at)
         if moment.tzinfo is None or not isinstance(verdict_id, int):
             raise ValueError
-        return moment, verdict_id
+        bounds.in_calendar(moment.date(), "cursor")  # a forged one may hold anything
+        return moment, bounds.in_range(verdict_id, "cursor")
     except (ValueError, TypeError, UnicodeError, binascii.Error):
         raise InvalidValue(
             "cursor: not a cursor this feed returned", message_zh="cursor：无效的分页游标"

@@ -26,6 +26,7 @@ from fpdf import FPDF
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
+from doorstep.domain import bounds
 from doorstep.domain.access import Actor, Role
 from doorstep.domain.calendar import add_months
 from doorstep.domain.errors import Forbidden, InvalidValue
@@ -58,13 +59,9 @@ def translated(chart: Chart, tr: Translate) -> Chart:
 
 
 def month_period(month: str) -> tuple[date, date]:
-    """'2024-06' -> (2024-06-01, 2024-06-30)."""
-    if not re.fullmatch(r"\d{4}-\d{2}", month):
-        raise InvalidValue(f"not a month (YYYY-MM): {month!r}", message_zh="月份格式应为 YYYY-MM")
-    try:
-        first = date.fromisoformat(f"{month}-01")
-    except ValueError:
-        raise InvalidValue(f"not a month: {month!r}", message_zh="月份无效") from None
+    """'2024-06' -> (2024-06-01, 2024-06-30); a month outside the business's calendar
+    (`domain.bounds`) is refused."""
+    first = bounds.month(month, "month")
     return first, date.fromordinal(add_months(first, 1).toordinal() - 1)
 
 

@@ -29,6 +29,7 @@ from doorstep.services.visits.evidence import (
 from doorstep.services.visits.interview import LABELS, Answers, Interview, Problem, parse_interview
 from doorstep.services.visits.review import (
     VerdictView,
+    case_action,
     close,
     opened_interview,
     photo_positions,
@@ -58,6 +59,7 @@ __all__ = [
     "Upload",
     "VerdictView",
     "VisitRules",
+    "case_action",
     "check_in",
     "check_out",
     "check_uploads",

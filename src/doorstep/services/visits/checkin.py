@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain import checkin
 from doorstep.domain.access import Actor
-from doorstep.domain.errors import InvalidValue, TooFar
+from doorstep.domain.errors import Forbidden, InvalidValue, TooFar
 from doorstep.domain.ports import Cipher
 from doorstep.services.cases import contacts, get_case
 from doorstep.services.conduct import audit, personal_data
@@ -61,6 +61,13 @@ def check_in(
     existing = repo.open_visit(session, case_id)
     if existing is not None:
         return existing, checkin.CheckInResult(existing.distance_m, ())
+    verifiers = repo.members_of(session, team_id)
+    if len(verifiers) < checkin.TEAM_OF:  # a team left with one member visits nobody
+        raise Forbidden(
+            f"a visit needs a team of {checkin.TEAM_OF} verifiers; yours has {len(verifiers)}",
+            message_zh=f"外访须由 {checkin.TEAM_OF} 名外访员组成的小组进行；您的小组只有 "
+            f"{len(verifiers)} 人",
+        )
     where = checkin.position(lat, lng, "position")
     _check_readings(accuracy_m, device_time)
     stop = _plan_stop(session, case_id, team_id, now.astimezone(rules.zone).date())
@@ -75,7 +82,7 @@ def check_in(
         case_id=case.id,
         plan_stop_id=stop.id if stop is not None else None,
         team_id=team_id,
-        verifier_ids=repo.members_of(session, team_id),
+        verifier_ids=verifiers,
         state="checked_in",
         checked_in_at=now,
         device_checked_in_at=device_time,

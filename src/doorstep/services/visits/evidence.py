@@ -5,22 +5,26 @@ and the files no row names (orphans)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy.orm import Session
 
 from doorstep.domain import checkin
 from doorstep.domain.access import Actor
-from doorstep.domain.errors import InvalidAnswers
+from doorstep.domain.errors import InvalidAnswers, InvalidValue
 from doorstep.integrations import evidence as files
 from doorstep.services.conduct import audit, personal_data
 from doorstep.services.visits.interview import Problem
 from doorstep.services.visits.rules import VisitRules
+from doorstep.store.db import undo_on_rollback
 from doorstep.store.models import Evidence, Visit
 from doorstep.store.repositories import privacy as privacy_repo
 from doorstep.store.repositories import visits as repo
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,34 +33,37 @@ class Upload:
     data: bytes
 
 
-def check_uploads(uploads: Sequence[Upload], max_bytes: int) -> list[tuple[Upload, str]]:
-    """Each upload with its media type from its content, or every refusal at once."""
+@dataclass(frozen=True)
+class Checked:
+    """An upload that may be kept: its type from its content, and its photo's EXIF."""
+
+    upload: Upload
+    media: str
+    exif: files.Exif
+
+
+def check_uploads(uploads: Sequence[Upload], max_bytes: int, zone: tzinfo = UTC) -> list[Checked]:
+    """Each upload with its media type from its content and its EXIF (times without an
+    offset read in `zone`), or every refusal at once: too large, not a photo or recording,
+    a photo declaring more pixels than allowed. Nothing is written."""
     problems: list[Problem] = []
     checked = []
     limit_mb = f"{max_bytes / 1024 / 1024:.0f}"
     for upload in uploads:
         name = (upload.name or "?")[:80]
+        media = files.sniff(upload.data[:64]) if len(upload.data) <= max_bytes else None
         if len(upload.data) > max_bytes:
-            problems.append(
-                Problem(
-                    "evidence",
-                    f"evidence: {name} is larger than {limit_mb} MB",
-                    f"证据：{name} 超过 {limit_mb} MB",
-                )
-            )
-            continue
-        media = files.sniff(upload.data[:64])
-        if media is None:
-            problems.append(
-                Problem(
-                    "evidence",
-                    f"evidence: {name} is not a JPEG, PNG or HEIC photo "
-                    "nor an M4A or MP3 recording",
-                    f"证据：{name} 不是 JPEG、PNG、HEIC 照片或 M4A、MP3 录音",
-                )
-            )
-            continue
-        checked.append((upload, media))
+            en, zh = f"is larger than {limit_mb} MB", f"超过 {limit_mb} MB"
+        elif media is None:
+            en = "is not a JPEG, PNG or HEIC photo nor an M4A or MP3 recording"
+            zh = "不是 JPEG、PNG、HEIC 照片或 M4A、MP3 录音"
+        else:
+            try:
+                checked.append(Checked(upload, media, files.read_exif(upload.data, media, zone)))
+                continue
+            except InvalidValue as exc:  # a decompression bomb's header
+                en, zh = exc.message, exc.message_zh
+        problems.append(Problem("evidence", f"evidence: {name} {en}", f"证据：{name} {zh}"))
     if problems:
         raise InvalidAnswers(problems)
     return checked
@@ -66,33 +73,48 @@ def store_evidence(
     session: Session,
     actor: Actor,
     visit: Visit,
-    checked: Sequence[tuple[Upload, str]],
+    checked: Sequence[Checked],
     *,
     store: files.EvidenceStore,
     rules: VisitRules,
     now: datetime,
 ) -> list[str]:
     """Store each checked upload under its SHA-256 with an evidence row of the visit;
-    returns the hashes in upload order."""
-    hashes = []
-    for upload, media in checked:
-        digest = store.put(upload.data)
-        exif = files.read_exif(upload.data, media, rules.zone)
+    returns the hashes in upload order. A file this submission adds is removed again if
+    its transaction rolls back, so no file is left that no row names."""
+    hashes: list[str] = []
+    added: list[str] = []
+
+    def remove_added() -> None:
+        for digest in added:
+            try:
+                store.remove(digest)
+            except OSError:  # left for `batch evidence` to report; the rollback goes on
+                logger.exception("evidence %s not removed after a rollback", digest)
+
+    undo_on_rollback(session, remove_added)
+    for item in checked:
+        fresh = not store.exists(files.sha256_of(item.upload.data))
+        digest = store.put(item.upload.data)
+        if fresh:
+            added.append(digest)
         session.add(
             Evidence(
                 visit_id=visit.id,
                 sha256=digest,
-                media_type=media,
-                size_bytes=len(upload.data),
-                original_name=(upload.name or "")[:255] or None,
-                exif_position=personal_data.seal_position(rules.cipher, exif.lat, exif.lng),
-                exif_taken_at=exif.taken_at,
+                media_type=item.media,
+                size_bytes=len(item.upload.data),
+                original_name=(item.upload.name or "")[:255] or None,
+                exif_position=personal_data.seal_position(
+                    rules.cipher, item.exif.lat, item.exif.lng
+                ),
+                exif_taken_at=item.exif.taken_at,
                 uploaded_at=now,
                 uploaded_by=actor.user_id,
             )
         )
         hashes.append(digest)
-        _flag_exif(visit, exif, rules)
+        _flag_exif(visit, item.exif, rules)
     return hashes
 
 

@@ -9,6 +9,7 @@ order and refuses the whole form with every problem at once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -205,7 +206,7 @@ def read_willingness(form: AnswerReader, reached: bool) -> int | None:
     """Willingness to pay, 1 to 5; required when the borrower was met."""
     raw = form.one("willingness")
     if raw:
-        if raw.isdigit() and 1 <= int(raw) <= 5:
+        if raw in ("1", "2", "3", "4", "5"):
             return int(raw)
         form.bad("willingness", "choose 1 to 5", "请选择 1 至 5")
     elif reached:
@@ -222,7 +223,7 @@ def read_dependants(form: AnswerReader) -> int | None:
     raw = form.one("dependants")
     if not raw:
         return None
-    if raw.isdigit() and int(raw) <= MAX_DEPENDANTS:
+    if re.fullmatch(r"[0-9]{1,2}", raw) and int(raw) <= MAX_DEPENDANTS:  # not "²" (isdigit)
         return int(raw)
     form.bad("dependants", "a whole number from 0 to 30", "0 至 30 的整数")
     return None

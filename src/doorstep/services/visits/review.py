@@ -4,17 +4,17 @@ or its next step overridden with a reason, and the visited case closed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor
-from doorstep.domain.case import Caller
+from doorstep.domain.case import Caller, CaseState
 from doorstep.domain.errors import InvalidAnswers, NotFound
 from doorstep.domain.ports import Cipher
 from doorstep.domain.verdict import NextStep
-from doorstep.services.cases import apply, get_case
+from doorstep.services.cases import act, apply, get_case
 from doorstep.services.conduct import audit
 from doorstep.services.conduct.personal_data import Position, unseal_json, unseal_positions
 from doorstep.services.visits.access import require_manager
@@ -133,21 +133,43 @@ def close(
     *,
     reason: str | None,
     now: datetime,
+    expected_version: int | None = None,
 ) -> Case:
-    """Close a visited case (reviewing its verdict as it stands, if nobody has)."""
+    """Close a visited case with a reason, accepting its verdict as it stands if nobody
+    has reviewed it. `cases.apply` refuses a case not visited or without a verdict, and
+    writes the lender's outbox event."""
     require_manager(actor)
-    view = _verdict_of(session, actor, case_id)
-    if view.verdict.reviewed_at is None:
-        review(session, actor, case_id, override_step=None, reason=None, now=now)
     case = get_case(session, actor, case_id)
-    lender_hears = {
-        "case_id": case.id,
-        "customer_id": case.customer_id,
-        "next_step": view.verdict.override_step or view.verdict.next_step,
-        "closed_at": now.isoformat(),
-    }
-    # closing is the manager's decision, taken as a person; the lender hears of it
+    verdict = repo.latest_verdict(session, case.id)
+    if case.state == CaseState.VISITED and verdict is not None and verdict.reviewed_at is None:
+        review(session, actor, case_id, override_step=None, reason=None, now=now)
+    # closing is the manager's decision, taken as a person
     return apply(
-        session, actor, case, "close", by=Caller.USER,
-        reason=(reason or "").strip() or "verdict reviewed", now=now, notify=lender_hears,
+        session, actor, case, "close", by=Caller.USER, reason=reason, now=now,
+        expected_version=expected_version,
+    )  # fmt: skip
+
+
+def case_action(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    action: str,
+    *,
+    reason: str | None = None,
+    hold_reason: str | None = None,
+    cancel_reason: str | None = None,
+    expected_version: int | None = None,
+    today: date | None = None,
+    now: datetime,
+) -> Case:
+    """A person's action on a case from its page or the API: a close goes through `close`
+    (the verdict accepted), every other action through `cases.act`."""
+    if action == "close":
+        return close(
+            session, actor, case_id, reason=reason, now=now, expected_version=expected_version
+        )
+    return act(
+        session, actor, case_id, action, reason=reason, hold_reason=hold_reason,
+        cancel_reason=cancel_reason, expected_version=expected_version, today=today, now=now,
     )  # fmt: skip

@@ -87,7 +87,7 @@ def submit(
     # Every refusal comes before the first write.
     personal_data.need(rules.cipher)
     interview = parse_interview(answers, today)
-    checked = check_uploads(uploads, rules.evidence_max_bytes)
+    checked = check_uploads(uploads, rules.evidence_max_bytes, rules.zone)
     broken = repo.broken_promises(session, case.customer_id)
     facts, decision = _decide(session, case, interview, broken, rules)
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.params import RowId
 from doorstep.services import visits
 from doorstep.services.cases import bulk_reveal
 from doorstep.services.visits import alerts
@@ -43,7 +44,7 @@ def alerts_page(
 
 @router.post("/alerts/{alert_id}/resolve")
 def alert_resolve(
-    alert_id: int,
+    alert_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,

@@ -9,6 +9,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from doorstep.domain import bounds
+from doorstep.domain.bounds import INT32
 from doorstep.domain.case import CancelReason, CaseState, HoldReason
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.delinquency import DEFAULT_BUCKETS
@@ -16,7 +18,8 @@ from doorstep.domain.errors import DoorstepError, Throttled
 from doorstep.domain.money import parse_yuan
 from doorstep.domain.reveal import quota
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
-from doorstep.services import cases
+from doorstep.http.params import RowId
+from doorstep.services import cases, visits
 from doorstep.services.cases import CaseFilter, contacts
 from doorstep.services.cases.view import case_facts
 from doorstep.web.forms import act, error_message, error_page
@@ -27,18 +30,14 @@ router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
 
 
-def _int(text: str | None) -> int | None:
-    """A whole number within what a DPD filter can mean; anything else is no filter."""
-    if text in (None, "") or not str(text).lstrip("-").isdigit() or len(str(text)) > 6:
-        return None
-    return int(str(text))
+def _days(text: str | None, field: str) -> int | None:
+    """A DPD filter: blank is none; anything but a whole number of days is refused."""
+    return bounds.whole(text, field, high=INT32) if text else None
 
 
-def _fen(text: str | None) -> int | None:
-    try:
-        return parse_yuan(text) if text else None
-    except DoorstepError:
-        return None
+def _fen(text: str | None, field: str) -> int | None:
+    """An amount filter in yuan: blank is none; refused past what a BIGINT of fen holds."""
+    return parse_yuan(text, field) if text else None
 
 
 def _flag(text: str | None) -> bool | None:
@@ -60,7 +59,7 @@ def case_list(
     max_amount: str | None = None,
     on_hold: str | None = None,
     skip_trace: str | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=INT32)] = 1,
 ) -> HTMLResponse:
     request.state.actor = actor
     f = CaseFilter(
@@ -68,10 +67,10 @@ def case_list(
         tuple(b for b in bucket or () if b),
         city or None,
         district or None,
-        _int(min_dpd),
-        _int(max_dpd),
-        _fen(min_amount),
-        _fen(max_amount),
+        _days(min_dpd, "min_dpd"),
+        _days(max_dpd, "max_dpd"),
+        _fen(min_amount, "min_amount"),
+        _fen(max_amount, "max_amount"),
         _flag(on_hold),
         _flag(skip_trace),
     )
@@ -102,7 +101,7 @@ def case_list(
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    case_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
@@ -132,7 +131,7 @@ def _reveal_limits(request: Request, state: State) -> str | None:
 
 @router.post("/cases/{case_id}/actions")
 def case_action(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -141,7 +140,7 @@ def case_action(
     reason: Annotated[str | None, Form(max_length=500)] = None,
     hold_reason: Annotated[HoldReason | None, Form()] = None,
     cancel_reason: Annotated[CancelReason | None, Form()] = None,
-    version: Annotated[int | None, Form()] = None,
+    version: Annotated[int | None, Form(ge=0, le=INT32)] = None,
 ) -> Response:
     request.state.actor = actor
     page = f"/cases/{case_id}"
@@ -149,7 +148,7 @@ def case_action(
     return act(  # refused: a stale form, a cancel without a reason, ...
         request,
         session,
-        lambda: cases.act(
+        lambda: visits.case_action(
             session,
             actor,
             case_id,
@@ -168,12 +167,12 @@ def case_action(
 
 @router.post("/cases/{case_id}/attempts")
 def case_attempt(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    point_id: Annotated[int, Form()],
+    point_id: Annotated[int, Form(ge=1, le=INT32)],
     channel: Annotated[AttemptChannel, Form()],
     result: Annotated[AttemptResult, Form()],
     note: Annotated[str | None, Form(max_length=500)] = None,
@@ -202,7 +201,7 @@ def case_attempt(
 
 @router.post("/cases/{case_id}/reveal", response_class=HTMLResponse)
 def case_reveal(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -210,7 +209,7 @@ def case_reveal(
     field: Annotated[str, Form()],
     purpose: Annotated[str, Form(max_length=32)] = "",
     reason: Annotated[str | None, Form(max_length=300)] = None,
-    point_id: Annotated[int | None, Form()] = None,
+    point_id: Annotated[int | None, Form(ge=1, le=INT32)] = None,
 ) -> HTMLResponse:
     request.state.actor = actor
     try:

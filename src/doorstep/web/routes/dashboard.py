@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from doorstep.domain.bounds import INT32
 from doorstep.http.context import AppState, CurrentActor, DbSession, State
 from doorstep.services.reports import files as report_files
 from doorstep.services.reports.dashboard import Dashboard, build_dashboard, default_end
@@ -32,15 +33,11 @@ def dashboard_page(
     session: DbSession,
     state: State,
     city: str | None = None,
-    days: int = 90,
+    days: Annotated[int, Query(ge=1, le=INT32)] = 90,
     until: str | None = None,
 ) -> HTMLResponse:
     settings = state.settings
-    today = default_end(session, _now(state).date())
-    try:
-        end = date.fromisoformat(until) if until else today
-    except ValueError:
-        end = today  # a malformed date is no filter
+    end = day_field(until, "until") if until else default_end(session, _now(state).date())
     board = build_dashboard(
         session,
         actor,

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.params import RowId
 from doorstep.services.lender import feedback
 from doorstep.services.lender.dossier import cache_folder, dossier_pdf
 from doorstep.services.repayment import offers
@@ -18,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/cases/{case_id}/dossier.pdf", response_model=None)
 def dossier(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    case_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     try:
@@ -59,7 +60,7 @@ def dead_letters(request: Request, actor: CurrentActor, session: DbSession) -> H
 
 @router.post("/feedback/dead-letters/{delivery_id}/retry")
 def retry(
-    delivery_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    delivery_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     page = "/feedback/dead-letters"

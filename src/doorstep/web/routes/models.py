@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, app_state
+from doorstep.http.params import RowId
 from doorstep.scoring.behaviour import FEATURES
 from doorstep.scoring.monitoring import FLAG_ABOVE, WATCH_ABOVE
 from doorstep.services import scoring
@@ -50,7 +51,7 @@ def model_list(request: Request, actor: CurrentActor, session: DbSession) -> HTM
 
 @router.get("/models/{version_id}", response_class=HTMLResponse)
 def model_page(
-    version_id: int, request: Request, actor: CurrentActor, session: DbSession
+    version_id: RowId, request: Request, actor: CurrentActor, session: DbSession
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
@@ -89,7 +90,7 @@ def model_page(
 
 @router.post("/models/{version_id}/activate")
 def activate_model(
-    version_id: int,
+    version_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,

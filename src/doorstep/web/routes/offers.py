@@ -12,12 +12,13 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from doorstep.domain import plans
+from doorstep.domain import bounds, plans
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import DoorstepError, InvalidValue
 from doorstep.domain.money import parse_yuan
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.http.context import CurrentActor, DbSession, State, app_state
+from doorstep.http.params import RowId
 from doorstep.services.repayment import offers
 from doorstep.store.models import Offer
 from doorstep.web.forms import act, error_page
@@ -36,7 +37,9 @@ def business_day(state: State) -> date:
 
 
 @router.get("/cases/{case_id}/plans-panel", response_class=HTMLResponse)
-def panel(case_id: int, request: Request, actor: CurrentActor, session: DbSession) -> HTMLResponse:
+def panel(
+    case_id: RowId, request: Request, actor: CurrentActor, session: DbSession
+) -> HTMLResponse:
     request.state.actor = actor
     found = offers.case_panel(session, actor, case_id, app_state(request).cipher)
     return render(
@@ -92,8 +95,7 @@ def _inputs(
         budget = plans.Budget(income_fen, expense_fen, state.settings.repayment_affordable_share)
     custom = None
     if months:
-        if not months.strip().isdigit():
-            raise InvalidValue("months: a whole number", message_zh="months：须为整数")
+        months_n = bounds.whole(months, "months", low=1, high=plans.MAX_MONTHS)
         share_discount = _decimal(discount, "discount", Decimal(0)) / 100
         try:
             chosen_method = RepaymentMethod(method or RepaymentMethod.EQUAL_INSTALLMENT)
@@ -101,10 +103,10 @@ def _inputs(
             raise InvalidValue("method: unknown", message_zh="method：未知的还款方式") from None
         custom = plans.Terms(
             kind=plans.OptionKind.SETTLE if share_discount else plans.OptionKind.COMBINED,
-            months=int(months),
+            months=months_n,
             annual_rate=_decimal(rate, "rate", Decimal(0)) / 100,
             method=chosen_method,
-            grace_months=int(grace) if grace and grace.isdigit() else 0,
+            grace_months=bounds.whole(grace, "grace", high=plans.MAX_MONTHS) if grace else 0,
             penalty_waiver=_decimal(waiver, "waiver", Decimal(0)) / 100,
             discount=share_discount,
             upfront_fee=_yuan(fee, "fee") or 0,
@@ -126,7 +128,7 @@ def _with_standard(
 
 @router.get("/cases/{case_id}/offers/new", response_class=HTMLResponse)
 def build(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -172,7 +174,7 @@ def build(
 
 @router.post("/cases/{case_id}/offers")
 def make(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -228,7 +230,7 @@ def _offer_panel(offer: Offer) -> str:
 
 @router.post("/offers/{offer_id}/approve")
 def approve(
-    offer_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    offer_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     now = state.clock.now()
@@ -239,7 +241,7 @@ def approve(
 
 @router.post("/offers/{offer_id}/withdraw")
 def withdraw(
-    offer_id: int,
+    offer_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -258,7 +260,7 @@ def withdraw(
 
 @router.post("/borrower-messages/{message_id}/handled")
 def handled(
-    message_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    message_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     now = state.clock.now()

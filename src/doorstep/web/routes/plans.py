@@ -12,8 +12,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
+from doorstep.domain.bounds import INT32
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.params import RowId
 from doorstep.services import visit_plans
 from doorstep.services.visit_plans import PlanConfig
 from doorstep.web.forms import act, day_field, error_page
@@ -79,7 +81,7 @@ def plan_run(
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
 def plan_page(
-    plan_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    plan_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
@@ -101,14 +103,14 @@ def plan_page(
 
 @router.post("/plans/{plan_id}/move")
 def plan_move(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    stop_id: Annotated[int, Form()],
-    team_id: Annotated[int, Form()],
-    version: Annotated[int, Form()],
+    stop_id: Annotated[int, Form(ge=1, le=INT32)],
+    team_id: Annotated[int, Form(ge=1, le=INT32)],
+    version: Annotated[int, Form(ge=0, le=INT32)],
 ) -> Response:
     request.state.actor = actor
     return _on_plan(
@@ -123,13 +125,13 @@ def plan_move(
 
 @router.post("/plans/{plan_id}/lock")
 def plan_lock(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
-    stop_id: Annotated[int, Form()],
+    stop_id: Annotated[int, Form(ge=1, le=INT32)],
     locked: Annotated[bool, Form()],
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=0, le=INT32)],
 ) -> Response:
     request.state.actor = actor
     return _on_plan(
@@ -144,13 +146,15 @@ def plan_lock(
 
 @router.post("/plans/{plan_id}/reoptimise")
 def plan_reoptimise(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    version: Annotated[int, Form()],
-    seconds: Annotated[float | None, Form()] = None,
+    version: Annotated[int, Form(ge=0, le=INT32)],
+    # the upper bound in words is the planner's setting (visit_plans.config); this one only
+    # keeps nonsense (inf, nan) out
+    seconds: Annotated[float | None, Form(gt=0, le=24 * 3600, allow_inf_nan=False)] = None,
 ) -> Response:
     request.state.actor = actor
     return _on_plan(
@@ -165,12 +169,12 @@ def plan_reoptimise(
 
 @router.post("/plans/{plan_id}/publish")
 def plan_publish(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=0, le=INT32)],
 ) -> Response:
     request.state.actor = actor
     return _on_plan(
@@ -185,7 +189,7 @@ def plan_publish(
 
 @router.post("/plans/{plan_id}/replan")
 def plan_replan(
-    plan_id: int,
+    plan_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,

@@ -64,7 +64,7 @@ def choose(
         return SIGN_IN
 
     def prepare() -> int:
-        if not offer_id.isdigit():
+        if not (offer_id.isascii() and offer_id.isdigit()):  # "²" is a digit to isdigit
             raise InvalidValue("offer: not an offer", message_zh="offer：方案编号无效")
         return agreements.prepare(
             session,

@@ -5,7 +5,7 @@ submission) and the supervisor's verdict on the case page (the alerts page is
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from doorstep.domain import bounds
 from doorstep.domain.access import Permission
 from doorstep.domain.errors import (
     DoorstepError,
@@ -26,6 +27,8 @@ from doorstep.domain.reasons import REASONS
 from doorstep.domain.verdict import VULNERABILITIES, NextStep
 from doorstep.http.context import AppState, CurrentActor, DbSession, State, app_state, request_id
 from doorstep.http.errors import status_of
+from doorstep.http.limits import FORM_MAX_FIELDS, FORM_MAX_FILES
+from doorstep.http.params import RowId
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.visits import alerts
@@ -36,7 +39,6 @@ from doorstep.web.i18n import language_of
 from doorstep.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-MAX_FILES = 20
 
 
 def _rules(state: AppState) -> visits.VisitRules:
@@ -71,17 +73,8 @@ def _number(text: str | None, field: str) -> float | None:
 
 
 def _device_time(text: str | None) -> datetime | None:
-    if not text or not text.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidValue(
-            "device_time: not an ISO 8601 time", message_zh="device_time：不是 ISO 8601 时间"
-        ) from None
-    if moment.tzinfo is None:
-        raise InvalidValue("device_time: needs an offset", message_zh="device_time：需要时区偏移")
-    return moment
+    """The phone's clock: an ISO time with its offset, on a day in the calendar."""
+    return bounds.moment(text, "device_time") if text and text.strip() else None
 
 
 # --- The day --------------------------------------------------------------------------
@@ -93,21 +86,15 @@ def day_page(
     actor: CurrentActor,
     session: DbSession,
     state: State,
+    date: str | None = None,
 ) -> Response:
     request.state.actor = actor
     rules = _rules(state)
     now = _now(request)
-    text = request.query_params.get("date") or ""
     try:
-        on = date.fromisoformat(text) if text else now.astimezone(rules.zone).date()
-    except ValueError:
-        return error_page(
-            request,
-            InvalidValue(
-                f"date: {text[:20]!r} is not YYYY-MM-DD", message_zh="date：日期格式应为 YYYY-MM-DD"
-            ),
-            back="/day",
-        )
+        on = bounds.day(date, "date") if date else now.astimezone(rules.zone).date()
+    except InvalidValue as exc:
+        return error_page(request, exc, back="/day")
     try:
         stops = visits.day(
             session,
@@ -139,7 +126,7 @@ def day_page(
 
 @router.post("/cases/{case_id}/check-in")
 def check_in(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -201,7 +188,7 @@ def check_in(
 
 @router.post("/visits/{visit_id}/check-out")
 def check_out(
-    visit_id: int,
+    visit_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -230,7 +217,7 @@ def check_out(
 
 @router.post("/visits/{visit_id}/sos")
 def sos(
-    visit_id: int,
+    visit_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -260,7 +247,7 @@ def sos(
 
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)
 def visit_page(
-    visit_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    visit_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     rules = _rules(state)
@@ -311,7 +298,7 @@ async def _read_submission(
 ) -> tuple[str, dict[str, str | list[str]], list[visits.Upload]]:
     """The submission's idempotency key, answers and evidence from its multipart form;
     each file read up to one byte past the limit (enough to refuse it)."""
-    form = await request.form(max_files=MAX_FILES, max_fields=200)
+    form = await request.form(max_files=FORM_MAX_FILES, max_fields=FORM_MAX_FIELDS)
     answers: dict[str, str | list[str]] = {}
     uploads: list[visits.Upload] = []
     for name in set(form.keys()):
@@ -334,7 +321,7 @@ async def _read_submission(
 
 @router.post("/visits/{visit_id}/submit")
 async def submit(
-    visit_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    visit_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     """The interview with its evidence, sent by the page's script (multipart) with the
     device's idempotency key; answers JSON."""
@@ -387,7 +374,7 @@ async def submit(
 
 @router.get("/visits/{visit_id}/done", response_class=HTMLResponse)
 def visit_done(
-    visit_id: int, request: Request, actor: CurrentActor, session: DbSession
+    visit_id: RowId, request: Request, actor: CurrentActor, session: DbSession
 ) -> Response:
     request.state.actor = actor
     try:
@@ -403,7 +390,7 @@ def visit_done(
 
 @router.get("/cases/{case_id}/verdict", response_class=HTMLResponse)
 def verdict_fragment(
-    case_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    case_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     request.state.actor = actor
     view = visits.verdict_view(session, actor, case_id)
@@ -422,7 +409,7 @@ def verdict_fragment(
 
 @router.post("/cases/{case_id}/verdict/review")
 def verdict_review(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
@@ -448,7 +435,7 @@ def verdict_review(
 
 @router.post("/cases/{case_id}/verdict/close")
 def verdict_close(
-    case_id: int,
+    case_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
