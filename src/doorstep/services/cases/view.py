@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from doorstep.domain.access import Actor
+from doorstep.domain.access import Actor, Permission
 from doorstep.services.cases.contacts import RankedContact, best, ranked
 from doorstep.services.cases.lookup import get_case
 from doorstep.services.cases.transitions import actions_for
@@ -23,6 +23,19 @@ from doorstep.store.models import (
     Payment,
 )
 from doorstep.store.repositories import cases as repo
+from doorstep.store.repositories import identity
+
+
+@dataclass(frozen=True)
+class SameId:
+    """Another customer number the lender sent with this customer's national ID: linked
+    at ingest, never merged; its latest case when the reader may see it."""
+
+    customer_id: str
+    case_id: int | None
+    found_at: datetime
+    file: str
+    line: int | None
 
 
 @dataclass
@@ -40,6 +53,7 @@ class CaseFacts:
     attempts: list[ContactAttempt]
     timeline: list[AuditEvent]
     actions: list[str]
+    same_id: list[SameId]  # managers only: other customer numbers with this national ID
 
 
 def case_facts(session: Session, actor: Actor, case_id: int, now: datetime) -> CaseFacts:
@@ -68,4 +82,21 @@ def case_facts(session: Session, actor: Actor, case_id: int, now: datetime) -> C
         attempts=repo.attempts_of(session, [c.point.id for c in contacts]),
         timeline=audit.timeline(session, "case", case.id),
         actions=actions_for(case),
+        same_id=same_id(session, actor, case.customer_id, now),
     )
+
+
+def same_id(session: Session, actor: Actor, customer_id: str, now: datetime) -> list[SameId]:
+    """The customer's identity links, for managers (who change cases); nobody else."""
+    if not actor.can(Permission.CHANGE_CASES):
+        return []
+    links = identity.links_of(session, customer_id)
+    others = [
+        link.other_customer_id if link.customer_id == customer_id else link.customer_id
+        for link in links
+    ]
+    cases = identity.latest_visible_cases(session, actor, others, now)
+    return [
+        SameId(other, cases.get(other), link.found_at, link.file, link.line)
+        for other, link in zip(others, links, strict=True)
+    ]

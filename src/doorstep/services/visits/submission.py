@@ -94,6 +94,9 @@ def submit(
     _record_interview(visit, interview, now)
     verdict = _record_verdict(session, case, visit, interview, facts, decision, broken)
     promise = _record_promise(session, case, visit, interview)
+    for made in (verdict, promise):  # the caller's clock, not the wall clock: the feed's
+        if made is not None:  # order and the promise's first day are when it happened
+            made.created_at = made.updated_at = now
     _finish_stop(session, visit)
     _flush_submission(session)
     _record_visited(session, actor, case, interview, decision, today, now)
