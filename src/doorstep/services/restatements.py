@@ -38,7 +38,13 @@ class RestatementSummary:
     days: set[date] = field(default_factory=set)  # the days restated
 
     def counts(self) -> dict[str, int]:
-        return {"restated": self.restated, "restated_loans": self.loans} if self.loans else {}
+        if not self.loans:
+            return {}
+        return {
+            "restated_loans": self.loans,
+            "recomputed": self.recomputed,
+            "restated": self.restated,
+        }
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,14 @@ def customers_by_id_hash(connection: Connection, hashes: Sequence[str]) -> list[
     rows: list[tuple[str, str]] = []
     for start in range(0, len(hashes), CHUNK):
         chunk = hashes[start : start + CHUNK]
-        rows += connection.execute(
-            select(Customer.customer_id, Customer.id_number_hash).where(
-                Customer.id_number_hash.in_(chunk)
+        rows += [
+            (customer, digest)
+            for customer, digest in connection.execute(
+                select(Customer.customer_id, Customer.id_number_hash).where(
+                    Customer.id_number_hash.in_(chunk)
+                )
             )
-        ).tuples()
+        ]
     return rows
 
 
@@ -38,13 +41,14 @@ def linked_pairs(connection: Connection, customer_ids: Sequence[str]) -> set[tup
     link = IdentityLink
     for start in range(0, len(customer_ids), CHUNK):
         chunk = customer_ids[start : start + CHUNK]
-        pairs |= set(
-            connection.execute(
+        pairs |= {
+            (low, high)
+            for low, high in connection.execute(
                 select(link.customer_id, link.other_customer_id).where(
                     or_(link.customer_id.in_(chunk), link.other_customer_id.in_(chunk))
                 )
-            ).tuples()
-        )
+            )
+        }
     return pairs
 
 
@@ -75,4 +79,4 @@ def latest_visible_cases(
         select(Case.customer_id, func.max(Case.id)).where(Case.customer_id.in_(customer_ids)),
     )
     latest = visible_to(theirs, actor, now).group_by(Case.customer_id)
-    return dict(session.execute(latest).tuples().all())
+    return dict(session.execute(latest).all())

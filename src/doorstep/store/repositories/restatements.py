@@ -57,7 +57,7 @@ def payment_days_changed(
         select(s.loan_id, s.paid_on, p.loan_id, p.paid_on)
         .select_from(stage.outerjoin(Payment.__table__, p.payment_id == s.payment_id))
         .where(differs, or_(s.paid_on <= up_to, p.paid_on <= up_to))
-    ).tuples()
+    ).all()
     days: list[tuple[str, date]] = []
     for loan, day, old_loan, old_day in rows:
         days += [(loan, day)] if day <= up_to else []
@@ -74,7 +74,7 @@ def due(connection: Connection) -> pl.DataFrame:
     """Every marked loan once: the earliest day marked, the import batches that marked it,
     and the highest mark id read (marks added later are left for the next run)."""
     r = RestatementDue
-    rows = connection.execute(select(r.id, r.loan_id, r.from_day, r.import_batch_id)).tuples()
+    rows = connection.execute(select(r.id, r.loan_id, r.from_day, r.import_batch_id)).all()
     frame = pl.DataFrame(
         list(rows),
         schema={"id": pl.Int64, "loan_id": pl.Utf8, "from_day": pl.Date, "batch": pl.Int64},
@@ -102,7 +102,7 @@ def schedule_starts(connection: Connection, loan_ids: Sequence[str]) -> dict[str
                 select(v.loan_id, func.max(v.effective_on))
                 .where(v.loan_id.in_(loan_ids[start : start + CHUNK]))
                 .group_by(v.loan_id)
-            ).tuples()
+            ).all()
         )
     return starts
 
@@ -116,7 +116,7 @@ def stored_snapshots(connection: Connection, loan_ids: Sequence[str], since: dat
             select(s.loan_id, s.as_of, *(s[name] for name in SNAPSHOT_VALUES)).where(
                 s.loan_id.in_(loan_ids[start : start + CHUNK]), s.as_of >= since
             )
-        ).tuples()
+        ).all()
     schema = {"loan_id": pl.Utf8(), "as_of": pl.Date(), **SNAPSHOT_VALUES}
     return pl.DataFrame(rows, schema=schema, orient="row")
 
@@ -146,7 +146,7 @@ def of_runs(
     counts = dict(
         session.execute(
             select(r.run_as_of, func.count()).where(r.run_as_of.in_(days)).group_by(r.run_as_of)
-        ).tuples()
+        ).all()
     )
     shown: dict[date, tuple[int, list[SnapshotRestatement]]] = {}
     for day, total in counts.items():

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.errors import BatchAlreadyRunning, DoorstepError, Forbidden
+from doorstep.domain.money import format_yuan
 from doorstep.domain.ports import Clock
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services import restatements
@@ -47,6 +48,13 @@ def _seconds(start: datetime | None, end: datetime | None) -> str:
     return f"{(end - start).total_seconds():.1f}" if start and end else ""
 
 
+def _fields(values: dict[str, Any]) -> str:
+    """A snapshot's changed fields as `name=value`, money in yuan."""
+    return ", ".join(
+        f"{k}={v if k in ('dpd', 'bucket') else format_yuan(v)}" for k, v in values.items()
+    )
+
+
 def _restated(found: tuple[int, list[SnapshotRestatement]] | None) -> dict[str, Any] | None:
     """The snapshots a run restated (how many, the first ones), as the page shows them."""
     if found is None:
@@ -56,8 +64,8 @@ def _restated(found: tuple[int, list[SnapshotRestatement]] | None) -> dict[str, 
         {
             "loan_id": r.loan_id,
             "as_of": r.as_of.isoformat(),
-            "before": ", ".join(f"{k}={v}" for k, v in r.before.items()),
-            "after": ", ".join(f"{k}={v}" for k, v in r.after.items()),
+            "before": _fields(r.before),
+            "after": _fields(r.after),
             "changed_from": r.changed_from.isoformat(),
             "batches": ", ".join(f"#{b}" for b in r.import_batches) or "-",
         }
