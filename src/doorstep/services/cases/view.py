@@ -58,7 +58,7 @@ class CaseFacts:
 
 def case_facts(session: Session, actor: Actor, case_id: int, now: datetime) -> CaseFacts:
     """The case's facts as the actor may see them, its contacts ranked as trusted at `now`."""
-    case = get_case(session, actor, case_id)
+    case = get_case(session, actor, case_id, now)
     customer = repo.customer(session, case.customer_id)
     assert customer is not None
     loans = repo.loans_of(session, case.customer_id)

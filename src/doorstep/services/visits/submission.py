@@ -81,7 +81,7 @@ def submit(
     live_team(session, actor, visit.case_id, now)
     if visit.state == "submitted":
         raise Conflict("this visit was already submitted", message_zh="该外访已提交")
-    case = get_case(session, actor, visit.case_id)
+    case = get_case(session, actor, visit.case_id, now)
     today = now.astimezone(rules.zone).date()
     # Every refusal comes before the first write.
     interview = parse_interview(answers, today)
