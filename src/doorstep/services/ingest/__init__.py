@@ -110,6 +110,7 @@ def ingest_files(
         shared_ids(connection, protected, files["customers"].name) if protected is not None else []
     )
     writer.step("customers", protected)
+    del protected  # the ciphertexts of every customer: not held while the rest is written
     writer.step("contact_points", contact_point_rows(frames, cipher, hasher))
     payment_days = _write_loans_and_children(writer, frames)
     notify("done", len(STEPS), len(STEPS))
