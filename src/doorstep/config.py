@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         description="selection: share of customers kept back unvisited (holdout), so the "
         "effect of visits is measured",
     )
+    payment_future_days: int = Field(
+        0,
+        ge=0,
+        le=7,
+        description="ingest: days after today (business date) a payment may be dated; 0 "
+        "refuses any future date (lender and doorstep date payments in the same zone)",
+    )
     # The daily batch
     drop_dir: Path | None = Field(
         None, description="daily batch: folder whose sub-folders of lender files are ingested"

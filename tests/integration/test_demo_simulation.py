@@ -3,7 +3,9 @@ services (visits audited, payments ingested from the lender's files)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import csv
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from doorstep.demo.setup import DemoLogin, create_people
 from doorstep.demo.simulate import Summary, simulate
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.ingest import ingest_files
+from doorstep.services.lender import feedback
 from doorstep.store.db import transaction
 from doorstep.store.models import AuditEvent, Case, Payment, Verdict, Visit
 from tests.factories.databases import sqlite_database
@@ -26,11 +29,18 @@ pytestmark = pytest.mark.db
 
 
 def build_demo(
-    folder: Path, *, customers: int, days: int, seed: int = 7, holdout: str = "0.05"
+    folder: Path,
+    *,
+    customers: int,
+    days: int,
+    seed: int = 7,
+    holdout: str = "0.05",
+    engine: Engine | None = None,
 ) -> tuple[Engine, Settings, Summary, list[DemoLogin]]:
-    """A demo book in a new SQLite database, its people, and `days` simulated days."""
+    """A demo book in `engine`'s database (None: a new SQLite one), its people, and
+    `days` simulated days."""
     config = Settings(var_dir=folder / "var", selection_holdout=holdout)  # type: ignore[arg-type]
-    engine = sqlite_database(folder / "doorstep.db").engine
+    engine = engine or sqlite_database(folder / "doorstep.db").engine
     today = datetime.now(config.zone).date()
     made = generate_book(folder / "book", customers=customers, seed=seed, as_of=today)
     cipher, hasher = personal_data_keys(config)
@@ -92,3 +102,31 @@ def test_the_same_seed_gives_the_same_simulated_days(tmp_path: Path) -> None:
         assert 0 < (simulated or 0) <= summary.payments
     first.dispose()
     second.dispose()
+
+
+def test_each_simulated_days_feedback_file_holds_that_days_verdicts(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The simulation stamps verdicts with its own clock, so the batch of each next day
+    writes the lender's file of the day before with the visits made on it."""
+    _, config, summary, _ = build_demo(tmp_path, customers=300, days=3, engine=engine)
+    start = datetime.now(config.zone).date()
+    with Session(engine) as session:
+        stamps = session.execute(select(Verdict.case_id, Verdict.updated_at)).all()
+    local = [(case, at.astimezone(config.zone).date()) for case, at in stamps]
+    assert len(local) == summary.visits
+    assert {day for _, day in local} <= {start + timedelta(days=n) for n in (1, 2, 3)}
+    first = start + timedelta(days=1)  # the start's batch planned it: visits are made
+    assert Counter(day for _, day in local)[first] > 0
+    exports = config.var_dir / "exports"
+    for n in (1, 2):  # the last day's file comes with the batch of the day after it
+        day = start + timedelta(days=n)
+        with feedback.daily_file(exports, day).open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        assert {int(r["case_id"]) for r in rows} == {case for case, on in local if on == day}
+        assert len(rows) == sum(on == day for _, on in local)
+        assert all(
+            datetime.fromisoformat(r["updated_at"]).astimezone(config.zone).date() == day
+            for r in rows
+        )
+        assert rows or day != first, f"the feedback file of {day} has its header only"

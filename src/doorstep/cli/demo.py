@@ -26,7 +26,7 @@ from doorstep.cli.score import print_version
 from doorstep.cli.serve import serve as run_server
 from doorstep.config import Settings
 from doorstep.demo.setup import DemoLogin, create_people
-from doorstep.demo.simulate import simulate
+from doorstep.demo.simulate import day_clock, simulate
 from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.money import format_yuan
@@ -63,12 +63,15 @@ def demo(
     demo users and teams, optionally simulate days of field work, and start the web app
     on 127.0.0.1."""
     config = settings().model_copy(update={"demo": True})  # its keys may sit beside the data
-    day = parse_day(as_of) if as_of else datetime.now(config.zone).date()
-    if days and day < datetime.now(config.zone).date():
+    today = datetime.now(config.zone).date()
+    day = parse_day(as_of) if as_of else today
+    if days and day < today:
         raise fail("--days simulates days from the book date on: it must not be past")
     folder = make_book(config, customers, seed, day)
     engine = ready_engine(config)
-    print_ingest(run_ingest(engine, config, [folder]))
+    # a book dated later has payments up to its date: it is ingested on that day's clock
+    book_clock = day_clock(day, config) if day > today else None
+    print_ingest(run_ingest(engine, config, [folder], clock=book_clock))
     run_batch(engine, config, day)
     print_cities(engine, day)
     demo_model(engine, config, day)  # selection then ranks by expected value

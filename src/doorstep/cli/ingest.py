@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from doorstep.cli.common import console, error_console, progress_bar, ready_engine, settings
 from doorstep.config import Settings
+from doorstep.domain.ports import Clock
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.ingest import BatchRejected, IngestReport, ingest_files
 from doorstep.store.db import transaction
@@ -30,7 +31,10 @@ def ingest(
         raise typer.Exit(code=2) from None
 
 
-def run_ingest(engine: Engine, config: Settings, paths: list[Path]) -> IngestReport:
+def run_ingest(
+    engine: Engine, config: Settings, paths: list[Path], clock: Clock | None = None
+) -> IngestReport:
+    """`clock` says what today is (None: the system's): payments may not be dated later."""
     with progress_bar() as progress, transaction(engine) as session:
         cipher, hasher = personal_data_keys(config)
         return ingest_files(
@@ -41,6 +45,8 @@ def run_ingest(engine: Engine, config: Settings, paths: list[Path]) -> IngestRep
             cipher=cipher,
             hasher=hasher,
             progress=progress,
+            clock=clock,
+            payment_future_days=config.payment_future_days,
         )
 
 
@@ -57,6 +63,25 @@ def print_ingest(report: IngestReport) -> None:
     console.print(table)
     if report.batch_id is not None:
         console.print(f"import batch #{report.batch_id}")
+    if report.restatements_due:
+        console.print(
+            f"{report.restatements_due} loan(s) paid on days already computed: "
+            "the next delinquency step restates their snapshots"
+        )
+    if report.flags:
+        print_flags(report)
+
+
+def print_flags(report: IngestReport, limit: int = 50) -> None:
+    """Rows flagged, not refused: a national ID another customer number has."""
+    table = Table(title=f"{len(report.flags)} row(s) flagged: same national ID, not merged")
+    for column in ("file", "line", "customer", "other customer", "reason"):
+        table.add_column(column)
+    for f in report.flags[:limit]:
+        line = "" if f.line is None else str(f.line)
+        table.add_row(f.file, line, f.customer_id, f.other_customer_id, f.reason)
+    console.print(table)
+    console.print(f"flag report: {report.flags_path}")
 
 
 def print_problems(exc: BatchRejected, limit: int = 50) -> None:

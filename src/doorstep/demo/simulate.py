@@ -14,9 +14,11 @@ like the lender's. What a borrower says at the door comes from their hidden caus
 demo_truth.csv. Every draw is seeded by (seed, what, customer, day), so the same seed
 gives the same story whatever the order things happen in.
 
-The simulated days lie after the book date, from today on: a verifier sees a case only
-while its assignment is live by the real clock, and a published plan's assignments run
-from its publication to the end of its day.
+Everything is stamped with the simulated clock, never the wall clock: each day's batch
+runs at that day's batch time (`day_clock`), a visit at its planned hour, so the
+lender's feedback file of each simulated day holds that day's verdicts. The simulated
+days still lie after the book date, from today on: a person signing in afterwards sees
+a case only while its assignment is live by the real clock.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -37,6 +39,7 @@ from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.case import CaseState
 from doorstep.domain.errors import DoorstepError, InvalidAnswers, InvalidValue
 from doorstep.domain.money import Fen, format_yuan, parse_yuan
+from doorstep.domain.ports import Clock, FixedClock, SystemClock
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
 from doorstep.services.batch.daily import run_day
@@ -66,6 +69,17 @@ KEEPS_PROMISE = {"hardship": 0.65, "unclear": 0.45, "evasion": 0.25}
 PAYS_ON_TIME = 0.85  # a performing customer pays a missed installment on a given day
 AT_THE_DOOR = visits.Conduct(partner_present=True, id_shown=True, recording_on=True)
 """The simulated teams go in pairs, show their badges and record, as the rules want."""
+DAY_ENDS_AT = time(21, 0)  # when the stops not visited go back to ready
+
+
+def at(day: date, moment: time, settings: Settings) -> datetime:
+    """`moment` of `day` in the business zone, as an aware UTC instant."""
+    return datetime.combine(day, moment, settings.zone).astimezone(UTC)
+
+
+def day_clock(day: date, settings: Settings) -> FixedClock:
+    """The clock of a simulated day's batch: that day at the batch time."""
+    return FixedClock(at(day, settings.batch_time, settings))
 
 
 @dataclass
@@ -162,6 +176,7 @@ def _visit_day(
     store: LocalEvidenceStore,
     state: _State,
     summary: Summary,
+    evening: datetime,
 ) -> None:
     """The day's published stops, visited in route order by each team."""
     for team_id, actor in _crew(engine):
@@ -219,18 +234,19 @@ def _visit_day(
     with transaction(engine) as session:  # what was not visited goes back to ready
         for _stop, case in visits_repo.planned_stops(session, teams, day):
             if case.state == CaseState.SCHEDULED.value:
-                cases.act(session, SYSTEM, case.id, "unschedule", reason="not visited", today=day)
+                cases.act(
+                    session, SYSTEM, case.id, "unschedule", reason="not visited", today=day,
+                    now=evening,
+                )  # fmt: skip
 
 
-def _close_reviewed(engine: Engine, day: date, zone: tzinfo) -> None:
-    """The manager closes visited cases a week on, at nine (the lender hears of each); a
-    customer still overdue may then be selected again once the selection's visit gap has
-    passed."""
-    at = datetime.combine(day, time(9), zone)
+def _close_reviewed(engine: Engine, day: date, now: datetime) -> None:
+    """The manager closes visited cases a week on (the lender hears of each); a customer
+    still overdue may then be selected again once the selection's visit gap has passed."""
     with transaction(engine) as session:
         done = demo_repo.visited_unheld_cases_by(session, day - timedelta(days=REVIEW_DAYS))
         for case_id in done:
-            visits.close(session, SYSTEM, case_id, reason="verdict reviewed", now=at)
+            visits.close(session, SYSTEM, case_id, reason="verdict reviewed", now=now)
 
 
 def _payments(
@@ -294,9 +310,11 @@ def simulate(
     days: int,
     seed: int,
     progress: Progress | None = None,
+    clock: Clock | None = None,
 ) -> Summary:
-    """Run `days` simulated days after `start` (the book date, whose batch runs first)."""
-    if start < datetime.now(settings.zone).date():
+    """Run `days` simulated days after `start` (the book date, whose batch runs first).
+    `clock` is the real one (None: the system's): it only says which days are past."""
+    if start < (clock or SystemClock()).now().astimezone(settings.zone).date():
         raise InvalidValue(
             f"the simulated days must not be past: the book date {start} is before today",
             message_zh=f"模拟的日期不能早于今天：账簿日期 {start} 早于今天",
@@ -307,18 +325,21 @@ def simulate(
             "drop_dir": drop,
             "batch_publish_plans": True,
             "plan_seconds": min(settings.plan_seconds, PLAN_SECONDS),
+            "prepare_dossiers": False,  # nobody downloads a simulated morning's dossiers
         }
     )
     truth = read_truth(truth_file)
     rules = VisitRules.from_settings(config)
     store = LocalEvidenceStore(config.var_dir / "evidence")
     state, summary = _State(), Summary()
-    run_day(engine, config, start)  # plans and publishes the first simulated day
+    run_day(engine, config, start, clock=day_clock(start, config))  # plans the first day
     for n in range(1, days + 1):
         day = start + timedelta(days=n)
-        _close_reviewed(engine, day, rules.zone)
-        run_day(engine, config, day)
-        _visit_day(engine, seed, day, truth, rules, store, state, summary)
+        morning = day_clock(day, config)  # the manager closes, then the batch runs
+        _close_reviewed(engine, day, morning.now())
+        run_day(engine, config, day, clock=morning)
+        evening = at(day, DAY_ENDS_AT, config)
+        _visit_day(engine, seed, day, truth, rules, store, state, summary, evening)
         paying = _payments(engine, seed, day, truth, state)
         if paying:  # the lender's file of the day, ingested by tomorrow's batch
             _write_payments(drop / f"{day:%Y%m%d}", day, paying)

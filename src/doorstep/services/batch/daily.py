@@ -49,10 +49,11 @@ from doorstep.services.lender import dossier, feedback
 from doorstep.services.repayment import offers
 from doorstep.services.repayment.promises import judge_promises
 from doorstep.services.reports.dashboard import CURE_DAYS
+from doorstep.services.restatements import restate_marked
 from doorstep.store.db import transaction
 from doorstep.store.models import BatchRun, BatchStep, VisitPlan
 from doorstep.store.repositories import batch as batch_repo
-from doorstep.store.repositories import figures
+from doorstep.store.repositories import figures, restatements
 from doorstep.store.repositories import plans as plans_repo
 from doorstep.store.repositories import scoring as scores_repo
 from doorstep.store.repositories import visits as visits_repo
@@ -105,7 +106,7 @@ def _ingest(session: Session, ctx: DayContext) -> Mapping[str, Any]:
         counts["folders"] += 1
         if {_file_hash(f) for f in folder.iterdir() if f.is_file()} <= seen:
             continue
-        ingest_files(
+        report = ingest_files(
             session,
             [folder],
             zone=ctx.settings.zone,
@@ -113,30 +114,33 @@ def _ingest(session: Session, ctx: DayContext) -> Mapping[str, Any]:
             cipher=cipher,
             hasher=hasher,
             actor="batch",
+            clock=ctx.clock,
+            payment_future_days=ctx.settings.payment_future_days,
         )
         counts["ingested"] += 1
+        found = {"identity_flags": len(report.flags), "restatements_due": report.restatements_due}
+        counts |= {k: counts.get(k, 0) + n for k, n in found.items() if n}  # only when found
     return counts
 
 
 def _delinquency(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """The day's snapshots of every loan, then the earlier snapshots of the loans whose
+    payments changed since (backdated payments) restated."""
     broker = Broker.from_settings(ctx.settings)
+    waterfall, buckets = ctx.settings.waterfall_rule, ctx.settings.bucket_scheme
+    partitions = ctx.settings.delinquency_partitions
     if broker:  # a fleet: the partitions run on the workers, all or none
-        partitions = ctx.settings.delinquency_partitions
         summary = run_partitioned(ctx.as_of, partitions, via_broker(broker))
-        return {
-            "loans": summary.loans,
-            "overdue_loans": summary.overdue_loans,
-            "partitions": partitions,
-        }
-    summary = run_delinquency(
-        session,
-        ctx.as_of,
-        waterfall=ctx.settings.waterfall_rule,
-        buckets=ctx.settings.bucket_scheme,
-        progress=ctx.progress,
-        now=ctx.clock.now(),
+    else:
+        summary = run_delinquency(
+            session, ctx.as_of, waterfall=waterfall, buckets=buckets, progress=ctx.progress,
+            now=ctx.clock.now(),
+        )  # fmt: skip
+    restated = restate_marked(
+        session, ctx.as_of, waterfall=waterfall, buckets=buckets, now=ctx.clock.now()
     )
-    return {"loans": summary.loans, "overdue_loans": summary.overdue_loans}
+    counts = {"loans": summary.loans, "overdue_loans": summary.overdue_loans}
+    return counts | ({"partitions": partitions} if broker else {}) | restated.counts()
 
 
 def _promises(session: Session, ctx: DayContext) -> Mapping[str, Any]:
@@ -173,7 +177,7 @@ def _scoring(session: Session, ctx: DayContext) -> Mapping[str, Any]:
 
 def _figures(session: Session, ctx: DayContext) -> Mapping[str, Any]:
     connection = session.connection()
-    return {
+    counts = {
         "book_rows": figures.write_book_figures(connection, ctx.as_of),
         "roll_rows": figures.write_roll_figures(connection, ctx.as_of),
         "field_rows": figures.write_field_figures(connection, ctx.as_of, ctx.settings.zone),
@@ -181,6 +185,12 @@ def _figures(session: Session, ctx: DayContext) -> Mapping[str, Any]:
             connection, ctx.as_of, ctx.settings.zone, days=CURE_DAYS
         ),
     }
+    # the days whose snapshots the delinquency step restated get their book figures again
+    restated = [d for d in restatements.restated_days(connection, ctx.as_of) if d != ctx.as_of]
+    for day in restated:
+        figures.write_book_figures(connection, day)
+        figures.write_roll_figures(connection, day)
+    return {**counts, "restated_days": len(restated)} if restated else counts
 
 
 def selection_policy(settings: Settings) -> SelectionPolicy:

@@ -3,6 +3,8 @@ may not see, so ids do not leak), a customer's cases."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Permission
@@ -26,10 +28,11 @@ def list_visible(
     return repo.list_cases(session, actor, f, page=page, per_page=per_page)
 
 
-def get_case(session: Session, actor: Actor, case_id: int) -> Case:
-    """A case the actor may see; 404 (not 403) for one they may not, so ids do not leak."""
+def get_case(session: Session, actor: Actor, case_id: int, now: datetime | None = None) -> Case:
+    """A case the actor may see at `now` (a verifier: while assigned; None: the system
+    clock's); 404 (not 403) for one they may not, so ids do not leak."""
     _reader(actor)
-    case = repo.get_visible(session, actor, case_id)
+    case = repo.get_visible(session, actor, case_id, now)
     if case is None:
         raise NotFound(f"no case {case_id}", message_zh=f"没有案件 {case_id}")
     return case

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from doorstep.domain.access import Actor
+from doorstep.domain.access import Actor, Permission
 from doorstep.domain.ports import Cipher
 from doorstep.services.cases.contacts import RankedContact, best, ranked
 from doorstep.services.cases.lookup import get_case
@@ -24,6 +24,19 @@ from doorstep.store.models import (
     Payment,
 )
 from doorstep.store.repositories import cases as repo
+from doorstep.store.repositories import identity
+
+
+@dataclass(frozen=True)
+class SameId:
+    """Another customer number the lender sent with this customer's national ID: linked
+    at ingest, never merged; its latest case when the reader may see it."""
+
+    customer_id: str
+    case_id: int | None
+    found_at: datetime
+    file: str
+    line: int | None
 
 
 @dataclass
@@ -42,6 +55,7 @@ class CaseFacts:
     notes: dict[int, str]  # attempt id -> its note, opened for this reader
     timeline: list[AuditEvent]
     actions: list[str]
+    same_id: list[SameId]  # managers only: other customer numbers with this national ID
 
 
 def case_facts(
@@ -49,7 +63,7 @@ def case_facts(
 ) -> CaseFacts:
     """The case's facts as the actor may see them, its contacts ranked as trusted at `now`,
     the contact notes opened (after the access check)."""
-    case = get_case(session, actor, case_id)
+    case = get_case(session, actor, case_id, now)
     customer = repo.customer(session, case.customer_id)
     assert customer is not None
     loans = repo.loans_of(session, case.customer_id)
@@ -75,4 +89,21 @@ def case_facts(
         notes={a.id: cipher.decrypt(a.note) for a in attempts if a.note},
         timeline=audit.timeline(session, "case", case.id),
         actions=actions_for(case),
+        same_id=same_id(session, actor, case.customer_id, now),
     )
+
+
+def same_id(session: Session, actor: Actor, customer_id: str, now: datetime) -> list[SameId]:
+    """The customer's identity links, for managers (who change cases); nobody else."""
+    if not actor.can(Permission.CHANGE_CASES):
+        return []
+    links = identity.links_of(session, customer_id)
+    others = [
+        link.other_customer_id if link.customer_id == customer_id else link.customer_id
+        for link in links
+    ]
+    cases = identity.latest_visible_cases(session, actor, others, now)
+    return [
+        SameId(other, cases.get(other), link.found_at, link.file, link.line)
+        for other, link in zip(others, links, strict=True)
+    ]

@@ -77,6 +77,8 @@ RECORD = (
             "delinquency_snapshots",
             "offers",
             "plan_agreements",
+            "restatements_due",
+            "snapshot_restatements",
         ),
         "know what is overdue, offer repayment plans",
         "contract (Art. 13(2)), entrusted by the lender (Art. 21)",
@@ -149,8 +151,8 @@ RECORD = (
     ),
     Entry(
         "Change log of the lender's files: fields before and after a change (names, "
-        "employers, positions)",
-        ("ingest_changes", "import_batches"),
+        "employers, positions); customers the files name under one national ID",
+        ("ingest_changes", "import_batches", "identity_links"),
         "trace what each delivery of the lender changed",
         "entrusted processing (Art. 21)",
         "rows about a borrower deleted when their data is minimised (" + KEEP + ")",

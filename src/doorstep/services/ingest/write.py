@@ -124,14 +124,26 @@ def in_slot_order(
     )
 
 
+Inspect = Callable[[Connection, Table | None], None]
+"""Looks at a table's batch before it is written: given its stage, compared with the
+stored rows; None when the batch is copied straight into an empty table (all new)."""
+
+
 def _upsert(
-    connection: Connection, plan: TablePlan, name: str, frame: pl.DataFrame, now: datetime
+    connection: Connection,
+    plan: TablePlan,
+    name: str,
+    frame: pl.DataFrame,
+    now: datetime,
+    inspect: Inspect | None,
 ) -> staging.UpsertResult:
     """The batch of one table through a stage, compared with what is stored."""
     stage = staging.create_stage(connection, plan.table, [c for c in frame.columns if c != LINE])
     try:
         staging.bulk_insert(connection, stage, frame)
         staging.index_stage(connection, stage, plan.key, frame.height)
+        if inspect is not None:
+            inspect(connection, stage)
         # Trimmed before the upsert: the rows it removes are neither updated nor inserted,
         # and it then reads only the rows stored before this batch.
         deleted = (
@@ -166,16 +178,19 @@ def write_table(
     changes: list[IngestChange],
     counts: dict[str, dict[str, int]],
     seal: Callable[[dict[str, Any]], str],
+    inspect: Inspect | None = None,
 ) -> staging.UpsertResult:
     """Write one table; the before/after of each changed row go to `changes` sealed (they
     hold names, birth years, regions: personal data)."""
     plan = PLANS[name]
     if staging.copies_straight(connection, plan.table):
+        if inspect is not None:
+            inspect(connection, None)
         result = staging.insert_all(
             connection, plan.table, frame, now=now, insert_defaults=plan.insert_defaults
         )
     else:
-        result = _upsert(connection, plan, name, frame, now)
+        result = _upsert(connection, plan, name, frame, now, inspect)
     counts[name] = {
         "inserted": result.inserted,
         "updated": result.updated,

@@ -57,7 +57,7 @@ def check_in(
     decision is written before a refusal."""
     require_recorder(actor)
     team_id = live_team(session, actor, case_id, now)
-    case = get_case(session, actor, case_id)
+    case = get_case(session, actor, case_id, now)
     existing = repo.open_visit(session, case_id)
     if existing is not None:
         return existing, checkin.CheckInResult(existing.distance_m, ())

@@ -112,7 +112,7 @@ def review(
     verdict.override_step = step
     verdict.override_reason = reason if step else None
     verdict.reviewed_by = actor.user_id
-    verdict.reviewed_at = now
+    verdict.reviewed_at = verdict.updated_at = now  # the feed orders by the caller's clock
     session.flush()
     audit.record(
         session,

@@ -82,7 +82,7 @@ def submit(
     live_team(session, actor, visit.case_id, now)
     if visit.state == "submitted":
         raise Conflict("this visit was already submitted", message_zh="该外访已提交")
-    case = get_case(session, actor, visit.case_id)
+    case = get_case(session, actor, visit.case_id, now)
     today = now.astimezone(rules.zone).date()
     # Every refusal comes before the first write.
     personal_data.need(rules.cipher)
@@ -96,6 +96,9 @@ def submit(
     _record_interview(visit, interview, now, rules.cipher)
     verdict = _record_verdict(session, case, visit, interview, facts, decision, broken)
     promise = _record_promise(session, case, visit, interview)
+    for made in (verdict, promise):  # the caller's clock, not the wall clock: the feed's
+        if made is not None:  # order and the promise's first day are when it happened
+            made.created_at = made.updated_at = now
     _finish_stop(session, visit)
     _flush_submission(session)
     _record_visited(session, actor, case, interview, decision, today, now)

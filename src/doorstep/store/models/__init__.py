@@ -5,7 +5,11 @@ from doorstep.store.models.base import Base
 from doorstep.store.models.batch import BatchRun, BatchStep
 from doorstep.store.models.case import Case, ContactAttempt
 from doorstep.store.models.customer import ContactPoint, Customer
-from doorstep.store.models.delinquency import DelinquencySnapshot
+from doorstep.store.models.delinquency import (
+    DelinquencySnapshot,
+    RestatementDue,
+    SnapshotRestatement,
+)
 from doorstep.store.models.figures import (
     BookFigure,
     FieldFigure,
@@ -14,6 +18,7 @@ from doorstep.store.models.figures import (
     RollFigure,
     VisitOutcome,
 )
+from doorstep.store.models.identity import IdentityLink
 from doorstep.store.models.ingest import ImportBatch, IngestChange
 from doorstep.store.models.loan import Installment, Loan, Payment
 from doorstep.store.models.offer import (
@@ -68,6 +73,7 @@ __all__ = [
     "Evidence",
     "FieldFigure",
     "FieldFigureDay",
+    "IdentityLink",
     "ImportBatch",
     "IngestChange",
     "Installment",
@@ -86,12 +92,14 @@ __all__ = [
     "PortalSession",
     "PrivacyRequest",
     "PromiseToPay",
+    "RestatementDue",
     "RevealCounter",
     "RevealRequest",
     "RollFigure",
     "RuleDecision",
     "ScheduleVersion",
     "Score",
+    "SnapshotRestatement",
     "Team",
     "TeamMember",
     "Throttle",

@@ -142,6 +142,11 @@ def fetch_loans(connection: Connection, loans: LoanFilter) -> RangeRows:
     return RangeRows(rows, installments, payments)
 
 
+def fetch_listed(connection: Connection, loan_ids: list[str]) -> RangeRows:
+    """The rows of the loans named (a few thousand at a time: one IN list each)."""
+    return fetch_loans(connection, lambda loan_id: loan_id.in_(loan_ids))
+
+
 # -- partitions: contiguous runs of the slots stored with each loan ---------------------
 
 

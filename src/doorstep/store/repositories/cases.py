@@ -180,10 +180,13 @@ MAX_ID = 2**31 - 1
 refuse to bind it, a 500 instead of a 404)."""
 
 
-def get_visible(session: Session, actor: Actor, case_id: int) -> Case | None:
+def get_visible(
+    session: Session, actor: Actor, case_id: int, now: datetime | None = None
+) -> Case | None:
     if not 0 < case_id <= MAX_ID:
         return None
-    case: Case | None = session.scalar(visible_to(select(Case).where(Case.id == case_id), actor))
+    query = visible_to(select(Case).where(Case.id == case_id), actor, now)
+    case: Case | None = session.scalar(query)
     return case
 
 

@@ -21,12 +21,14 @@ from sqlalchemy import Engine
 from doorstep.config import Settings
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.errors import BatchAlreadyRunning, DoorstepError, Forbidden
+from doorstep.domain.money import format_yuan
 from doorstep.domain.ports import Clock
 from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.services import restatements
 from doorstep.services.batch.daily import run_day, runs
 from doorstep.services.batch.lock import day_lock
 from doorstep.services.conduct import audit
-from doorstep.store.models import BatchRun, BatchStep
+from doorstep.store.models import BatchRun, BatchStep, SnapshotRestatement
 from doorstep.web.forms import act, day_field, error_page
 from doorstep.web.templating import render
 
@@ -47,7 +49,38 @@ def _seconds(start: datetime | None, end: datetime | None) -> str:
     return f"{(end - start).total_seconds():.1f}" if start and end else ""
 
 
-def _view(run: BatchRun, steps: list[BatchStep], zone: ZoneInfo) -> dict[str, Any]:
+def _fields(values: dict[str, Any]) -> str:
+    """A snapshot's changed fields as `name=value`, money in yuan."""
+    return ", ".join(
+        f"{k}={v if k in ('dpd', 'bucket') else format_yuan(v)}" for k, v in values.items()
+    )
+
+
+def _restated(found: tuple[int, list[SnapshotRestatement]] | None) -> dict[str, Any] | None:
+    """The snapshots a run restated (how many, the first ones), as the page shows them."""
+    if found is None:
+        return None
+    total, rows = found
+    shown = [
+        {
+            "loan_id": r.loan_id,
+            "as_of": r.as_of.isoformat(),
+            "before": _fields(r.before),
+            "after": _fields(r.after),
+            "changed_from": r.changed_from.isoformat(),
+            "batches": ", ".join(f"#{b}" for b in r.import_batches) or "-",
+        }
+        for r in rows
+    ]
+    return {"total": total, "rows": shown}
+
+
+def _view(
+    run: BatchRun,
+    steps: list[BatchStep],
+    zone: ZoneInfo,
+    restated: tuple[int, list[SnapshotRestatement]] | None = None,
+) -> dict[str, Any]:
     return {
         "as_of": run.as_of.isoformat(),
         "state": run.state,
@@ -67,6 +100,7 @@ def _view(run: BatchRun, steps: list[BatchStep], zone: ZoneInfo) -> dict[str, An
             }
             for s in steps
         ],
+        "restated": _restated(restated),
     }
 
 
@@ -80,7 +114,9 @@ def batch_page(
     except DoorstepError as exc:
         return error_page(request, exc)
     zone = state.settings.zone
-    shown = [_view(run, steps, zone) for run, steps in runs(session)]
+    latest = runs(session)
+    restated = restatements.of_runs(session, [run.as_of for run, _ in latest])
+    shown = [_view(run, steps, zone, restated.get(run.as_of)) for run, steps in latest]
     return render(
         request,
         "batch/index.html",
