@@ -414,9 +414,10 @@ def test_the_migration_upgrades_an_old_chain_to_unsigned_then_resign_signs_it(
     with engine.begin() as connection:
         config = migrate.alembic_config(engine)
         config.attributes["connection"] = connection
+        config.attributes["keys"] = keys  # later revisions seal and open personal data
         command.downgrade(config, "0017_child_partition_slots")
         assert "key_id" not in {c["name"] for c in inspect(connection).get_columns("audit_events")}
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, keys=keys)
     path = tmp_path / "audit.checkpoints"
     found = verify(engine, path)
     assert found.broken is not None and "not signed" in found.broken.reason

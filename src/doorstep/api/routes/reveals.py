@@ -13,6 +13,7 @@ from doorstep.api.schemas.reveals import (
 )
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.http.context import request_id as http_request_id
+from doorstep.http.params import RowId
 from doorstep.services.cases import bulk_reveal
 
 router = APIRouter(prefix="/api/reveal-requests", tags=["personal data"])
@@ -58,7 +59,7 @@ def waiting(actor: CurrentActor, session: DbSession) -> list[RevealRequestOut]:
 
 @router.post("/{request_id}/decision", response_model=RevealRequestOut)
 def decide(
-    request_id: int, body: DecisionIn, actor: CurrentActor, session: DbSession, state: State
+    request_id: RowId, body: DecisionIn, actor: CurrentActor, session: DbSession, state: State
 ) -> RevealRequestOut:
     row = bulk_reveal.decide(
         session,
@@ -75,7 +76,7 @@ def decide(
 
 @router.post("/{request_id}/reveal", response_model=BulkRevealOut)
 def use(
-    request_id: int, request: Request, actor: CurrentActor, session: DbSession, state: State
+    request_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> BulkRevealOut:
     """The requester's national IDs of an approved request (once, while it lasts)."""
     values = bulk_reveal.use(

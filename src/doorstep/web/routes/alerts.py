@@ -63,7 +63,7 @@ def alert_resolve(
 
 @router.post("/reveal-requests/{request_id}/decide")
 def reveal_request_decide(
-    request_id: int,
+    request_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,

@@ -65,7 +65,7 @@ def plan_run(
     state: State,
     city: Annotated[str, Form(max_length=32)],
     day: Annotated[str, Form(max_length=10)],
-    seconds: Annotated[float | None, Form()] = None,
+    seconds: Annotated[float | None, Form(gt=0, le=24 * 3600, allow_inf_nan=False)] = None,
 ) -> Response:
     request.state.actor = actor
     return act(

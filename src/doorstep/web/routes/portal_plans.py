@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.errors import DoorstepError, InvalidValue, SignInRefused
 from doorstep.http.context import DbSession, State, app_state, client_address
+from doorstep.http.params import RowId
 from doorstep.services.repayment import agreements, offers, portal
 from doorstep.web.i18n import language_of
 from doorstep.web.routes.portal import (
@@ -89,7 +90,7 @@ def _agreement_page(
     request: Request,
     session: Session,
     customer_id: str,
-    agreement_id: int,
+    agreement_id: RowId,
     *,
     step: str = "ask",
     status: int = 200,
@@ -112,7 +113,7 @@ def _agreement_page(
 
 
 @router.get("/portal/agreements/{agreement_id}", response_class=HTMLResponse, response_model=None)
-def agreement_page(agreement_id: int, request: Request, session: DbSession) -> Response:
+def agreement_page(agreement_id: RowId, request: Request, session: DbSession) -> Response:
     customer_id = _borrower(request, session)
     if customer_id is None:
         return SIGN_IN
@@ -121,7 +122,7 @@ def agreement_page(agreement_id: int, request: Request, session: DbSession) -> R
 
 @router.post("/portal/agreements/{agreement_id}/code", response_model=None)
 def send_code(
-    agreement_id: int,
+    agreement_id: RowId,
     request: Request,
     session: DbSession,
     state: State,
@@ -157,7 +158,7 @@ def send_code(
 
 @router.post("/portal/agreements/{agreement_id}/confirm", response_model=None)
 def confirm(
-    agreement_id: int,
+    agreement_id: RowId,
     request: Request,
     session: DbSession,
     state: State,
@@ -196,7 +197,7 @@ def confirm(
 
 @router.get("/portal/agreements/{agreement_id}/agreement.pdf", response_model=None)
 def download(
-    agreement_id: int,
+    agreement_id: RowId,
     request: Request,
     session: DbSession,
     lang: Annotated[str | None, Query(max_length=8)] = None,

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.access import Actor
+from doorstep.domain.bounds import INT32
 from doorstep.domain.errors import DoorstepError, InvalidValue
 from doorstep.domain.privacy import Identified, ReceivedVia, RequestKind, Subject
 from doorstep.http.context import AppState, CurrentActor, DbSession, State
+from doorstep.http.params import RowId
 from doorstep.services.conduct import privacy
 from doorstep.web.forms import act, error_page
 from doorstep.web.templating import render
@@ -100,7 +102,7 @@ def file_request(
 
 
 def _detail(
-    request: Request, actor: Actor, session: DbSession, state: State, request_id: int
+    request: Request, actor: Actor, session: DbSession, state: State, request_id: RowId
 ) -> HTMLResponse:
     shown = privacy.view(session, actor, request_id, state.cipher, _today(state))
     return render(
@@ -115,7 +117,7 @@ def _detail(
 
 @router.get("/privacy/{request_id}", response_class=HTMLResponse)
 def request_page(
-    request: Request, request_id: int, actor: CurrentActor, session: DbSession, state: State
+    request: Request, request_id: RowId, actor: CurrentActor, session: DbSession, state: State
 ) -> HTMLResponse:
     request.state.actor = actor
     try:
@@ -126,7 +128,7 @@ def request_page(
 
 @router.post("/privacy/{request_id}/export", response_model=None)
 def export_copy(
-    request: Request, request_id: int, actor: CurrentActor, session: DbSession, state: State
+    request: Request, request_id: RowId, actor: CurrentActor, session: DbSession, state: State
 ) -> Response:
     """The copy as a download; the commit records that it was made (and its SHA-256)."""
     request.state.actor = actor
@@ -156,12 +158,12 @@ def export_copy(
 @router.post("/privacy/{request_id}/{action}", response_model=None)
 def take_step(
     request: Request,
-    request_id: int,
+    request_id: RowId,
     action: str,
     actor: CurrentActor,
     session: DbSession,
     state: State,
-    version: Annotated[int | None, Form()] = None,
+    version: Annotated[int | None, Form(ge=0, le=INT32)] = None,
     identified_by: Annotated[str, Form(max_length=24)] = "",
     text: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
