@@ -50,7 +50,7 @@ def stolen(client: TestClient, copy: TestClient) -> str:
 def reveal(client: TestClient, case_id: int, token: str) -> Any:
     return client.post(
         f"/api/cases/{case_id}/reveal",
-        json={"field": "id_number", "reason": "call the borrower back"},
+        json={"field": "id_number", "purpose": "contact_verification", "reason": "call back"},
         headers={"X-CSRF-Token": token},
     )
 

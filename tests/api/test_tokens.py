@@ -69,7 +69,7 @@ def test_each_scope_is_refused_outside_itself(
 
 
 def test_a_reveal_needs_the_write_scope(world: World, client: TestClient, engine: Engine) -> None:
-    body = {"field": "id_number", "reason": "call the borrower back"}
+    body = {"field": "id_number", "purpose": "contact_verification", "reason": "call back"}
     path = f"/api/cases/{world.other_case}/reveal"
     refused = client.post(path, json=body, headers=bearer(engine, "manager", {READ, FEEDBACK}))
     assert refused.status_code == 403 and refused.json()["code"] == "outside_scope"

@@ -30,6 +30,7 @@ from doorstep.services.conduct import audit
 from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.models import BatchRun, Case, User
+from tests.factories.book import TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.factories.cases import set_state
 from tests.factories.databases import url_of
 from tests.factories.people import add_user, bearer
@@ -179,6 +180,9 @@ def test_a_second_batch_process_for_the_same_day_refuses(
         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
         "DOORSTEP_DATABASE_URL": url,
         "DOORSTEP_VAR_DIR": str(var_dir),
+        # the world's personal data is sealed with the test keys
+        "DOORSTEP_DATA_KEYS": TEST_DATA_KEY,
+        "DOORSTEP_LOOKUP_KEY": TEST_LOOKUP_KEY,
     }
     command = [str(DOORSTEP), "batch", "run", "--as-of", day]
     holder = subprocess.Popen(
