@@ -45,6 +45,7 @@ from doorstep.store.models.user import (
     UserSession,
 )
 from doorstep.store.models.visit import Alert, Evidence, PromiseToPay, Verdict, Visit
+from doorstep.store.models.work import CaseTask, VisitReview
 
 __all__ = [
     "Alert",
@@ -60,6 +61,7 @@ __all__ = [
     "BorrowerMessage",
     "Case",
     "CaseHold",
+    "CaseTask",
     "ContactAttempt",
     "ContactPoint",
     "ContactSuppression",
@@ -101,6 +103,7 @@ __all__ = [
     "Visit",
     "VisitOutcome",
     "VisitPlan",
+    "VisitReview",
     "VisitSlot",
     "WebhookDelivery",
     "WebhookEndpoint",
