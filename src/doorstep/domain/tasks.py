@@ -70,6 +70,16 @@ SKIP_TRACE = (
 )
 """The sources a skip-trace tries, one task each."""
 
+TRACE_SOURCE: dict[TaskKind, str] = {
+    TaskKind.TRACE_REFERENCES: "third_party",
+    TaskKind.TRACE_PRODUCTS: "core_banking",
+    TaskKind.TRACE_REGISTRIES: "third_party",
+    TaskKind.TRACE_PORTAL: "application",
+}
+"""How far a contact point found by each skip-trace source is trusted at first
+(`domain.contact.SOURCE_CONFIDENCE`): below the selection's threshold until confirmed,
+except the lender's own records of another product."""
+
 FOR_STEP: dict[NextStep, tuple[TaskKind, ...]] = {
     NextStep.PLAN_OFFER: (TaskKind.OFFER_PREPARE,),
     NextStep.LEGAL_REVIEW: (TaskKind.LEGAL_REVIEW,),

@@ -28,6 +28,7 @@ from doorstep.http.context import AppState, CurrentActor, DbSession, State, app_
 from doorstep.http.errors import status_of
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
+from doorstep.services.cases.capture import Keys
 from doorstep.services.visits import alerts
 from doorstep.store.models import Case
 from doorstep.store.repositories import visits as visit_repo
@@ -353,6 +354,7 @@ async def submit(
                 rules=rules,
                 now=_now(request),
                 request_id=request_id(request),
+                keys=Keys(state.cipher, state.hasher),
             )
             session.commit()
             return result
