@@ -31,6 +31,7 @@ from doorstep.store import migrate
 from doorstep.store.db import make_engine
 from doorstep.web.forms import error_page
 from doorstep.web.routes import alerts as alert_pages
+from doorstep.web.routes import tasks as task_pages
 from doorstep.web.routes import auth as auth_pages
 from doorstep.web.routes import batch as batch_pages
 from doorstep.web.routes import cases as case_pages
@@ -71,6 +72,7 @@ ROUTERS = (
     portal_plan_pages.router,
     visit_pages.router,
     alert_pages.router,
+    task_pages.router,
 )
 
 

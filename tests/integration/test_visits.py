@@ -158,7 +158,7 @@ ANSWERS: dict[str, str | list[str]] = {
     "leaning": "hardship",
     "statement": "lost the job in March",
     "outcome": "promise",
-    "promise_amount": "1500.00",
+    "promise_amount": "800.00",
 }
 
 
@@ -445,14 +445,14 @@ def test_the_verdict_its_promise_evidence_and_the_lender_event(
         assert case.state == "visited" and case.visited_on == visited_on
         assert visit.state == "submitted" and visit.met == "borrower"
         assert visit.interview is not None and visit.interview["essential_expenses"] == 220_050
-        assert (promise.amount, promise.status, promise.visit_id) == (150_000, "open", visit_id)
+        assert (promise.amount, promise.status, promise.visit_id) == (80_000, "open", visit_id)
         assert evidence.media_type == "image/jpeg" and store.exists(evidence.sha256)
         assert store.get(evidence.sha256) == far_photo
         assert evidence.exif_lat == pytest.approx(HOME[0] + 0.05, abs=1e-3)
         assert {"exif_position", "exif_time"} <= set(visit.flags)
         assert audit.summary["evidence_sha256"] == [evidence.sha256]
         assert event.topic == "visit.verdict" and event.key == str(case.id)
-        assert event.payload["ptp_amount"] == "1500.00"
+        assert event.payload["ptp_amount"] == "800.00"
         assert event.payload["evidence_sha256"] == [evidence.sha256]
         assert event.payload["next_step"] == "follow_promise"
 
