@@ -31,7 +31,6 @@ from doorstep.store import migrate
 from doorstep.store.db import make_engine
 from doorstep.web.forms import error_page
 from doorstep.web.routes import alerts as alert_pages
-from doorstep.web.routes import tasks as task_pages
 from doorstep.web.routes import auth as auth_pages
 from doorstep.web.routes import batch as batch_pages
 from doorstep.web.routes import cases as case_pages
@@ -45,6 +44,7 @@ from doorstep.web.routes import portal_plans as portal_plan_pages
 from doorstep.web.routes import portal_privacy as portal_privacy_pages
 from doorstep.web.routes import privacy as privacy_pages
 from doorstep.web.routes import rules as rule_pages
+from doorstep.web.routes import tasks as task_pages
 from doorstep.web.routes import visits as visit_pages
 from doorstep.web.security import check_csrf
 

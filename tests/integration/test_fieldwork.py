@@ -24,7 +24,7 @@ from doorstep.store.models import Alert, Case, CaseTask, OutboxEvent, User, Verd
 from tests.factories.book import in_shanghai
 from tests.factories.repayment import four_promises
 from tests.factories.visits import assigned_case_scheduled
-from tests.factories.world import AS_OF, ANYTIME_RULES, World, build_world
+from tests.factories.world import ANYTIME_RULES, AS_OF, World, build_world
 from tests.integration.test_cases_service import batch, field_book, load, states
 from tests.integration.test_promises import NOW
 from tests.integration.test_visits import actor, answers, check_in, moment, rules

@@ -96,6 +96,7 @@ RECORD = (
             "alerts",
             "reveal_counters",
             "reveal_requests",
+            "case_tasks",
         ),
         "run and prove lawful collection (contact limits, quiet hours, holds, who revealed "
         "whose data and why)",
@@ -106,7 +107,7 @@ RECORD = (
     Entry(
         "Visits: positions (whereabouts, sensitive), interview answers, verdicts "
         "(hardship, vulnerability), promises, photos and recordings",
-        ("visits", "visit_evidence", "verdicts", "promises_to_pay"),
+        ("visits", "visit_evidence", "verdicts", "promises_to_pay", "visit_reviews"),
         "verify the borrower's situation on site and record the visit (CN-VISIT-AV)",
         "contract (Art. 13(2)); sensitive data: specific purpose and strict protection "
         "(Arts 28–30)",
