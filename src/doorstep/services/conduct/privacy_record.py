@@ -107,7 +107,7 @@ RECORD = (
     Entry(
         "Visits: positions (whereabouts, sensitive), interview answers, verdicts "
         "(hardship, vulnerability), promises, photos and recordings",
-        ("visits", "visit_evidence", "verdicts", "promises_to_pay", "visit_reviews"),
+        ("visits", "visit_evidence", "verdicts", "promises_to_pay"),
         "verify the borrower's situation on site and record the visit (CN-VISIT-AV)",
         "contract (Art. 13(2)); sensitive data: specific purpose and strict protection "
         "(Arts 28–30)",

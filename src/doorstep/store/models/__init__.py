@@ -45,7 +45,7 @@ from doorstep.store.models.user import (
     UserSession,
 )
 from doorstep.store.models.visit import Alert, Evidence, PromiseToPay, Verdict, Visit
-from doorstep.store.models.work import CaseTask, VisitReview
+from doorstep.store.models.work import CaseTask
 
 __all__ = [
     "Alert",
@@ -103,7 +103,6 @@ __all__ = [
     "Visit",
     "VisitOutcome",
     "VisitPlan",
-    "VisitReview",
     "VisitSlot",
     "WebhookDelivery",
     "WebhookEndpoint",

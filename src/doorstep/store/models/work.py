@@ -1,16 +1,14 @@
-"""Work that follows a case: tasks with an owner and a due day, and the quality review
-of a sampled visit."""
+"""Work that follows a case: tasks with an owner and a due day."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from doorstep.store.models.base import Base, Timestamped
-from doorstep.store.types import JSONDocument, UTCDateTime
+from doorstep.store.types import UTCDateTime
 
 
 class CaseTask(Timestamped, Base):
@@ -32,18 +30,3 @@ class CaseTask(Timestamped, Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # overdue alert raised
-
-
-class VisitReview(Timestamped, Base):
-    """An auditor's quality review of a sampled visit, item by item of the checklist."""
-
-    __tablename__ = "visit_reviews"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), unique=True)
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
-    sampled_on: Mapped[date] = mapped_column(Date)
-    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    checklist: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)  # item -> kept
-    note: Mapped[str | None] = mapped_column(Text)

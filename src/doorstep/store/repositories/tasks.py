@@ -1,15 +1,13 @@
-"""Queries of case tasks, the managers who own them, verdicts awaiting review, and the
-quality reviews of visits."""
+"""Queries of case tasks, the managers who own them, and verdicts awaiting review."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from doorstep.store.models import Alert, Case, CaseTask, Team, User, Verdict, Visit, VisitReview
+from doorstep.store.models import Alert, Case, CaseTask, User, Verdict, Visit
 
 OPEN = "open"
 
@@ -81,56 +79,6 @@ def verdicts_awaiting_review(
     if cities is not None:
         statement = statement.where(or_(Case.city.in_(cities), Case.city.is_(None)))
     return [(v, c, at) for v, c, at in session.execute(statement).all() if at is not None]
-
-
-def submitted_visits_between(session: Session, start: datetime, end: datetime) -> list[Visit]:
-    """Visits submitted in [start, end), in id order."""
-    return list(
-        session.scalars(
-            select(Visit)
-            .where(
-                Visit.state == "submitted", Visit.submitted_at >= start, Visit.submitted_at < end
-            )
-            .order_by(Visit.id)
-        )
-    )
-
-
-def reviewed_visit_ids(session: Session, visit_ids: Iterable[int]) -> set[int]:
-    ids = list(visit_ids)
-    if not ids:
-        return set()
-    return set(session.scalars(select(VisitReview.visit_id).where(VisitReview.visit_id.in_(ids))))
-
-
-def pending_reviews(session: Session) -> list[tuple[VisitReview, Visit, Team]]:
-    """Sampled visits not reviewed yet, oldest sample first."""
-    rows = session.execute(
-        select(VisitReview, Visit, Team)
-        .join(Visit, Visit.id == VisitReview.visit_id)
-        .join(Team, Team.id == VisitReview.team_id)
-        .where(VisitReview.reviewed_at.is_(None))
-        .order_by(VisitReview.sampled_on, VisitReview.id)
-    )
-    return [(r, v, t) for r, v, t in rows.all()]
-
-
-def reviewed_between(
-    session: Session, first: date, last: date
-) -> list[tuple[VisitReview, Visit, Team]]:
-    """Reviews done of visits sampled from `first` to `last`."""
-    rows = session.execute(
-        select(VisitReview, Visit, Team)
-        .join(Visit, Visit.id == VisitReview.visit_id)
-        .join(Team, Team.id == VisitReview.team_id)
-        .where(
-            VisitReview.reviewed_at.is_not(None),
-            VisitReview.sampled_on >= first,
-            VisitReview.sampled_on <= last,
-        )
-        .order_by(VisitReview.id)
-    )
-    return [(r, v, t) for r, v, t in rows.all()]
 
 
 def count_open(session: Session) -> int:

@@ -1,5 +1,4 @@
-"""fieldwork tasks: case tasks (skip-trace sources, next steps, promise follow-ups) and
-quality reviews of sampled visits
+"""fieldwork tasks: case tasks (skip-trace sources, next steps, promise follow-ups)
 
 Revision ID: 0027_fieldwork_tasks
 Revises: 0024_restructuring
@@ -69,37 +68,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_case_tasks_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_case_tasks_owner_id"), ["owner_id"], unique=False)
         batch_op.create_index("ix_case_tasks_state_due", ["state", "due_on"], unique=False)
-    op.create_table(
-        "visit_reviews",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("visit_id", sa.Integer(), nullable=False),
-        sa.Column("team_id", sa.Integer(), nullable=False),
-        sa.Column("sampled_on", sa.Date(), nullable=False),
-        sa.Column("reviewer_id", sa.Integer(), nullable=True),
-        sa.Column("reviewed_at", UTC_TIME, nullable=True),
-        sa.Column("checklist", doorstep.store.types.JSONDocument, nullable=True),
-        sa.Column("note", sa.Text(), nullable=True),
-        *_stamps(),
-        sa.ForeignKeyConstraint(
-            ["visit_id"], ["visits.id"], name=op.f("fk_visit_reviews_visit_id_visits")
-        ),
-        sa.ForeignKeyConstraint(
-            ["team_id"], ["teams.id"], name=op.f("fk_visit_reviews_team_id_teams")
-        ),
-        sa.ForeignKeyConstraint(
-            ["reviewer_id"], ["users.id"], name=op.f("fk_visit_reviews_reviewer_id_users")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_visit_reviews")),
-        sa.UniqueConstraint("visit_id", name=op.f("uq_visit_reviews_visit_id")),
-    )
-    with op.batch_alter_table("visit_reviews", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_visit_reviews_team_id"), ["team_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("visit_reviews", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_visit_reviews_team_id"))
-    op.drop_table("visit_reviews")
     with op.batch_alter_table("case_tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_case_tasks_state_due")
         batch_op.drop_index(batch_op.f("ix_case_tasks_owner_id"))
