@@ -45,6 +45,7 @@ from doorstep.web.routes import portal_plans as portal_plan_pages
 from doorstep.web.routes import portal_privacy as portal_privacy_pages
 from doorstep.web.routes import privacy as privacy_pages
 from doorstep.web.routes import rules as rule_pages
+from doorstep.web.routes import tasks as task_pages
 from doorstep.web.routes import visits as visit_pages
 from doorstep.web.security import check_csrf
 
@@ -74,6 +75,7 @@ ROUTERS = (
     portal_plan_pages.router,
     visit_pages.router,
     alert_pages.router,
+    task_pages.router,
 )
 
 

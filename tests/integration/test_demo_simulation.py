@@ -130,3 +130,32 @@ def test_each_simulated_days_feedback_file_holds_that_days_verdicts(
             for r in rows
         )
         assert rows or day != first, f"the feedback file of {day} has its header only"
+
+
+@pytest.mark.slow
+def test_simulated_days_keep_city_capacity_and_judge_only_the_borrower_met(
+    tmp_path: Path,
+) -> None:
+    """Over simulated days no case of a city without a team is made ready (an alert
+    says the city has demand), and no verdict calls hardship or evasion without the
+    borrower met (issue 20, findings 3 and 4)."""
+    from doorstep.store.models import Alert, Team
+
+    engine, _, summary, _ = build_demo(tmp_path / "a", customers=300, days=4)
+    assert summary.visits > 0
+    with Session(engine) as session:
+        served = set(session.scalars(select(Team.city)))
+        unserved = session.execute(
+            select(Case.city, Case.state).where(Case.city.not_in(served))
+        ).all()
+        judged_unmet = session.scalars(
+            select(Verdict.hardship_or_evasion).where(Verdict.reached.is_(False))
+        ).all()
+        alerted = {
+            (a.detail or {}).get("city")
+            for a in session.scalars(select(Alert).where(Alert.kind == "city_without_team"))
+        }
+    assert unserved, "the demo book has a city without a team"
+    assert {state for _, state in unserved} <= {"new", "confirming"}
+    assert {city for city, _ in unserved} <= alerted
+    assert judged_unmet and set(judged_unmet) == {"not_met"}

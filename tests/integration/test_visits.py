@@ -161,7 +161,7 @@ ANSWERS: dict[str, str | list[str]] = {
     "leaning": "hardship",
     "statement": "lost the job in March",
     "outcome": "promise",
-    "promise_amount": "1500.00",
+    "promise_amount": "800.00",
 }
 
 
@@ -451,7 +451,7 @@ def test_the_verdict_its_promise_evidence_and_the_lender_event(
         assert visit.state == "submitted" and visit.met == "borrower"
         answered = personal_data.unseal_json(TEST_CIPHER, visit.interview)
         assert answered["essential_expenses"] == 220_050
-        assert (promise.amount, promise.status, promise.visit_id) == (150_000, "open", visit_id)
+        assert (promise.amount, promise.status, promise.visit_id) == (80_000, "open", visit_id)
         assert evidence.media_type == "image/jpeg" and store.exists(evidence.sha256)
         assert store.get(evidence.sha256) == far_photo
         shot = personal_data.unseal_position(TEST_CIPHER, evidence.exif_position)
@@ -459,7 +459,7 @@ def test_the_verdict_its_promise_evidence_and_the_lender_event(
         assert {"exif_position", "exif_time"} <= set(visit.flags)
         assert audit.summary["evidence_sha256"] == [evidence.sha256]
         assert event.topic == "visit.verdict" and event.key == str(case.id)
-        assert event.payload["ptp_amount"] == "1500.00"
+        assert event.payload["ptp_amount"] == "800.00"
         assert event.payload["evidence_sha256"] == [evidence.sha256]
         assert event.payload["next_step"] == "follow_promise"
 

@@ -78,7 +78,7 @@ def test_met_address_and_leaning_fall_back_when_refused() -> None:
     form = AnswerReader({"met": "?", "address_status": "moved"})
     assert read_met(form) is Met.NOBODY
     assert read_address_status(form) is AddressStatus.MOVED
-    assert read_leaning(form) is Leaning.UNCLEAR
+    assert read_leaning(form, reached=True) is Leaning.UNCLEAR
     assert fields(form) == ["met"]
 
 

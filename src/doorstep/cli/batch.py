@@ -34,6 +34,7 @@ from doorstep.services.repayment.promises import judge_promises
 from doorstep.services.visits import orphan_evidence, verify_evidence
 from doorstep.services.visits.alerts import raise_overdue_checkouts
 from doorstep.store.db import transaction
+from doorstep.store.repositories.batch import capacity_by_city
 
 app = typer.Typer(help="Batch jobs.", no_args_is_help=True)
 
@@ -81,7 +82,8 @@ def batch_select(
     min_dpd: Annotated[int, typer.Option()] = 31,
     min_overdue: Annotated[str, typer.Option(help="yuan")] = "500.00",
 ) -> None:
-    """Open cases for the customers the policy selects; the best `teams × visits` go ready."""
+    """Open cases for the customers the policy selects; the best go ready within each
+    city's teams' capacity (without teams: `teams × visits` in one pool)."""
     config = settings()
     uplift_bp, visit_cost = value_terms(config.visit_uplift, config.visit_cost)
     policy = SelectionPolicy(
@@ -97,7 +99,7 @@ def batch_select(
                 SYSTEM,
                 parse_day(as_of),
                 policy=policy,
-                capacity=teams * visits_per_team,
+                capacity=capacity_by_city(session) or teams * visits_per_team,
                 buckets=config.bucket_scheme,
             )
     except DoorstepError as exc:

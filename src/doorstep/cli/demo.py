@@ -38,6 +38,7 @@ from doorstep.services.cases import select_cases
 from doorstep.services.people import users
 from doorstep.services.reports.book import overdue_by_city
 from doorstep.store.db import transaction
+from doorstep.store.repositories.batch import capacity_by_city
 
 
 def demo(
@@ -75,16 +76,16 @@ def demo(
     run_batch(engine, config, day)
     print_cities(engine, day)
     demo_model(engine, config, day)  # selection then ranks by expected value
-    with transaction(engine) as session:
+    with transaction(engine) as session:  # the teams first: each city fills its own
+        logins = create_people(session, day, config.zone, hasher=users.standard_hasher())
         report = select_cases(
             session,
             SYSTEM,
             day,
             policy=selection_policy(config),
-            capacity=120,
+            capacity=capacity_by_city(session),
             buckets=config.bucket_scheme,
         )
-        logins = create_people(session, day, config.zone, hasher=users.standard_hasher())
     print_selection(report)
     print_logins(logins)
     if days:

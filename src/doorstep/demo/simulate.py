@@ -148,7 +148,7 @@ def interview(seed: int, borrower: _Borrower, case: Case, day: date) -> dict[str
         "ability_per_month": str(ability),
     }
     if ability and r.random() < promise:
-        amount = min(case.overdue_amount, max(ability * 200, 50_000))
+        amount = min(case.overdue_amount, ability * 100)  # within the stated ability
         answers |= {
             "outcome": "promise",
             "promise_amount": format_yuan(amount),

@@ -23,6 +23,8 @@ customer id and the day, so it is the same on every rerun and needs no random st
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -140,3 +142,31 @@ def rank(decisions: list[Decision], capacity: int) -> tuple[list[Decision], list
         (d for d in decisions if d.selected), key=lambda d: (-d.priority, d.customer_id)
     )
     return chosen[:capacity], chosen[capacity:]
+
+
+Capacity = int | Mapping[str, int]
+"""Visits a day: one pool (an int, for tools without teams), or per city (the teams of
+each region): a city's cases are made ready only against its own teams' capacity."""
+
+
+def rank_by_city(
+    choices: Sequence[tuple[Decision, str | None]], capacity: Capacity
+) -> tuple[list[Decision], list[Decision], dict[str, int]]:
+    """(selected within capacity, selected but over it, how many of those each city
+    left unplaced), taking the selected by priority; per city, each city fills only its
+    own capacity, and a city without any leaves all its cases unplaced."""
+    ordered = sorted(
+        ((d, city) for d, city in choices if d.selected),
+        key=lambda pair: (-pair[0].priority, pair[0].customer_id),
+    )
+    left = Counter({"": capacity}) if isinstance(capacity, int) else Counter(capacity)
+    chosen, spare, unplaced = [], [], Counter[str]()
+    for decision, city in ordered:
+        pool = "" if isinstance(capacity, int) else (city or "")
+        if left[pool] > 0:
+            left[pool] -= 1
+            chosen.append(decision)
+        else:
+            spare.append(decision)
+            unplaced[city or ""] += 1
+    return chosen, spare, dict(unplaced)

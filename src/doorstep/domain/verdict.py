@@ -51,6 +51,13 @@ class Leaning(StrEnum):
     HARDSHIP = "hardship"
     EVASION = "evasion"
     UNCLEAR = "unclear"
+    NOT_MET = "not_met"  # the borrower was not met: nobody else's word judges them
+
+
+def leaning_of(reached: bool, called: Leaning) -> Leaning:
+    """The verdict's leaning: the verifier's call on the borrower met, else not met
+    (never hardship or evasion concluded from a relative, a colleague or an empty home)."""
+    return called if reached else Leaning.NOT_MET
 
 
 class Met(StrEnum):

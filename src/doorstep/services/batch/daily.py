@@ -35,7 +35,7 @@ from doorstep.integrations.broker import Broker, reported
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services import outbox, scoring, visit_plans
 from doorstep.services.batch.lock import day_lock
-from doorstep.services.cases import select_cases
+from doorstep.services.cases import select_cases, tasks
 from doorstep.services.conduct import audit, audit_checks
 from doorstep.services.delinquency import (
     Progress,
@@ -144,10 +144,11 @@ def _delinquency(session: Session, ctx: DayContext) -> Mapping[str, Any]:
 
 
 def _promises(session: Session, ctx: DayContext) -> Mapping[str, Any]:
-    run = judge_promises(
-        session, ctx.as_of, now=ctx.clock.now(), grace_days=ctx.settings.promise_grace_days
-    )
-    return {**run.judged, "still_open": run.still_open}
+    """Judge the promises, then escalate the tasks past their due day (one alert each)."""
+    now, grace = ctx.clock.now(), ctx.settings.promise_grace_days
+    run = judge_promises(session, ctx.as_of, now=now, grace_days=grace)
+    overdue = tasks.escalate_overdue(session, ctx.as_of, now)
+    return {**run.judged, "still_open": run.still_open, "tasks_overdue": len(overdue)}
 
 
 def _scoring(session: Session, ctx: DayContext) -> Mapping[str, Any]:
@@ -202,21 +203,17 @@ def selection_policy(settings: Settings) -> SelectionPolicy:
 
 
 def _selection(session: Session, ctx: DayContext) -> Mapping[str, Any]:
+    """Select against each city's teams; the report names what each city left unplaced."""
+    capacity, policy = batch_repo.capacity_by_city(session), selection_policy(ctx.settings)
+    buckets = ctx.settings.bucket_scheme
     report = select_cases(
-        session,
-        SYSTEM,
-        ctx.as_of,
-        policy=selection_policy(ctx.settings),
-        capacity=batch_repo.field_capacity(session),
-        buckets=ctx.settings.bucket_scheme,
+        session, SYSTEM, ctx.as_of, policy=policy, capacity=capacity, buckets=buckets
     )
+    names = ("eligible", "opened", "made_ready", "skip_trace", "cancelled_cured", "holdout")
     return {
-        "eligible": report.eligible,
-        "opened": report.opened,
-        "made_ready": report.made_ready,
-        "skip_trace": report.skip_trace,
-        "cancelled_cured": report.cancelled_cured,
-        "holdout": report.holdout,
+        **{name: getattr(report, name) for name in names},
+        "unplaced_by_city": report.unplaced_by_city,
+        "cities_without_team": report.cities_without_team,
     }
 
 

@@ -4,7 +4,7 @@ customers who are no longer overdue."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import polars as pl
@@ -18,18 +18,21 @@ from doorstep.domain.delinquency import BucketScheme
 from doorstep.domain.errors import InvalidValue
 from doorstep.domain.selection import (
     Candidate,
+    Capacity,
     Decision,
     SelectionPolicy,
     decide,
     in_holdout,
-    rank,
+    rank_by_city,
 )
+from doorstep.services.cases import tasks
 from doorstep.services.cases.transitions import apply
 from doorstep.services.conduct import audit
-from doorstep.store.models import Case
+from doorstep.store.models import Alert, Case
 from doorstep.store.repositories import book
 from doorstep.store.repositories import cases as repo
 from doorstep.store.repositories import scoring as scores_repo
+from doorstep.store.repositories import tasks as tasks_repo
 
 
 @dataclass
@@ -45,6 +48,9 @@ class SelectionReport:
     holdout: int = 0  # of those within capacity, kept back (case cancelled: holdout)
     updated: int = 0
     failed_rules: dict[str, int] = field(default_factory=dict)
+    unplaced_by_city: dict[str, int] = field(default_factory=dict)  # selected, over capacity
+    cities_without_team: list[str] = field(default_factory=list)  # demand and no capacity
+    left_skip_trace: int = 0  # open skip-trace cases whose address is now good enough
     ranked_by: str = "priority"  # or "expected_value" (active visit_priority scores)
     model_version_id: int | None = None
 
@@ -57,6 +63,7 @@ class _Choice:
     candidate: Candidate
     city: str | None
     district: str | None
+    case: Case | None = None  # an open case out of skip-trace, to be made ready
 
 
 def _addresses_with_trust(session: Session, as_of: date) -> pl.DataFrame:
@@ -154,9 +161,36 @@ def _decide_overdue(
             existing.overdue_amount, existing.priority = row["overdue_amount"], decision.priority
             existing.as_of = as_of
             report.updated += 1
+            traced = _traced(session, existing, candidate, policy, report)
+            if traced is not None:
+                choices.append(_Choice(traced, candidate, row["city"], row["district"], existing))
             continue
         choices.append(_Choice(decision, candidate, row["city"], row["district"]))
     return choices
+
+
+def _traced(
+    session: Session,
+    case: Case,
+    candidate: Candidate,
+    policy: SelectionPolicy,
+    report: SelectionReport,
+) -> Decision | None:
+    """A skip-trace case whose best address now reaches the policy's confidence leaves
+    skip-trace (its tasks done) and competes for ready like a new case; None otherwise."""
+    if not (case.skip_trace and case.state == CaseState.CONFIRMING.value):
+        return None
+    if candidate.best_address_confidence < policy.min_address_confidence:
+        return None
+    tasks.end_skip_trace(session, case, "an address reached the confidence threshold", _at(report))
+    case.city = candidate.best_address_region or case.city
+    report.left_skip_trace += 1
+    return decide(replace(candidate, has_open_case=False), policy, report.as_of)
+
+
+def _at(report: SelectionReport) -> datetime:
+    """When the selection's day ends (UTC): the time its records are dated."""
+    return datetime.combine(report.as_of, datetime.max.time(), tzinfo=UTC)
 
 
 def _open(session: Session, actor: Actor, choice: _Choice, as_of: date) -> Case:
@@ -199,23 +233,25 @@ def _open_chosen(
     choices: list[_Choice],
     *,
     policy: SelectionPolicy,
-    capacity: int,
+    capacity: Capacity,
     report: SelectionReport,
 ) -> None:
-    """Open a case for each selected (or skip-trace) customer; those within capacity go to
-    ready, except a hash-drawn holdout share, cancelled at once."""
-    chosen, spare = rank([c.decision for c in choices], capacity)
+    """Open a case for each selected (or skip-trace) customer; those within their city's
+    capacity go to ready, except a hash-drawn holdout share, cancelled at once."""
+    ranked = [(c.decision, c.city) for c in choices]
+    chosen, spare, report.unplaced_by_city = rank_by_city(ranked, capacity)
     report.eligible, report.over_capacity = len(chosen) + len(spare), len(spare)
     ready = {d.customer_id for d in chosen}
     for choice in choices:
         decision = choice.decision
         if not (decision.selected or decision.skip_trace):
             continue
-        case = _open(session, actor, choice, report.as_of)
-        report.opened += 1
+        case = choice.case or _open(session, actor, choice, report.as_of)
+        report.opened += choice.case is None
         if decision.skip_trace:
             skip = "no address good enough: skip-trace"
             apply(session, actor, case, "start_confirmation", by=Caller.SELECTION, reason=skip)
+            tasks.open_skip_trace(session, case, report.as_of)
             report.skip_trace += 1
         elif decision.customer_id in ready and in_holdout(
             case.customer_id, report.as_of, policy.holdout_share
@@ -228,17 +264,35 @@ def _open_chosen(
             report.made_ready += 1
 
 
+def _alert_cities_without_team(
+    session: Session, capacity: Capacity, report: SelectionReport
+) -> None:
+    """A city with cases to visit and no team's capacity raises one open alert."""
+    if isinstance(capacity, int):
+        return
+    report.cities_without_team = sorted(
+        city for city in report.unplaced_by_city if not capacity.get(city)
+    )
+    alerted = tasks_repo.open_alert_cities(session, "city_without_team")
+    for city in report.cities_without_team:
+        if city not in alerted:
+            cases = report.unplaced_by_city[city]
+            detail = {"city": city or None, "cases": cases, "as_of": report.as_of.isoformat()}
+            session.add(Alert(kind="city_without_team", raised_at=_at(report), detail=detail))
+
+
 def select_cases(
     session: Session,
     actor: Actor,
     as_of: date,
     *,
     policy: SelectionPolicy,
-    capacity: int,
+    capacity: Capacity,
     buckets: BucketScheme,
 ) -> SelectionReport:
-    """Open cases for the customers the policy selects, move the best `capacity` of the
-    new ones to ready, cancel the open cases of customers who are no longer overdue.
+    """Open cases for the customers the policy selects, move the best of the new ones to
+    ready within `capacity` (per city: each city's teams; an int is one pool), cancel the
+    open cases of customers who are no longer overdue.
     A deterministic share of those within capacity is kept back as holdout instead
     (`SelectionPolicy.holdout_share`): their new case is cancelled with reason holdout.
 
@@ -258,5 +312,6 @@ def select_cases(
         session, facts, open_now, probabilities, policy=policy, buckets=buckets, report=report
     )
     _open_chosen(session, actor, choices, policy=policy, capacity=capacity, report=report)
+    _alert_cities_without_team(session, capacity, report)
     session.flush()
     return report

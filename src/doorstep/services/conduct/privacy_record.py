@@ -98,6 +98,7 @@ RECORD = (
             "alerts",
             "reveal_counters",
             "reveal_requests",
+            "case_tasks",
         ),
         "run and prove lawful collection (contact limits, quiet hours, holds, who revealed "
         "whose data and why)",

@@ -2,8 +2,9 @@
 
 A promise is kept when the customer's payments from the day it was made up to its date
 plus the grace days add up to its amount; once that window has passed it is partly kept
-(something came) or broken (nothing came). A broken promise reopens follow-up with an
-Alert for the case's owner, and the lender hears of every judgement through the outbox.
+(something came) or broken (nothing came). A broken promise raises an alert for the
+case's owner; a partly kept or broken one opens a follow-up task (`domain.tasks`), and
+the lender hears of every judgement through the outbox.
 Judged promises are never judged again, so a rerun changes nothing."""
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.money import format_yuan
+from doorstep.domain.tasks import TaskKind
+from doorstep.services.cases import tasks
 from doorstep.services.conduct import audit
 from doorstep.services.outbox import emit
-from doorstep.store.models import Alert, PromiseToPay
+from doorstep.store.models import Alert, Case, PromiseToPay
 from doorstep.store.repositories import promises as repo
 
 OPEN, KEPT, PARTLY_KEPT, BROKEN = "open", "kept", "partly_kept", "broken"
@@ -94,6 +97,16 @@ def _report(
         "due_on": promise.due_on.isoformat(),
     }
     audit.record(session, actor, "promise.judge", "promise_to_pay", promise.id, summary)
+    if status in (PARTLY_KEPT, BROKEN):
+        case = session.get(Case, promise.case_id)
+        if case is not None:
+            tasks.open_task(
+                session,
+                case,
+                TaskKind.PROMISE_FOLLOW_UP,
+                promise.judged_on or now.date(),
+                promise_id=promise.id,
+            )
     if status == BROKEN:
         session.add(
             Alert(

@@ -18,7 +18,7 @@ from typing import Any
 from doorstep.domain.errors import DoorstepError, InvalidAnswers
 from doorstep.domain.money import parse_yuan
 from doorstep.domain.reasons import REASONS
-from doorstep.domain.verdict import VULNERABILITIES, AddressStatus, Leaning, Met
+from doorstep.domain.verdict import VULNERABILITIES, AddressStatus, Leaning, Met, leaning_of
 
 LABELS: dict[str, tuple[str, str]] = {
     "met": ("who was met", "会见对象"),
@@ -40,6 +40,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "outcome": ("promise or plan", "还款承诺或方案"),
     "promise_amount": ("promised amount", "承诺金额"),
     "promise_date": ("promised date", "承诺日期"),
+    "promise_reason": ("why more than the stated ability", "承诺超出还款能力的理由"),
+    "new_address": ("new address heard of", "新地址线索"),
+    "new_phone": ("new phone heard of", "新电话线索"),
     "evidence": ("evidence", "证据"),
     "idempotency_key": ("submission key", "提交标识"),
 }
@@ -49,6 +52,21 @@ MAX_DEPENDANTS = 30
 PROMISE_WITHIN = timedelta(days=90)
 OUTCOMES = ("none", "promise", "plan")
 YES = ("on", "true", "1", "yes")  # how a checked box arrives
+BORROWER_ONLY = (
+    "reasons",
+    "primary_reason",
+    "employment",
+    "monthly_income",
+    "essential_expenses",
+    "other_debts",
+    "dependants",
+    "willingness",
+    "ability_per_month",
+    "statement",
+)
+"""Asked of the borrower alone: a third party is only asked to pass on a message."""
+MIN_PROMISE_REASON = 4  # characters
+PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 
 Answers = Mapping[str, str | list[str]]
 
@@ -82,6 +100,18 @@ class Interview:
     outcome: str  # none | promise | plan
     promise_amount: int | None
     promise_date: date | None
+    promise_reason: str | None = None  # why a promise above the stated ability
+    new_address: str | None = None  # a contact point heard of at the door: it enters
+    new_phone: str | None = None  # confirmation, and never the interview's document
+
+    @property
+    def above_ability(self) -> bool:
+        """A promise of more a month than the borrower said they can pay."""
+        return (
+            self.promise_amount is not None
+            and self.ability_per_month is not None
+            and self.promise_amount > self.ability_per_month
+        )
 
     @property
     def reached(self) -> bool:
@@ -90,6 +120,8 @@ class Interview:
     def document(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, value in self.__dict__.items():
+            if name in ("new_address", "new_phone"):
+                continue  # personal data: kept encrypted as a contact point
             if isinstance(value, date):
                 out[name] = value.isoformat()
             elif isinstance(value, Met | AddressStatus | Leaning):
@@ -275,9 +307,57 @@ def read_outcome(
     return outcome, amount, due
 
 
-def read_leaning(form: AnswerReader) -> Leaning:
-    """The verifier's sense of hardship or evasion (unclear when not given)."""
-    return Leaning(form.choice("leaning", [x.value for x in Leaning], "unclear") or "unclear")
+def read_leaning(form: AnswerReader, reached: bool) -> Leaning:
+    """The verifier's sense of hardship or evasion of the borrower met (unclear when not
+    given); not met otherwise, and a call on hardship or evasion is refused."""
+    called = [Leaning.HARDSHIP, Leaning.EVASION, Leaning.UNCLEAR]
+    value = form.choice("leaning", [x.value for x in called], "unclear") or "unclear"
+    if not reached and value != Leaning.UNCLEAR:
+        form.bad(
+            "leaning",
+            "hardship or evasion is judged only from the borrower met, never from a third party",
+            "困难或逃避只能根据借款人本人判断，不得依据第三方",
+        )
+    return leaning_of(reached, Leaning(value))
+
+
+def refuse_third_party_answers(form: AnswerReader, reached: bool) -> None:
+    """Without the borrower, none of the borrower's answers may be recorded: a relative or
+    colleague is asked only to pass on a message, never about the debt."""
+    if reached:
+        return
+    for name in BORROWER_ONLY:
+        if form.many(name):
+            form.bad(
+                name,
+                "recorded only when the borrower is met: a third party is only asked to "
+                "pass on a message",
+                "仅在会见借款人本人时记录：对第三方只请其转告留言",
+            )
+
+
+def read_promise_reason(form: AnswerReader, above_ability: bool) -> str | None:
+    """Why the borrower promises more than their stated ability (required then)."""
+    reason = form.free_text("promise_reason")
+    if above_ability and len(reason or "") < MIN_PROMISE_REASON:
+        form.bad(
+            "promise_reason",
+            "the promise is above the stated ability per month: say why it can be kept",
+            "承诺金额超出每月还款能力：请说明能够履行的理由",
+        )
+    return reason
+
+
+def read_new_contacts(form: AnswerReader) -> tuple[str | None, str | None]:
+    """A new address or phone heard of at the door (optional; it enters confirmation)."""
+    address, phone = form.free_text("new_address"), form.one("new_phone") or None
+    if address is not None and len(address) > 200:
+        form.bad("new_address", "at most 200 characters", "最多 200 个字")
+        address = None
+    if phone is not None and not PHONE.match(phone):
+        form.bad("new_phone", "a phone number of 6 to 20 digits", "6 至 20 位的电话号码")
+        phone = None
+    return address, phone
 
 
 def parse_interview(answers: Answers, today: date) -> Interview:
@@ -287,6 +367,7 @@ def parse_interview(answers: Answers, today: date) -> Interview:
     read_disclosure_ack(form)
     address = read_address_status(form)
     reached = met is Met.BORROWER
+    refuse_third_party_answers(form, reached)
     reasons, primary = read_reasons(form, reached)
     willingness = read_willingness(form, reached)
     ability = form.money("ability_per_month", required=reached)
@@ -305,7 +386,7 @@ def parse_interview(answers: Answers, today: date) -> Interview:
         dependants=dependants,
         willingness=willingness,
         ability_per_month=ability,
-        leaning=read_leaning(form),
+        leaning=read_leaning(form, reached),
         statement=form.free_text("statement"),
         observations=form.free_text("observations"),
         vulnerabilities=vulnerabilities,
@@ -313,6 +394,8 @@ def parse_interview(answers: Answers, today: date) -> Interview:
         promise_amount=promise_amount,
         promise_date=promise_date,
     )
+    interview.promise_reason = read_promise_reason(form, interview.above_ability)
+    interview.new_address, interview.new_phone = read_new_contacts(form)
     if form.problems:
         raise InvalidAnswers(form.problems)
     return interview

@@ -26,7 +26,8 @@ from doorstep.domain.ports import Cipher
 from doorstep.domain.verdict import Decision, VerdictFacts, decide
 from doorstep.integrations import evidence as files
 from doorstep.services import outbox
-from doorstep.services.cases import get_case
+from doorstep.services.cases import get_case, tasks
+from doorstep.services.cases.capture import Keys, capture
 from doorstep.services.conduct import audit, personal_data
 from doorstep.services.visits.access import live_team, require_recorder, visit_of
 from doorstep.services.visits.evidence import Upload, check_uploads, store_evidence
@@ -68,6 +69,7 @@ def submit(
     rules: VisitRules,
     now: datetime,
     request_id: str | None = None,
+    keys: Keys | None = None,
 ) -> Submission:
     """Record the interview, its evidence, the verdict and next step, a promise to pay;
     the case goes visiting → visited (and on hold when the borrower is vulnerable); an
@@ -87,6 +89,7 @@ def submit(
     # Every refusal comes before the first write.
     personal_data.need(rules.cipher)
     interview = parse_interview(answers, today)
+    _require_keys(interview, keys)
     checked = check_uploads(uploads, rules.evidence_max_bytes, rules.zone)
     broken = repo.broken_promises(session, case.customer_id)
     facts, decision = _decide(session, case, interview, broken, rules)
@@ -101,6 +104,8 @@ def submit(
             made.created_at = made.updated_at = now
     _finish_stop(session, visit)
     _flush_submission(session)
+    tasks.open_for_step(session, case, decision.next_step, today, verdict.id)
+    _capture_contacts(session, actor, case, interview, keys, now)
     _record_visited(session, actor, case, interview, decision, today, now)
     session.flush()
     _audit_submission(
@@ -142,6 +147,39 @@ def _decide(
     return facts, decision
 
 
+def _require_keys(interview: Interview, keys: Keys | None) -> None:
+    """A new contact point is stored encrypted: refused when no keys were given."""
+    if keys is None and (interview.new_address or interview.new_phone):
+        field = "new_address" if interview.new_address else "new_phone"
+        raise InvalidAnswers(
+            [
+                Problem(
+                    field,
+                    "cannot be stored here: record it on the case",
+                    "此处无法保存：请在案件页登记",
+                )
+            ]
+        )
+
+
+def _capture_contacts(
+    session: Session,
+    actor: Actor,
+    case: Case,
+    interview: Interview,
+    keys: Keys | None,
+    now: datetime,
+) -> None:
+    """A new address or phone heard at the door enters confirmation as a contact point:
+    the borrower's own word as field evidence, a third party's as third-party data."""
+    source = "field" if interview.reached else "third_party"
+    for channel, value in (("address", interview.new_address), ("phone", interview.new_phone)):
+        if value and keys is not None:
+            capture(
+                session, actor, case, channel, value, source=source, via="visit", keys=keys, now=now
+            )
+
+
 def _claim(session: Session, actor: Actor, visit: Visit, key: str, now: datetime) -> None:
     """Claim the visit: the first write, so a concurrent submission waits here and then
     finds the visit submitted (no row updated)."""
@@ -166,6 +204,8 @@ def _record_interview(
         cipher, {**interview.document(), "check_in_note": note}
     )
     visit.met = interview.met.value
+    if interview.above_ability:  # the promise exceeds the stated ability: a reason was given
+        visit.flags = [*visit.flags, "promise_above_ability"]
     if visit.checked_out_at is None:
         visit.checked_out_at = now
 

@@ -50,6 +50,7 @@ from doorstep.store.models.user import (
     UserSession,
 )
 from doorstep.store.models.visit import Alert, Evidence, PromiseToPay, Verdict, Visit
+from doorstep.store.models.work import CaseTask
 
 __all__ = [
     "Alert",
@@ -65,6 +66,7 @@ __all__ = [
     "BorrowerMessage",
     "Case",
     "CaseHold",
+    "CaseTask",
     "ContactAttempt",
     "ContactPoint",
     "ContactSuppression",

@@ -77,9 +77,19 @@ def applied_file_hashes(session: Session) -> set[str]:
     }
 
 
-def field_capacity(session: Session) -> int:
+def field_capacity(session: Session) -> int:  # all teams together
     """What the teams in the field can visit in a day, all together."""
     return int(session.scalar(select(func.coalesce(func.sum(Team.max_visits), 0))) or 0)
+
+
+def capacity_by_city(session: Session) -> dict[str, int]:
+    """What each city's teams can visit in a day (a team without a city counts for none)."""
+    rows = session.execute(
+        select(Team.city, func.sum(Team.max_visits))
+        .where(Team.city.is_not(None))
+        .group_by(Team.city)
+    )
+    return {str(city): int(total or 0) for city, total in rows}
 
 
 def team_cities(session: Session) -> set[str]:

@@ -31,6 +31,7 @@ from doorstep.http.limits import FORM_MAX_FIELDS, FORM_MAX_FILES
 from doorstep.http.params import RowId
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services import cases, visits
+from doorstep.services.cases.capture import Keys
 from doorstep.services.visits import alerts
 from doorstep.store.models import Case
 from doorstep.store.repositories import visits as visit_repo
@@ -342,6 +343,7 @@ async def submit(
                 rules=rules,
                 now=_now(request),
                 request_id=request_id(request),
+                keys=Keys(state.cipher, state.hasher),
             )
             session.commit()
             return result
