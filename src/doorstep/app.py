@@ -12,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from doorstep.api.routes import audit as audit_api
 from doorstep.api.routes import cases as cases_api
+from doorstep.api.routes import conduct as conduct_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
 from doorstep.api.routes import offers as offers_api
@@ -50,6 +51,7 @@ from doorstep.web.security import check_csrf
 # The JSON API first, then the pages; every router checks CSRF on unsafe cookie requests.
 ROUTERS = (
     cases_api.router,
+    conduct_api.router,
     audit_api.router,
     feedback_api.router,
     me_api.router,

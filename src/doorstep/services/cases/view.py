@@ -65,7 +65,7 @@ def case_facts(session: Session, actor: Actor, case_id: int, now: datetime) -> C
         contacts=contacts,
         best_phone=best(contacts, "phone"),
         best_address=best(contacts, "address"),
-        attempts=repo.attempts_of(session, [c.point.id for c in contacts]),
+        attempts=repo.attempts_of(session, [i for c in contacts for i in c.point_ids]),
         timeline=audit.timeline(session, "case", case.id),
         actions=actions_for(case),
     )

@@ -141,7 +141,7 @@ def _planned_point(
 ) -> checkin.Point | None:
     ranked = contacts.ranked(session, case.customer_id, now)
     wanted = stop.contact_point_id if stop is not None else None
-    point = next((r for r in ranked if r.point.id == wanted), None) or contacts.best(
+    point = next((r for r in ranked if r.has(wanted)), None) or contacts.best(
         ranked, "address"
     )
     if point is None or point.point.lat is None or point.point.lng is None:

@@ -133,7 +133,7 @@ def _locate(
         s.submitted = s.case.state not in TO_VISIT
         ranked = every_ranked[s.case.customer_id]
         chosen = next(
-            (r for r in ranked if r.point.id == wanted.get(s.case.id)), None
+            (r for r in ranked if r.has(wanted.get(s.case.id))), None
         ) or contacts.best(ranked, "address")
         if chosen is None:
             continue
