@@ -17,8 +17,8 @@ from doorstep.domain.rules.kinds import shown
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services.cases import precheck
 from doorstep.services.conduct import rules as conduct
-from doorstep.services.people import users
 from doorstep.services.lender import dossier
+from doorstep.services.people import users
 from doorstep.store.db import transaction
 from doorstep.store.repositories import people as people_repo
 

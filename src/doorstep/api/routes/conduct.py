@@ -26,6 +26,4 @@ def check(body: CheckIn, actor: CurrentActor, session: DbSession, state: State) 
         purpose=body.purpose.value,
         facts=body.facts,
     )
-    return CheckOut(
-        outcome=answer.outcome, at=at, rules=[FiredOut(**r) for r in answer.rules]
-    )
+    return CheckOut(outcome=answer.outcome, at=at, rules=[FiredOut(**r) for r in answer.rules])

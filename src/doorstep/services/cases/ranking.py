@@ -46,9 +46,7 @@ def ranked_many(
 ) -> dict[str, list[RankedContact]]:
     """`ranked` for several customers (a verifier's day) in two queries."""
     points = repo.contact_points_of_many(session, customer_ids)
-    attempted = repo.last_evidence_attempts(
-        session, [p.id for ps in points.values() for p in ps]
-    )
+    attempted = repo.last_evidence_attempts(session, [p.id for ps in points.values() for p in ps])
     found = {}
     for customer, of_customer in points.items():
         values: dict[tuple[str, str], list[ContactPoint]] = {}
@@ -61,11 +59,11 @@ def ranked_many(
     return found
 
 
-def _rank(
-    same: list[ContactPoint], attempted: dict[int, datetime], now: datetime
-) -> RankedContact:
+def _rank(same: list[ContactPoint], attempted: dict[int, datetime], now: datetime) -> RankedContact:
     evidence = [
-        Evidence(p.source, p.status, p.confidence, last_evidence(p.observed_at, attempted.get(p.id)))
+        Evidence(
+            p.source, p.status, p.confidence, last_evidence(p.observed_at, attempted.get(p.id))
+        )
         for p in same
     ]
     trust, chosen = value_trust(evidence, now)

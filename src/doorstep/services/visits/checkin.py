@@ -141,9 +141,7 @@ def _planned_point(
 ) -> checkin.Point | None:
     ranked = contacts.ranked(session, case.customer_id, now)
     wanted = stop.contact_point_id if stop is not None else None
-    point = next((r for r in ranked if r.has(wanted)), None) or contacts.best(
-        ranked, "address"
-    )
+    point = next((r for r in ranked if r.has(wanted)), None) or contacts.best(ranked, "address")
     if point is None or point.point.lat is None or point.point.lng is None:
         return None
     return checkin.Point(point.point.lat, point.point.lng)

@@ -59,6 +59,15 @@ def open_cases_by_customer(session: Session) -> dict[str, Case]:
     return {case.customer_id: case for case in cases}
 
 
+def open_cases_by_customer_of(session: Session, customer_id: str) -> Case | None:
+    """The customer's open case, if any (one open case per customer)."""
+    return session.scalars(
+        select(Case).where(
+            Case.customer_id == customer_id, Case.state.in_([s.value for s in OPEN_STATES])
+        )
+    ).first()
+
+
 def holdout_days(session: Session) -> dict[str, date]:
     """Per customer, the last day a case of theirs was kept back as selection holdout."""
     rows = session.execute(
