@@ -7,6 +7,7 @@ rules can be asked before acting."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -324,3 +325,70 @@ def test_a_complaint_not_answered_in_time_raises_one_alert(world: World) -> None
         alert = session.scalars(select(Alert)).one()
         assert alert.kind == "response_overdue" and alert.detail
         assert alert.detail["customer_id"] == customer and alert.detail["type"] == "complaint"
+
+
+def test_the_migration_brings_duplicates_to_one_verdict(world: World) -> None:
+    """Rows of one value written before attempts moved every row of it: the migration
+    gives them the value's latest verdict; its downgrade drops customer_holds."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from doorstep.store import migrate
+
+    case_id = world.assigned_case
+    point_id = phone_of(world, case_id)
+    with transaction(world.engine) as session:
+        point = session.get(ContactPoint, point_id)
+        assert point is not None
+        twin = ContactPoint(
+            customer_id=point.customer_id, channel=point.channel, kind=point.kind,
+            value=point.value, value_hash=point.value_hash, value_masked=point.value_masked,
+            source="third_party" if point.source != "third_party" else "application",
+            observed_at=point.observed_at, status="unverified", confidence=0.45,
+        )  # fmt: skip
+        session.add(twin)
+        point.status, point.confidence = "invalid", 0.05  # as the attempt left it, alone
+        session.add(
+            ContactAttempt(
+                contact_point_id=point_id, case_id=case_id, channel="call",
+                result="wrong_number", attempted_at=at(9, 10), performed=True,
+            )
+        )  # fmt: skip
+        session.flush()
+        twin_id = twin.id
+    config = migrate.alembic_config(world.engine)
+    with world.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0024_restructuring")
+    assert "customer_holds" not in inspect(world.engine).get_table_names()
+    migrate.upgrade(world.engine)
+    assert "customer_holds" in inspect(world.engine).get_table_names()
+    with transaction(world.engine) as session:
+        twin_after = session.get(ContactPoint, twin_id)
+        assert twin_after is not None
+        assert (twin_after.status, twin_after.confidence) == ("invalid", 0.05)
+
+
+def test_doorstep_rules_check_answers_in_both_languages(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from doorstep.cli import common as cli_common
+    from doorstep.cli.main import app
+    from tests.factories.databases import url_of
+
+    monkeypatch.setenv("DOORSTEP_DATABASE_URL", url_of(world.engine))
+    monkeypatch.setenv("DOORSTEP_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("DOORSTEP_RULES_FILE", raising=False)
+    monkeypatch.delenv("DOORSTEP_JURISDICTION", raising=False)
+    monkeypatch.setattr(cli_common.console, "width", 250)
+    point_id = phone_of(world, world.assigned_case)
+    ask = ["rules", "check", str(world.assigned_case), "call", "--point", str(point_id)]
+    late = CliRunner().invoke(app, [*ask, "--at", at(9, 23).isoformat(), "--as", "manager"])
+    assert late.exit_code == 1, late.output
+    assert "blocked" in late.output and "CN-HOURS" in late.output
+    rule = CN.rule("CN-HOURS")
+    assert rule.message_en.split("{")[0][:12] in late.output
+    noon = CliRunner().invoke(app, [*ask, "--at", at(9, 12).isoformat(), "--as", "manager"])
+    assert noon.exit_code == 0 and "allowed" in noon.output

@@ -91,6 +91,7 @@ RECORD = (
             "contact_attempts",
             "rule_decisions",
             "case_holds",
+            "customer_holds",
             "assignments",
             "plan_stops",
             "alerts",
