@@ -111,7 +111,8 @@ def after_attempt(
         return ContactStatus.CONFIRMED, max(confidence, CHANNEL_STRENGTH[channel])
     if rule.verdict is ContactStatus.INVALID:
         return ContactStatus.INVALID, INVALID_CONFIDENCE
-    return ContactStatus(status), round(max(confidence * rule.factor, 0.01), 4)
+    # never above where it was: rounding to 4 places must not lift it either
+    return ContactStatus(status), min(confidence, round(max(confidence * rule.factor, 0.01), 4))
 
 
 def effective_confidence(confidence: float, age_days: float) -> float:
