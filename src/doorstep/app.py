@@ -13,6 +13,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from doorstep.api.routes import audit as audit_api
 from doorstep.api.routes import cases as cases_api
+from doorstep.api.routes import conduct as conduct_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
 from doorstep.api.routes import offers as offers_api
@@ -54,6 +55,7 @@ log = logging.getLogger("doorstep")
 # The JSON API first, then the pages; every router checks CSRF on unsafe cookie requests.
 ROUTERS = (
     cases_api.router,
+    conduct_api.router,
     audit_api.router,
     feedback_api.router,
     me_api.router,

@@ -101,6 +101,10 @@ def moved(ctx: Ctx, case_id: int) -> dict[str, Any]:
     return {"channel": "call", "result": "moved"}  # `moved` is for addresses only
 
 
+def may_visit(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"case_id": case_id, "action": "visit"}
+
+
 def id_number(ctx: Ctx, case_id: int) -> dict[str, Any]:
     return {"field": "id_number", "purpose": "visit_preparation"}
 
@@ -176,6 +180,8 @@ MATRIX = [
     Probe(ATTEMPTS, "another customer's phone", **illegal(FIELD, 404), body=no_answer,
           point="foreign"),
     Probe(REVEAL, "national ID", **FIELD, body=id_number),
+    Probe("POST /api/conduct/check", "may I visit now?", **FIELD, body=may_visit,
+          per_body_case=True),
     Probe(REVEAL, "contact point without its id", **illegal(FIELD, 422), body=point_without_id),
     Probe("GET /api/privacy/requests", "privacy requests", **PRIVACY),
     Probe("GET /api/privacy/requests/{request_id}", "one privacy request", **PRIVACY),

@@ -1,4 +1,5 @@
-"""`doorstep rules show` (the effective conduct-rule pack) and `doorstep retention run`."""
+"""`doorstep rules show` (the effective conduct-rule pack), `doorstep rules check` (may I
+call, text, visit or reveal now?) and `doorstep retention run`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,19 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from doorstep.cli.common import console, fail, ready_engine, settings
-from doorstep.domain.access import SYSTEM
+from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.rules.kinds import shown
 from doorstep.integrations.evidence import LocalEvidenceStore
+from doorstep.services.cases import precheck
 from doorstep.services.conduct import rules as conduct
 from doorstep.services.lender import dossier
+from doorstep.services.people import users
 from doorstep.store.db import transaction
+from doorstep.store.repositories import people as people_repo
 
 rules_app = typer.Typer(help="Conduct rules.", no_args_is_help=True)
 retention_app = typer.Typer(
@@ -45,6 +50,54 @@ def rules_show() -> None:
             params,
         )
     console.print(table)
+
+
+@rules_app.command("check")
+def rules_check(
+    case_id: Annotated[int, typer.Argument(help="the case")],
+    action: Annotated[precheck.Proposed, typer.Argument(help="call | sms | visit | reveal")],
+    point: Annotated[int | None, typer.Option(help="the contact point of a call or SMS")] = None,
+    at: Annotated[
+        datetime | None, typer.Option(help="when, with its offset (default: now)")
+    ] = None,
+    purpose: Annotated[str, typer.Option(help="of a reveal")] = "contact_verification",
+    username: Annotated[str | None, typer.Option("--as", help="ask as this staff user")] = None,
+) -> None:
+    """Ask the conduct rules before acting: allowed, warned or blocked, with each rule that
+    fired in zh_CN and en. Nothing is written. Exit status 1 when blocked."""
+    config = settings()
+    when = at or datetime.now(UTC)
+    if when.tzinfo is None:
+        raise fail("--at needs a time zone offset, e.g. 2026-03-09T21:30:00+08:00")
+    try:
+        with transaction(ready_engine(config)) as session:
+            answer = precheck.ask(
+                session,
+                _actor(session, username),
+                case_id,
+                action,
+                at=when,
+                pack=config.rules_pack,
+                point_id=point,
+                purpose=purpose,
+            )
+    except DoorstepError as exc:
+        raise fail(exc.message) from None
+    console.print(f"{action.value} on case {case_id} at {when.isoformat()}: {answer.outcome}")
+    for rule in answer.rules:
+        console.print(f"  {rule['id']} ({rule['severity']}): {rule['message_zh']}")
+        console.print(f"    {rule['message_en']} — {rule['why']}")
+    if answer.decision.blocked:
+        raise typer.Exit(1)
+
+
+def _actor(session: Session, username: str | None) -> Actor:
+    if username is None:
+        return SYSTEM
+    user = people_repo.user_named(session, username)
+    if user is None or not user.active:
+        raise fail(f"no active user {username!r}")
+    return users.actor_for(session, user)
 
 
 @retention_app.command("run")

@@ -35,6 +35,7 @@ so a service never speaks HTTP.
     │   ├── IllegalTransition              a case/offer state machine refusal
     │   ├── DuplicateSubmission            a visit someone submitted first
     │   ├── AssignmentEnded                the case left the verifier's assignment
+    │   ├── ContactBlocked                 a contact the rules blocked (kept on record)
     │   ├── OfferExpired
     │   ├── BatchAlreadyRunning
     │   ├── PlanInfeasible                 no lawful plan for the day
@@ -360,6 +361,29 @@ class IllegalTransition(Conflict):
 class DuplicateSubmission(Conflict):
     """Another request submitted this visit first (the entry point rolls back and looks
     the submission up by its key)."""
+
+
+class ContactBlocked(Conflict):
+    """A contact attempt the conduct rules blocked: it was not made, and the block is on
+    record (the contact log and the rule decisions); `rules` names the rules that fired."""
+
+    code = "contact_blocked"
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(
+            f"contact blocked by {decision.explain('en')}",
+            message_zh=f"联系被合规规则禁止：{decision.explain('zh')}",
+        )
+        self.decision = decision
+
+    @property
+    def extra(self) -> dict[str, object]:
+        return {
+            "rules": [
+                {"id": f.rule_id, "message_zh": f.message_zh, "message_en": f.message_en}
+                for f in self.decision.fired
+            ]
+        }
 
 
 class AssignmentEnded(Conflict):

@@ -83,7 +83,8 @@ def install(app: FastAPI, render_page: PageRenderer | None = None) -> None:
             return render_page(request, exc)
         language = request.cookies.get("lang", "zh_CN")
         detail = exc.message_zh if language.startswith("zh") else exc.message
-        return problem(status, exc.code, exc.code.replace("_", " "), detail, request)
+        extra = getattr(exc, "extra", None) or {}  # e.g. the rules that blocked a contact
+        return problem(status, exc.code, exc.code.replace("_", " "), detail, request, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -27,6 +27,9 @@ class DropReason(StrEnum):
     """The case has no usable address with coordinates (set by the service, not the solver)."""
     RULE_BLOCKED = "blocked by a conduct rule"
     """A conduct rule forbids planning the visit (set by the service, not the solver)."""
+    VISITED_RECENTLY = "visited within the interval"
+    """Visited within the pack's visit interval (a warning rule) and no manager overrode
+    it with a reason (set by the service, not the solver)."""
     CASE_UNAVAILABLE = "case unavailable"
     """Since the plan was made the case went on hold, was cancelled or changed state."""
 

@@ -27,7 +27,7 @@ from doorstep.integrations.broker import Broker
 from doorstep.store.models import OutboxEvent, WebhookDelivery
 from doorstep.store.repositories import outbox as repo
 
-TOPICS = ("visit.verdict", "case.closed", "promise.judged")
+TOPICS = ("visit.verdict", "case.closed", "promise.judged", "dispute.resolved")
 DELIVER_TASK = "doorstep.deliver_webhook"
 """The task posting given deliveries (ids), shared by the relay and the workers."""
 PENDING_KEY = "doorstep.outbox.deliveries"  # in Session.info: delivery ids to publish

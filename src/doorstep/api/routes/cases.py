@@ -16,6 +16,7 @@ from doorstep.api.schemas.cases import (
     RevealOut,
 )
 from doorstep.domain.bounds import INT32
+from doorstep.domain.errors import ContactBlocked
 from doorstep.domain.money import format_yuan, parse_yuan
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
 from doorstep.http.params import RowId
@@ -40,6 +41,8 @@ def contact_out(r: RankedContact) -> ContactPointOut:
         kind=p.kind,
         masked=p.value_masked,
         source=p.source,
+        sources=list(r.sources),
+        point_ids=list(r.point_ids),
         status=p.status,
         confidence=p.confidence,
         trust=round(r.trust, 4),
@@ -158,7 +161,7 @@ def attempt(
     state: State,
 ) -> ContactPointOut:
     now = state.clock.now()
-    contacts.record_attempt(
+    outcome = contacts.attempt(
         session,
         actor,
         case_id,
@@ -169,11 +172,13 @@ def attempt(
         at=now,
         pack=state.settings.rules_pack,
         cipher=state.cipher,
+        override_reason=body.note,
     )
-    session.commit()
+    session.commit()  # a blocked attempt stays on record, and is answered as refused
+    if outcome.decision.blocked:
+        raise ContactBlocked(outcome.decision)
     customer_id = cases.get_case(session, actor, case_id).customer_id
-    ranked = {r.point.id: r for r in contacts.ranked(session, customer_id, now)}
-    r = ranked[point_id]
+    r = next(r for r in contacts.ranked(session, customer_id, now) if r.has(point_id))
     return contact_out(r)
 
 

@@ -63,6 +63,8 @@ class ContactPointOut(BaseModel):
     kind: str
     masked: str
     source: str
+    sources: list[str]  # every source of this value, kept as evidence
+    point_ids: list[int]  # the rows of this value, one per source
     status: str
     confidence: float
     trust: float

@@ -17,7 +17,6 @@ from doorstep.domain.contact import (
     AttemptResult,
     ContactStatus,
     after_attempt,
-    effective_confidence,
 )
 from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
 from doorstep.domain.ports import Cipher
@@ -35,6 +34,10 @@ from doorstep.domain.rules import (
     check,
 )
 from doorstep.services.cases.lookup import get_case
+from doorstep.services.cases.ranking import RankedContact as RankedContact
+from doorstep.services.cases.ranking import best as best
+from doorstep.services.cases.ranking import ranked as ranked
+from doorstep.services.cases.ranking import ranked_many as ranked_many
 from doorstep.services.conduct import audit, personal_data, privacy_requests, reveal_controls
 from doorstep.services.conduct import decisions as rules_service
 from doorstep.services.conduct.holds import hold_types
@@ -43,55 +46,7 @@ from doorstep.store.repositories import cases as repo
 from doorstep.store.repositories import conduct as log
 
 
-@dataclass(frozen=True)
-class RankedContact:
-    point: ContactPoint
-    trust: float
-    why: str
-
-
-def ranked(session: Session, customer_id: str, now: datetime) -> list[RankedContact]:
-    """Every contact point, most trusted first, each with why it is trusted that much at
-    `now` (trust decays with the age of the last evidence)."""
-    return ranked_many(session, [customer_id], now)[customer_id]
-
-
-def ranked_many(
-    session: Session, customer_ids: list[str], now: datetime
-) -> dict[str, list[RankedContact]]:
-    """`ranked` for several customers (a verifier's day) in two queries."""
-    points = repo.contact_points_of_many(session, customer_ids)
-    attempted = repo.last_attempts(session, [p.id for ps in points.values() for p in ps])
-    return {
-        customer: sorted(
-            (_rank(point, attempted.get(point.id), now) for point in of_customer),
-            key=lambda r: (r.point.channel, -r.trust),
-        )
-        for customer, of_customer in points.items()
-    }
-
-
-def _rank(point: ContactPoint, last_attempt: datetime | None, now: datetime) -> RankedContact:
-    seen = max(point.observed_at, last_attempt or point.observed_at)
-    age = (now - seen).total_seconds() / 86400
-    trust = (
-        0.0
-        if point.status == ContactStatus.INVALID
-        else effective_confidence(point.confidence, age)
-    )
-    why = (
-        f"{point.status}, source {point.source}, confidence {point.confidence:.2f}, "
-        f"last evidence {age:.0f} days ago → {trust:.2f}"
-    )
-    return RankedContact(point, trust, why)
-
-
-def best(ranked_points: list[RankedContact], channel: str) -> RankedContact | None:
-    usable = [r for r in ranked_points if r.point.channel == channel and r.trust > 0]
-    return max(usable, key=lambda r: r.trust, default=None)
-
-
-def _point_in_case(session: Session, actor: Actor, case_id: int, point_id: int) -> ContactPoint:
+def point_in_case(session: Session, actor: Actor, case_id: int, point_id: int) -> ContactPoint:
     case = get_case(session, actor, case_id)
     point = session.get(ContactPoint, point_id) if 0 < point_id <= repo.MAX_ID else None
     if point is None or point.customer_id != case.customer_id:
@@ -275,7 +230,7 @@ def attempt(
         personal_data.need(cipher)
     if not actor.can(Permission.RECORD_ATTEMPTS):
         raise Forbidden("your role cannot record attempts", message_zh="您的角色无权登记联系结果")
-    point = _point_in_case(session, actor, case_id, point_id)
+    point = point_in_case(session, actor, case_id, point_id)
     privacy_requests.assert_contactable(session, point)  # erased on its holder's request
     _check_result(point, result)
     if at.tzinfo is None:
@@ -289,9 +244,11 @@ def attempt(
     performed = not decision.blocked
     before = (point.status, point.confidence)
     status, confidence = ContactStatus(point.status), point.confidence
-    if performed:
+    if performed:  # the value was tried, whichever source gave it: every row of it moves
         status, confidence = after_attempt(point.status, point.confidence, channel, result)
-        point.status, point.confidence = status.value, confidence
+        for same in repo.points_of_value(session, point):
+            moved, trust = after_attempt(same.status, same.confidence, channel, result)
+            same.status, same.confidence = moved.value, trust
     contact = _Contact(point, case_id, channel, result, ctx, zone, decision)
     row = _log_row(actor, contact, note, reason, cipher)
     session.add(row)
@@ -370,7 +327,7 @@ def _stored_value(
         assert customer is not None
         stored = customer.id_number
     elif field == "contact_point" and point_id is not None:
-        stored = _point_in_case(session, actor, case.id, point_id).value
+        stored = point_in_case(session, actor, case.id, point_id).value
     else:
         raise InvalidValue(f"cannot reveal {field!r}")
     if not stored:  # minimised under the retention rules: nothing left to show

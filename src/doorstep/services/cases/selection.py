@@ -28,6 +28,7 @@ from doorstep.domain.selection import (
 from doorstep.services.cases import tasks
 from doorstep.services.cases.transitions import apply
 from doorstep.services.conduct import audit
+from doorstep.services.conduct.holds import held_customers
 from doorstep.store.models import Alert, Case
 from doorstep.store.repositories import book
 from doorstep.store.repositories import cases as repo
@@ -135,6 +136,7 @@ def _decide_overdue(
     as_of = report.as_of
     visits = repo.last_visits(session.connection())
     held_out = repo.holdout_days(session)
+    held = held_customers(session, datetime.combine(as_of, datetime.max.time(), tzinfo=UTC))
     past_due = facts.filter(pl.col("max_dpd") > 0)
     report.overdue_customers = past_due.height
     choices = []
@@ -147,7 +149,7 @@ def _decide_overdue(
             overdue_amount=row["overdue_amount"],
             best_address_confidence=row["trust"],
             best_address_region=row["city"],
-            on_hold=bool(existing and existing.hold_reason),
+            on_hold=bool(existing and existing.hold_reason) or row["customer_id"] in held,
             last_visit_on=visits.get(row["customer_id"]),
             has_open_case=existing is not None,
             p_no_cure_bp=probabilities.get(row["customer_id"], 10_000) if probabilities else None,

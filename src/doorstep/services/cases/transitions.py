@@ -263,6 +263,7 @@ def expire_holds(session: Session, actor: Actor, now: datetime) -> int:
     and release each case they held that no other hold keeps (`case.hold_ended`, by the
     conduct rules). Returns how many holds ended."""
     ended = conduct.end_expired(session, now)
+    conduct.escalate_late(session, now)  # complaints and disputes not answered in time
     rules = {h.case_id: h.lift_reason for h in ended}  # the last one's, for a case with two
     for case_id, end_rule in rules.items():
         case = session.get(Case, case_id)

@@ -73,7 +73,7 @@ def case_facts(
     for snap in history:  # newest first
         latest.setdefault(snap.loan_id, snap)
     contacts = ranked(session, case.customer_id, now)
-    attempts = repo.attempts_of(session, [c.point.id for c in contacts])
+    attempts = repo.attempts_of(session, [i for c in contacts for i in c.point_ids])
     return CaseFacts(
         case=case,
         customer=customer,

@@ -4,21 +4,28 @@ or warned (with their audit event)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from doorstep.domain import rules
-from doorstep.domain.access import Actor
+from doorstep.domain.access import Actor, Role
 from doorstep.domain.case import HoldReason
-from doorstep.domain.errors import NotFound, ReasonRequired, RuleBlocked
+from doorstep.domain.errors import (
+    Forbidden,
+    InvalidValue,
+    NotFound,
+    ReasonRequired,
+    RuleBlocked,
+)
 from doorstep.domain.rules import Action, Decision, Outcome, Pack
 from doorstep.domain.rules.kinds import in_quiet
 from doorstep.services.conduct import audit
 from doorstep.services.conduct.holds import hold_types
 from doorstep.store.models import Case, RuleDecision
+from doorstep.store.repositories import conduct as log
 
 
 def require(decision: Decision, override_reason: str | None) -> str | None:
@@ -41,9 +48,11 @@ def record_decision(
     performed: bool,
     at: datetime,
     override_reason: str | None = None,
+    keep_allowed: bool = False,
 ) -> RuleDecision | None:
-    """Keep a blocked or warned decision (an allowed one leaves no row) and audit it."""
-    if decision.outcome is Outcome.ALLOWED:
+    """Keep a blocked or warned decision and audit it; an allowed one leaves no row unless
+    `keep_allowed` (planning keeps one per routed stop), and is never audited."""
+    if decision.outcome is Outcome.ALLOWED and not keep_allowed:
         return None
     row = RuleDecision(
         at=at,
@@ -61,6 +70,8 @@ def record_decision(
     )
     session.add(row)
     session.flush()
+    if decision.outcome is Outcome.ALLOWED:
+        return row
     audit.record(
         session,
         actor,
@@ -194,3 +205,47 @@ def check_check_in(
         at=at,
     )
     return decision
+
+
+INTERVAL_KIND = "visit_gap"
+"""The rule kind of the visit interval (CN-VISIT-INTERVAL): a warning, which the planner
+nevertheless does not route past unless a manager overrode it for the case."""
+OVERRIDE_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
+
+
+def interval_warned(decision: Decision, pack: Pack) -> bool:
+    """Whether the visit-interval rule fired in `decision`."""
+    return any(pack.rule(f.rule_id).kind == INTERVAL_KIND for f in decision.fired)
+
+
+def override_visit_interval(
+    session: Session, actor: Actor, case_id: int, reason: str, *, pack: Pack, now: datetime
+) -> RuleDecision:
+    """A manager lets the planner route a case visited within the interval, with a reason:
+    kept as a performed warned decision (and audited); valid for the interval's length."""
+    if actor.role not in OVERRIDE_ROLES:
+        raise Forbidden("only a manager may override the visit interval",
+                        message_zh="只有经理可以越过外访间隔")  # fmt: skip
+    cleaned = reason.strip()
+    if len(cleaned) < 4:
+        raise InvalidValue("reason: say why the case is visited again so soon",
+                           message_zh="reason：请说明为何间隔未满即再次外访")  # fmt: skip
+    decision = check_plan_visit(session, case_id, now, now, 2, pack=pack, now=now)
+    if not interval_warned(decision, pack):
+        raise InvalidValue("the case is not within the visit interval",
+                           message_zh="该案件未处于外访间隔期内")  # fmt: skip
+    row = record_decision(session, actor, decision, pack=pack, case_id=case_id,
+                          performed=True, at=now, override_reason=cleaned)  # fmt: skip
+    assert row is not None
+    return row
+
+
+def interval_overridden(
+    session: Session, case_ids: list[int], pack: Pack, now: datetime
+) -> dict[int, str]:
+    """The cases a manager let through the visit interval, still in force at `now`: case
+    -> the reason given."""
+    days = max((int(r.params["min_days"]) for r in pack.for_action(Action.PLAN_VISIT)
+                if r.kind == INTERVAL_KIND), default=0)  # fmt: skip
+    since = now - timedelta(days=days)
+    return log.overrides_since(session, case_ids, Action.PLAN_VISIT.value, since)

@@ -93,6 +93,7 @@ RECORD = (
             "contact_attempts",
             "rule_decisions",
             "case_holds",
+            "customer_holds",
             "assignments",
             "plan_stops",
             "alerts",

@@ -20,6 +20,7 @@ from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.reasons import REASONS
 from doorstep.domain.schedule import Installment
 from doorstep.services.conduct import audit, personal_data
+from doorstep.services.conduct import holds as customer_holds
 from doorstep.services.conduct.personal_data import mask_address
 from doorstep.services.repayment import holds
 from doorstep.services.repayment.offers import borrower_actor, visible_to_borrower
@@ -183,10 +184,18 @@ def _hold(
     why: HoldReason,
     note: str,
     now: datetime,
+    *,
+    ends_at: datetime | None = None,
+    respond_by: datetime | None = None,
 ) -> None:
-    """Hold the case's visits (when the borrower has an open case)."""
+    """Hold the customer (kept even with no open case: selection, planning and check-in
+    read it until it ends or is resolved) and the open case's visits when there is one."""
+    actor = borrower_actor(customer_id)
+    customer_holds.keep_for_customer(
+        session, actor, customer_id, why.value, note, now, ends_at=ends_at, respond_by=respond_by
+    )
     if case is not None:
-        holds.hold_for_borrower(session, borrower_actor(customer_id), case, why, note, now)
+        holds.hold_for_borrower(session, actor, case, why, note, now)
 
 
 def report_hardship(
@@ -219,7 +228,8 @@ def report_hardship(
         hold_until=today + timedelta(days=hold_days),
     )
     reported = f"borrower reported {reason}"
-    _hold(session, customer_id, case, HoldReason.HARDSHIP_REPORTED, reported, now)
+    ends = now + timedelta(days=hold_days)
+    _hold(session, customer_id, case, HoldReason.HARDSHIP_REPORTED, reported, now, ends_at=ends)
     return message
 
 
@@ -319,8 +329,14 @@ def book_slot(
     return slot
 
 
-def no_visits_at_work(session: Session, customer_id: str) -> BorrowerMessage:
-    return _message(session, customer_id, "no_work_visit", _open_case(session, customer_id))
+def no_visits_at_work(session: Session, customer_id: str, *, now: datetime) -> BorrowerMessage:
+    """No visits at the workplace from now on, case or not (planning reads it)."""
+    message = _message(session, customer_id, "no_work_visit", _open_case(session, customer_id))
+    customer_holds.keep_for_customer(
+        session, borrower_actor(customer_id), customer_id, customer_holds.NO_WORK_VISIT,
+        "borrower asked for no visits at work", now,
+    )  # fmt: skip
+    return message
 
 
 def complain(
@@ -330,7 +346,9 @@ def complain(
     text = _statement(statement, required=True)
     case = _open_case(session, customer_id)
     message = _message(session, customer_id, "complaint", case, cipher, statement=text)
-    _hold(session, customer_id, case, HoldReason.COMPLAINT, "borrower complaint", now)
+    answer_by = now + timedelta(days=customer_holds.COMPLAINT_DAYS)
+    complaint = HoldReason.COMPLAINT
+    _hold(session, customer_id, case, complaint, "borrower complaint", now, respond_by=answer_by)
     return message
 
 

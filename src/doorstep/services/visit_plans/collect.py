@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from doorstep.domain.access import Actor, Role
 from doorstep.domain.errors import InvalidValue, PlanInfeasible
 from doorstep.planning import (
     AllowedHours,
@@ -38,6 +39,8 @@ from doorstep.store.models import Case
 from doorstep.store.models import Team as TeamRow
 from doorstep.store.repositories import plans as repo
 
+PLANNER = Actor("planner", Role.ADMIN)
+"""Who the rule decisions of planned stops are recorded for."""
 EarlyDrop = tuple[int, DropReason]
 """A case dropped before solving (no address, unavailable, blocked by the rules)."""
 
@@ -105,8 +108,8 @@ def collect(
     blocked = _blocked(
         session, cfg, plan_day, allowed, candidates, max(sizes.values(), default=0), now
     )
-    early += [(case_id, DropReason.RULE_BLOCKED) for case_id in blocked]
-    gone = set(blocked)
+    early += [(case_id, why) for case_id, why in blocked]
+    gone = {case_id for case_id, _ in blocked}
     candidates = [c for c in candidates if c.id not in gone]
     visits, meta = _visits(session, cfg, plan_day, candidates, spans, locks, early, now)
     centre = (
@@ -135,12 +138,14 @@ def _blocked(
     candidates: Sequence[Case],
     team_size: int,
     now: datetime,
-) -> list[int]:
-    """Cases the rules forbid whatever the time (team, gap, notice), in candidate order."""
+) -> list[EarlyDrop]:
+    """Cases the rules forbid whatever the time (team, gap, notice), in candidate order,
+    and those visited within the visit interval (a warning) that no manager let through."""
     if cfg.pack is None:
         return []
-    blocked = []
+    blocked: list[EarlyDrop] = []
     begin = cfg.at(plan_day, allowed.start)
+    overridden = conduct.interval_overridden(session, [c.id for c in candidates], cfg.pack, now)
     for case in candidates:
         decision = conduct.check_plan_visit(
             session,
@@ -153,7 +158,9 @@ def _blocked(
             zone=cfg.zone,
         )
         if decision.blocked:
-            blocked.append(case.id)
+            blocked.append((case.id, DropReason.RULE_BLOCKED))
+        elif case.id not in overridden and conduct.interval_warned(decision, cfg.pack):
+            blocked.append((case.id, DropReason.VISITED_RECENTLY))
     return blocked
 
 
@@ -179,7 +186,13 @@ def _visits(
     meta: dict[str, Meta] = {}
     top = max((c.priority for c in candidates), default=1) or 1
     every = ranked_many(session, [c.customer_id for c in candidates], now)
-    chosen = {c.id: best(every[c.customer_id], "address") for c in candidates}
+    not_at_work = conduct.no_work_visits(session, [c.customer_id for c in candidates], now)
+    chosen = {}
+    for case in candidates:
+        addresses = every[case.customer_id]
+        if case.customer_id in not_at_work:  # the borrower asked: never at the workplace
+            addresses = [r for r in addresses if r.point.kind != "work"]
+        chosen[case.id] = best(addresses, "address")
     # the day's positions opened in one pass, here only: the solver needs them
     opened = cfg.positions({a.point.id: a.point for a in chosen.values() if a is not None})
     for case in candidates:
@@ -274,10 +287,15 @@ def _check_rules(
     sizes: Mapping[int, int],
     now: datetime,
 ) -> None:
-    """Every planned stop, as planned, against the conduct rules: a block is an error."""
+    """Every planned stop, as planned, against the conduct rules: a block is an error;
+    the decision of each routed stop is kept (`rule_decisions`), with the manager's reason
+    where one let the stop through a warning."""
     if cfg.pack is None:
         return
     found = []
+    overridden = conduct.interval_overridden(
+        session, [m.case_id for m in meta.values()], cfg.pack, now
+    )
     for route in plan.routes:
         for stop in route.stops:
             decision = conduct.check_plan_visit(
@@ -290,7 +308,13 @@ def _check_rules(
                 now=now,
                 zone=cfg.zone,
             )
+            case_id = meta[stop.visit_id].case_id
             if decision.blocked:
-                found.append(f"case {meta[stop.visit_id].case_id}: {decision.explain()}")
+                found.append(f"case {case_id}: {decision.explain()}")
+                continue
+            conduct.record_decision(
+                session, PLANNER, decision, pack=cfg.pack, case_id=case_id, performed=True,
+                at=now, override_reason=overridden.get(case_id), keep_allowed=True,
+            )  # fmt: skip
     if found:
         raise PlanInfeasible(found)

@@ -149,9 +149,7 @@ def _planned_point(
 ) -> checkin.Point | None:
     ranked = contacts.ranked(session, case.customer_id, now)
     wanted = stop.contact_point_id if stop is not None else None
-    point = next((r for r in ranked if r.point.id == wanted), None) or contacts.best(
-        ranked, "address"
-    )
+    point = next((r for r in ranked if r.has(wanted)), None) or contacts.best(ranked, "address")
     where = personal_data.unseal_position(cipher, point.point.position) if point else None
     return checkin.Point(*where) if where is not None else None
 

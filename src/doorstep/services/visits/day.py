@@ -133,9 +133,9 @@ def _locate(
         s.visit = open_visits.get(s.case.id)
         s.submitted = s.case.state not in TO_VISIT
         ranked = every_ranked[s.case.customer_id]
-        chosen = next(
-            (r for r in ranked if r.point.id == wanted.get(s.case.id)), None
-        ) or contacts.best(ranked, "address")
+        chosen = next((r for r in ranked if r.has(wanted.get(s.case.id))), None) or contacts.best(
+            ranked, "address"
+        )
         if chosen is None:
             continue
         s.address_masked = chosen.point.value_masked

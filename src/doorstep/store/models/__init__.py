@@ -38,7 +38,7 @@ from doorstep.store.models.portal import (
 )
 from doorstep.store.models.privacy import ContactSuppression, PrivacyRequest
 from doorstep.store.models.reveal import RevealCounter, RevealRequest
-from doorstep.store.models.rules import CaseHold, RuleDecision
+from doorstep.store.models.rules import CaseHold, CustomerHold, RuleDecision
 from doorstep.store.models.scoring import ModelDrift, ModelVersion, Score
 from doorstep.store.models.throttle import Throttle
 from doorstep.store.models.user import (
@@ -71,6 +71,7 @@ __all__ = [
     "ContactPoint",
     "ContactSuppression",
     "Customer",
+    "CustomerHold",
     "DelinquencySnapshot",
     "Evidence",
     "FieldFigure",

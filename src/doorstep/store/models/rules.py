@@ -29,6 +29,34 @@ class CaseHold(Base):
     lift_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class CustomerHold(Base):
+    """A hold that belongs to the customer, not to a case: what the borrower told us (a
+    hardship, a complaint, a dispute, no visits at work) holds whether or not a case is
+    open, until it ends (`ends_at`) or is resolved (`lifted_at`, with its `outcome`).
+    `respond_by` is when a complaint or a dispute must be answered; `escalated_at` when
+    the alert that it is late was raised."""
+
+    __tablename__ = "customer_holds"
+    __table_args__ = (Index("ix_customer_holds_active", "customer_id", "lifted_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_id", ondelete="CASCADE")
+    )
+    type: Mapped[str] = mapped_column(String(32))  # hardship_reported | complaint | dispute | ...
+    detail: Mapped[str | None] = mapped_column(String(32))  # a dispute's kind
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(String(64))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class RuleDecision(Base):
     """A blocked or warned decision of the conduct-rule engine, and the reason given when a
     warned action went ahead."""

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from doorstep.domain.access import Actor, Role
 from doorstep.domain.case import OPEN_STATES, CancelReason
+from doorstep.domain.contact import EVIDENCE_RESULTS
 from doorstep.store.models import (
     Assignment,
     Case,
@@ -56,6 +57,15 @@ def open_cases_by_customer(session: Session) -> dict[str, Case]:
     """Every open case, loaded in one query, by customer (one open case per customer)."""
     cases = session.scalars(select(Case).where(Case.state.in_([s.value for s in OPEN_STATES])))
     return {case.customer_id: case for case in cases}
+
+
+def open_cases_by_customer_of(session: Session, customer_id: str) -> Case | None:
+    """The customer's open case, if any (one open case per customer)."""
+    return session.scalars(
+        select(Case).where(
+            Case.customer_id == customer_id, Case.state.in_([s.value for s in OPEN_STATES])
+        )
+    ).first()
 
 
 def holdout_days(session: Session) -> dict[str, date]:
@@ -257,6 +267,22 @@ def contact_points_of_many(
     return found
 
 
+def points_of_value(session: Session, point: ContactPoint) -> list[ContactPoint]:
+    """Every row of the same value (lookup hash) of the same customer, one per source,
+    `point` among them."""
+    return list(
+        session.scalars(
+            select(ContactPoint)
+            .where(
+                ContactPoint.customer_id == point.customer_id,
+                ContactPoint.channel == point.channel,
+                ContactPoint.value_hash == point.value_hash,
+            )
+            .order_by(ContactPoint.id)
+        )
+    )
+
+
 def attempts_of(session: Session, contact_point_ids: list[int]) -> list[ContactAttempt]:
     return list(
         session.scalars(
@@ -267,11 +293,17 @@ def attempts_of(session: Session, contact_point_ids: list[int]) -> list[ContactA
     )
 
 
-def last_attempts(session: Session, contact_point_ids: list[int]) -> dict[int, datetime]:
-    """The latest attempt time of each point, in one query."""
+def last_evidence_attempts(session: Session, contact_point_ids: list[int]) -> dict[int, datetime]:
+    """The latest attempt of each point that is evidence about it (performed, with a result
+    that restarts the decay clock: `domain.contact.EVIDENCE_RESULTS`), in one query. A
+    blocked or unanswered attempt is no evidence."""
     rows = session.execute(
         select(ContactAttempt.contact_point_id, func.max(ContactAttempt.attempted_at))
-        .where(ContactAttempt.contact_point_id.in_(contact_point_ids))
+        .where(
+            ContactAttempt.contact_point_id.in_(contact_point_ids),
+            ContactAttempt.performed.is_(True),
+            ContactAttempt.result.in_([r.value for r in EVIDENCE_RESULTS]),
+        )
         .group_by(ContactAttempt.contact_point_id)
     ).all()
     return {point_id: at for point_id, at in rows if at is not None}

@@ -3,9 +3,11 @@ kept, and what the compliance and retention reports count."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from doorstep.store.models import (
@@ -13,6 +15,7 @@ from doorstep.store.models import (
     CaseHold,
     ContactAttempt,
     Customer,
+    CustomerHold,
     RuleDecision,
     Team,
     TeamMember,
@@ -202,3 +205,78 @@ def records_before(session: Session, cutoff: datetime) -> list[tuple[str, int, i
 
 def customer_count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Customer)) or 0
+
+
+def _live(now: datetime) -> Any:
+    return and_(
+        CustomerHold.lifted_at.is_(None),
+        or_(CustomerHold.ends_at.is_(None), CustomerHold.ends_at > now),
+    )
+
+
+def active_customer_holds(
+    session: Session, customer_ids: Collection[str], now: datetime
+) -> list[CustomerHold]:
+    """The customers' holds not resolved and not ended at `now`, oldest first."""
+    found: list[CustomerHold] = []
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), 500):
+        found += session.scalars(
+            select(CustomerHold)
+            .where(CustomerHold.customer_id.in_(ids[start : start + 500]), _live(now))
+            .order_by(CustomerHold.started_at, CustomerHold.id)
+        )
+    return found
+
+
+def any_customer_holds(session: Session, now: datetime) -> list[CustomerHold]:
+    """Every customer hold active at `now` (the daily selection reads them all at once)."""
+    return list(session.scalars(select(CustomerHold).where(_live(now))))
+
+
+def expired_customer_holds(session: Session, now: datetime) -> list[CustomerHold]:
+    return list(
+        session.scalars(
+            select(CustomerHold).where(
+                CustomerHold.lifted_at.is_(None), CustomerHold.ends_at <= now
+            )
+        )
+    )
+
+
+def late_responses(session: Session, now: datetime) -> list[CustomerHold]:
+    """Complaints and disputes still open past the day they had to be answered by, not
+    escalated yet."""
+    return list(
+        session.scalars(
+            select(CustomerHold)
+            .where(
+                CustomerHold.lifted_at.is_(None),
+                CustomerHold.respond_by <= now,
+                CustomerHold.escalated_at.is_(None),
+            )
+            .order_by(CustomerHold.respond_by, CustomerHold.id)
+        )
+    )
+
+
+def overrides_since(
+    session: Session, case_ids: list[int], action: str, since: datetime
+) -> dict[int, str]:
+    """Per case, the reason of its latest performed, overridden decision on `action` since
+    `since`."""
+    found: dict[int, str] = {}
+    for start in range(0, len(case_ids), 500):
+        rows = session.execute(
+            select(RuleDecision.case_id, RuleDecision.override_reason)
+            .where(
+                RuleDecision.case_id.in_(case_ids[start : start + 500]),
+                RuleDecision.action == action,
+                RuleDecision.performed.is_(True),
+                RuleDecision.override_reason.is_not(None),
+                RuleDecision.at >= since,
+            )
+            .order_by(RuleDecision.at)
+        )
+        found.update({c: why for c, why in rows if c is not None and why is not None})
+    return found

@@ -369,7 +369,7 @@ def no_work(request: Request, session: DbSession) -> Response:
     customer_id = _borrower(request, session)
     if customer_id is None:
         return SIGN_IN
-    portal.no_visits_at_work(session, customer_id)
+    portal.no_visits_at_work(session, customer_id, now=_now(request))
     session.commit()
     return RedirectResponse("/portal?done=no_work_visit", status_code=303)
 
