@@ -20,12 +20,16 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from doorstep.config import Settings
+from doorstep.domain.access import SYSTEM, Actor
 from doorstep.integrations.keys import audit_keyring, key_location_warnings, personal_data_keys
 from doorstep.services.conduct import audit
+from doorstep.services.people import users
 from doorstep.store import migrate
 from doorstep.store.db import make_engine
+from doorstep.store.repositories import people as people_repo
 
 console = Console()
 error_console = Console(stderr=True)
@@ -106,3 +110,13 @@ def working(title: str) -> Iterator[Callable[[str], None]]:
             bar.console.print(f"[dim]{title}:[/dim] {message}", highlight=False)
 
         yield say
+
+
+def acting_as(session: Session, username: str | None) -> Actor:
+    """The staff user a command acts as (`--as NAME`), or the system."""
+    if username is None:
+        return SYSTEM
+    user = people_repo.user_named(session, username)
+    if user is None or not user.active:
+        raise fail(f"no active user {username!r}")
+    return users.actor_for(session, user)

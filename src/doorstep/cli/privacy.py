@@ -9,19 +9,15 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from doorstep.cli.common import console, fail, ready_engine, settings
+from doorstep.cli.common import acting_as, console, fail, ready_engine, settings
 from doorstep.config import Settings
-from doorstep.domain.access import SYSTEM, Actor
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.ports import SystemClock
 from doorstep.domain.privacy import ReceivedVia, RequestKind, Subject
 from doorstep.integrations.keys import personal_data_keys
 from doorstep.services.conduct import privacy
-from doorstep.services.people import users
 from doorstep.store.db import transaction
-from doorstep.store.repositories import people as people_repo
 
 app = typer.Typer(help="Privacy requests and the processing record (PIPL).", no_args_is_help=True)
 
@@ -29,15 +25,6 @@ As = Annotated[
     str | None, typer.Option("--as", help="act as this staff user (default: the system)")
 ]
 Version = Annotated[int | None, typer.Option(help="the version you saw (refused if changed)")]
-
-
-def _actor(session: Session, username: str | None) -> Actor:
-    if username is None:
-        return SYSTEM
-    user = people_repo.user_named(session, username)
-    if user is None or not user.active:
-        raise fail(f"no active user {username!r}")
-    return users.actor_for(session, user)
 
 
 def _policy(config: Settings) -> privacy.Policy:
@@ -55,7 +42,9 @@ def privacy_list(
     today = SystemClock().now().astimezone(config.zone).date()
     try:
         with transaction(ready_engine(config)) as session:
-            rows = privacy.listing(session, _actor(session, username), today, everything=everything)
+            rows = privacy.listing(
+                session, acting_as(session, username), today, everything=everything
+            )
     except DoorstepError as exc:
         raise fail(exc.message) from None
     table = Table(title=f"privacy requests on {today}")
@@ -86,7 +75,7 @@ def privacy_show(request_id: int, username: As = None) -> None:
     try:
         with transaction(ready_engine(config)) as session:
             shown = privacy.view(
-                session, _actor(session, username), request_id, policy.cipher, today
+                session, acting_as(session, username), request_id, policy.cipher, today
             )
             for key, value in privacy.summary(shown.request).items():
                 console.print(f"{key}: {value}")
@@ -115,7 +104,7 @@ def privacy_file(
         with transaction(ready_engine(config)) as session:
             request = privacy.file_request(
                 session,
-                _actor(session, username),
+                acting_as(session, username),
                 new,
                 policy=_policy(config),
                 now=SystemClock().now(),
@@ -144,7 +133,7 @@ def privacy_step(
         with transaction(ready_engine(config)) as session:
             request = privacy.take(
                 session,
-                _actor(session, username),
+                acting_as(session, username),
                 request_id,
                 action,
                 policy=_policy(config),
@@ -173,7 +162,7 @@ def privacy_export(
         with transaction(ready_engine(config)) as session:
             _, document = privacy.export(
                 session,
-                _actor(session, username),
+                acting_as(session, username),
                 request_id,
                 cipher=policy.cipher,
                 store=policy.stores.evidence,

@@ -8,19 +8,16 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from doorstep.cli.common import console, fail, ready_engine, settings
-from doorstep.domain.access import SYSTEM, Actor
+from doorstep.cli.common import acting_as, console, fail, ready_engine, settings
+from doorstep.domain.access import SYSTEM
 from doorstep.domain.errors import DoorstepError
 from doorstep.domain.rules.kinds import shown
 from doorstep.integrations.evidence import LocalEvidenceStore
 from doorstep.services.cases import precheck
 from doorstep.services.conduct import rules as conduct
 from doorstep.services.lender import dossier
-from doorstep.services.people import users
 from doorstep.store.db import transaction
-from doorstep.store.repositories import people as people_repo
 
 rules_app = typer.Typer(help="Conduct rules.", no_args_is_help=True)
 retention_app = typer.Typer(
@@ -73,7 +70,7 @@ def rules_check(
         with transaction(ready_engine(config)) as session:
             answer = precheck.ask(
                 session,
-                _actor(session, username),
+                acting_as(session, username),
                 case_id,
                 action,
                 at=when,
@@ -89,15 +86,6 @@ def rules_check(
         console.print(f"    {rule['message_en']} — {rule['why']}")
     if answer.decision.blocked:
         raise typer.Exit(1)
-
-
-def _actor(session: Session, username: str | None) -> Actor:
-    if username is None:
-        return SYSTEM
-    user = people_repo.user_named(session, username)
-    if user is None or not user.active:
-        raise fail(f"no active user {username!r}")
-    return users.actor_for(session, user)
 
 
 @retention_app.command("run")
