@@ -152,6 +152,7 @@ COMMANDS = [
     "offers track",
     "offers quote",
     "rules show",
+    "rules check",
     "retention run",
     "privacy list",
     "privacy show",

@@ -35,6 +35,7 @@ from doorstep.store.models import (
     OutboxEvent,
     RuleDecision,
 )
+from tests.factories.book import TEST_CIPHER
 from tests.factories.cases import open_cases
 from tests.factories.people import actor, bearer
 from tests.factories.world import AS_OF, World
@@ -110,7 +111,7 @@ def test_blocked_and_unanswered_calls_never_raise_trust(world: World) -> None:
         with transaction(world.engine) as session:
             contacts.attempt(
                 session, boss, case_id, point_id, CALL, result, at=at(10, 10), pack=CN,
-                override_reason="checking the number",
+                override_reason="checking the number", cipher=TEST_CIPHER,
             )  # fmt: skip
         after = trust_of(world, customer, point_id, later)
         assert after <= before
@@ -118,7 +119,7 @@ def test_blocked_and_unanswered_calls_never_raise_trust(world: World) -> None:
     with transaction(world.engine) as session:  # a conversation is evidence: trust rises
         contacts.attempt(
             session, boss, case_id, point_id, CALL, AttemptResult.REACHED, at=at(10, 11),
-            pack=CN, override_reason="checking the number",
+            pack=CN, override_reason="checking the number", cipher=TEST_CIPHER,
         )  # fmt: skip
     assert trust_of(world, customer, point_id, later) >= 0.9
 
@@ -146,6 +147,7 @@ def test_one_value_from_two_sources_has_one_verdict(world: World) -> None:
         contacts.attempt(
             session, boss, case_id, point_id, CALL, AttemptResult.WRONG_NUMBER,
             at=at(10, 10), pack=CN, override_reason="number belongs to someone else",
+            cipher=TEST_CIPHER,
         )  # fmt: skip
     with transaction(world.engine) as session:
         rows = [session.get(ContactPoint, i) for i in (point_id, twin_id)]
@@ -235,10 +237,10 @@ def test_a_report_without_an_open_case_keeps_its_hold(world: World, report: str)
     now = datetime.now(UTC)
     with transaction(world.engine) as session:
         if report == "complaint":
-            portal.complain(session, customer, "the visitor was rude", now=now)
+            portal.complain(session, customer, "the visitor was rude", now=now, cipher=TEST_CIPHER)
         else:
             portal.report_hardship(session, customer, "medical", "in hospital",
-                                   now.date(), 30, now=now)  # fmt: skip
+                                   now.date(), 30, now=now, cipher=TEST_CIPHER)  # fmt: skip
         held = session.scalars(select(CustomerHold)).one()
         assert held.customer_id == customer and held.lifted_at is None
     with transaction(world.engine) as session:
@@ -264,7 +266,7 @@ def test_hardship_without_a_case_ends_with_its_period(world: World) -> None:
     now = datetime.now(UTC)
     with transaction(world.engine) as session:
         portal.report_hardship(session, customer, "medical", "in hospital", now.date(), 10,
-                               now=now)  # fmt: skip
+                               now=now, cipher=TEST_CIPHER)  # fmt: skip
     with transaction(world.engine) as session:
         cases.expire_holds(session, SYSTEM, now + timedelta(days=11))
         held = session.scalars(select(CustomerHold)).one()
@@ -316,7 +318,7 @@ def test_a_complaint_not_answered_in_time_raises_one_alert(world: World) -> None
     customer = customer_of(world, world.other_case)
     now = datetime.now(UTC)
     with transaction(world.engine) as session:
-        portal.complain(session, customer, "called at night", now=now)
+        portal.complain(session, customer, "called at night", now=now, cipher=TEST_CIPHER)
     with transaction(world.engine) as session:
         cases.expire_holds(session, SYSTEM, now + timedelta(days=14))
         assert session.scalars(select(Alert)).all() == []

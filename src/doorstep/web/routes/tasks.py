@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
+from doorstep.http.params import RowId
 from doorstep.services.cases import tasks
 from doorstep.web.forms import act, error_page
 from doorstep.web.templating import render
@@ -32,7 +33,7 @@ def tasks_page(request: Request, actor: CurrentActor, session: DbSession, state:
 
 @router.post("/tasks/{task_id}/done")
 def task_done(
-    task_id: int,
+    task_id: RowId,
     request: Request,
     actor: CurrentActor,
     session: DbSession,
