@@ -262,7 +262,7 @@ def populate(
                     }
                     for c in mine
                 ]
-                made.verifiers.append((users.issue_token(session, SYSTEM, user, "load"), mine))
+                made.verifiers.append((_token(session, user, now), mine))
                 made.usernames.append(user.username)
         session.execute(insert(Assignment), rows)
         for n in range(managers):
@@ -275,16 +275,28 @@ def populate(
                 ),
                 hasher=cheap,
             )  # fmt: skip
-            made.managers.append(users.issue_token(session, SYSTEM, user, "load"))
+            made.managers.append(_token(session, user, now))
         lender = users.add_user(
             session,
             SYSTEM,
             users.NewUser("lender", "Lender feed", Role.AUDITOR, case_list.PASSWORD, None, None),
             hasher=cheap,
         )
-        made.lender = users.issue_token(session, SYSTEM, lender, "load")
+        made.lender = _token(session, lender, now)
     engine.dispose()
     return made
+
+
+def _token(session: Any, user: Any, now: datetime) -> str:
+    """A bearer token of every scope for the whole run (reads, writes, the feedback feed)."""
+    from doorstep.domain.access import SYSTEM
+    from doorstep.domain.credentials import Scope
+    from doorstep.services.people import tokens
+
+    every = frozenset(Scope)
+    return tokens.issue(
+        session, SYSTEM, user, "load", scopes=every, expires_at=now + timedelta(days=1), now=now
+    )
 
 
 # --- serve --------------------------------------------------------------------------------
