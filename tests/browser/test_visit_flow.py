@@ -309,9 +309,8 @@ def test_a_whole_visit_on_a_phone(
             files=[{"name": "door.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo"}],
         )
         page.click("#submit-visit")
-        page.wait_for_function(
-            "document.querySelector('[data-error-for=evidence]').textContent.length > 0"
-        )
+        # a locator, not wait_for_function: the page's CSP forbids the eval that polls with
+        page.locator("[data-error-for=evidence]", has_text="door.jpg").wait_for()
         assert "door.jpg" in page.inner_text("[data-error-for=evidence]")
         assert counts(site, case_id) == (1, 0, "visiting")
 
