@@ -127,12 +127,13 @@ def test_dossier_options_show_settlements_as_discounts_and_plans_with_both_rates
     from doorstep.services.cases.view import case_facts
     from doorstep.services.lender.dossier import OPTION_ZH
     from doorstep.services.lender.dossier_blocks import repayment_options
+    from tests.factories.book import TEST_CIPHER
     from tests.factories.people import actor
     from tests.factories.world import AS_OF
 
     admin = actor(engine, "admin")
     with transaction(engine) as session:
-        facts = case_facts(session, admin, world.assigned_case, datetime.now(UTC))
+        facts = case_facts(session, admin, world.assigned_case, datetime.now(UTC), TEST_CIPHER)
         rows = repayment_options(session, facts, AS_OF)
     settle = OPTION_ZH[next(k for k in OPTION_ZH if k.value == "settle")]
     settlements = [r for r in rows if r[1] == settle]

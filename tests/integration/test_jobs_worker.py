@@ -25,6 +25,7 @@ from doorstep.store import migrate
 from doorstep.store.db import make_engine, transaction
 from doorstep.store.models import BatchStep, DelinquencySnapshot
 from tests.factories.audit import signing
+from tests.factories.book import TEST_DATA_KEY, TEST_LOOKUP_KEY
 from tests.integration.test_delinquency_batch import book_of, ingest_book, random_cases
 from tests.integration.test_partitioned_batch import AS_OF, KW, stored
 
@@ -250,12 +251,18 @@ def test_planning_and_dossiers_run_as_tasks_on_the_worker(
             plan_iterations=200,
             batch_publish_plans=True,
             task_timeout_seconds=120,
+            data_keys=TEST_DATA_KEY,  # the world's personal data is sealed with the test keys
+            lookup_key=TEST_LOOKUP_KEY,
         )
         today = datetime.now(config.zone).date()
         steps = [s for s in DEFAULT_STEPS if s.name in ("planning", "dossiers", "exports")]
-        with running_worker(
-            pg_url, tmp_path, {"DOORSTEP_PLAN_SECONDS": "2", "DOORSTEP_PLAN_ITERATIONS": "200"}
-        ) as process:
+        worker_env = {
+            "DOORSTEP_PLAN_SECONDS": "2",
+            "DOORSTEP_PLAN_ITERATIONS": "200",
+            "DOORSTEP_DATA_KEYS": TEST_DATA_KEY,
+            "DOORSTEP_LOOKUP_KEY": TEST_LOOKUP_KEY,
+        }
+        with running_worker(pg_url, tmp_path, worker_env) as process:
             planning, dossiers, exports = run_day(engine, config, today, steps=steps)
             again = run_day(engine, config, today, steps=steps[:1], force=True)
             assert process.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
@@ -273,7 +280,7 @@ def test_planning_and_dossiers_run_as_tasks_on_the_worker(
         assert len(readers) > 2
         assert dict(dossiers.counts) == {"prepared": 2, "skipped": 0, "tasks": 1}
         folder = dossier.cache_folder(config.var_dir) / today.isoformat()
-        assert len(list(folder.glob(f"{world.assigned_case}-*.pdf"))) == 2  # one per verifier
+        assert len(list(folder.glob(f"{world.assigned_case}-*.pdf.sealed"))) == 2  # one per verifier
         assert dict(exports.counts) == {"feedback_rows": 0}  # no verdicts yesterday
         yesterday = today - timedelta(days=1)
         assert feedback.daily_file(config.var_dir / "exports", yesterday).exists()
