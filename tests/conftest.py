@@ -165,6 +165,17 @@ def _audit_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOORSTEP_AUDIT_KEY", AUDIT_KEY)
 
 
+@pytest.fixture(autouse=True)
+def _data_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `Settings` a test builds (and every command or process it starts) seals and
+    opens personal data with the worker's test keys, the `keys` fixture's: what the world
+    sealed, a command reads. A test of where keys come from sets its own."""
+    from tests.factories.book import TEST_DATA_KEY, TEST_LOOKUP_KEY
+
+    monkeypatch.setenv("DOORSTEP_DATA_KEYS", TEST_DATA_KEY)
+    monkeypatch.setenv("DOORSTEP_LOOKUP_KEY", TEST_LOOKUP_KEY)
+
+
 def _allowed_skip(reason: str) -> bool:
     """Skips CI accepts: tests whose data lives in ../shared/, which a clone lacks."""
     return str(SHARED) in reason

@@ -20,6 +20,14 @@ from doorstep.integrations.keys import key_location_warnings, personal_data_keys
 TEXT = "北京市朝阳区建国路1号 · 110105199003071234"
 
 
+
+@pytest.fixture(autouse=True)
+def _no_keys_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the keys kept on disk: none given in the environment."""
+    monkeypatch.delenv("DOORSTEP_DATA_KEYS", raising=False)
+    monkeypatch.delenv("DOORSTEP_LOOKUP_KEY", raising=False)
+
+
 def test_sm4_round_trip_of_text_and_bytes() -> None:
     cipher = DataCipher([new_data_key()], "sm4")
     token = cipher.encrypt(TEXT)
