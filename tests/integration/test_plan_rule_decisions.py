@@ -19,6 +19,7 @@ from doorstep.services.visit_plans import PlanConfig
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, RuleDecision
 from doorstep.store.repositories import plans as repo
+from tests.factories.book import TEST_CIPHER
 from tests.factories.people import actor
 from tests.factories.plans import spread_over_beijing
 from tests.factories.world import build_world
@@ -26,7 +27,7 @@ from tests.factories.world import build_world
 pytestmark = pytest.mark.db
 CITY = "北京市"
 PACK = Settings().rules_pack
-CFG = PlanConfig(seconds=30, edit_seconds=30, iterations=500, pack=PACK)
+CFG = PlanConfig(seconds=30, edit_seconds=30, iterations=500, pack=PACK, cipher=TEST_CIPHER)
 
 
 def ready_cases(engine: Engine, tmp_path: Path, keys: tuple[object, object]) -> list[int]:
