@@ -60,6 +60,7 @@ from tests.integration.test_visits import HOME, actor, rules, schedule
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
 LOOKUP_KEY = "fault-tests-lookup-key"
 FORM = {
     "met": "borrower",
@@ -141,6 +142,7 @@ def _free_port() -> int:
 def _environment(var_dir: Path, url: str, data_key: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOORSTEP_")}
     env.update(
+        PYTHONPATH=str(ROOT / "src"),  # the processes run this tree's code, not an installed one
         DOORSTEP_VAR_DIR=str(var_dir),
         DOORSTEP_DATABASE_URL=url,
         DOORSTEP_DATA_KEYS=data_key,
@@ -262,7 +264,7 @@ def open_visits(world: World, count: int) -> list[int]:
                 lng=HOME[1],
                 accuracy_m=10.0,
                 device_time=now,
-                rules=rules(),
+                rules=rules(cipher=world.cipher),  # the world is sealed with its own key
                 now=now,
             )
             visit_ids.append(visit.id)
