@@ -280,7 +280,9 @@ def test_planning_and_dossiers_run_as_tasks_on_the_worker(
         assert len(readers) > 2
         assert dict(dossiers.counts) == {"prepared": 2, "skipped": 0, "tasks": 1}
         folder = dossier.cache_folder(config.var_dir) / today.isoformat()
-        assert len(list(folder.glob(f"{world.assigned_case}-*.pdf.sealed"))) == 2  # one per verifier
+        assert (
+            len(list(folder.glob(f"{world.assigned_case}-*.pdf.sealed"))) == 2
+        )  # one per verifier
         assert dict(exports.counts) == {"feedback_rows": 0}  # no verdicts yesterday
         yesterday = today - timedelta(days=1)
         assert feedback.daily_file(config.var_dir / "exports", yesterday).exists()

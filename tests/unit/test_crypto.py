@@ -20,7 +20,6 @@ from doorstep.integrations.keys import key_location_warnings, personal_data_keys
 TEXT = "北京市朝阳区建国路1号 · 110105199003071234"
 
 
-
 @pytest.fixture(autouse=True)
 def _no_keys_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests are about the keys kept on disk: none given in the environment."""
