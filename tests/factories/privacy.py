@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.rules import load
 from doorstep.integrations.evidence import LocalEvidenceStore
+from doorstep.services.conduct import personal_data
 from doorstep.services.conduct.privacy_requests import Policy
 from doorstep.services.conduct.retention import Stores
 from doorstep.store.db import transaction
@@ -35,6 +36,9 @@ from tests.factories.world import World
 SH = ZoneInfo("Asia/Shanghai")
 RELATIVE_PHONE = "13900001111"
 RELATIVE_NAME = "李四"
+POSITION = (39.9, 116.4)
+INTERVIEW = {"note": "见到本人"}
+STATEMENT = "太频繁"
 
 
 def policy(world: World, tmp_path: Path, days: int = 15) -> Policy:
@@ -80,7 +84,9 @@ def add_relative(world: World, customer_id: str, phone: str = RELATIVE_PHONE) ->
 def add_visit_with_photo(
     world: World, case_id: int, store: LocalEvidenceStore, photo: bytes
 ) -> str:
-    """A submitted visit to the case with one photo stored on disk; its SHA-256."""
+    """A submitted visit to the case with one photo stored on disk, its position and
+    interview sealed as the check-in seals them, and a sealed complaint; its SHA-256."""
+    cipher = cast(Cipher, world.cipher)
     digest = store.put(photo)
     with transaction(world.engine) as session:
         team = session.scalars(select(Team).order_by(Team.id)).first()
@@ -91,10 +97,9 @@ def add_visit_with_photo(
             verifier_ids=[],
             state="submitted",
             checked_in_at=datetime(2024, 6, 2, 1, tzinfo=UTC),
-            lat=39.9,
-            lng=116.4,
+            position=personal_data.seal_position(cipher, *POSITION),
             flags=[],
-            interview={"note": "见到本人"},
+            interview=personal_data.seal_json(cipher, INTERVIEW),
         )
         session.add(visit)
         session.flush()
@@ -105,7 +110,9 @@ def add_visit_with_photo(
         )
         session.add(
             BorrowerMessage(
-                customer_id=customer_of(world, case_id), kind="complaint", statement="太频繁"
+                customer_id=customer_of(world, case_id),
+                kind="complaint",
+                statement=personal_data.seal(cipher, STATEMENT),
             )
         )
     return digest
@@ -158,7 +165,13 @@ def actions_of(world: World, request_id: int) -> list[str]:
 
 
 def change_log(world: World, rows: list[tuple[str, str]]) -> None:
+    """Change-log rows for these (entity, key)s, their before/after sealed as ingest seals
+    them."""
     now = datetime.now(UTC)
+
+    def seal(fields: dict[str, str]) -> str:
+        return str(personal_data.seal_json(cast(Cipher, world.cipher), fields))
+
     with transaction(world.engine) as session:
         batch = ImportBatch(started_at=now, finished_at=now, files=[], counts={}, actor="ingest")
         session.add(batch)
@@ -169,7 +182,7 @@ def change_log(world: World, rows: list[tuple[str, str]]) -> None:
                     batch_id=batch.id,
                     entity=entity,
                     entity_key=key,
-                    before={"name": "客户"},
-                    after={"name": "客户改"},
+                    before=seal({"name": "客户"}),
+                    after=seal({"name": "客户改"}),
                 )
             )

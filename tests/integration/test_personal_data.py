@@ -21,16 +21,20 @@ from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.errors import DoorstepError, Forbidden, KeyMaterialError
 from doorstep.domain.identity import id_check_digit, mask_id_number
+from doorstep.domain.privacy import ReceivedVia, RequestKind, Subject
 from doorstep.domain.rules import load
 from doorstep.integrations.crypto import DataCipher, FernetCipher, HmacHasher, new_data_key
 from doorstep.services.cases import contacts
-from doorstep.services.conduct import audit, personal_data
+from doorstep.services.conduct import audit, personal_data, privacy
 from doorstep.services.lender import endpoints
+from doorstep.services.lender.feedback import Destinations
 from doorstep.store.db import transaction
 from doorstep.store.models import ContactPoint, Customer
 from doorstep.store.repositories import personal_data as personal_data_repo
 from tests.factories.dump import lived_in
 from tests.factories.people import actor, actor_in
+from tests.factories.privacy import RELATIVE_NAME, RELATIVE_PHONE
+from tests.factories.privacy import policy as privacy_policy
 from tests.factories.visits import assigned_case_scheduled
 from tests.factories.world import PASSWORD, World, build_world
 
@@ -296,7 +300,25 @@ def warned_contact_and_an_endpoint(world: World) -> None:
             SYSTEM,
             "https://lender.example/hook",
             world.cipher,  # type: ignore[arg-type]
+            destinations=Destinations(allow_private=True),  # lender.example need not resolve
         )
+
+
+def a_verified_third_party_request(world: World, tmp_path: Path) -> None:
+    """A third party's request, its phone, name, details and identity note sealed (a
+    versioned row: rotation must rewrite it all the same)."""
+    auditor, asked = actor(world.engine, "auditor"), datetime(2024, 6, 4, 2, tzinfo=UTC)
+    new = privacy.NewRequest(
+        Subject.THIRD_PARTY, RequestKind.ACCESS, ReceivedVia.PHONE,
+        phone=RELATIVE_PHONE, name=RELATIVE_NAME, details="想知道你们存了什么",
+    )  # fmt: skip
+    with transaction(world.engine) as session:
+        rules = privacy_policy(world, tmp_path)
+        request = privacy.file_request(session, auditor, new, policy=rules, now=asked)
+        privacy.take(
+            session, auditor, request.id, "verify", policy=rules, now=asked,
+            identified_by="callback", text="回拨核实",
+        )  # fmt: skip
 
 
 def test_key_rotation_re_encrypts_everything(engine: Engine, tmp_path: Path) -> None:
@@ -304,6 +326,7 @@ def test_key_rotation_re_encrypts_everything(engine: Engine, tmp_path: Path) -> 
     keys = (FernetCipher([old]), HmacHasher("lookup"))
     world = build_world(engine, tmp_path, keys, then=assigned_case_scheduled)
     warned_contact_and_an_endpoint(world)  # before the borrower's hold
+    a_verified_third_party_request(world, tmp_path)
     lived_in(world, tmp_path, tmp_path / "var")  # notes, interview, positions, change log
     before = sealed_values(engine)
     assert [c for c in before if not before[c]] == []

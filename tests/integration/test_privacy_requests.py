@@ -17,7 +17,13 @@ from sqlalchemy import select
 
 from doorstep.domain.access import Actor
 from doorstep.domain.contact import AttemptChannel, AttemptResult
-from doorstep.domain.errors import ContactErased, Forbidden, IllegalTransition, InvalidValue
+from doorstep.domain.errors import (
+    ContactErased,
+    Forbidden,
+    IllegalTransition,
+    InvalidValue,
+    KeyMaterialError,
+)
 from doorstep.domain.ports import Cipher, KeyedHasher
 from doorstep.domain.privacy import ReceivedVia, RequestKind, Subject
 from doorstep.domain.rules import load
@@ -37,9 +43,12 @@ from doorstep.store.models import (
 )
 from tests.factories.people import actor
 from tests.factories.privacy import (
+    INTERVIEW,
+    POSITION,
     RELATIVE_NAME,
     RELATIVE_PHONE,
     SH,
+    STATEMENT,
     actions_of,
     add_relative,
     add_visit_with_photo,
@@ -263,10 +272,13 @@ def test_a_third_partys_deletion_removes_the_number_and_stops_contact(
                 at=datetime(2026, 3, 4, 10, tzinfo=SH),
                 pack=load("cn"),
             )
-    # key rotation passes over the erased value and re-encrypts the request's texts
+    # key rotation passes over the erased value and re-encrypts the request's texts (a
+    # versioned row) and the change-log row kept
     with transaction(world.engine) as session:
         rotated = personal_data.rotate_all(session, cast(Cipher, world.cipher))
-    assert rotated == 8 + 16 + 1 + 1  # customers, their points, the re-sent point, details
+    # customers, their points, the addresses' positions, the re-sent point, the details,
+    # the borrower's change-log row (before, after)
+    assert rotated == 8 + 16 + 8 + 1 + 1 + 2
 
 
 def test_a_legal_matter_keeps_a_third_partys_number(world: World, tmp_path: Path) -> None:
@@ -293,6 +305,21 @@ def unzip(document: bytes) -> tuple[dict[str, Any], list[str]]:
         return json.loads(archive.read("data.json")), archive.namelist()
 
 
+def still_sealed(document: Any, cipher: Cipher) -> list[str]:
+    """Every string in the document that the cipher opens: a value handed over sealed."""
+    if isinstance(document, dict):
+        return [s for value in document.values() for s in still_sealed(value, cipher)]
+    if isinstance(document, list):
+        return [s for value in document for s in still_sealed(value, cipher)]
+    if isinstance(document, str):
+        try:
+            cipher.decrypt(document)
+        except (KeyMaterialError, ValueError):
+            return []
+        return [document]
+    return []
+
+
 def test_an_access_request_gets_the_persons_data_in_clear(world: World, tmp_path: Path) -> None:
     auditor = actor(world.engine, "auditor")
     case_id = world.assigned_case
@@ -313,7 +340,13 @@ def test_an_access_request_gets_the_persons_data_in_clear(world: World, tmp_path
     values = {p["value"] for p in data["contact_points"]}
     assert {world.phones[n], world.addresses[n], RELATIVE_PHONE} <= values
     assert [loan["loan_id"] for loan in data["loans"]] == [f"L{n + 1:04d}"]
-    assert data["visits"][0]["interview"] == {"note": "见到本人"}
+    # the sealed columns come out opened: documents as JSON, positions as numbers
+    assert data["visits"][0]["interview"] == INTERVIEW
+    assert data["visits"][0]["position"] == {"lat": POSITION[0], "lng": POSITION[1]}
+    assert data["borrower_messages"][0]["statement"] == STATEMENT
+    home = [p["position"] for p in data["contact_points"] if p["channel"] == "address"]
+    assert home == [{"lat": 39.9, "lng": 116.44}]  # as the lender's file gave it
+    assert still_sealed(data, cast(Cipher, world.cipher)) == []
     assert f"evidence/{digest}.jpg" in names and "README.txt" in names
     assert not any(key.endswith("_hash") for row in data["customers"] for key in row)
     # a third party gets their own number and the calls to it, nothing of the borrower

@@ -24,7 +24,7 @@ from doorstep.domain.errors import InvalidValue
 from doorstep.domain.ports import Cipher
 from doorstep.domain.privacy import RequestKind, State, Subject
 from doorstep.integrations.evidence import EvidenceStore
-from doorstep.services.conduct import audit
+from doorstep.services.conduct import audit, personal_data
 from doorstep.services.conduct.privacy_requests import get_request
 from doorstep.store.models import PrivacyRequest
 from doorstep.store.repositories import personal_data as personal_repo
@@ -56,8 +56,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _opened(cipher: Cipher, column: str, token: str) -> Any:
+    """A sealed value in clear: a position as {lat, lng}, a sealed document as JSON, any
+    other text as it was written."""
+    if column in personal_repo.SEALED_JSON:
+        return personal_data.unseal_json(cipher, token)
+    if column in personal_repo.SEALED_POSITIONS:
+        lat, lng = personal_data.unseal_position(cipher, token) or (None, None)
+        return {"lat": lat, "lng": lng}
+    return cipher.decrypt(token)
+
+
 def _row(row: Any, cipher: Cipher, columns: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """A row's columns as JSON values, ciphertexts decrypted, lookup hashes left out."""
+    """A row's columns as JSON values, sealed ones opened, lookup hashes left out."""
     encrypted = {
         column.key for model, _, column in personal_repo.ENCRYPTED if isinstance(row, model)
     }
@@ -68,7 +79,7 @@ def _row(row: Any, cipher: Cipher, columns: tuple[str, ...] | None = None) -> di
             continue
         value = getattr(row, name)
         if name in encrypted and value:
-            value = cipher.decrypt(value)
+            value = _opened(cipher, f"{row.__tablename__}.{name}", value)
         found[name] = _plain(value)
     return found
 

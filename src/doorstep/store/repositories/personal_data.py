@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.store.models import (
@@ -45,6 +45,22 @@ ENCRYPTED: tuple[tuple[Any, Any, Any], ...] = (
 )
 """(table, key, encrypted column) of every value stored under the personal-data cipher."""
 
+
+def _names(*columns: Any) -> frozenset[str]:
+    return frozenset(f"{c.class_.__tablename__}.{c.key}" for c in columns)
+
+
+SEALED_JSON = _names(Visit.interview, IngestChange.before, IngestChange.after)
+"""The encrypted columns (table.column) that hold a sealed JSON document."""
+SEALED_POSITIONS = _names(
+    ContactPoint.position,
+    Visit.position,
+    Visit.out_position,
+    Evidence.exif_position,
+    Alert.position,
+)
+"""The encrypted columns (table.column) that hold a sealed 'lat,lng'."""
+
 HASHED: tuple[tuple[Any, Any, Any, Any], ...] = (
     (Customer, Customer.customer_id, Customer.id_number, Customer.id_number_hash),
     (ContactPoint, ContactPoint.id, ContactPoint.value, ContactPoint.value_hash),
@@ -72,16 +88,26 @@ def _pages(session: Session, key: Any, columns: list[Any], batch: int) -> Iterat
         last = rows[-1][0]
 
 
+def _rewrite(session: Session, key: Any, column: Any, values: list[tuple[Any, str]]) -> None:
+    """Set `column` of many rows, found by `key`, in one statement. Core, not the ORM's
+    bulk update by key: that one wants a versioned row's version (a privacy request's),
+    and the same value sealed anew is no new version of the row."""
+    where, target = key.expression, column.expression
+    session.execute(
+        update(target.table)
+        .where(where == bindparam("row_key"))
+        .values({target.name: bindparam("new_value")}),
+        [{"row_key": row_key, "new_value": value} for row_key, value in values],
+    )
+
+
 def reencrypt_all(session: Session, rotate: Callable[[str], str], batch: int) -> int:
     """Replace every stored ciphertext by `rotate(ciphertext)`, `batch` rows at a time in
     key order; returns how many values were rewritten."""
     count = 0
-    for table, key, column in ENCRYPTED:
+    for _, key, column in ENCRYPTED:
         for rows in _pages(session, key, [column], batch):
-            session.execute(
-                update(table),
-                [{key.key: row_key, column.key: rotate(token)} for row_key, token in rows],
-            )
+            _rewrite(session, key, column, [(row_key, rotate(token)) for row_key, token in rows])
             count += len(rows)
     return count
 
@@ -90,12 +116,9 @@ def rehash_all(
     session: Session, decrypt: Callable[[str], str], digest: Callable[[str], str], batch: int
 ) -> None:
     """Recompute every keyed lookup hash from its decrypted value."""
-    for table, key, column, hashed in HASHED:
+    for _, key, column, hashed in HASHED:
         for rows in _pages(session, key, [column], batch):
-            session.execute(
-                update(table),
-                [{key.key: row_key, hashed.key: digest(decrypt(token))} for row_key, token in rows],
-            )
+            _rewrite(session, key, hashed, [(k, digest(decrypt(token))) for k, token in rows])
 
 
 def customers_in(session: Session, customer_ids: list[str]) -> list[Customer]:
