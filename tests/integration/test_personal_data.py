@@ -21,16 +21,19 @@ from doorstep.domain.access import SYSTEM, Actor, Role
 from doorstep.domain.contact import AttemptChannel, AttemptResult
 from doorstep.domain.errors import DoorstepError, Forbidden, KeyMaterialError
 from doorstep.domain.identity import id_check_digit, mask_id_number
+from doorstep.domain.privacy import Identified, ReceivedVia, RequestKind, Subject
 from doorstep.domain.rules import load
 from doorstep.integrations.crypto import DataCipher, FernetCipher, HmacHasher, new_data_key
+from doorstep.integrations.destinations import Destinations
 from doorstep.services.cases import contacts
-from doorstep.services.conduct import audit, personal_data
+from doorstep.services.conduct import audit, personal_data, privacy
 from doorstep.services.lender import endpoints
 from doorstep.store.db import transaction
 from doorstep.store.models import ContactPoint, Customer
 from doorstep.store.repositories import personal_data as personal_data_repo
 from tests.factories.dump import lived_in
 from tests.factories.people import actor, actor_in
+from tests.factories.privacy import RELATIVE_NAME, RELATIVE_PHONE, policy
 from tests.factories.visits import assigned_case_scheduled
 from tests.factories.world import PASSWORD, World, build_world
 
@@ -274,6 +277,10 @@ def sealed_values(engine: Engine) -> dict[str, list[str]]:
         }
 
 
+LENDER_RESOLVES = Destinations(resolve=lambda host, port: ["93.184.215.14"])
+"""The lender's host resolves to a public address without asking a name server."""
+
+
 def warned_contact_and_an_endpoint(world: World) -> None:
     """A contact at 23:00 under a pack that only warns (its reason kept, sealed) and a
     lender's webhook endpoint (its secret sealed)."""
@@ -296,7 +303,24 @@ def warned_contact_and_an_endpoint(world: World) -> None:
             SYSTEM,
             "https://lender.example/hook",
             world.cipher,  # type: ignore[arg-type]
+            destinations=LENDER_RESOLVES,
         )
+
+
+def a_third_partys_request(world: World, tmp_path: Path) -> None:
+    """A relative asks that their number be deleted, identified by a call back: their
+    phone, name, words and the identity note are sealed."""
+    auditor, at = actor(world.engine, "auditor"), datetime(2024, 6, 4, 2, tzinfo=UTC)
+    new = privacy.NewRequest(
+        Subject.THIRD_PARTY, RequestKind.DELETE, ReceivedVia.PHONE,
+        phone=RELATIVE_PHONE, name=RELATIVE_NAME, details="不要再打给我",
+    )  # fmt: skip
+    with transaction(world.engine) as session:
+        request = privacy.file_request(session, auditor, new, policy=policy(world, tmp_path), now=at)
+        privacy.verify(
+            session, auditor, request.id, identified_by=Identified.CALLBACK, note="回拨核实",
+            policy=policy(world, tmp_path), now=at,
+        )  # fmt: skip
 
 
 def test_key_rotation_re_encrypts_everything(engine: Engine, tmp_path: Path) -> None:
@@ -304,6 +328,7 @@ def test_key_rotation_re_encrypts_everything(engine: Engine, tmp_path: Path) -> 
     keys = (FernetCipher([old]), HmacHasher("lookup"))
     world = build_world(engine, tmp_path, keys, then=assigned_case_scheduled)
     warned_contact_and_an_endpoint(world)  # before the borrower's hold
+    a_third_partys_request(world, tmp_path)
     lived_in(world, tmp_path, tmp_path / "var")  # notes, interview, positions, change log
     before = sealed_values(engine)
     assert [c for c in before if not before[c]] == []

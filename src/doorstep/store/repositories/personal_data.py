@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from doorstep.store.models import (
@@ -72,16 +72,26 @@ def _pages(session: Session, key: Any, columns: list[Any], batch: int) -> Iterat
         last = rows[-1][0]
 
 
+def _rewrite(session: Session, table: Any, key: Any, column: Any, values: list[Any]) -> None:
+    """Set `column` of each row: `values` are (row key, new value). A statement on the
+    table, not the ORM's bulk update by key: that one wants the version of the rows with
+    a version counter (a privacy request), and a new ciphertext of the same value is no
+    change a person editing the row must be told of."""
+    statement = (
+        update(table.__table__)
+        .where(key == bindparam("row_key"))
+        .values({column.expression.name: bindparam("new_value")})
+    )
+    session.execute(statement, [{"row_key": k, "new_value": v} for k, v in values])
+
+
 def reencrypt_all(session: Session, rotate: Callable[[str], str], batch: int) -> int:
     """Replace every stored ciphertext by `rotate(ciphertext)`, `batch` rows at a time in
     key order; returns how many values were rewritten."""
     count = 0
     for table, key, column in ENCRYPTED:
         for rows in _pages(session, key, [column], batch):
-            session.execute(
-                update(table),
-                [{key.key: row_key, column.key: rotate(token)} for row_key, token in rows],
-            )
+            _rewrite(session, table, key, column, [(k, rotate(token)) for k, token in rows])
             count += len(rows)
     return count
 
@@ -92,10 +102,7 @@ def rehash_all(
     """Recompute every keyed lookup hash from its decrypted value."""
     for table, key, column, hashed in HASHED:
         for rows in _pages(session, key, [column], batch):
-            session.execute(
-                update(table),
-                [{key.key: row_key, hashed.key: digest(decrypt(token))} for row_key, token in rows],
-            )
+            _rewrite(session, table, key, hashed, [(k, digest(decrypt(t))) for k, t in rows])
 
 
 def customers_in(session: Session, customer_ids: list[str]) -> list[Customer]:
