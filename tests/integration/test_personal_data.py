@@ -316,7 +316,9 @@ def a_third_partys_request(world: World, tmp_path: Path) -> None:
         phone=RELATIVE_PHONE, name=RELATIVE_NAME, details="不要再打给我",
     )  # fmt: skip
     with transaction(world.engine) as session:
-        request = privacy.file_request(session, auditor, new, policy=policy(world, tmp_path), now=at)
+        request = privacy.file_request(
+            session, auditor, new, policy=policy(world, tmp_path), now=at
+        )
         privacy.verify(
             session, auditor, request.id, identified_by=Identified.CALLBACK, note="回拨核实",
             policy=policy(world, tmp_path), now=at,
