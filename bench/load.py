@@ -144,7 +144,9 @@ def opening(made: Field, share: float, seed: int = 7) -> frozenset[int]:
     return frozenset(c for _, cases in made.verifiers for c in cases if draw.random() < share)
 
 
-def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tuple[int, float]:
+def prepare(
+    url: str, var_dir: Path, made: Field, opened: frozenset[int], data_key: str
+) -> tuple[int, float]:
     """The daily batch's dossier step (`dossier.prepare_dossiers`, as the `dossiers` step
     runs it at night) for the dossiers the mix will open, each for its own verifier: the
     rest would only cost batch time. Returns (prepared, seconds)."""
@@ -153,6 +155,7 @@ def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tup
 
     from doorstep.config import Settings
     from doorstep.domain.ports import SystemClock
+    from doorstep.integrations.crypto import DataCipher
     from doorstep.services.lender import dossier
     from doorstep.store.db import make_engine
     from doorstep.store.models import User
@@ -173,6 +176,7 @@ def prepare(url: str, var_dir: Path, made: Field, opened: frozenset[int]) -> tup
             zone=Settings().zone,
             cache_dir=dossier.cache_folder(var_dir),
             now=SystemClock().now(),
+            cipher=DataCipher([data_key]),  # the cache is sealed with the app's key
         )
     engine.dispose()
     return prepared, time.perf_counter() - started
@@ -189,7 +193,7 @@ def populate(
 
     from doorstep.domain.access import SYSTEM, Role
     from doorstep.domain.audit import Keyring
-    from doorstep.integrations.crypto import FernetCipher, HmacHasher, new_lookup_key
+    from doorstep.integrations.crypto import DataCipher, HmacHasher, new_lookup_key
     from doorstep.services.conduct import audit
     from doorstep.services.people import teams, users
     from doorstep.store.db import make_engine, transaction
@@ -217,7 +221,7 @@ def populate(
         )
         from doorstep.services.conduct.personal_data import seal_position
 
-        cipher, hasher = FernetCipher([data_key]), HmacHasher(lookup_key)
+        cipher, hasher = DataCipher([data_key]), HmacHasher(lookup_key)
         homes = []
         for case_id, customer_id, city, district in session.execute(
             select(Case.id, Case.customer_id, Case.city, Case.district).where(Case.id.in_(ids))
@@ -754,7 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {built['cases']} cases, {args.verifiers} verifiers, {args.managers} "
               f"managers on {backend} in {build_s:.0f} s", flush=True)  # fmt: skip
         if args.prepare:
-            prepared, prepare_s = prepare(url, workdir / "var", made, opened)
+            prepared, prepare_s = prepare(url, workdir / "var", made, opened, data_key)
             print(f"the batch's dossier step prepared {prepared} dossiers in {prepare_s:.0f} s "
                   f"({prepared / prepare_s:.2f}/s)", flush=True)  # fmt: skip
 

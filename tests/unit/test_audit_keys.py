@@ -154,15 +154,17 @@ def test_the_keyring_comes_from_the_settings_or_the_secrets_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("DOORSTEP_AUDIT_KEY", raising=False)
-    local = audit_keyring(Settings(var_dir=tmp_path))  # made on first use, owner-only
-    path = tmp_path / "secrets" / "audit.key"
+    var = tmp_path / "var"
+    local = audit_keyring(Settings(var_dir=var))  # made on first use, owner-only
+    path = tmp_path / "secrets" / "audit.key"  # beside var_dir: a copy of it has no key
     assert path.stat().st_mode & 0o777 == 0o600
-    assert audit_keyring(Settings(var_dir=tmp_path)) == local
+    assert not var.exists() or not any(var.rglob("audit.key"))
+    assert audit_keyring(Settings(var_dir=var)) == local
     path.write_text("n" * 43 + "\n" + path.read_text())  # rotation: a new first line
-    rotated = audit_keyring(Settings(var_dir=tmp_path))
+    rotated = audit_keyring(Settings(var_dir=var))
     assert rotated.signing == AuditKey.of("n" * 43)
     assert rotated.key(local.signing.id) == local.signing
-    configured = Settings(var_dir=tmp_path, audit_key="e" * 40, audit_old_keys="o" * 40)
+    configured = Settings(var_dir=var, audit_key="e" * 40, audit_old_keys="o" * 40)
     assert audit_keyring(configured) == Keyring.of("e" * 40, ["o" * 40])
     with pytest.raises(KeyMaterialError, match="its own key"):
-        audit_keyring(Settings(var_dir=tmp_path, audit_key="l" * 40, lookup_key="l" * 40))
+        audit_keyring(Settings(var_dir=var, audit_key="l" * 40, lookup_key="l" * 40))

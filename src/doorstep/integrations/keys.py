@@ -67,8 +67,8 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def audit_keyring(settings: Settings) -> Keyring:
     """DOORSTEP_AUDIT_KEY signs, DOORSTEP_AUDIT_OLD_KEYS still verify. Without them (the
-    demo, a single-office install) var_dir/secrets/audit.key: its first line signs, the
-    lines below it are retired keys."""
+    demo, a single-office install) secrets_dir/audit.key, beside var_dir: its first line
+    signs, the lines below it are retired keys."""
     retired = [k.strip() for k in settings.audit_old_keys.split(",") if k.strip()]
     if settings.audit_key:
         signing = settings.audit_key
