@@ -152,7 +152,7 @@ def test_the_migration_downgrades_cleanly(engine: Engine) -> None:
     from doorstep.store import migrate
 
     config = migrate.alembic_config(engine)
-    parent = ScriptDirectory.from_config(config).get_revision("0024_restructuring").down_revision
+    parent = ScriptDirectory.from_config(config).get_revision("0022_restructuring").down_revision
     assert isinstance(parent, str)
     with engine.begin() as connection:
         config.attributes["connection"] = connection

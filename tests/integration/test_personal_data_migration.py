@@ -1,4 +1,4 @@
-"""Revision 0019 converts stored rows both ways: a database of the previous revision with
+"""Revision 0023 converts stored rows both ways: a database of the previous revision with
 birth dates, positions, interviews, notes, statements and a change log in clear comes out
 with the birth year and those values sealed, and back. SQLite and PostgreSQL."""
 

@@ -2,7 +2,7 @@
 one value from several sources brought to one verdict
 
 Revision ID: 0026_contacts_holds
-Revises: 0027_fieldwork_tasks
+Revises: 0025_fieldwork_tasks
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 import doorstep.store.types
 
 revision: str = "0026_contacts_holds"
-down_revision: str | None = "0027_fieldwork_tasks"
+down_revision: str | None = "0025_fieldwork_tasks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -7,8 +7,8 @@ integration breaks on upgrade) and expire 90 days after the upgrade runs. The fa
 sign-in rows (`login_failures`, `portal_failures`), counted by reading them before
 writing, give way to one counter row per key in `throttles`.
 
-Revision ID: 0021_sessions_tokens
-Revises: 0020_privacy_requests
+Revision ID: 0020_sessions_tokens
+Revises: 0019_privacy_requests
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from alembic import op
 
 import doorstep.store.types
 
-revision: str = "0021_sessions_tokens"
-down_revision: str | None = "0020_privacy_requests"
+revision: str = "0020_sessions_tokens"
+down_revision: str | None = "0019_privacy_requests"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """reveal controls: each person's reveal counts, and bulk reveal requests
 
-Revision ID: 0022_reveal_controls
-Revises: 0021_sessions_tokens
+Revision ID: 0021_reveal_controls
+Revises: 0020_sessions_tokens
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 import doorstep.store.types
 
-revision: str = "0022_reveal_controls"
-down_revision: str | None = "0021_sessions_tokens"
+revision: str = "0021_reveal_controls"
+down_revision: str | None = "0020_sessions_tokens"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

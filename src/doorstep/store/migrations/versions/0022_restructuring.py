@@ -1,7 +1,7 @@
 """restructuring: the agreement of an accepted repayment plan (PDF in zh_CN and en)
 
-Revision ID: 0024_restructuring
-Revises: 0022_reveal_controls
+Revision ID: 0022_restructuring
+Revises: 0021_reveal_controls
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 import doorstep.store.types
 
-revision: str = "0024_restructuring"
-down_revision: str | None = "0022_reveal_controls"
+revision: str = "0022_restructuring"
+down_revision: str | None = "0021_reveal_controls"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

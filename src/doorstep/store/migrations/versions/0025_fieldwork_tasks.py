@@ -1,7 +1,7 @@
 """fieldwork tasks: case tasks (skip-trace sources, next steps, promise follow-ups)
 
-Revision ID: 0027_fieldwork_tasks
-Revises: 0025_identity_checks
+Revision ID: 0025_fieldwork_tasks
+Revises: 0024_identity_checks
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 import doorstep.store.types
 
-revision: str = "0027_fieldwork_tasks"
-down_revision: str | None = "0025_identity_checks"
+revision: str = "0025_fieldwork_tasks"
+down_revision: str | None = "0024_identity_checks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

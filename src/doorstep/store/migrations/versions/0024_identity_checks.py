@@ -1,7 +1,7 @@
 """identity links between customer numbers sharing a national ID; snapshot restatements
 
-Revision ID: 0025_identity_checks
-Revises: 0019_personal_data_minimised
+Revision ID: 0024_identity_checks
+Revises: 0023_personal_data_minimised
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 import doorstep.store.types
 
-revision: str = "0025_identity_checks"
-down_revision: str | None = "0019_personal_data_minimised"
+revision: str = "0024_identity_checks"
+down_revision: str | None = "0023_personal_data_minimised"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """personal data minimised: birth year only, sealed positions, texts and change log
 
-Revision ID: 0019_personal_data_minimised
-Revises: 0024_restructuring
+Revision ID: 0023_personal_data_minimised
+Revises: 0022_restructuring
 
 A copy of the database must give back no national ID, phone, address, position or
 interview. The birth date (digits 7-14 of the ID, which the masked form hides) becomes
@@ -20,8 +20,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import context, op
 
-revision: str = "0019_personal_data_minimised"
-down_revision: str | None = "0024_restructuring"
+revision: str = "0023_personal_data_minimised"
+down_revision: str | None = "0022_restructuring"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

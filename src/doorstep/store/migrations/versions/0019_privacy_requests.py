@@ -1,6 +1,6 @@
 """privacy requests, the numbers never to contact again, the change log by key
 
-Revision ID: 0020_privacy_requests
+Revision ID: 0019_privacy_requests
 Revises: 0018_audit_keyed
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 import doorstep.store.types
 
-revision: str = "0020_privacy_requests"
+revision: str = "0019_privacy_requests"
 down_revision: str | None = "0018_audit_keyed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
