@@ -104,9 +104,7 @@ def record_review(
     return review
 
 
-def tallies(
-    session: Session, sample: Sample, start: datetime, end: datetime
-) -> dict[int, Tally]:
+def tallies(session: Session, sample: Sample, start: datetime, end: datetime) -> dict[int, Tally]:
     """Per verifier (user id): the visits checked in within [start, end) in the sample,
     those reviewed, and the failures per checklist item. A visit counts for each of its
     verifiers."""

@@ -42,9 +42,7 @@ def unreviewed_visits_since(session: Session, since: datetime) -> list[Visit]:
 
 
 def review_of_visit(session: Session, visit_id: int) -> VisitQualityReview | None:
-    return session.scalar(
-        select(VisitQualityReview).where(VisitQualityReview.visit_id == visit_id)
-    )
+    return session.scalar(select(VisitQualityReview).where(VisitQualityReview.visit_id == visit_id))
 
 
 def reviews_between(

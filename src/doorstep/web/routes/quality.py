@@ -49,7 +49,7 @@ def quality_page(
 
 
 @router.post("/quality/{visit_id}")
-def review_visit(  # noqa: PLR0913 - one field per checklist item and its note
+def review_visit(
     visit_id: RowId,
     request: Request,
     actor: CurrentActor,
