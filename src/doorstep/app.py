@@ -45,6 +45,7 @@ from doorstep.web.routes import portal as portal_pages
 from doorstep.web.routes import portal_plans as portal_plan_pages
 from doorstep.web.routes import portal_privacy as portal_privacy_pages
 from doorstep.web.routes import privacy as privacy_pages
+from doorstep.web.routes import quality as quality_pages
 from doorstep.web.routes import rules as rule_pages
 from doorstep.web.routes import tasks as task_pages
 from doorstep.web.routes import visits as visit_pages
@@ -70,6 +71,7 @@ ROUTERS = (
     model_pages.router,
     plan_pages.router,
     rule_pages.router,
+    quality_pages.router,
     offer_pages.router,
     portal_pages.router,
     portal_privacy_pages.router,

@@ -258,6 +258,17 @@ class Settings(BaseSettings):
         description="privacy requests: days to answer one (a policy setting: PIPL Arts 45 "
         "and 50 say 'timely' and give no figure)",
     )
+    quality_sample: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="quality review: the share of submitted visits the auditors review",
+    )
+    quality_sample_key: str = Field(
+        "",
+        description="quality review: HMAC key that picks the sample (a visit's id alone "
+        "tells no one whether it will be reviewed); empty: a plain hash",
+    )
     # Workers (Celery): empty broker = the same tasks run in-process
     broker_url: str = Field(
         "",

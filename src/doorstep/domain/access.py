@@ -31,6 +31,8 @@ class Permission(StrEnum):
     # privacy requests (PIPL Arts 44-50): receive, verify, answer, export, erase; the
     # compliance function's (auditor), apart from the managers who run collection
     HANDLE_PRIVACY_REQUESTS = "handle_privacy_requests"
+    # quality review of a sample of visits: the auditors', apart from those who visit
+    REVIEW_VISIT_QUALITY = "review_visit_quality"
 
 
 P = Permission
@@ -54,7 +56,14 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.ANALYST: frozenset({P.READ_CASES, P.READ_MODELS, P.TRAIN_MODELS}),
     Role.AUDITOR: frozenset(
-        {P.READ_CASES, P.READ_AUDIT, P.READ_MODELS, P.READ_RULES, P.HANDLE_PRIVACY_REQUESTS}
+        {
+            P.READ_CASES,
+            P.READ_AUDIT,
+            P.READ_MODELS,
+            P.READ_RULES,
+            P.HANDLE_PRIVACY_REQUESTS,
+            P.REVIEW_VISIT_QUALITY,
+        }
     ),
 }
 

@@ -18,6 +18,7 @@ from doorstep.domain.rules import Pack
 from doorstep.domain.rules.kinds import shown
 from doorstep.integrations.spreadsheet import SafeWriter
 from doorstep.services.conduct.decisions import in_quiet_hours
+from doorstep.services.conduct.quality import CHECKLIST, Sample, Tally, tallies
 from doorstep.store.models import CaseHold
 from doorstep.store.repositories import conduct as repo
 
@@ -60,6 +61,7 @@ class ReportRow:
     overrides: list[str] = field(default_factory=list)
     contacts: int = 0
     quiet_hour_contacts: int = 0
+    quality: Tally = field(default_factory=Tally)  # visits sampled, reviewed, failed items
 
 
 @dataclass
@@ -87,11 +89,18 @@ class _Rows:
 
 
 def compliance_report(
-    session: Session, actor: Actor, start: date, end: date, *, pack: Pack
+    session: Session,
+    actor: Actor,
+    start: date,
+    end: date,
+    *,
+    pack: Pack,
+    sample: Sample | None = None,
 ) -> ComplianceReport:
     """Per team and verifier over [start, end] (business days in the pack's zone): actions
     blocked and warned by rule, overrides with reasons, performed contacts and those in
-    quiet hours (should be none), and the holds active in the period."""
+    quiet hours (should be none), the quality review of the `sample` of visits, and the
+    holds active in the period."""
     require_reader(actor)
     if end < start:
         raise InvalidValue("the period ends before it starts", message_zh="报告期结束早于开始")
@@ -116,6 +125,9 @@ def compliance_report(
         person_zone = ZoneInfo(attempt.person_zone) if attempt.person_zone else zone
         if in_quiet_hours(pack, attempt.attempted_at, person_zone):
             row.quiet_hour_contacts += 1
+    figures = tallies(session, sample, t0, t1) if sample is not None else {}
+    for user_id, tally in figures.items():
+        rows.of(user_id).quality = tally
     ordered = sorted(rows.by_user.values(), key=lambda r: (r.team, r.verifier))
     return ComplianceReport(start, end, ordered, repo.holds_between(session, t0, t1))
 
@@ -137,6 +149,11 @@ def report_csv(report: ComplianceReport) -> str:
             writer.writerow([*head, "override", "", 1, text])
         writer.writerow([*head, "contacts", "", row.contacts, ""])
         writer.writerow([*head, "quiet_hour_contacts", "", row.quiet_hour_contacts, ""])
+        writer.writerow([*head, "quality_sampled", "", row.quality.sampled, ""])
+        writer.writerow([*head, "quality_reviewed", "", row.quality.reviewed, ""])
+        for item in CHECKLIST:
+            if row.quality.failed[item]:
+                writer.writerow([*head, "quality_failed", item, row.quality.failed[item], ""])
     for hold in report.holds:
         lifted = f" lifted {hold.lifted_at:%Y-%m-%d} by {hold.lifted_by}" if hold.lifted_at else ""
         detail = f"case {hold.case_id} from {hold.started_at:%Y-%m-%d}{lifted}"

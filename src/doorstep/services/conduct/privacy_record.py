@@ -120,6 +120,18 @@ RECORD = (
         files="evidence files under DOORSTEP_VAR_DIR/evidence (named by SHA-256)",
     ),
     Entry(
+        "Quality reviews of sampled visits: the auditor's yes/no per conduct item and notes "
+        "on what the verifiers said and did at the door",
+        ("visit_quality_reviews",),
+        "check that a sample of visits kept the conduct rules (identification, two present, "
+        "no threats, no disclosure to third parties, quiet hours); the compliance report",
+        "the lender's legal obligation to supervise its collection agents (Art. 13(3)); "
+        "legitimate oversight of staff",
+        RECORDS,
+        (P.REVIEW_VISIT_QUALITY, P.READ_RULES),
+        "the compliance report shows counts per verifier and team, not the notes",
+    ),
+    Entry(
         "Scores and outcomes of automated selection",
         ("scores", "visit_outcomes", "model_versions"),
         "rank visits by expected value; measure models (a reference sample of feature "

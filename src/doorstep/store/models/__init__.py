@@ -37,6 +37,7 @@ from doorstep.store.models.portal import (
     VisitSlot,
 )
 from doorstep.store.models.privacy import ContactSuppression, PrivacyRequest
+from doorstep.store.models.quality import VisitQualityReview
 from doorstep.store.models.reveal import RevealCounter, RevealRequest
 from doorstep.store.models.rules import CaseHold, CustomerHold, RuleDecision
 from doorstep.store.models.scoring import ModelDrift, ModelVersion, Score
@@ -112,6 +113,7 @@ __all__ = [
     "Visit",
     "VisitOutcome",
     "VisitPlan",
+    "VisitQualityReview",
     "VisitSlot",
     "WebhookDelivery",
     "WebhookEndpoint",

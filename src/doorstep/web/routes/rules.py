@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from doorstep.domain.errors import DoorstepError
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.services.conduct import rules as conduct
+from doorstep.services.conduct.quality import Sample
 from doorstep.web.forms import day_field, error_page
 from doorstep.web.templating import render
 
@@ -25,7 +26,9 @@ def _report(
     today = state.clock.now().astimezone(pack.default_zone).date()
     last = day_field(end, "end") if end else today
     first = day_field(start, "start") if start else last - timedelta(days=29)
-    return conduct.compliance_report(session, actor, first, last, pack=pack)
+    settings = state.settings
+    sample = Sample(settings.quality_sample, settings.quality_sample_key)
+    return conduct.compliance_report(session, actor, first, last, pack=pack, sample=sample)
 
 
 @router.get("/rules", response_class=HTMLResponse)
