@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from doorstep.api.routes import audit as audit_api
 from doorstep.api.routes import cases as cases_api
 from doorstep.api.routes import conduct as conduct_api
+from doorstep.api.routes import disputes as disputes_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
 from doorstep.api.routes import offers as offers_api
@@ -56,6 +57,7 @@ log = logging.getLogger("doorstep")
 ROUTERS = (
     cases_api.router,
     conduct_api.router,
+    disputes_api.router,
     audit_api.router,
     feedback_api.router,
     me_api.router,
