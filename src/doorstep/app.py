@@ -36,6 +36,7 @@ from doorstep.web.forms import error_page
 from doorstep.web.routes import alerts as alert_pages
 from doorstep.web.routes import auth as auth_pages
 from doorstep.web.routes import batch as batch_pages
+from doorstep.web.routes import case_holds as case_hold_pages
 from doorstep.web.routes import cases as case_pages
 from doorstep.web.routes import dashboard as dashboard_pages
 from doorstep.web.routes import feedback as feedback_pages
@@ -66,6 +67,7 @@ ROUTERS = (
     offers_api.router,
     auth_pages.router,
     case_pages.router,
+    case_hold_pages.router,
     dashboard_pages.router,
     batch_pages.router,
     feedback_pages.router,

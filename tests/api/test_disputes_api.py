@@ -77,7 +77,9 @@ def test_a_verifier_may_not_open_or_resolve_a_dispute(world: World, client: Test
     assert refused.headers["content-type"].startswith("application/problem+json")
     hold = client.post(f"/api/cases/{world.assigned_case}/disputes", headers=boss, json=body)
     answer = {"outcome": "upheld", "note": "identity theft confirmed"}
-    resolved = client.post(f"/api/disputes/{hold.json()['id']}/resolve", headers=verifier, json=answer)
+    resolved = client.post(
+        f"/api/disputes/{hold.json()['id']}/resolve", headers=verifier, json=answer
+    )
     assert resolved.status_code == 403
     with transaction(world.engine) as session:
         assert session.scalars(select(OutboxEvent)).all() == []

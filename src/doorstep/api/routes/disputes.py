@@ -15,7 +15,9 @@ router = APIRouter(prefix="/api", tags=["disputes"])
 
 
 @router.get("/cases/{case_id}/holds", response_model=list[HoldOut])
-def holds_of(case_id: RowId, actor: CurrentActor, session: DbSession, state: State) -> list[HoldOut]:
+def holds_of(
+    case_id: RowId, actor: CurrentActor, session: DbSession, state: State
+) -> list[HoldOut]:
     found = dispute_desk.customer_holds(session, actor, case_id, state.clock.now())
     return [HoldOut.of(h) for h in found]
 

@@ -5,11 +5,12 @@ then that the actor may see the case (404, so ids do not leak)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from doorstep.domain.access import Actor
+from doorstep.domain.access import Actor, Permission
 from doorstep.domain.case import HOLD_POLICIES, HoldReason
 from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
 from doorstep.services.cases import disputes
@@ -34,7 +35,9 @@ def lift_roles(hold_type: str) -> frozenset[str]:
     return HOLD_POLICIES[HoldReason(hold_type)].lift_roles if hold_type in known else frozenset()
 
 
-def customer_holds(session: Session, actor: Actor, case_id: int, now: datetime) -> list[CustomerHold]:
+def customer_holds(
+    session: Session, actor: Actor, case_id: int, now: datetime
+) -> list[CustomerHold]:
     """The open holds of the case's customer, oldest first."""
     case = get_case(session, actor, case_id, now)
     return conduct_repo.active_customer_holds(session, [case.customer_id], now)
@@ -106,3 +109,31 @@ def _visible_hold(session: Session, actor: Actor, hold_id: int, now: datetime) -
         except NotFound:
             continue
     raise NotFound(f"no open dispute {hold_id}", message_zh=f"没有未结的争议 {hold_id}")
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    hold: CustomerHold
+    may_lift: bool  # the actor's role may lift it (a dispute is resolved instead)
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What the case page shows of the customer's holds and the visit interval."""
+
+    holds: list[HeldRow]
+    may_handle: bool  # may open and resolve disputes
+    may_override: bool  # a manager, and the case was visited within the interval
+
+
+def desk(session: Session, actor: Actor, case_id: int, pack: Pack, now: datetime) -> Desk:
+    """The case page's panel: the customer's open holds, and what the actor may do."""
+    rows = [
+        HeldRow(h, h.type != disputes.DISPUTE and actor.role.value in lift_roles(h.type))
+        for h in customer_holds(session, actor, case_id, now)
+    ]
+    manager = actor.role in decisions.OVERRIDE_ROLES
+    warned = manager and decisions.interval_warned(
+        decisions.check_plan_visit(session, case_id, now, now, 2, pack=pack, now=now), pack
+    )
+    return Desk(rows, actor.can(Permission.CHANGE_CASES), warned)
