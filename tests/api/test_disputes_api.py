@@ -43,8 +43,11 @@ def test_a_manager_opens_and_resolves_a_dispute_and_the_lender_is_told(
     world: World, client: TestClient
 ) -> None:
     boss, case_id = bearer(world.engine, "manager"), world.assigned_case
-    opened = client.post(f"/api/cases/{case_id}/disputes", headers=boss,
-                         json={"kind": "amount_wrong", "note": "the fee was charged twice"})  # fmt: skip
+    opened = client.post(
+        f"/api/cases/{case_id}/disputes",
+        headers=boss,
+        json={"kind": "amount_wrong", "note": "the fee was charged twice"},
+    )
     assert opened.status_code == 201, opened.text
     hold = opened.json()
     assert hold["type"] == "dispute" and hold["detail"] == "amount_wrong"
@@ -53,8 +56,11 @@ def test_a_manager_opens_and_resolves_a_dispute_and_the_lender_is_told(
     with transaction(world.engine) as session:
         case = session.get(Case, case_id)
         assert case is not None and case.hold_reason == "dispute"
-    answered = client.post(f"/api/disputes/{hold['id']}/resolve", headers=boss,
-                           json={"outcome": "corrected", "note": "fee refunded by the lender"})  # fmt: skip
+    answered = client.post(
+        f"/api/disputes/{hold['id']}/resolve",
+        headers=boss,
+        json={"outcome": "corrected", "note": "fee refunded by the lender"},
+    )
     assert answered.status_code == 200, answered.text
     assert answered.json()["outcome"] == "corrected"
     assert client.get(f"/api/cases/{case_id}/holds", headers=boss).json() == []
@@ -64,8 +70,11 @@ def test_a_manager_opens_and_resolves_a_dispute_and_the_lender_is_told(
         assert event.payload["outcome"] == "corrected" and event.payload["kind"] == "amount_wrong"
         case = session.get(Case, case_id)
         assert case is not None and case.hold_reason is None
-    again = client.post(f"/api/disputes/{hold['id']}/resolve", headers=boss,
-                        json={"outcome": "upheld", "note": "twice"})  # fmt: skip
+    again = client.post(
+        f"/api/disputes/{hold['id']}/resolve",
+        headers=boss,
+        json={"outcome": "upheld", "note": "twice"},
+    )
     assert again.status_code == 404  # answered once
 
 
@@ -87,8 +96,11 @@ def test_a_verifier_may_not_open_or_resolve_a_dispute(world: World, client: Test
 
 def test_a_manager_outside_the_region_finds_no_dispute(world: World, client: TestClient) -> None:
     admin, boss = bearer(world.engine, "admin"), bearer(world.engine, "manager")
-    hold = client.post(f"/api/cases/{world.shanghai_case}/disputes", headers=admin,
-                       json={"kind": "already_paid", "note": "paid in cash"})  # fmt: skip
+    hold = client.post(
+        f"/api/cases/{world.shanghai_case}/disputes",
+        headers=admin,
+        json={"kind": "already_paid", "note": "paid in cash"},
+    )
     assert hold.status_code == 201
     answer = {"outcome": "rejected", "note": "no payment found"}
     resolved = client.post(f"/api/disputes/{hold.json()['id']}/resolve", headers=boss, json=answer)
@@ -102,13 +114,21 @@ def test_a_complaint_hold_without_a_case_is_lifted_by_a_manager_then_selected(
     now = datetime.now(UTC)
     with transaction(world.engine) as session:
         for case in session.scalars(select(Case).where(Case.customer_id == customer)):
-            cases.apply(session, SYSTEM, case, "cancel", by=Caller.SELECTION,
-                        reason="closed by the lender", cancel_reason="other")  # fmt: skip
+            cases.apply(
+                session,
+                SYSTEM,
+                case,
+                "cancel",
+                by=Caller.SELECTION,
+                reason="closed by the lender",
+                cancel_reason="other",
+            )
         portal.complain(session, customer, "the visitor was rude", now=now, cipher=TEST_CIPHER)
     with transaction(world.engine) as session:
         open_cases(session, AS_OF)
-        assert not session.scalars(select(Case).where(Case.customer_id == customer,
-                                                      Case.state != "cancelled")).all()  # fmt: skip
+        assert not session.scalars(
+            select(Case).where(Case.customer_id == customer, Case.state != "cancelled")
+        ).all()
     boss, verifier = bearer(world.engine, "manager"), bearer(world.engine, "verifier")
     (hold,) = client.get(f"/api/cases/{world.other_case}/holds", headers=boss).json()
     assert hold["type"] == "complaint"
@@ -122,15 +142,19 @@ def test_a_complaint_hold_without_a_case_is_lifted_by_a_manager_then_selected(
         assert row is not None and row.lifted_by == "manager" and row.outcome == "lifted"
         assert row.lift_reason == "complaint answered by phone"
         open_cases(session, AS_OF)
-        picked = session.scalars(select(Case).where(Case.customer_id == customer,
-                                                    Case.state != "cancelled")).all()  # fmt: skip
+        picked = session.scalars(
+            select(Case).where(Case.customer_id == customer, Case.state != "cancelled")
+        ).all()
         assert len(picked) == 1
 
 
 def test_a_dispute_is_resolved_not_lifted(world: World, client: TestClient) -> None:
     boss = bearer(world.engine, "manager")
-    hold = client.post(f"/api/cases/{world.assigned_case}/disputes", headers=boss,
-                       json={"kind": "not_my_loan", "note": "never borrowed"}).json()  # fmt: skip
+    hold = client.post(
+        f"/api/cases/{world.assigned_case}/disputes",
+        headers=boss,
+        json={"kind": "not_my_loan", "note": "never borrowed"},
+    ).json()
     path = f"/api/cases/{world.assigned_case}/holds/{hold['id']}/lift"
     assert client.post(path, headers=boss, json={"reason": "just lift it"}).status_code == 422
 
@@ -144,8 +168,9 @@ def test_the_interval_override_lets_the_planner_route_the_case(
     now = cfg.clock.now()
     day = now.astimezone(cfg.zone).date() + timedelta(days=1)
     with transaction(engine) as session:
-        ready = session.scalars(select(Case).where(Case.city == "北京市", Case.state == "ready")
-                                .order_by(Case.id)).first()  # fmt: skip
+        ready = session.scalars(
+            select(Case).where(Case.city == "北京市", Case.state == "ready").order_by(Case.id)
+        ).first()
         assert ready is not None
         ready.visited_on, case_id = day - timedelta(days=3), ready.id  # within the 7 days
     client = TestClient(make_app(engine, world, tmp_path))

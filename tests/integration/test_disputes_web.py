@@ -19,7 +19,7 @@ from doorstep.services.repayment import portal
 from doorstep.store.db import transaction
 from doorstep.store.models import Case, CustomerHold, OutboxEvent, RuleDecision
 from tests.factories.book import TEST_CIPHER
-from tests.factories.web import csrf_of, make_app, sign_in
+from tests.factories.web import make_app, sign_in
 from tests.factories.world import World
 
 pytestmark = pytest.mark.db
@@ -45,8 +45,9 @@ def test_a_manager_opens_and_resolves_a_dispute_on_the_case_page(
         hold = session.scalars(select(CustomerHold)).one()
         hold_id = hold.id
     answer = {"csrf_token": csrf, "outcome": "upheld", "note": "identity theft confirmed"}
-    resolved = client.post(f"{page}/disputes/{hold_id}/resolve", data=answer,
-                           follow_redirects=False)  # fmt: skip
+    resolved = client.post(
+        f"{page}/disputes/{hold_id}/resolve", data=answer, follow_redirects=False
+    )
     assert resolved.status_code == 303, resolved.text
     assert "No open hold." in client.get(page).text
     with transaction(world.engine) as session:
@@ -72,18 +73,29 @@ def test_a_complaint_hold_without_a_case_is_lifted_on_the_page(
     with transaction(world.engine) as session:
         case = session.get(Case, world.other_case)
         assert case is not None
-        cases.apply(session, SYSTEM, case, "cancel", by=Caller.SELECTION,
-                    reason="closed by the lender", cancel_reason="other")  # fmt: skip
-        portal.complain(session, case.customer_id, "rude visitor", now=datetime.now(UTC),
-                        cipher=TEST_CIPHER)  # fmt: skip
+        cases.apply(
+            session,
+            SYSTEM,
+            case,
+            "cancel",
+            by=Caller.SELECTION,
+            reason="closed by the lender",
+            cancel_reason="other",
+        )
+        portal.complain(
+            session, case.customer_id, "rude visitor", now=datetime.now(UTC), cipher=TEST_CIPHER
+        )
     client, csrf = signed_in(world, tmp_path, "manager")
     page = f"/cases/{world.other_case}"
     shown = client.get(page).text
     assert 'data-type="complaint"' in shown and 'class="lift-hold"' in shown
     with transaction(world.engine) as session:
         hold_id = session.scalars(select(CustomerHold.id)).one()
-    lifted = client.post(f"{page}/holds/{hold_id}/lift", follow_redirects=False,
-                         data={"csrf_token": csrf, "reason": "answered by phone"})  # fmt: skip
+    lifted = client.post(
+        f"{page}/holds/{hold_id}/lift",
+        follow_redirects=False,
+        data={"csrf_token": csrf, "reason": "answered by phone"},
+    )
     assert lifted.status_code == 303, lifted.text
     with transaction(world.engine) as session:
         hold = session.get(CustomerHold, hold_id)
@@ -101,8 +113,11 @@ def test_the_interval_override_is_offered_and_taken_on_the_page(
         assert case is not None
         case.visited_on = datetime.now(UTC).date() - timedelta(days=2)
     assert 'class="override-interval"' in client.get(page).text
-    done = client.post(f"{page}/visit-interval-override", follow_redirects=False,
-                       data={"csrf_token": csrf, "reason": "borrower asked for a second visit"})  # fmt: skip
+    done = client.post(
+        f"{page}/visit-interval-override",
+        follow_redirects=False,
+        data={"csrf_token": csrf, "reason": "borrower asked for a second visit"},
+    )
     assert done.status_code == 303, done.text
     with transaction(world.engine) as session:
         kept = session.scalars(

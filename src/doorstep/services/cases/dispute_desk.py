@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from doorstep.domain.access import Actor, Permission
 from doorstep.domain.case import HOLD_POLICIES, HoldReason
 from doorstep.domain.errors import Forbidden, InvalidValue, NotFound
+from doorstep.domain.rules import Pack
 from doorstep.services.cases import disputes
 from doorstep.services.cases.disputes import DisputeKind, DisputeOutcome
 from doorstep.services.cases.lookup import get_case
@@ -20,7 +21,6 @@ from doorstep.services.conduct import decisions, holds
 from doorstep.store.models import CustomerHold, RuleDecision
 from doorstep.store.repositories import cases as case_repo
 from doorstep.store.repositories import conduct as conduct_repo
-from doorstep.domain.rules import Pack
 
 LIFTED = "lifted"
 """The outcome of a customer hold a person lifted (not a dispute: that is resolved)."""
