@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from doorstep.api.routes import audit as audit_api
 from doorstep.api.routes import cases as cases_api
 from doorstep.api.routes import conduct as conduct_api
+from doorstep.api.routes import disputes as disputes_api
 from doorstep.api.routes import feedback as feedback_api
 from doorstep.api.routes import me as me_api
 from doorstep.api.routes import offers as offers_api
@@ -35,6 +36,7 @@ from doorstep.web.forms import error_page
 from doorstep.web.routes import alerts as alert_pages
 from doorstep.web.routes import auth as auth_pages
 from doorstep.web.routes import batch as batch_pages
+from doorstep.web.routes import case_holds as case_hold_pages
 from doorstep.web.routes import cases as case_pages
 from doorstep.web.routes import dashboard as dashboard_pages
 from doorstep.web.routes import feedback as feedback_pages
@@ -57,6 +59,7 @@ log = logging.getLogger("doorstep")
 ROUTERS = (
     cases_api.router,
     conduct_api.router,
+    disputes_api.router,
     audit_api.router,
     feedback_api.router,
     me_api.router,
@@ -65,6 +68,7 @@ ROUTERS = (
     offers_api.router,
     auth_pages.router,
     case_pages.router,
+    case_hold_pages.router,
     dashboard_pages.router,
     batch_pages.router,
     feedback_pages.router,

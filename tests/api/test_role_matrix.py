@@ -121,6 +121,26 @@ def approve(ctx: Ctx, case_id: int) -> dict[str, Any]:
     return {"approve": True}
 
 
+def dispute(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"kind": "already_paid", "note": "paid at the branch"}
+
+
+def answer(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"outcome": "upheld", "note": "payment found"}
+
+
+def why(ctx: Ctx, case_id: int) -> dict[str, Any]:
+    return {"reason": "the borrower asked for it"}
+
+
+def resolve_disputes(ctx: Ctx, case_id: int) -> None:
+    held = ctx.client.get(f"/api/cases/{case_id}/holds", headers=ctx.headers["admin"]).json()
+    for hold in held:
+        path = f"/api/disputes/{hold['id']}/resolve"
+        response = ctx.client.post(path, json=answer(ctx, case_id), headers=ctx.headers["admin"])
+        assert response.status_code == 200, response.text
+
+
 def pboc_example(ctx: Ctx, case_id: int) -> dict[str, Any]:
     return {"amount": "100000", "fee": "1000", "payments": ["12x8833.30"]}
 
@@ -160,6 +180,8 @@ ATTEMPTS = "POST /api/cases/{case_id}/contact-points/{point_id}/attempts"
 REVEAL = "POST /api/cases/{case_id}/reveal"
 BULK = "POST /api/reveal-requests"
 DECIDERS = dict(admin=200, manager=200, verifier=403, analyst=403, auditor=200)
+UNKNOWN_HOLD = 987_654  # no customer hold has this id in the small world
+NO_HOLD = dict(admin=404, manager=404, verifier=403, analyst=403, auditor=403)
 NO_REQUEST = dict(admin=404, manager=404, verifier=404, analyst=404, auditor=404)
 
 # fmt: off
@@ -183,6 +205,15 @@ MATRIX = [
     Probe("POST /api/conduct/check", "may I visit now?", **FIELD, body=may_visit,
           per_body_case=True),
     Probe(REVEAL, "contact point without its id", **illegal(FIELD, 422), body=point_without_id),
+    Probe("GET /api/cases/{case_id}/holds", "the customer's open holds", **READ),
+    Probe("POST /api/cases/{case_id}/disputes", "open a dispute (answered after)",
+          **illegal(CHANGE, 201), body=dispute, undo=resolve_disputes),
+    Probe("POST /api/disputes/{hold_id}/resolve", "answer an unknown dispute", **NO_HOLD,
+          body=answer),
+    Probe("POST /api/cases/{case_id}/holds/{hold_id}/lift", "lift an unknown hold",
+          **NO_HOLD, body=why),
+    Probe("POST /api/cases/{case_id}/visit-interval-override", "override, not visited lately",
+          **illegal(CHANGE, 422), body=why),
     Probe("GET /api/privacy/requests", "privacy requests", **PRIVACY),
     Probe("GET /api/privacy/requests/{request_id}", "one privacy request", **PRIVACY),
     Probe("POST /api/privacy/requests", "receive a third party's request",
@@ -271,7 +302,10 @@ def test_role_matrix(world: World, app: FastAPI, engine: Engine) -> None:
                 case_id = kinds.get(kind, 0)
                 point_id = (phones if probe.point == "own" else foreign).get(case_id)
                 path = template.format(
-                    case_id=case_id, point_id=point_id, request_id=ctx.privacy_request
+                    case_id=case_id,
+                    point_id=point_id,
+                    request_id=ctx.privacy_request,
+                    hold_id=UNKNOWN_HOLD,
                 )
                 body = probe.body(ctx, case_id) if probe.body else None
                 response = client.request(method, path, json=body, headers=ctx.headers[role])

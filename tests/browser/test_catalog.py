@@ -19,6 +19,8 @@ from doorstep.domain.reasons import REASONS
 from doorstep.domain.schedule import RepaymentMethod
 from doorstep.planning.plan import DropReason
 from doorstep.services.batch.daily import DEFAULT_STEPS
+from doorstep.services.cases.disputes import DisputeKind, DisputeOutcome
+from doorstep.services.conduct.holds import NO_WORK_VISIT
 from doorstep.services.ingest.contracts import ADDRESSES, CONTACTS, CUSTOMERS
 from doorstep.web import i18n
 
@@ -37,6 +39,10 @@ DYNAMIC: dict[str, set[str]] = {
     "s": {s.value for s in CaseState},  # the state filter's options
     "action": set(TRANSITIONS) | {"hold", "release"},
     "c.hold_reason": {h.value for h in HoldReason},
+    "h.type": {h.value for h in HoldReason} | {NO_WORK_VISIT},  # the customer's holds
+    "h.detail": {k.value for k in DisputeKind},  # a dispute's kind
+    "dispute_kind": {k.value for k in DisputeKind},
+    "outcome": {o.value for o in DisputeOutcome},
     "h": {h.value for h in HoldReason},
     "cr": {c.value for c in CancelReason},
     "user.role.value": {r.value for r in Role},

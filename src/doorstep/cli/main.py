@@ -11,6 +11,7 @@ from doorstep.cli import (
     admin,
     batch,
     demo,
+    disputes,
     exports,
     feedback,
     ingest,
@@ -46,6 +47,7 @@ app.add_typer(admin.keys_app, name="keys")
 app.add_typer(feedback.app, name="webhooks")
 app.add_typer(offers.app, name="offers")
 app.add_typer(rules.rules_app, name="rules")
+app.add_typer(disputes.app, name="disputes")
 app.add_typer(rules.retention_app, name="retention")
 app.add_typer(privacy.app, name="privacy")
 app.add_typer(score.app, name="score")

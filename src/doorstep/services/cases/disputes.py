@@ -35,7 +35,7 @@ class DisputeOutcome(StrEnum):
 DISPUTE = HoldReason.DISPUTE.value
 
 
-def _may(actor: Actor) -> None:
+def may_handle(actor: Actor) -> None:
     if not actor.can(Permission.CHANGE_CASES):
         raise Forbidden("your role cannot handle disputes", message_zh="您的角色无权处理争议")
 
@@ -44,7 +44,7 @@ def open_dispute(
     session: Session, actor: Actor, customer_id: str, kind: DisputeKind, note: str, now: datetime
 ) -> CustomerHold:
     """Record a dispute: the customer is held at once (and their open case, if any)."""
-    _may(actor)
+    may_handle(actor)
     if repo.customer(session, customer_id) is None:
         raise NotFound(f"no customer {customer_id}", message_zh=f"没有客户 {customer_id}")
     if not note.strip():
@@ -69,7 +69,7 @@ def resolve_dispute(
     now: datetime,
 ) -> CustomerHold:
     """Answer a dispute: the hold ends (the open case's too) and the lender is told."""
-    _may(actor)
+    may_handle(actor)
     hold = session.get(CustomerHold, hold_id) if 0 < hold_id <= repo.MAX_ID else None
     if hold is None or hold.type != DISPUTE or hold.lifted_at is not None:
         raise NotFound(f"no open dispute {hold_id}", message_zh=f"没有未结的争议 {hold_id}")

@@ -20,7 +20,8 @@ from doorstep.domain.reveal import quota
 from doorstep.http.context import CurrentActor, DbSession, State, request_id
 from doorstep.http.params import RowId
 from doorstep.services import cases, visits
-from doorstep.services.cases import CaseFilter, contacts
+from doorstep.services.cases import CaseFilter, contacts, dispute_desk
+from doorstep.services.cases.disputes import DisputeKind, DisputeOutcome
 from doorstep.services.cases.view import case_facts
 from doorstep.web.forms import act, error_message, error_page
 from doorstep.web.i18n import language_of
@@ -104,14 +105,19 @@ def case_page(
     case_id: RowId, request: Request, actor: CurrentActor, session: DbSession, state: State
 ) -> HTMLResponse:
     request.state.actor = actor
+    now, pack = state.clock.now(), state.settings.rules_pack
     try:
-        facts = case_facts(session, actor, case_id, state.clock.now(), state.cipher)
+        facts = case_facts(session, actor, case_id, now, state.cipher)
     except DoorstepError as exc:
         return error_page(request, exc)
     return render(
         request,
         "cases/detail.html",
         f=facts,
+        desk=dispute_desk.desk(session, actor, case_id, pack, now),
+        dispute_kinds=[k.value for k in DisputeKind],
+        dispute_outcomes=[o.value for o in DisputeOutcome],
+        zone=state.settings.zone,
         hold_reasons=[h.value for h in HoldReason],
         cancel_reasons=[c.value for c in CancelReason],
         channels=[c.value for c in AttemptChannel],
