@@ -3,11 +3,14 @@ hold a manager may lift, override the visit interval (`services.cases.dispute_de
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
+from doorstep.domain.access import Actor
 from doorstep.http.context import CurrentActor, DbSession, State
 from doorstep.http.params import RowId
 from doorstep.services.cases import dispute_desk
@@ -16,6 +19,16 @@ from doorstep.web.forms import act
 
 router = APIRouter(include_in_schema=False)
 Note = Annotated[str, Form(min_length=1, max_length=2000)]
+
+
+def _on_holds(
+    request: Request, actor: Actor, session: Session, case_id: int, step: Callable[[], object]
+) -> Response:
+    """Take the step as the person, then back to the case page's holds panel (the error in
+    words there if it was refused)."""
+    request.state.actor = actor
+    page = f"/cases/{case_id}#holds"
+    return act(request, session, step, page, back=page)
 
 
 @router.post("/cases/{case_id}/disputes")
@@ -28,14 +41,13 @@ def open_dispute(
     kind: Annotated[DisputeKind, Form()],
     note: Note,
 ) -> Response:
-    request.state.actor = actor
-    page, now = f"/cases/{case_id}#holds", state.clock.now()
-    return act(
+    now = state.clock.now()
+    return _on_holds(
         request,
+        actor,
         session,
+        case_id,
         lambda: dispute_desk.open_for_case(session, actor, case_id, kind, note, now),
-        page,
-        back=page,
     )
 
 
@@ -50,14 +62,13 @@ def resolve_dispute(
     outcome: Annotated[DisputeOutcome, Form()],
     note: Note,
 ) -> Response:
-    request.state.actor = actor
-    page, now = f"/cases/{case_id}#holds", state.clock.now()
-    return act(
+    now = state.clock.now()
+    return _on_holds(
         request,
+        actor,
         session,
+        case_id,
         lambda: dispute_desk.resolve(session, actor, hold_id, outcome, note, now),
-        page,
-        back=page,
     )
 
 
@@ -71,14 +82,13 @@ def lift_hold(
     state: State,
     reason: Note,
 ) -> Response:
-    request.state.actor = actor
-    page, now = f"/cases/{case_id}#holds", state.clock.now()
-    return act(
+    now = state.clock.now()
+    return _on_holds(
         request,
+        actor,
         session,
+        case_id,
         lambda: dispute_desk.lift(session, actor, case_id, hold_id, reason, now),
-        page,
-        back=page,
     )
 
 
@@ -91,12 +101,11 @@ def override_interval(
     state: State,
     reason: Note,
 ) -> Response:
-    request.state.actor = actor
-    page, now, pack = f"/cases/{case_id}#holds", state.clock.now(), state.settings.rules_pack
-    return act(
+    now, pack = state.clock.now(), state.settings.rules_pack
+    return _on_holds(
         request,
+        actor,
         session,
+        case_id,
         lambda: dispute_desk.override_interval(session, actor, case_id, reason, pack=pack, now=now),
-        page,
-        back=page,
     )
