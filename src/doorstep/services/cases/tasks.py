@@ -4,6 +4,7 @@ by the kind's days, escalated by an alert once overdue, closed with its result."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
@@ -48,43 +49,58 @@ def open_task(
     promise_id: int | None = None,
 ) -> CaseTask | None:
     """A new open task of `kind` on the case (None when one is open already)."""
-    if any(t.kind == kind for t in repo.open_tasks_of_case(session, case.id)):
-        return None
-    task = CaseTask(
-        kind=kind.value,
-        case_id=case.id,
-        verdict_id=verdict_id,
-        promise_id=promise_id,
-        owner_id=owner_for(session, case),
-        opened_on=today,
-        due_on=due_on(kind, today),
-        state=TaskState.OPEN.value,
-    )
-    session.add(task)
-    session.flush()
-    summary = {"task": task.id, "kind": kind.value, "owner": task.owner_id}
-    audit.record(
-        session, SYSTEM, "task.open", "case", case.id, {**summary, "due": str(task.due_on)}
-    )
-    return task
+    made = _open(session, case, (kind,), today, verdict_id=verdict_id, promise_id=promise_id)
+    return made[0] if made else None
 
 
 def open_for_step(
     session: Session, case: Case, step: NextStep, today: date, verdict_id: int | None
 ) -> list[CaseTask]:
     """The tasks a verdict's next step opens (none for a revisit or a promise)."""
-    opened = (
-        open_task(session, case, kind, today, verdict_id=verdict_id)
-        for kind in FOR_STEP.get(step, ())
-    )
-    return [task for task in opened if task is not None]
+    return _open(session, case, FOR_STEP.get(step, ()), today, verdict_id=verdict_id)
 
 
 def open_skip_trace(session: Session, case: Case, today: date) -> list[CaseTask]:
     """One task per skip-trace source: references, the lender's other products, the
     registries the lender holds, the portal's address confirmation."""
-    opened = (open_task(session, case, kind, today) for kind in SKIP_TRACE)
-    return [task for task in opened if task is not None]
+    return _open(session, case, SKIP_TRACE, today)
+
+
+def _open(
+    session: Session,
+    case: Case,
+    kinds: Iterable[TaskKind],
+    today: date,
+    *,
+    verdict_id: int | None = None,
+    promise_id: int | None = None,
+) -> list[CaseTask]:
+    """The tasks of `kinds` not open on the case yet: the case's open tasks and its owner
+    read once for all of them, one flush, one audit event each."""
+    have = {t.kind for t in repo.open_tasks_of_case(session, case.id)}
+    wanted = [kind for kind in kinds if kind.value not in have]
+    if not wanted:
+        return []
+    owner = owner_for(session, case)
+    made = [
+        CaseTask(
+            kind=kind.value,
+            case_id=case.id,
+            verdict_id=verdict_id,
+            promise_id=promise_id,
+            owner_id=owner,
+            opened_on=today,
+            due_on=due_on(kind, today),
+            state=TaskState.OPEN.value,
+        )
+        for kind in wanted
+    ]
+    session.add_all(made)
+    session.flush()
+    for task in made:
+        summary = {"task": task.id, "kind": task.kind, "owner": owner, "due": str(task.due_on)}
+        audit.record(session, SYSTEM, "task.open", "case", case.id, summary)
+    return made
 
 
 def _close(task: CaseTask, state: TaskState, result: str, by: int | None, now: datetime) -> None:
