@@ -94,6 +94,24 @@ class Row:
 
 R = Row
 A = Action
+
+
+def reveal_quota_rows(pack: str) -> list[Row]:
+    """Every pack's reveal quota ships the same numbers: the same four rows each."""
+    rule = f"{pack.upper()}-REVEAL-QUOTA"
+    return [
+        R(pack, rule, "allowed", A.REVEAL_PERSONAL_DATA,
+          reveal(reveals_in_window=20, reveals_today=100), False),
+        R(pack, rule, "fires", A.REVEAL_PERSONAL_DATA, reveal(reveals_in_window=21), True),
+        R(pack, rule, "edge: a verifier's daily ceiling is lower than a manager's",
+          A.REVEAL_PERSONAL_DATA,
+          reveal(role="verifier", assignment_live=True, reveals_in_window=1, reveals_today=61),
+          True),
+        R(pack, rule, "edge: a role without a ceiling reveals nothing", A.REVEAL_PERSONAL_DATA,
+          reveal(role="analyst", reveals_in_window=1, reveals_today=1), True),
+    ]  # fmt: skip
+
+
 ROWS = [
     # --- cn ---------------------------------------------------------------------------
     R("cn", "CN-HOURS", "allowed", A.CONTACT, call(when=local(SH, 2026, 3, 10, 21, 59)), False),
@@ -284,31 +302,7 @@ ROWS = [
         reveal(purpose="curiosity"),
         True,
     ),
-    R(
-        "cn",
-        "CN-REVEAL-QUOTA",
-        "allowed",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(reveals_in_window=20, reveals_today=100),
-        False,
-    ),
-    R("cn", "CN-REVEAL-QUOTA", "fires", A.REVEAL_PERSONAL_DATA, reveal(reveals_in_window=21), True),
-    R(
-        "cn",
-        "CN-REVEAL-QUOTA",
-        "edge: a verifier's daily ceiling is lower than a manager's",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(role="verifier", assignment_live=True, reveals_in_window=1, reveals_today=61),
-        True,
-    ),
-    R(
-        "cn",
-        "CN-REVEAL-QUOTA",
-        "edge: a role without a ceiling reveals nothing",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(role="analyst", reveals_in_window=1, reveals_today=1),
-        True,
-    ),
+    *reveal_quota_rows("cn"),
     R("cn", "CN-APR-DISPLAY", "allowed", A.OFFER_PLAN, offer(), False),
     R("cn", "CN-APR-DISPLAY", "fires", A.OFFER_PLAN, offer(irr_shown=False), True),
     R(
@@ -534,31 +528,7 @@ ROWS = [
         call(NY, opt_out_included=False),
         False,
     ),
-    R(
-        "us",
-        "US-REVEAL-QUOTA",
-        "allowed",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(reveals_in_window=20, reveals_today=100),
-        False,
-    ),
-    R("us", "US-REVEAL-QUOTA", "fires", A.REVEAL_PERSONAL_DATA, reveal(reveals_in_window=21), True),
-    R(
-        "us",
-        "US-REVEAL-QUOTA",
-        "edge: a verifier's daily ceiling is lower than a manager's",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(role="verifier", assignment_live=True, reveals_in_window=1, reveals_today=61),
-        True,
-    ),
-    R(
-        "us",
-        "US-REVEAL-QUOTA",
-        "edge: a role without a ceiling reveals nothing",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(role="analyst", reveals_in_window=1, reveals_today=1),
-        True,
-    ),
+    *reveal_quota_rows("us"),
     R("us", "US-PRIVACY", "allowed", A.REVEAL_PERSONAL_DATA, reveal(), False),
     R("us", "US-PRIVACY", "fires", A.REVEAL_PERSONAL_DATA, reveal(role="auditor"), True),
     R(
@@ -684,31 +654,7 @@ ROWS = [
         offer(apr_simple=Decimal("0.99")),
         False,
     ),
-    R(
-        "uk",
-        "UK-REVEAL-QUOTA",
-        "allowed",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(reveals_in_window=20, reveals_today=100),
-        False,
-    ),
-    R("uk", "UK-REVEAL-QUOTA", "fires", A.REVEAL_PERSONAL_DATA, reveal(reveals_in_window=21), True),
-    R(
-        "uk",
-        "UK-REVEAL-QUOTA",
-        "edge: a verifier's daily ceiling is lower than a manager's",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(role="verifier", assignment_live=True, reveals_in_window=1, reveals_today=61),
-        True,
-    ),
-    R(
-        "uk",
-        "UK-REVEAL-QUOTA",
-        "edge: a role without a ceiling reveals nothing",
-        A.REVEAL_PERSONAL_DATA,
-        reveal(role="analyst", reveals_in_window=1, reveals_today=1),
-        True,
-    ),
+    *reveal_quota_rows("uk"),
     R("uk", "UK-PRIVACY", "allowed", A.REVEAL_PERSONAL_DATA, reveal(role="admin"), False),
     R("uk", "UK-PRIVACY", "fires", A.REVEAL_PERSONAL_DATA, reveal(purpose=""), True),
     R(
