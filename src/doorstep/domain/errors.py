@@ -27,9 +27,10 @@ so a service never speaks HTTP.
     │   ├── ContactErased                  the person had their number deleted: no contact
     │   ├── CsrfFailed
     │   └── OutsideScope                   an API token used beyond its scopes
-    ├── Throttled                     429  too many attempts: try again in N minutes
-    │   ├── LoginThrottled
-    │   ├── SignInThrottled
+    ├── Throttled                     429  too many attempts or reveals
+    │   ├── TryAgainLater                  a sign-in refused for N minutes
+    │   │   ├── LoginThrottled
+    │   │   └── SignInThrottled
     │   └── RevealLimited                  past a person's reveal rate or daily ceiling
     ├── Conflict                      409  the state of things does not allow it now
     │   ├── IllegalTransition              a case/offer state machine refusal
@@ -316,6 +317,10 @@ class OutsideScope(Forbidden):
 class Throttled(DoorstepError):
     code = "throttled"
 
+
+class TryAgainLater(Throttled):
+    """A sign-in refused for a while: the words say how long."""
+
     def __init__(self, minutes: int) -> None:
         super().__init__(
             f"too many attempts: try again in {minutes} minute{'s' if minutes != 1 else ''}",
@@ -324,11 +329,11 @@ class Throttled(DoorstepError):
         self.minutes = minutes
 
 
-class LoginThrottled(Throttled):
+class LoginThrottled(TryAgainLater):
     code = "login_throttled"
 
 
-class SignInThrottled(Throttled):
+class SignInThrottled(TryAgainLater):
     code = "login_throttled"
 
 
@@ -339,9 +344,8 @@ class RevealLimited(Throttled):
     code = "reveal_limit"
 
     def __init__(self, rule_id: str, message: str, message_zh: str, why: str) -> None:
-        # the rule's own words, not the sign-in throttle's "try again in N minutes"
-        DoorstepError.__init__(
-            self, f"{rule_id}: {message} ({why})", message_zh=f"{rule_id}：{message_zh}（{why}）"
+        super().__init__(
+            f"{rule_id}: {message} ({why})", message_zh=f"{rule_id}：{message_zh}（{why}）"
         )
 
 
