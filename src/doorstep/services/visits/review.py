@@ -63,13 +63,6 @@ def photo_positions(evidence: list[Evidence], cipher: Cipher) -> dict[int, Posit
     return {e.id: p for e, p in zip(evidence, opened, strict=True) if p is not None}
 
 
-def _verdict_of(session: Session, actor: Actor, case_id: int) -> VerdictView:
-    view = verdict_view(session, actor, case_id)
-    if view is None:
-        raise NotFound(f"case {case_id} has no verdict", message_zh=f"案件 {case_id} 尚无核实结论")
-    return view
-
-
 def _override(verdict: Verdict, step: str | None, reason: str | None) -> str | None:
     """The next step the manager sets instead of the verdict's (None: the verdict's
     stands): a known step, and a reason of a few words for a different one."""
@@ -105,7 +98,21 @@ def review(
 ) -> Verdict:
     """The manager accepts the verdict, or overrides its next step with a reason."""
     require_manager(actor)
-    verdict = _verdict_of(session, actor, case_id).verdict
+    verdict = repo.latest_verdict(session, get_case(session, actor, case_id).id)
+    if verdict is None:
+        raise NotFound(f"case {case_id} has no verdict", message_zh=f"案件 {case_id} 尚无核实结论")
+    return _accept(session, actor, case_id, verdict, override_step, reason, now)
+
+
+def _accept(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    verdict: Verdict,
+    override_step: str | None,
+    reason: str | None,
+    now: datetime,
+) -> Verdict:
     reason = (reason or "").strip() or None
     step = _override(verdict, (override_step or "").strip() or None, reason)
     before = verdict.override_step or verdict.next_step
@@ -142,7 +149,7 @@ def close(
     case = get_case(session, actor, case_id)
     verdict = repo.latest_verdict(session, case.id)
     if case.state == CaseState.VISITED and verdict is not None and verdict.reviewed_at is None:
-        review(session, actor, case_id, override_step=None, reason=None, now=now)
+        _accept(session, actor, case.id, verdict, None, None, now)  # read once, above
     # closing is the manager's decision, taken as a person
     return apply(
         session, actor, case, "close", by=Caller.USER, reason=reason, now=now,
