@@ -136,7 +136,7 @@ def _decide_overdue(
     as_of = report.as_of
     visits = repo.last_visits(session.connection())
     held_out = repo.holdout_days(session)
-    held = held_customers(session, datetime.combine(as_of, datetime.max.time(), tzinfo=UTC))
+    held = held_customers(session, _at(report))  # holds in force when the day ends
     past_due = facts.filter(pl.col("max_dpd") > 0)
     report.overdue_customers = past_due.height
     choices = []
