@@ -29,12 +29,14 @@ def open_(
 ) -> None:
     """Record a dispute: the customer (and their open case) is held until it is answered,
     within 30 days."""
+    config = settings()
     try:
-        with transaction(ready_engine(settings())) as session:
+        with transaction(ready_engine(config)) as session:
             actor = acting_as(session, username)
             now = datetime.now(UTC)
             hold = dispute_desk.open_for_case(session, actor, case_id, kind, note, now)
-            console.print(f"dispute {hold.id} of {hold.customer_id}: answer by {hold.respond_by}")
+            due = f"{hold.respond_by.astimezone(config.zone):%Y-%m-%d}" if hold.respond_by else "-"
+            console.print(f"dispute {hold.id} of {hold.customer_id}: answer by {due}")
     except DoorstepError as exc:
         raise fail(exc.message) from None
 
